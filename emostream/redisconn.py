@@ -1,0 +1,29 @@
+"""Redis connection helpers: connect with a clear error, create consumer groups idempotently."""
+
+import redis
+
+from emostream.errors import ServiceError
+from emostream.redact import redact_text, redact_url
+
+CONNECT_TIMEOUT_S = 5.0  # an unreachable URL fails within this, with a clear message
+
+
+def connect(url: str) -> "redis.Redis[bytes]":
+    """A client for ``url`` that has answered PING; raises ServiceError otherwise."""
+    try:
+        client: redis.Redis[bytes] = redis.Redis.from_url(
+            url, socket_connect_timeout=CONNECT_TIMEOUT_S, health_check_interval=30
+        )
+        client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise ServiceError(f"cannot reach Redis at {redact_url(url)}: {redact_text(str(exc))}") from None
+    return client
+
+
+def ensure_group(client: "redis.Redis[bytes]", stream: str, group: str) -> None:
+    """Create ``group`` on ``stream`` (and the stream) unless it exists."""
+    try:
+        client.xgroup_create(stream, group, id="0", mkstream=True)
+    except redis.ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise

@@ -1,0 +1,66 @@
+"""The video registry: one Redis hash per video, written by the producer, finished by the aggregator.
+
+States: ``producing`` (frames are being sent), ``produced`` (``frames_expected``
+is known, results are coming), ``complete`` (every frame has a result or a
+recorded failure), ``failed`` (the source could not be read).
+"""
+
+import time
+from typing import Literal
+
+import redis
+from pydantic import BaseModel, ConfigDict
+
+from emostream.keys import VIDEOS_INDEX, video_key, video_results_key
+
+VideoStatus = Literal["producing", "produced", "complete", "partial", "failed"]
+
+
+class VideoRecord(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    video_id: str
+    status: VideoStatus
+    source: str = ""
+    source_kind: str = "file"
+    source_fps: float = 0.0
+    sample_fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    duration_s: float = 0.0
+    frames_sent: int = 0
+    frames_expected: int | None = None
+    error: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+
+
+def register(client: "redis.Redis[bytes]", video_id: str, **fields: str | int | float) -> None:
+    now = time.time()
+    mapping = {"video_id": video_id, "status": "producing", "created_at": now, "updated_at": now, **fields}
+    with client.pipeline(transaction=True) as pipe:
+        pipe.delete(video_key(video_id), video_results_key(video_id))
+        pipe.hset(video_key(video_id), mapping=mapping)
+        pipe.sadd(VIDEOS_INDEX, video_id)
+        pipe.execute()
+
+
+def update(client: "redis.Redis[bytes]", video_id: str, **fields: str | int | float) -> None:
+    client.hset(video_key(video_id), mapping={**fields, "updated_at": time.time()})
+
+
+def read(client: "redis.Redis[bytes]", video_id: str) -> VideoRecord | None:
+    raw = client.hgetall(video_key(video_id))
+    if not raw:
+        return None
+    return VideoRecord.model_validate({k.decode(): v.decode() for k, v in raw.items()})
+
+
+def results_count(client: "redis.Redis[bytes]", video_id: str) -> int:
+    return int(client.hlen(video_results_key(video_id)))
+
+
+def all_video_ids(client: "redis.Redis[bytes]") -> list[str]:
+    return sorted(member.decode() for member in client.smembers(VIDEOS_INDEX))

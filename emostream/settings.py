@@ -1,0 +1,71 @@
+"""Typed settings, one object per process, read once at the entry point.
+
+Each service has its own environment prefix (``EMO_PRODUCER_``, ``EMO_WORKER_``,
+``EMO_AGGREGATOR_``); the Redis URL is shared as ``EMO_REDIS_URL``. Command-line
+flags override the environment. Unknown keys are rejected.
+"""
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from emostream import keys
+from emostream.redact import redact_url
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    # repr=False: the URL may carry a password; log redis_url_redacted instead.
+    redis_url: str = Field(
+        DEFAULT_REDIS_URL,
+        repr=False,
+        validation_alias=AliasChoices("redis_url", "EMO_REDIS_URL"),
+    )
+
+    @property
+    def redis_url_redacted(self) -> str:
+        return redact_url(self.redis_url)
+
+
+class ProducerSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="EMO_PRODUCER_")
+
+    fps: float | None = Field(None, gt=0, le=240, description="sampling rate; None: source rate capped")
+    max_fps: float = Field(keys.DEFAULT_MAX_FPS, gt=0)
+    every_frame: bool = False
+    jpeg_quality: int = Field(keys.JPEG_QUALITY, ge=10, le=100)
+    backlog_max_frames: int = Field(keys.BACKLOG_MAX_FRAMES, ge=1)
+    max_frame_side_px: int = Field(keys.MAX_FRAME_SIDE_PX, ge=64)
+
+
+class WorkerSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="EMO_WORKER_")
+
+    name: str | None = Field(None, description="consumer name; default host-pid")
+    batch_frames: int = Field(keys.WORKER_BATCH_FRAMES, ge=1, le=1024)
+    block_ms: int = Field(keys.WORKER_BLOCK_MS, ge=1)
+    claim_idle_ms: int = Field(keys.CLAIM_IDLE_MS, ge=100)
+    max_deliveries: int = Field(keys.MAX_DELIVERIES, ge=1)
+    detector: str = Field("haar", pattern="^(haar|yunet)$")
+    yunet_model: Path | None = None
+    detect_max_side_px: int = Field(keys.DETECT_MAX_SIDE_PX, ge=64)
+    model_path: Path | None = Field(None, description="emotion model artifact; default: the committed one")
+    threads: int = Field(2, ge=1, description="inference and OpenCV threads")
+
+
+class AggregatorSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="EMO_AGGREGATOR_")
+
+    out_dir: Path = Path("out")
+    name: str | None = None
+    batch: int = Field(keys.AGGREGATOR_BATCH, ge=1)
+    block_ms: int = Field(keys.WORKER_BLOCK_MS, ge=1)
+
+    @field_validator("out_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()

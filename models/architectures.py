@@ -1,0 +1,70 @@
+"""The CNN architectures, in backend-agnostic Keras 3 (no ``tf.*``).
+
+- ``baseline``: the classic Keras FER2013 CNN, reproduced exactly (Conv32-Conv64-
+  MaxPool-Dropout0.25, Conv128-MaxPool, Conv128-MaxPool-Dropout0.25, Dense1024-
+  Dropout0.5, Dense7 softmax; Adam 1e-4 is set by the training recipe).
+- ``vggbn``: the production net: four VGG stages of two 3x3 convolutions with
+  BatchNorm (32 to 256 filters), global average pooling, dropout. About 117 M
+  multiply-adds per face, within the 150 M budget.
+"""
+
+from collections.abc import Callable
+
+import keras
+from keras import layers
+
+from emostream.labels import NUM_EMOTIONS
+from emostream.preprocess import FACE_SIZE_PX
+
+INPUT_SHAPE = (FACE_SIZE_PX, FACE_SIZE_PX, 1)
+
+
+def baseline() -> keras.Model:
+    inputs = keras.Input(INPUT_SHAPE, name="face")
+    x = layers.Conv2D(32, 3, activation="relu")(inputs)
+    x = layers.Conv2D(64, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Conv2D(128, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Conv2D(128, 3, activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(1024, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="baseline")
+
+
+def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4) -> keras.Model:
+    inputs = keras.Input(INPUT_SHAPE, name="face")
+    x = inputs
+    for stage, width in enumerate(widths):
+        for conv in range(2):
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"s{stage}c{conv}")(x)
+            x = layers.BatchNormalization(name=f"s{stage}bn{conv}")(x)
+            x = layers.Activation("relu", name=f"s{stage}relu{conv}")(x)
+        if stage < len(widths) - 1:
+            x = layers.MaxPooling2D(2, name=f"s{stage}pool")(x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs")(x)
+    return keras.Model(inputs, outputs, name="vggbn")
+
+
+ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {"baseline": baseline, "vggbn": vggbn}
+
+
+def multiply_adds(model: keras.Model) -> int:
+    """Multiply-adds per face of the convolution and dense layers (the cost that matters)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            k_h, k_w = layer.kernel_size
+            c_in = layer.input.shape[-1]
+            total += int(h * w * c_out * k_h * k_w * c_in)
+        elif isinstance(layer, layers.Dense):
+            total += int(layer.input.shape[-1] * layer.units)
+    return total

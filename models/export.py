@@ -1,0 +1,93 @@
+"""Export a trained Keras model to the serving artifact: ONNX plus a metadata file.
+
+    python -m models.export --run runs/vggbn20 [--checkpoint best.keras] [--out models/artifacts/emotion.onnx]
+
+The exported file is evaluated on PublicTest through the same ``load_classifier``
+path the workers use, and those figures go into the metadata.
+"""
+
+import argparse
+import hashlib
+import json
+import logging
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from emostream.labels import EMOTIONS
+from emostream.preprocess import FACE_SIZE_PX
+from models.architectures import multiply_adds
+from models.classifier import DEFAULT_MODEL, load_classifier, metadata_path
+from models.data import DEFAULT_DATA_DIR, load_fer2013
+from models.metrics import evaluate
+
+log = logging.getLogger(__name__)
+
+
+def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path) -> dict[str, Any]:
+    model = keras.models.load_model(run_dir / checkpoint)
+    model(np.zeros((1, FACE_SIZE_PX, FACE_SIZE_PX, 1), dtype=np.float32))  # build before export
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.export(str(out), format="onnx", verbose=False)
+    run = json.loads((run_dir / "run.json").read_text())
+    epochs = _epochs_done(run_dir)
+    metadata = {
+        "version": f"{model.name}-e{epochs}-{_sha256(out)[:8]}",
+        "labels": list(EMOTIONS),
+        "input_size": FACE_SIZE_PX,
+        "preprocessing": "gray-uint8/255",
+        "format": "onnx",
+        "architecture": model.name,
+        "parameters": int(model.count_params()),
+        "multiply_adds": multiply_adds(model),
+        "recipe": run["recipe"],
+        "epochs_trained": epochs,
+        "checkpoint": checkpoint,
+        "training_backend": run["backend"],
+        "data_sha256": run["data_sha256"],
+        "training_commit": _git_commit(),
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    metadata_path(out).write_text(json.dumps(metadata, indent=1) + "\n")
+    data = load_fer2013(data_dir)
+    probs = load_classifier(out).predict(data.val.x)
+    metadata["publictest"] = evaluate(data.val.y, probs).as_dict()
+    metadata_path(out).write_text(json.dumps(metadata, indent=1) + "\n")
+    return metadata
+
+
+def _epochs_done(run_dir: Path) -> int:
+    state = run_dir / "state.json"
+    return int(json.loads(state.read_text())["epochs_done"]) if state.exists() else 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _git_commit() -> str:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)  # noqa: S607
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return done.stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, required=True, help="training run folder")
+    parser.add_argument("--checkpoint", default="best.keras")
+    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO)
+    metadata = export(args.run, args.checkpoint, args.out, args.data)
+    print(json.dumps({k: metadata["publictest"][k] for k in ("accuracy", "macro_f1", "ece")}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""Train an emotion CNN on FER2013 with a recorded recipe; resumable.
+
+    python -m models.train --arch vggbn --out runs/vggbn [--epochs N] [--limit N]
+
+Backend-agnostic Keras 3: TensorFlow on a CPU, JAX or PyTorch on a GPU machine.
+Each epoch writes ``checkpoint.keras`` (model and optimizer state) and appends to
+``history.csv``; running the same command again resumes after the last finished
+epoch. The best epoch by PublicTest accuracy is kept as ``best.keras``.
+"""
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import numpy.typing as npt
+
+from emostream.labels import NUM_EMOTIONS
+from emostream.preprocess import prepare_faces
+from models.architectures import ARCHITECTURES, multiply_adds
+from models.augment import Augmentation
+from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
+from models.recipes import RECIPES, Recipe
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.keras"
+BEST = "best.keras"
+STATE = "state.json"
+
+
+class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
+    """Shuffled, optionally augmented batches of prepared faces and one-hot labels."""
+
+    def __init__(self, split: Split, batch_size: int, augment: bool, seed: int) -> None:
+        super().__init__()
+        self.split = split
+        self.batch_size = batch_size
+        self.augmentation = Augmentation() if augment else None
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(split))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.split) / self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        images = self.split.x[idx]
+        if self.augmentation is not None:
+            images = self.augmentation.apply(images, self.rng)
+        return prepare_faces(images), one_hot(self.split.y[idx])
+
+    def on_epoch_end(self) -> None:
+        self.order = self.rng.permutation(len(self.split))
+
+
+def one_hot(labels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    return np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]
+
+
+def build_model(recipe: Recipe, steps_per_epoch: int) -> keras.Model:
+    model = ARCHITECTURES[recipe.arch]()
+    model.compile(
+        optimizer=_optimizer(recipe, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def _optimizer(recipe: Recipe, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    rate: float | keras.optimizers.schedules.LearningRateSchedule = recipe.learning_rate
+    if recipe.schedule == "cosine":
+        warmup = recipe.warmup_epochs * steps_per_epoch
+        rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=recipe.learning_rate / 10,
+            decay_steps=max(1, recipe.epochs * steps_per_epoch - warmup),
+            warmup_target=recipe.learning_rate,
+            warmup_steps=warmup,
+        )
+    if recipe.weight_decay:
+        return keras.optimizers.AdamW(learning_rate=rate, weight_decay=recipe.weight_decay)
+    return keras.optimizers.Adam(learning_rate=rate)
+
+
+class SaveState(keras.callbacks.Callback):  # type: ignore[misc]
+    """Records the last finished epoch next to the checkpoint, for resuming."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        (self.run_dir / STATE).write_text(json.dumps({"epochs_done": epoch + 1}))
+
+
+def train(recipe: Recipe, data_dir: Path, run_dir: Path, limit: int | None = None) -> keras.Model:
+    keras.utils.set_random_seed(recipe.seed)
+    data = load_fer2013(data_dir)
+    train_split = data.train if limit is None else data.train.subset(limit, recipe.seed)
+    val_split = data.val if limit is None else data.val.subset(limit, recipe.seed)
+    batches = FerBatches(train_split, recipe.batch_size, recipe.augment, recipe.seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    model, done = _resume_or_build(recipe, run_dir, len(batches))
+    _write_run_info(run_dir, recipe, model, data.sha256(), len(train_split))
+    started = time.monotonic()
+    model.fit(
+        batches,
+        validation_data=(prepare_faces(val_split.x), one_hot(val_split.y)),
+        epochs=recipe.epochs,
+        initial_epoch=done,
+        callbacks=_callbacks(run_dir),
+        verbose=2,
+    )
+    log.info("trained %s epochs %d..%d in %.0f s", recipe.arch, done, recipe.epochs, time.monotonic() - started)
+    return model
+
+
+def _resume_or_build(recipe: Recipe, run_dir: Path, steps_per_epoch: int) -> tuple[keras.Model, int]:
+    state = run_dir / STATE
+    if (run_dir / CHECKPOINT).exists() and state.exists():
+        done = int(json.loads(state.read_text())["epochs_done"])
+        log.info("resuming %s after epoch %d", run_dir, done)
+        return keras.models.load_model(run_dir / CHECKPOINT), done
+    return build_model(recipe, steps_per_epoch), 0
+
+
+def _callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
+    return [
+        keras.callbacks.ModelCheckpoint(run_dir / CHECKPOINT),
+        keras.callbacks.ModelCheckpoint(run_dir / BEST, monitor="val_accuracy", mode="max", save_best_only=True),
+        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        SaveState(run_dir),
+    ]
+
+
+def _write_run_info(run_dir: Path, recipe: Recipe, model: keras.Model, data_sha256: str, n_train: int) -> None:
+    info = {
+        "recipe": recipe.as_dict(),
+        "backend": keras.backend.backend(),
+        "parameters": int(model.count_params()),
+        "multiply_adds": multiply_adds(model),
+        "data_sha256": data_sha256,
+        "train_images": n_train,
+    }
+    (run_dir / "run.json").write_text(json.dumps(info, indent=2))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--arch", choices=sorted(RECIPES), default="vggbn")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="fer2013 folder or .npz.xz bundle")
+    parser.add_argument("--out", type=Path, required=True, help="run folder (resumes if it holds a checkpoint)")
+    parser.add_argument("--epochs", type=int, help="override the recipe's epoch count")
+    parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--limit", type=int, help="train on this many images only (smoke tests)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    recipe = RECIPES[args.arch]
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size}
+    recipe = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+    train(recipe, args.data, args.out, args.limit)
+
+
+if __name__ == "__main__":
+    main()

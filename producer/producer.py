@@ -1,0 +1,122 @@
+"""The file producer: decode, sample, encode JPEG, push to the frames stream.
+
+File sources never drop frames: before each push the producer waits while the
+frames stream (which holds only the backlog, since workers delete what they
+finish) is above its limit, so Redis memory stays bounded on long videos.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import redis
+
+from emostream import keys, registry
+from emostream.errors import SourceError
+from emostream.schema import Frame, FrameMeta, encode_frame
+from emostream.settings import ProducerSettings
+from producer.sampling import Sampler, frame_time_ms, plan_sampling
+from producer.source import FileSource
+
+log = logging.getLogger(__name__)
+
+PUSH_CHUNK_FRAMES = 8  # frames per pipelined XADD round trip
+
+
+@dataclass(frozen=True)
+class ProduceReport:
+    video_id: str
+    frames_decoded: int
+    frames_sent: int
+    sample_fps: float
+    seconds: float
+
+
+class FileProducer:
+    def __init__(self, settings: ProducerSettings, client: "redis.Redis[bytes]") -> None:
+        self.settings = settings
+        self.client = client
+        self._pending: list[Frame] = []
+
+    def produce(self, path: Path, video_id: str) -> ProduceReport:
+        """Send every sampled frame of ``path``; registers the video, failed ones included."""
+        started = time.monotonic()
+        try:
+            source = FileSource(path)
+        except SourceError as exc:
+            registry.register(self.client, video_id, source=path.name, status="failed", error=str(exc))
+            raise
+        try:
+            return self._produce(source, video_id, started)
+        finally:
+            source.close()
+
+    def _produce(self, source: FileSource, video_id: str, started: float) -> ProduceReport:
+        s = self.settings
+        plan = plan_sampling(source.probe.fps, s.fps, s.max_fps, s.every_frame)
+        registry.register(
+            self.client, video_id,
+            source=source.path.name, source_kind="file",
+            source_fps=plan.source_fps, sample_fps=plan.sample_fps,
+            width=source.probe.width, height=source.probe.height,
+            duration_s=round(source.probe.duration_s, 3),
+        )  # fmt: skip
+        sampler, sent = Sampler(plan), 0
+        try:
+            for index, image in source.frames():
+                t_ms = frame_time_ms(index, plan.source_fps)
+                if sampler.keep(t_ms):
+                    self._queue(self._frame(video_id, index, t_ms, image))
+                    sent += 1
+        except SourceError as exc:
+            registry.update(self.client, video_id, status="failed", error=str(exc))
+            raise
+        self._flush()
+        registry.update(self.client, video_id, status="produced", frames_sent=sent, frames_expected=sent)
+        seconds = time.monotonic() - started
+        log.info("%s: sent %d of %d frames at %.2f fps in %.1f s", video_id, sent, source.frames_decoded, plan.sample_fps, seconds)
+        return ProduceReport(video_id, source.frames_decoded, sent, plan.sample_fps, seconds)
+
+    def _frame(self, video_id: str, index: int, t_ms: float, image: npt.NDArray[np.uint8]) -> Frame:
+        jpeg = encode_jpeg(image, self.settings.jpeg_quality, self.settings.max_frame_side_px)
+        meta = FrameMeta(
+            video_id=video_id, frame_index=index, t_ms=round(t_ms), captured_at=time.time(),
+            source_kind="file", jpeg_size=len(jpeg),
+        )  # fmt: skip
+        return Frame(meta=meta, jpeg=jpeg)
+
+    def _queue(self, frame: Frame) -> None:
+        self._pending.append(frame)
+        if len(self._pending) >= PUSH_CHUNK_FRAMES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        self._wait_for_backlog()
+        with self.client.pipeline(transaction=False) as pipe:
+            for frame in self._pending:
+                pipe.xadd(keys.FRAMES_STREAM, encode_frame(frame))  # type: ignore[arg-type]
+            pipe.execute()
+        self._pending.clear()
+
+    def _wait_for_backlog(self) -> None:
+        limit = self.settings.backlog_max_frames
+        while self.client.xlen(keys.FRAMES_STREAM) >= limit:
+            time.sleep(keys.BACKLOG_POLL_MS / 1000)
+
+
+def encode_jpeg(image: npt.NDArray[np.uint8], quality: int, max_side_px: int) -> bytes:
+    """JPEG bytes of ``image``, downscaled first if its longest side exceeds ``max_side_px``."""
+    height, width = image.shape[:2]
+    scale = max_side_px / max(height, width)
+    if scale < 1:
+        image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)  # type: ignore[assignment]
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise SourceError("JPEG encoding failed")
+    return bytes(buffer)

@@ -1,0 +1,64 @@
+"""Which decoded frames to keep: a pure function of frame times, unit-tested.
+
+A frame is kept when its presentation time reaches the next due time; due times
+advance by exactly 1/fps, so the sampled rate has no drift over long videos.
+"""
+
+import math
+from dataclasses import dataclass
+
+from emostream.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SamplingPlan:
+    source_fps: float
+    sample_fps: float  # equals source_fps when every frame is kept
+
+    @property
+    def every_frame(self) -> bool:
+        return self.sample_fps >= self.source_fps
+
+    def expected_count(self, frame_count: int) -> int:
+        """How many of ``frame_count`` frames this plan keeps."""
+        return sum(1 for _ in self.kept_indices(frame_count))
+
+    def kept_indices(self, frame_count: int) -> "range | list[int]":
+        if self.every_frame:
+            return range(frame_count)
+        sampler = Sampler(self)
+        return [i for i in range(frame_count) if sampler.keep(frame_time_ms(i, self.source_fps))]
+
+
+def plan_sampling(source_fps: float, fps: float | None, max_fps: float, every_frame: bool) -> SamplingPlan:
+    """Choose the sampling rate: every frame, the requested rate, or the source rate capped at ``max_fps``."""
+    if fps is not None and (not math.isfinite(fps) or fps <= 0):
+        raise ConfigError(f"--fps must be a positive number, got {fps}")
+    source = source_fps if math.isfinite(source_fps) and source_fps > 0 else max_fps
+    if every_frame:
+        return SamplingPlan(source, source)
+    wanted = fps if fps is not None else max_fps
+    return SamplingPlan(source, min(wanted, source))
+
+
+def frame_time_ms(index: int, fps: float) -> float:
+    return index * 1000.0 / fps
+
+
+class Sampler:
+    """Stateful keep/skip decision for frames in presentation order."""
+
+    def __init__(self, plan: SamplingPlan) -> None:
+        self.interval_ms = 1000.0 / plan.sample_fps
+        self.next_due_ms = 0.0
+        self.every_frame = plan.every_frame
+
+    def keep(self, t_ms: float) -> bool:
+        if self.every_frame:
+            return True
+        # The epsilon absorbs float rounding in index * 1000 / fps.
+        if t_ms + 1e-6 < self.next_due_ms:
+            return False
+        while self.next_due_ms <= t_ms + 1e-6:
+            self.next_due_ms += self.interval_ms
+        return True

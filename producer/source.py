@@ -1,0 +1,76 @@
+"""Video file sources: OpenCV decoding with errors translated at the boundary."""
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from emostream.errors import SourceError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoProbe:
+    fps: float
+    frame_count_hint: int  # the container's claim; decoding decides the real count
+    width: int
+    height: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.frame_count_hint / self.fps if self.fps > 0 else 0.0
+
+
+class FileSource:
+    """Decodes a video file frame by frame; raises SourceError for anything unreadable."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._check_file()
+        self._capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        if not self._capture.isOpened():
+            raise SourceError(f"{path.name}: not a readable video (OpenCV/FFmpeg could not open it)")
+        self.probe = self._probe()
+        self.frames_decoded = 0
+
+    def _check_file(self) -> None:
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: no such file")
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: not a regular file")
+        if self.path.stat().st_size == 0:
+            raise SourceError(f"{self.path.name}: empty file (0 bytes)")
+
+    def _probe(self) -> VideoProbe:
+        fps = float(self._capture.get(cv2.CAP_PROP_FPS))
+        count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if width <= 0 or height <= 0:
+            raise SourceError(f"{self.path.name}: no video stream")
+        return VideoProbe(fps if math.isfinite(fps) and fps > 0 else 0.0, max(count, 0), width, height)
+
+    def frames(self) -> Iterator[tuple[int, npt.NDArray[np.uint8]]]:
+        """(index, BGR image) in decode order; stops at the end or at the first undecodable frame."""
+        while True:
+            ok, image = self._capture.read()
+            if not ok or image is None:
+                break
+            yield self.frames_decoded, image
+            self.frames_decoded += 1
+        if self.frames_decoded == 0:
+            raise SourceError(f"{self.path.name}: no frame could be decoded")
+        if self.probe.frame_count_hint and self.frames_decoded < self.probe.frame_count_hint:
+            log.warning(
+                "%s: decoded %d of %d frames the container announces (truncated or damaged)",
+                self.path.name, self.frames_decoded, self.probe.frame_count_hint,
+            )  # fmt: skip
+
+    def close(self) -> None:
+        self._capture.release()

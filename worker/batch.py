@@ -1,0 +1,131 @@
+"""Turning a batch of frame entries into results: decode, detect, one inference call.
+
+Pure of Redis, so it is unit-tested without a server. Every entry yields exactly
+one outcome: a result (with or without faces), a failure with its reason, or,
+for an entry whose identity cannot be read at all, a dead letter only.
+"""
+
+import json
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from emostream.errors import MessageError
+from emostream.labels import EMOTIONS
+from emostream.preprocess import to_gray
+from emostream.schema import Face, Fields, Frame, Result, decode_frame, frame_identity
+from models.classifier import EmotionClassifier
+from worker.detectors import FaceDetector
+
+PROB_DECIMALS = 6
+
+
+@dataclass(frozen=True)
+class Outcome:
+    entry_id: bytes
+    result: Result | None  # None: the entry cannot even be attributed to a video
+    dead_reason: str | None = None  # set for poison frames: also goes to the dead-letter stream
+
+
+@dataclass
+class _Decoded:
+    entry_id: bytes
+    frame: Frame
+    image: npt.NDArray[np.uint8]
+    crops: list[npt.NDArray[np.uint8]] = field(default_factory=list)
+    boxes: list[tuple[tuple[int, int, int, int], float]] = field(default_factory=list)
+    decode_ms: float = 0.0
+    detect_ms: float = 0.0
+
+
+class BatchProcessor:
+    def __init__(self, detector: FaceDetector, classifier: EmotionClassifier, worker_name: str) -> None:
+        self.detector = detector
+        self.classifier = classifier
+        self.worker_name = worker_name
+
+    def process(self, entries: list[tuple[bytes, Fields]]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        decoded: list[_Decoded] = []
+        for entry_id, fields in entries:
+            item = self._decode(entry_id, fields)
+            if isinstance(item, Outcome):
+                outcomes.append(item)
+            else:
+                self._detect(item)
+                decoded.append(item)
+        outcomes.extend(self._classify(decoded))
+        return outcomes
+
+    def failure(self, entry_id: bytes, fields: Fields, reason: str) -> Outcome:
+        """A poison frame: a failed result if it can be attributed to a video, and a dead letter."""
+        identity = frame_identity(fields)
+        if identity is None:
+            return Outcome(entry_id, None, reason)
+        video_id, index = identity
+        result = Result(
+            video_id=video_id, frame_index=index, t_ms=_t_ms(fields), captured_at=0.0, status="failed",
+            error=reason, model_version=self.classifier.version, detector=self.detector.name, worker=self.worker_name,
+        )  # fmt: skip
+        return Outcome(entry_id, result, reason)
+
+    def _decode(self, entry_id: bytes, fields: Fields) -> "_Decoded | Outcome":
+        started = time.perf_counter()
+        try:
+            frame = decode_frame(fields)
+        except MessageError as exc:
+            return self.failure(entry_id, fields, str(exc))
+        buffer = np.frombuffer(frame.jpeg, dtype=np.uint8)
+        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+        if image is None:
+            return self.failure(entry_id, fields, "jpeg field cannot be decoded")
+        return _Decoded(entry_id, frame, image, decode_ms=_ms_since(started))  # type: ignore[arg-type]
+
+    def _detect(self, item: _Decoded) -> None:
+        started = time.perf_counter()
+        gray = to_gray(item.image)
+        for detection in self.detector.detect(item.image):
+            x, y, w, h = detection.box
+            item.crops.append(gray[y : y + h, x : x + w])
+            item.boxes.append((detection.box, detection.score))
+        item.detect_ms = _ms_since(started)
+
+    def _classify(self, decoded: list[_Decoded]) -> list[Outcome]:
+        started = time.perf_counter()
+        probs = self.classifier.predict([crop for item in decoded for crop in item.crops])
+        infer_ms = _ms_since(started)
+        outcomes, offset = [], 0
+        for item in decoded:
+            faces = [_face(box, score, probs[offset + i]) for i, (box, score) in enumerate(item.boxes)]
+            offset += len(item.boxes)
+            outcomes.append(Outcome(item.entry_id, self._result(item, faces, infer_ms, len(decoded))))
+        return outcomes
+
+    def _result(self, item: _Decoded, faces: list[Face], infer_ms: float, batch_frames: int) -> Result:
+        meta = item.frame.meta
+        timings = {"decode": item.decode_ms, "detect": item.detect_ms, "infer_batch": infer_ms, "batch_frames": batch_frames}
+        return Result(
+            video_id=meta.video_id, frame_index=meta.frame_index, t_ms=meta.t_ms, captured_at=meta.captured_at,
+            status="ok", faces=tuple(faces), model_version=self.classifier.version, detector=self.detector.name,
+            worker=self.worker_name, timings_ms={k: round(float(v), 3) for k, v in timings.items()},
+        )  # fmt: skip
+
+
+def _face(box: tuple[int, int, int, int], score: float, probs: npt.NDArray[np.float32]) -> Face:
+    rounded = tuple(round(float(p), PROB_DECIMALS) for p in probs)
+    return Face(box=box, score=score, probs=rounded, emotion=EMOTIONS[int(np.argmax(probs))])
+
+
+def _t_ms(fields: Fields) -> int:
+    try:
+        value = json.loads(fields.get(b"meta", b"{}")).get("t_ms", 0)
+        return max(0, int(value))
+    except (ValueError, TypeError, AttributeError):
+        return 0
+
+
+def _ms_since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

@@ -1,0 +1,167 @@
+"""The worker process: consumer-group loop over the frames stream.
+
+Delivery rules (see ARCHITECTURE.md): a frame is acknowledged only together with
+its result (XADD result + XACK + XDEL in one MULTI), so the frames stream holds
+only the backlog. Frames left pending by a dead worker are reclaimed with
+XAUTOCLAIM after ``claim_idle_ms``; after ``max_deliveries`` a frame is a poison
+frame and goes to the dead-letter stream, counted as a failed frame of its video.
+"""
+
+import json
+import logging
+import socket
+import os
+import time
+from dataclasses import dataclass
+
+import redis
+
+from emostream import keys
+from emostream.redisconn import ensure_group
+from emostream.schema import Fields, encode_result
+from emostream.settings import WorkerSettings
+from worker.batch import BatchProcessor, Outcome
+
+log = logging.getLogger(__name__)
+
+Entry = tuple[bytes, Fields]
+
+
+@dataclass
+class WorkerStats:
+    batches: int = 0
+    frames: int = 0
+    faces: int = 0
+    failed: int = 0
+    reclaimed: int = 0
+    busy_s: float = 0.0
+
+
+def default_consumer_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Worker:
+    role = "worker"
+
+    def __init__(self, settings: WorkerSettings, client: "redis.Redis[bytes]", processor: BatchProcessor) -> None:
+        self.settings = settings
+        self.client = client
+        self.processor = processor
+        self.name = processor.worker_name
+        self.stats = WorkerStats()
+        self._stopping = False
+
+    def request_stop(self) -> None:
+        """First stage of shutdown: finish and acknowledge the batch in hand, then return."""
+        self._stopping = True
+
+    def run(self, burst: bool = False) -> WorkerStats:
+        """Process frames until stopped; with ``burst``, until the stream has nothing for us."""
+        ensure_group(self.client, keys.FRAMES_STREAM, keys.WORKERS_GROUP)
+        self._drain_own_pending()
+        while not self._stopping:
+            self._heartbeat()
+            entries = self._reclaim() or self._read(">", block=not burst)
+            if not entries:
+                if burst:
+                    break
+                continue
+            self._handle(entries)
+        self._heartbeat()
+        log.info(
+            "worker %s stopped: %d frames, %d faces, %d failed, %d reclaimed in %d batches, busy %.1f s",
+            self.name, self.stats.frames, self.stats.faces, self.stats.failed,
+            self.stats.reclaimed, self.stats.batches, self.stats.busy_s,
+        )  # fmt: skip
+        return self.stats
+
+    def _drain_own_pending(self) -> None:
+        """A restarted worker with the same name first finishes what it had been given."""
+        while not self._stopping:
+            entries = self._read("0", block=False)
+            if not entries:
+                return
+            self._handle(entries)
+
+    def _read(self, start: str, block: bool) -> list[Entry]:
+        reply = self.client.xreadgroup(
+            keys.WORKERS_GROUP, self.name, {keys.FRAMES_STREAM: start},
+            count=self.settings.batch_frames, block=self.settings.block_ms if block else None,
+        )  # fmt: skip
+        if not reply:
+            return []
+        # Entries already deleted by another worker come back with empty fields: drop them.
+        return [(entry_id, fields) for entry_id, fields in reply[0][1] if fields]  # type: ignore[index]
+
+    def _reclaim(self) -> list[Entry]:
+        reply = self.client.xautoclaim(
+            keys.FRAMES_STREAM, keys.WORKERS_GROUP, self.name,
+            min_idle_time=self.settings.claim_idle_ms, start_id="0-0", count=self.settings.batch_frames,
+        )  # fmt: skip
+        claimed: list[Entry] = [(entry_id, fields) for entry_id, fields in reply[1] if fields]
+        for entry_id in reply[2] if len(reply) > 2 else ():
+            self.client.xack(keys.FRAMES_STREAM, keys.WORKERS_GROUP, entry_id)  # deleted meanwhile
+        if claimed:
+            self.stats.reclaimed += len(claimed)
+            log.warning("worker %s reclaimed %d stale frames", self.name, len(claimed))
+        return self._split_poison(claimed)
+
+    def _split_poison(self, claimed: list[Entry]) -> list[Entry]:
+        """Claimed entries delivered too often are published as failures now; the rest are retried."""
+        retry, poison = [], []
+        for entry_id, fields in claimed:
+            pending = self.client.xpending_range(
+                keys.FRAMES_STREAM, keys.WORKERS_GROUP, min=entry_id, max=entry_id, count=1
+            )
+            deliveries = int(pending[0]["times_delivered"]) if pending else 1
+            if deliveries > self.settings.max_deliveries:
+                reason = f"failed {deliveries - 1} deliveries (worker crash or timeout on this frame)"
+                poison.append(self.processor.failure(entry_id, fields, reason))
+            else:
+                retry.append((entry_id, fields))
+        if poison:
+            self._publish(poison)
+        return retry
+
+    def _handle(self, entries: list[Entry]) -> None:
+        started = time.monotonic()
+        outcomes = self.processor.process(entries)
+        self._publish(outcomes)
+        elapsed = time.monotonic() - started
+        faces = sum(len(o.result.faces) for o in outcomes if o.result is not None)
+        failed = sum(1 for o in outcomes if o.dead_reason is not None)
+        self.stats.batches += 1
+        self.stats.frames += len(outcomes)
+        self.stats.faces += faces
+        self.stats.failed += failed
+        self.stats.busy_s += elapsed
+        log.info("batch of %d frames, %d faces, %d failed in %.0f ms", len(outcomes), faces, failed, elapsed * 1000)
+
+    def _publish(self, outcomes: list[Outcome]) -> None:
+        """Results, dead letters, acknowledgement and deletion in one transaction."""
+        with self.client.pipeline(transaction=True) as pipe:
+            for outcome in outcomes:
+                if outcome.result is not None:
+                    pipe.xadd(
+                        keys.RESULTS_STREAM, encode_result(outcome.result),  # type: ignore[arg-type]
+                        maxlen=keys.RESULTS_STREAM_MAXLEN, approximate=True,
+                    )  # fmt: skip
+                if outcome.dead_reason is not None:
+                    pipe.xadd(keys.DEAD_STREAM, _dead_letter(outcome), maxlen=keys.DEAD_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+            ids = [outcome.entry_id for outcome in outcomes]
+            pipe.xack(keys.FRAMES_STREAM, keys.WORKERS_GROUP, *ids)
+            pipe.xdel(keys.FRAMES_STREAM, *ids)
+            pipe.execute()
+
+    def _heartbeat(self) -> None:
+        state = {"at": time.time(), "frames": self.stats.frames, "stopping": self._stopping}
+        self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
+
+
+def _dead_letter(outcome: Outcome) -> dict[str, str]:
+    """Metadata and reason only: frame bytes are not kept (privacy: frames are transient)."""
+    letter = {"entry_id": outcome.entry_id.decode(), "reason": outcome.dead_reason or "", "at": str(time.time())}
+    if outcome.result is not None:
+        letter |= {"video_id": outcome.result.video_id, "frame_index": str(outcome.result.frame_index)}
+    return letter
