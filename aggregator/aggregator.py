@@ -20,7 +20,7 @@ from aggregator import timeline
 from aggregator.writers import write_csv, write_json
 from emostream import keys, registry
 from emostream.errors import MessageError
-from emostream.redisconn import ensure_group
+from emostream.redisconn import ensure_group, group_entries
 from emostream.schema import Fields, Result, decode_result
 from emostream.settings import AggregatorSettings
 
@@ -37,7 +37,7 @@ class AggregatorStats:
 class Aggregator:
     role = "aggregator"
 
-    def __init__(self, settings: AggregatorSettings, client: "redis.Redis[bytes]") -> None:
+    def __init__(self, settings: AggregatorSettings, client: "redis.Redis") -> None:
         self.settings = settings
         self.client = client
         self.name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
@@ -73,7 +73,7 @@ class Aggregator:
             keys.AGGREGATORS_GROUP, self.name, {keys.RESULTS_STREAM: start},
             count=self.settings.batch, block=self.settings.block_ms if block else None,
         )  # fmt: skip
-        return [(i, f) for i, f in reply[0][1] if f] if reply else []  # type: ignore[index]
+        return group_entries(reply)
 
     def _store(self, entries: list[tuple[bytes, Fields]]) -> None:
         with self.client.pipeline(transaction=True) as pipe:
@@ -120,7 +120,14 @@ class Aggregator:
             frames_failed=summary["frames_failed"], output_dir=str(folder),
         )  # fmt: skip
         self.stats.videos_completed += 1
-        log.info("%s: %s, %d frames, %d failed -> %s", record.video_id, summary["status"], len(results), summary["frames_failed"], folder)
+        log.info(
+            "%s: %s, %d frames, %d failed -> %s",
+            record.video_id,
+            summary["status"],
+            len(results),
+            summary["frames_failed"],
+            folder,
+        )
         return folder
 
     def load_results(self, video_id: str) -> list[Result]:

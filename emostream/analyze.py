@@ -92,7 +92,9 @@ def _services(options: AnalyzeOptions, url: str) -> "Iterator[list[subprocess.Po
         for n in range(options.workers):
             args = ["worker", "--name", f"analyze-worker-{n + 1}", *_flags(options.worker_flags)]
             processes.append(_spawn(args, url, logs / f"worker-{n + 1}.log"))
-        processes.append(_spawn(["aggregator", "--out", str(options.out_dir), "--name", "analyze"], url, logs / "aggregator.log"))
+        processes.append(
+            _spawn(["aggregator", "--out", str(options.out_dir), "--name", "analyze"], url, logs / "aggregator.log")
+        )
         yield processes
     finally:
         _stop(processes)
@@ -120,7 +122,9 @@ def _producer_flags(settings: ProducerSettings) -> list[str]:
     return _flags(values)
 
 
-def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], services: "list[subprocess.Popen[bytes]]") -> None:
+def _produce_and_wait(
+    options: AnalyzeOptions, url: str, jobs: list[VideoJob], services: "list[subprocess.Popen[bytes]]"
+) -> None:
     client = connect(url)
     progress = _Progress(sys.stderr)
     last_change, last_seen = time.monotonic(), -1
@@ -139,13 +143,17 @@ def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], s
         time.sleep(POLL_S)
 
 
-def _advance_producers(options: AnalyzeOptions, url: str, jobs: list[VideoJob], queue: list[VideoJob], client: Any) -> None:
+def _advance_producers(
+    options: AnalyzeOptions, url: str, jobs: list[VideoJob], queue: list[VideoJob], client: Any
+) -> None:
     """One producer at a time (they share the backlog limit); mark finished and failed videos."""
     running = [job for job in jobs if job.process is not None and job.process.poll() is None]
     for job in jobs:
         if job.process is not None and job.process.poll() not in (None, 0) and job.error is None:
             record = registry.read(client, job.video_id)
-            job.error = (record.error if record and record.error else None) or f"producer exited with {job.process.returncode}"
+            job.error = (
+                record.error if record and record.error else None
+            ) or f"producer exited with {job.process.returncode}"
             job.done = True
         elif not job.done and job.error is None:
             record = registry.read(client, job.video_id)
@@ -193,7 +201,11 @@ class _Progress:
             record = registry.read(client, job.video_id)
             done = registry.results_count(client, job.video_id) if record else 0
             done_total += done
-            total = record.frames_expected if record and record.frames_expected is not None else (record.frames_sent if record else 0)
+            total = (
+                record.frames_expected
+                if record and record.frames_expected is not None
+                else (record.frames_sent if record else 0)
+            )
             state = "failed" if job.error else (record.status if record else "waiting")
             parts.append(f"{job.video_id}: {done}/{total or '?'} {state}")
         elapsed = time.monotonic() - self.started

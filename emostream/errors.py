@@ -1,12 +1,12 @@
 """The exception tree. OpenCV, Redis and runtime errors are translated at the boundary.
 
-    EmostreamError
-    ├── ConfigError        bad settings or arguments (invalid --fps, missing model file)
-    ├── SourceError        a video source cannot be opened or read
-    ├── MessageError       a stream entry cannot be decoded
-    │   └── SchemaVersionError   the entry was written by another schema version
-    ├── ModelError         the emotion model artifact is missing or inconsistent
-    └── ServiceError       Redis is unreachable, or a process failed
+EmostreamError
+├── ConfigError        bad settings or arguments (invalid --fps, missing model file)
+├── SourceError        a video source cannot be opened or read
+├── MessageError       a stream entry cannot be decoded
+│   └── SchemaVersionError   the entry was written by another schema version
+├── ModelError         the emotion model artifact is missing or inconsistent
+└── ServiceError       Redis is unreachable, or a process failed
 """
 
 

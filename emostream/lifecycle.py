@@ -33,7 +33,7 @@ def install_stop_handlers(request_stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
-def check_health(client: "redis.Redis[bytes]", role: str, name: str | None) -> tuple[bool, str]:
+def check_health(client: "redis.Redis", role: str, name: str | None) -> tuple[bool, str]:
     """Whether this process's health key is fresh: (ok, reason). ``name`` None: any on this host."""
     pattern = keys.health_key(role, name or f"{socket.gethostname()}-*")
     found = [key for key in client.scan_iter(match=pattern, count=1000)]

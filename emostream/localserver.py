@@ -87,7 +87,7 @@ class LocalServer:
         ]  # fmt: skip
 
     def _wait_ready(self) -> bool:
-        client: redis.Redis[bytes] = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        client: redis.Redis = redis.Redis(port=self.port, socket_connect_timeout=0.5)
         deadline = time.monotonic() + READY_TIMEOUT_S
         try:
             while time.monotonic() < deadline:
@@ -114,6 +114,8 @@ class LocalServer:
     def __enter__(self) -> "LocalServer":
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
         self._dir.cleanup()

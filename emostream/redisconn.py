@@ -1,17 +1,20 @@
 """Redis connection helpers: connect with a clear error, create consumer groups idempotently."""
 
+from typing import Any, cast
+
 import redis
 
 from emostream.errors import ServiceError
 from emostream.redact import redact_text, redact_url
+from emostream.schema import Fields
 
 CONNECT_TIMEOUT_S = 5.0  # an unreachable URL fails within this, with a clear message
 
 
-def connect(url: str) -> "redis.Redis[bytes]":
+def connect(url: str) -> "redis.Redis":
     """A client for ``url`` that has answered PING; raises ServiceError otherwise."""
     try:
-        client: redis.Redis[bytes] = redis.Redis.from_url(
+        client: redis.Redis = redis.Redis.from_url(
             url, socket_connect_timeout=CONNECT_TIMEOUT_S, health_check_interval=30
         )
         client.ping()
@@ -20,10 +23,20 @@ def connect(url: str) -> "redis.Redis[bytes]":
     return client
 
 
-def ensure_group(client: "redis.Redis[bytes]", stream: str, group: str) -> None:
+def ensure_group(client: "redis.Redis", stream: str, group: str) -> None:
     """Create ``group`` on ``stream`` (and the stream) unless it exists."""
     try:
         client.xgroup_create(stream, group, id="0", mkstream=True)
     except redis.ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
+
+
+def group_entries(reply: Any) -> list[tuple[bytes, Fields]]:
+    """Entries of a one-stream XREADGROUP reply (``[[stream, entries]]``)."""
+    return stream_entries(reply[0][1]) if reply else []
+
+
+def stream_entries(raw: Any) -> list[tuple[bytes, Fields]]:
+    """(id, fields) pairs of an XRANGE-style entry list; entries deleted meanwhile (no fields) are dropped."""
+    return [(cast(bytes, entry_id), cast(Fields, fields)) for entry_id, fields in raw or () if fields]

@@ -6,7 +6,7 @@ recorded failure), ``failed`` (the source could not be read).
 """
 
 import time
-from typing import Literal
+from typing import Any, Literal, cast
 
 import redis
 from pydantic import BaseModel, ConfigDict
@@ -35,11 +35,18 @@ class VideoRecord(BaseModel):
     updated_at: float = 0.0
 
 
+FieldValue = str | int | float
 
 
-def register(client: "redis.Redis[bytes]", video_id: str, **fields: str | int | float) -> None:
+def register(client: "redis.Redis", video_id: str, **fields: FieldValue) -> None:
     now = time.time()
-    mapping = {"video_id": video_id, "status": "producing", "created_at": now, "updated_at": now, **fields}
+    mapping: dict[Any, Any] = {
+        "video_id": video_id,
+        "status": "producing",
+        "created_at": now,
+        "updated_at": now,
+        **fields,
+    }
     with client.pipeline(transaction=True) as pipe:
         pipe.delete(video_key(video_id), video_results_key(video_id))
         pipe.hset(video_key(video_id), mapping=mapping)
@@ -47,20 +54,21 @@ def register(client: "redis.Redis[bytes]", video_id: str, **fields: str | int | 
         pipe.execute()
 
 
-def update(client: "redis.Redis[bytes]", video_id: str, **fields: str | int | float) -> None:
-    client.hset(video_key(video_id), mapping={**fields, "updated_at": time.time()})
+def update(client: "redis.Redis", video_id: str, **fields: FieldValue) -> None:
+    mapping: dict[Any, Any] = {**fields, "updated_at": time.time()}
+    client.hset(video_key(video_id), mapping=mapping)
 
 
-def read(client: "redis.Redis[bytes]", video_id: str) -> VideoRecord | None:
-    raw = client.hgetall(video_key(video_id))
+def read(client: "redis.Redis", video_id: str) -> VideoRecord | None:
+    raw = cast(dict[bytes, bytes], client.hgetall(video_key(video_id)))
     if not raw:
         return None
     return VideoRecord.model_validate({k.decode(): v.decode() for k, v in raw.items()})
 
 
-def results_count(client: "redis.Redis[bytes]", video_id: str) -> int:
+def results_count(client: "redis.Redis", video_id: str) -> int:
     return int(client.hlen(video_results_key(video_id)))
 
 
-def all_video_ids(client: "redis.Redis[bytes]") -> list[str]:
-    return sorted(member.decode() for member in client.smembers(VIDEOS_INDEX))
+def all_video_ids(client: "redis.Redis") -> list[str]:
+    return sorted(member.decode() for member in cast(set[bytes], client.smembers(VIDEOS_INDEX)))

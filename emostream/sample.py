@@ -39,7 +39,17 @@ def astronaut_image() -> npt.NDArray[np.uint8]:
 
 def _from_wheel() -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", tmp, "scikit-image"]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "-d",
+            tmp,
+            "scikit-image",
+        ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         wheels = list(Path(tmp).glob("scikit_image-*.whl"))
         if done.returncode != 0 or not wheels:

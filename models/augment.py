@@ -27,7 +27,8 @@ class Augmentation:
         angle = rng.uniform(-self.max_rotation_deg, self.max_rotation_deg)
         scale = rng.uniform(*self.zoom_range)
         matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, scale)
-        matrix[:, 2] += rng.uniform(-self.max_shift_frac, self.max_shift_frac, size=2) * (w, h)
+        shift = rng.uniform(-self.max_shift_frac, self.max_shift_frac, size=2) * np.array([w, h])
+        matrix[:, 2] = matrix[:, 2] + shift
         out = cv2.warpAffine(image, matrix, (w, h), borderMode=cv2.BORDER_REFLECT_101)
         if self.flip and rng.random() < 0.5:
             out = out[:, ::-1]

@@ -37,7 +37,7 @@ class ProduceReport:
 
 
 class FileProducer:
-    def __init__(self, settings: ProducerSettings, client: "redis.Redis[bytes]") -> None:
+    def __init__(self, settings: ProducerSettings, client: "redis.Redis") -> None:
         self.settings = settings
         self.client = client
         self._pending: list[Frame] = []
@@ -78,7 +78,14 @@ class FileProducer:
         self._flush()
         registry.update(self.client, video_id, status="produced", frames_sent=sent, frames_expected=sent)
         seconds = time.monotonic() - started
-        log.info("%s: sent %d of %d frames at %.2f fps in %.1f s", video_id, sent, source.frames_decoded, plan.sample_fps, seconds)
+        log.info(
+            "%s: sent %d of %d frames at %.2f fps in %.1f s",
+            video_id,
+            sent,
+            source.frames_decoded,
+            plan.sample_fps,
+            seconds,
+        )
         return ProduceReport(video_id, source.frames_decoded, sent, plan.sample_fps, seconds)
 
     def _frame(self, video_id: str, index: int, t_ms: float, image: npt.NDArray[np.uint8]) -> Frame:

@@ -1,7 +1,7 @@
 """Which decoded frames to keep: a pure function of frame times, unit-tested.
 
 A frame is kept when its presentation time reaches the next due time; due times
-advance by exactly 1/fps, so the sampled rate has no drift over long videos.
+are multiples of 1/fps, so the sampled rate has no drift over long videos.
 """
 
 import math
@@ -48,17 +48,19 @@ def frame_time_ms(index: int, fps: float) -> float:
 class Sampler:
     """Stateful keep/skip decision for frames in presentation order."""
 
+    EPSILON_MS = 1e-3  # absorbs float rounding in index * 1000 / fps; frames are >= 4 ms apart
+
     def __init__(self, plan: SamplingPlan) -> None:
         self.interval_ms = 1000.0 / plan.sample_fps
-        self.next_due_ms = 0.0
         self.every_frame = plan.every_frame
+        self.next_due_ms = 0.0
 
     def keep(self, t_ms: float) -> bool:
         if self.every_frame:
             return True
-        # The epsilon absorbs float rounding in index * 1000 / fps.
-        if t_ms + 1e-6 < self.next_due_ms:
+        if t_ms + self.EPSILON_MS < self.next_due_ms:
             return False
-        while self.next_due_ms <= t_ms + 1e-6:
-            self.next_due_ms += self.interval_ms
+        # Due times are multiples of the interval, computed, not accumulated: no drift.
+        slots = math.floor((t_ms + self.EPSILON_MS) / self.interval_ms) + 1
+        self.next_due_ms = slots * self.interval_ms
         return True

@@ -62,7 +62,7 @@ class FileSource:
             ok, image = self._capture.read()
             if not ok or image is None:
                 break
-            yield self.frames_decoded, image
+            yield self.frames_decoded, np.asarray(image, dtype=np.uint8)
             self.frames_decoded += 1
         if self.frames_decoded == 0:
             raise SourceError(f"{self.path.name}: no frame could be decoded")

@@ -106,7 +106,12 @@ class BatchProcessor:
 
     def _result(self, item: _Decoded, faces: list[Face], infer_ms: float, batch_frames: int) -> Result:
         meta = item.frame.meta
-        timings = {"decode": item.decode_ms, "detect": item.detect_ms, "infer_batch": infer_ms, "batch_frames": batch_frames}
+        timings = {
+            "decode": item.decode_ms,
+            "detect": item.detect_ms,
+            "infer_batch": infer_ms,
+            "batch_frames": batch_frames,
+        }
         return Result(
             video_id=meta.video_id, frame_index=meta.frame_index, t_ms=meta.t_ms, captured_at=meta.captured_at,
             status="ok", faces=tuple(faces), model_version=self.classifier.version, detector=self.detector.name,

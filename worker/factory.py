@@ -14,10 +14,16 @@ from worker.worker import Worker, default_consumer_name
 log = logging.getLogger(__name__)
 
 
-def create_worker(settings: WorkerSettings, client: "redis.Redis[bytes]") -> Worker:
+def create_worker(settings: WorkerSettings, client: "redis.Redis") -> Worker:
     cv2.setNumThreads(settings.threads)
     classifier = load_classifier(settings.model_path, settings.threads)
     detector = create_detector(settings)
     name = settings.name or default_consumer_name()
-    log.info("worker %s: model %s, detector %s, Redis %s", name, classifier.version, detector.name, settings.redis_url_redacted)
+    log.info(
+        "worker %s: model %s, detector %s, Redis %s",
+        name,
+        classifier.version,
+        detector.name,
+        settings.redis_url_redacted,
+    )
     return Worker(settings, client, BatchProcessor(detector, classifier, name))

@@ -9,15 +9,15 @@ frame and goes to the dead-letter stream, counted as a failed frame of its video
 
 import json
 import logging
-import socket
 import os
+import socket
 import time
 from dataclasses import dataclass
 
 import redis
 
 from emostream import keys
-from emostream.redisconn import ensure_group
+from emostream.redisconn import ensure_group, group_entries, stream_entries
 from emostream.schema import Fields, encode_result
 from emostream.settings import WorkerSettings
 from worker.batch import BatchProcessor, Outcome
@@ -44,7 +44,7 @@ def default_consumer_name() -> str:
 class Worker:
     role = "worker"
 
-    def __init__(self, settings: WorkerSettings, client: "redis.Redis[bytes]", processor: BatchProcessor) -> None:
+    def __init__(self, settings: WorkerSettings, client: "redis.Redis", processor: BatchProcessor) -> None:
         self.settings = settings
         self.client = client
         self.processor = processor
@@ -89,19 +89,17 @@ class Worker:
             keys.WORKERS_GROUP, self.name, {keys.FRAMES_STREAM: start},
             count=self.settings.batch_frames, block=self.settings.block_ms if block else None,
         )  # fmt: skip
-        if not reply:
-            return []
-        # Entries already deleted by another worker come back with empty fields: drop them.
-        return [(entry_id, fields) for entry_id, fields in reply[0][1] if fields]  # type: ignore[index]
+        return group_entries(reply)
 
     def _reclaim(self) -> list[Entry]:
         reply = self.client.xautoclaim(
             keys.FRAMES_STREAM, keys.WORKERS_GROUP, self.name,
             min_idle_time=self.settings.claim_idle_ms, start_id="0-0", count=self.settings.batch_frames,
         )  # fmt: skip
-        claimed: list[Entry] = [(entry_id, fields) for entry_id, fields in reply[1] if fields]
-        for entry_id in reply[2] if len(reply) > 2 else ():
-            self.client.xack(keys.FRAMES_STREAM, keys.WORKERS_GROUP, entry_id)  # deleted meanwhile
+        claimed = stream_entries(reply[1])
+        deleted = reply[2] if len(reply) > 2 else []  # Redis >= 7: ids deleted while pending
+        if deleted:
+            self.client.xack(keys.FRAMES_STREAM, keys.WORKERS_GROUP, *deleted)
         if claimed:
             self.stats.reclaimed += len(claimed)
             log.warning("worker %s reclaimed %d stale frames", self.name, len(claimed))

@@ -30,7 +30,9 @@ def downscale(image: npt.NDArray[np.uint8], max_side_px: int) -> tuple[npt.NDArr
     return small, 1 / scale  # type: ignore[return-value]
 
 
-def clip_box(box: tuple[float, float, float, float], scale: float, width: int, height: int) -> tuple[int, int, int, int] | None:
+def clip_box(
+    box: tuple[float, float, float, float], scale: float, width: int, height: int
+) -> tuple[int, int, int, int] | None:
     """Scale a box back to full size and clip it to the frame; None if nothing is left."""
     x0 = max(0, round(box[0] * scale))
     y0 = max(0, round(box[1] * scale))

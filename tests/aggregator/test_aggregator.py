@@ -1,0 +1,98 @@
+"""Bookkeeping of the aggregator on fakeredis (pure unit tests: no blocking reads needed)."""
+
+import csv
+import json
+from pathlib import Path
+
+import fakeredis
+import pytest
+import redis
+
+from aggregator.aggregator import Aggregator
+from emostream import keys, registry
+from emostream.schema import Face, Result, encode_result
+from emostream.settings import AggregatorSettings
+
+
+def result(index: int, emotion: str = "happy", status: str = "ok", faces: int = 1) -> Result:
+    probs = tuple(
+        0.4 if e == emotion else 0.1 for e in ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    )
+    face = Face(box=(1, 2, 3, 4), score=0.9, probs=probs, emotion=emotion)
+    return Result(
+        video_id="v", frame_index=index, t_ms=index * 100, captured_at=1.0, status=status,
+        faces=(face,) * faces if status == "ok" else (), model_version="m", detector="d", worker="w",
+        error=None if status == "ok" else "broken",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def client() -> "redis.Redis":
+    return fakeredis.FakeRedis()
+
+
+def publish(client: "redis.Redis", *results: Result) -> None:
+    for r in results:
+        client.xadd(keys.RESULTS_STREAM, encode_result(r))  # type: ignore[arg-type]
+
+
+def run(client: "redis.Redis", out: Path) -> Aggregator:
+    aggregator = Aggregator(AggregatorSettings(out_dir=out, name="a1"), client)
+    aggregator.run(burst=True)
+    return aggregator
+
+
+def test_redelivered_results_are_stored_once(client: "redis.Redis", tmp_path: Path) -> None:
+    registry.register(client, "v", source="v.mp4")
+    publish(client, result(0), result(3), result(0), result(3), result(6))
+    run(client, tmp_path)
+    assert registry.results_count(client, "v") == 3
+    assert client.xlen(keys.RESULTS_STREAM) == 0  # acknowledged and deleted
+
+
+def test_video_completes_only_when_frames_expected_is_known_and_reached(client: "redis.Redis", tmp_path: Path) -> None:
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    publish(client, result(0), result(3))
+    run(client, tmp_path)
+    assert not (tmp_path / "v").exists()  # producer still running: count unknown
+    registry.update(client, "v", status="produced", frames_expected=3)
+    run(client, tmp_path)
+    assert not (tmp_path / "v").exists()  # 2 of 3
+    publish(client, result(6, emotion="sad", status="failed"))
+    run(client, tmp_path)
+    record = registry.read(client, "v")
+    assert record is not None
+    assert record.status == "complete"
+    assert sorted(p.name for p in (tmp_path / "v").iterdir()) == ["summary.json", "timeline.csv", "timeline.json"]
+
+
+def test_outputs_follow_the_documented_shape(client: "redis.Redis", tmp_path: Path) -> None:
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    registry.update(client, "v", status="produced", frames_expected=4)
+    publish(client, result(9, "sad"), result(0), result(3, faces=2), result(6, status="failed"))
+    run(client, tmp_path)
+    timeline = json.loads((tmp_path / "v" / "timeline.json").read_text())
+    assert [f["index"] for f in timeline["frames"]] == [0, 3, 6, 9]
+    assert timeline["frames"][2] == {"index": 6, "t_ms": 600, "status": "failed", "error": "broken", "faces": []}
+    face = timeline["frames"][0]["faces"][0]
+    assert set(face) == {"box", "score", "probs", "emotion"}
+    assert list(face["probs"]) == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    summary = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert summary["frames_total"] == 4
+    assert summary["frames_with_faces"] == 3
+    assert summary["frames_failed"] == 1
+    assert summary["emotion_share"]["happy"] == 0.75  # 3 of 4 face observations
+    assert summary["dominant_emotion"] == "happy"
+    with (tmp_path / "v" / "timeline.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 5  # frame 3 has two faces, failed frame 6 has a row without a face
+    assert rows[0]["emotion"] == "happy"
+    assert float(rows[0]["happy"]) == 0.4
+
+
+def test_malformed_results_are_rejected_and_acknowledged(client: "redis.Redis", tmp_path: Path) -> None:
+    client.xadd(keys.RESULTS_STREAM, {b"v": b"1", b"meta": b"{not json"})
+    client.xadd(keys.RESULTS_STREAM, {b"v": b"7", b"meta": b"{}"})
+    aggregator = run(client, tmp_path)
+    assert aggregator.stats.rejected == 2
+    assert client.xlen(keys.RESULTS_STREAM) == 0

@@ -1,0 +1,82 @@
+"""Shared fixtures: the ../shared data, a real redis-server per test session, small videos."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import redis
+
+from emostream.localserver import LocalServer, system_server_binary
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+VIDEOS = SHARED / "data" / "videos"
+FER2013 = SHARED / "data" / "fer2013"
+YUNET = SHARED / "models" / "yunet" / "yunet_s_640_640.onnx"
+
+
+def require_shared(path: Path) -> Path:
+    """``path`` inside ../shared, or a skip with the reason (a user's machine has no ../shared)."""
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing: CI must run beside ../shared")
+        pytest.skip(f"{path} not found: ../shared (test data) is not beside this checkout")
+    return path
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[LocalServer]:
+    binary = system_server_binary()
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not installed (apt-get install redis-server)")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with LocalServer(binary) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: LocalServer) -> str:
+    """A real server, emptied for each test."""
+    client: redis.Redis = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def real_redis(redis_url: str) -> Iterator["redis.Redis"]:
+    client: redis.Redis = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def astronaut_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4 s, 15 fps video of a real face (the scikit-image astronaut), made once per session."""
+    from emostream.sample import make_sample_video
+
+    path = tmp_path_factory.mktemp("videos") / "astronaut.mp4"
+    make_sample_video(path)
+    return path
+
+
+def write_video(path: Path, frames: int, fps: float = 10.0, size: tuple[int, int] = (160, 120)) -> Path:
+    """A small generated video without faces: moving gradient frames."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), fps, size)
+    assert writer.isOpened()
+    for i in range(frames):
+        image = np.zeros((size[1], size[0], 3), dtype=np.uint8)
+        image[:, :, 0] = (np.arange(size[0]) + i * 7) % 256
+        image[:, :, 1] = i % 256
+        writer.write(image)
+    writer.release()
+    return path
+
+
+@pytest.fixture
+def blank_video(tmp_path: Path) -> Path:
+    return write_video(tmp_path / "blank.mp4", frames=30)

@@ -1,0 +1,30 @@
+import pytest
+
+from emostream.redact import redact_text, redact_url
+from emostream.settings import WorkerSettings
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://:s3cret@host:6379/0", "redis://***@host:6379/0"),
+        ("redis://alice:s3cret@host/1", "redis://alice:***@host/1"),
+        ("rediss://alice:s3cret@host:6380", "rediss://alice:***@host:6380"),
+        ("rtsp://admin:s3cret@10.0.0.5:554/stream", "rtsp://admin:***@10.0.0.5:554/stream"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+    ],
+)
+def test_redact_url_hides_the_password_and_keeps_the_rest(url: str, expected: str) -> None:
+    assert redact_url(url) == expected
+
+
+def test_redact_text_hides_credentials_inside_messages() -> None:
+    text = "Error connecting to redis://bob:s3cret@db:6379 (refused)"
+    assert "s3cret" not in redact_text(text)
+
+
+def test_settings_repr_never_shows_the_redis_url() -> None:
+    settings = WorkerSettings(redis_url="redis://:s3cret@host:6379/0")
+    assert "s3cret" not in repr(settings)
+    assert "s3cret" not in str(settings)
+    assert settings.redis_url_redacted == "redis://***@host:6379/0"

@@ -1,0 +1,38 @@
+"""The main job: `emostream analyze` with its embedded Valkey server, as a user runs it."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.processes import run
+
+pytestmark = pytest.mark.integration
+
+
+def test_analyze_processes_good_videos_and_fails_clearly_on_a_bad_one(astronaut_video: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video\n")
+    out = tmp_path / "out"
+    done = run("analyze", str(astronaut_video), str(bad), "--out", str(out), "--workers", "2")
+    assert done.returncode == 1, done.stderr
+    assert "notes.mp4: not a readable video" in done.stderr
+    summary = json.loads((out / "astronaut" / "summary.json").read_text())
+    assert summary["frames_total"] == 40  # 4 s at 15 fps, sampled at the 10 fps default
+    assert summary["frames_with_faces"] >= 36
+    assert summary["dominant_emotion"] is not None
+    assert (out / "astronaut" / "timeline.csv").read_text().count("\n") == 1 + summary["faces_total"]
+    assert not (out / "notes").exists()
+
+
+def test_analyze_every_frame_option_reaches_the_producer(astronaut_video: Path, tmp_path: Path) -> None:
+    done = run("analyze", str(astronaut_video), "--out", str(tmp_path), "--every-frame")
+    assert done.returncode == 0, done.stderr
+    timeline = json.loads((tmp_path / "astronaut" / "timeline.json").read_text())
+    assert len(timeline["frames"]) == 60
+
+
+def test_analyze_rejects_an_invalid_fps(astronaut_video: Path, tmp_path: Path) -> None:
+    done = run("analyze", str(astronaut_video), "--out", str(tmp_path), "--fps", "-3")
+    assert done.returncode == 2
+    assert "fps" in done.stderr

@@ -1,0 +1,61 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emostream.errors import ModelError
+from models import load_classifier
+from models.classifier import DEFAULT_MODEL, metadata_path
+from models.data import load_fer2013
+from models.metrics import evaluate
+from tests.conftest import FER2013, require_shared
+
+
+def test_predict_returns_one_probability_row_per_face_in_label_order() -> None:
+    classifier = load_classifier()
+    faces = np.random.default_rng(0).integers(0, 256, (5, 64, 50), dtype=np.uint8)
+    probs = classifier.predict(faces)
+    assert probs.shape == (5, 7)
+    assert probs.dtype == np.float32
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert classifier.predict(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
+
+
+def test_batched_and_single_predictions_agree() -> None:
+    classifier = load_classifier()
+    faces = np.random.default_rng(1).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    one_by_one = np.concatenate([classifier.predict(faces[i : i + 1]) for i in range(4)])
+    assert np.allclose(classifier.predict(faces), one_by_one, atol=1e-5)
+
+
+def copy_artifact(tmp_path: Path) -> Path:
+    target = tmp_path / "emotion.onnx"
+    shutil.copy(DEFAULT_MODEL, target)
+    shutil.copy(metadata_path(DEFAULT_MODEL), metadata_path(target))
+    return target
+
+
+def test_an_artifact_with_another_label_order_is_refused(tmp_path: Path) -> None:
+    model = copy_artifact(tmp_path)
+    meta = json.loads(metadata_path(model).read_text())
+    meta["labels"] = list(reversed(meta["labels"]))
+    metadata_path(model).write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="labels"):
+        load_classifier(model)
+
+
+def test_a_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        load_classifier(tmp_path / "nope.onnx")
+
+
+def test_committed_model_keeps_its_model_card_accuracy_on_publictest() -> None:
+    """CI's guard: the served artifact, scored now, within 1 point of the figure it was shipped with."""
+    data = load_fer2013(require_shared(FER2013))
+    classifier = load_classifier()
+    measured = evaluate(data.val.y, classifier.predict(data.val.x))
+    shipped = json.loads(metadata_path(DEFAULT_MODEL).read_text())["publictest"]["accuracy"]
+    assert measured.count == 3589
+    assert measured.accuracy >= shipped - 0.01

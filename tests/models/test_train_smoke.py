@@ -1,0 +1,33 @@
+"""A tiny training run through the real training, resume and export code (TensorFlow on the CPU)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FER2013, require_shared
+
+pytestmark = pytest.mark.slow
+
+
+def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
+    pytest.importorskip("keras", reason="the training stack is the 'train' extra")
+    import dataclasses
+
+    from models import load_classifier
+    from models.export import export
+    from models.recipes import RECIPES
+    from models.train import train
+
+    data_dir = require_shared(FER2013)
+    run = tmp_path / "run"
+    recipe = dataclasses.replace(RECIPES["vggbn"], epochs=1, batch_size=32)
+    train(recipe, data_dir, run, limit=320)
+    assert json.loads((run / "state.json").read_text()) == {"epochs_done": 1}
+    train(dataclasses.replace(recipe, epochs=2), data_dir, run, limit=320)  # resumes after epoch 1
+    history = (run / "history.csv").read_text().strip().splitlines()
+    assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
+    metadata = export(run, "checkpoint.keras", tmp_path / "m.onnx", data_dir)
+    assert metadata["epochs_trained"] == 2
+    assert 0.0 <= metadata["publictest"]["accuracy"] <= 1.0
+    assert load_classifier(tmp_path / "m.onnx").predict([]).shape == (0, 7)

@@ -1,0 +1,98 @@
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import redis
+
+from emostream import keys, registry
+from emostream.errors import SourceError
+from emostream.redisconn import stream_entries
+from emostream.schema import decode_frame
+from emostream.settings import ProducerSettings
+from producer.producer import FileProducer, encode_jpeg
+from tests.conftest import write_video
+
+
+def frames_in_stream(client: "redis.Redis") -> list[int]:
+    return [decode_frame(fields).meta.frame_index for _, fields in stream_entries(client.xrange(keys.FRAMES_STREAM))]
+
+
+def test_file_producer_sends_each_sampled_frame_once_and_registers_the_count(
+    real_redis: "redis.Redis", tmp_path: Path
+) -> None:
+    video = write_video(tmp_path / "v.mp4", frames=45, fps=15.0)
+    report = FileProducer(ProducerSettings(fps=5.0), real_redis).produce(video, "v1")
+    assert report.frames_sent == 15
+    assert frames_in_stream(real_redis) == list(range(0, 45, 3))
+    record = registry.read(real_redis, "v1")
+    assert record is not None
+    assert (record.status, record.frames_expected, record.sample_fps) == ("produced", 15, 5.0)
+
+
+def test_frames_carry_decodable_jpeg_and_presentation_time(real_redis: "redis.Redis", tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.mp4", frames=10, fps=10.0)
+    FileProducer(ProducerSettings(every_frame=True), real_redis).produce(video, "v2")
+    frame = decode_frame(stream_entries(real_redis.xrange(keys.FRAMES_STREAM))[4][1])
+    assert frame.meta.t_ms == 400
+    image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None
+    assert image.shape == (120, 160, 3)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p, "no such file"),
+        (lambda p: (p.write_bytes(b""), p)[1], "empty file"),
+        (lambda p: (p.write_text("this is not a video\n" * 50), p)[1], "not a readable video"),
+    ],
+)
+def test_unreadable_files_fail_clearly_and_are_registered_as_failed(
+    real_redis: "redis.Redis", tmp_path: Path, make: object, message: str
+) -> None:
+    path = make(tmp_path / "bad.mp4")  # type: ignore[operator]
+    with pytest.raises(SourceError, match=message):
+        FileProducer(ProducerSettings(), real_redis).produce(path, "bad")
+    record = registry.read(real_redis, "bad")
+    assert record is not None
+    assert record.status == "failed"
+    assert record.error is not None
+    assert message in record.error
+    assert real_redis.xlen(keys.FRAMES_STREAM) == 0
+
+
+def test_producer_waits_while_the_backlog_is_full(real_redis: "redis.Redis", tmp_path: Path) -> None:
+    import threading
+    import time
+
+    video = write_video(tmp_path / "v.mp4", frames=40, fps=10.0)
+    settings = ProducerSettings(every_frame=True, backlog_max_frames=8)
+    peak = 0
+
+    def drain() -> None:
+        nonlocal peak
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            entries = stream_entries(real_redis.xrange(keys.FRAMES_STREAM))
+            peak = max(peak, len(entries))
+            if entries:
+                real_redis.xdel(keys.FRAMES_STREAM, *[i for i, _ in entries[:4]])
+            record = registry.read(real_redis, "slow")
+            if record and record.status == "produced" and not entries:
+                return
+            time.sleep(0.01)
+
+    consumer = threading.Thread(target=drain)
+    consumer.start()
+    report = FileProducer(settings, real_redis).produce(video, "slow")
+    consumer.join()
+    assert report.frames_sent == 40
+    assert peak <= 8 + 8  # the limit plus one pipelined chunk
+
+
+def test_encode_jpeg_downscales_frames_above_the_size_cap() -> None:
+    image = np.zeros((2160, 3840, 3), dtype=np.uint8)
+    decoded = cv2.imdecode(np.frombuffer(encode_jpeg(image, 80, 1280), np.uint8), cv2.IMREAD_COLOR)
+    assert decoded is not None
+    assert decoded.shape == (720, 1280, 3)
