@@ -3,7 +3,10 @@
 Results are stored by (video, frame index) in a hash, so a redelivered result
 overwrites itself and nothing is ever counted twice. A video is complete when it
 has as many stored results (ok or failed) as ``frames_expected``; then its
-timeline files are written atomically and its status becomes ``complete``.
+timeline files are written atomically and its status becomes ``complete``. A
+video that makes no progress for ``stall_timeout_s`` (its workers or producer are
+gone) is finalised as ``partial`` with the list of its missing frames; should the
+missing results still arrive, it is rewritten as complete.
 """
 
 import json
@@ -13,6 +16,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import redis
 
@@ -20,6 +24,7 @@ from aggregator import timeline
 from aggregator.writers import write_csv, write_json
 from emostream import keys, registry
 from emostream.errors import MessageError
+from emostream.lifecycle import run_loop
 from emostream.redisconn import ensure_group, group_entries
 from emostream.schema import Fields, Result, decode_result
 from emostream.settings import AggregatorSettings
@@ -32,6 +37,7 @@ class AggregatorStats:
     results: int = 0
     rejected: int = 0
     videos_completed: int = 0
+    videos_partial: int = 0
 
 
 class Aggregator:
@@ -43,30 +49,33 @@ class Aggregator:
         self.name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
         self.stats = AggregatorStats()
         self._stopping = False
+        self._registered: set[str] = set()
 
     def request_stop(self) -> None:
         self._stopping = True
 
     def run(self, burst: bool = False) -> AggregatorStats:
         """Store results and finish videos until stopped; with ``burst``, until nothing is left to read."""
-        ensure_group(self.client, keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)
-        start = "0"  # first our own pending entries (a restart), then new ones
-        while not self._stopping:
-            self._heartbeat()
-            entries = self._read(start, block=not burst and start == ">")
-            if entries:
-                self._store(entries)
-            elif start == "0":
-                start = ">"
-                continue
-            self.finish_ready_videos()
-            if burst and not entries:
-                break
+        run_loop(lambda: self._step(burst), self._recover, lambda: self._stopping, f"aggregator {self.name}")
         log.info(
-            "aggregator %s stopped: %d results, %d rejected, %d videos completed",
-            self.name, self.stats.results, self.stats.rejected, self.stats.videos_completed,
+            "aggregator %s stopped: %d results, %d rejected, %d videos completed, %d partial",
+            self.name, self.stats.results, self.stats.rejected, self.stats.videos_completed, self.stats.videos_partial,
         )  # fmt: skip
         return self.stats
+
+    def _recover(self) -> None:
+        """Create the group if needed, then store our own pending entries first (after a restart)."""
+        ensure_group(self.client, keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)
+        while entries := self._read("0", block=False):
+            self._store(entries)
+
+    def _step(self, burst: bool) -> bool:
+        self._heartbeat()
+        entries = self._read(">", block=not burst)
+        if entries:
+            self._store(entries)
+        self.finish_ready_videos()
+        return bool(entries) or not burst
 
     def _read(self, start: str, block: bool) -> list[tuple[bytes, Fields]]:
         reply = self.client.xreadgroup(
@@ -76,11 +85,13 @@ class Aggregator:
         return group_entries(reply)
 
     def _store(self, entries: list[tuple[bytes, Fields]]) -> None:
+        now = time.time()
         with self.client.pipeline(transaction=True) as pipe:
             for entry_id, fields in entries:
                 result = self._decode(entry_id, fields)
                 if result is not None:
                     pipe.hset(keys.video_results_key(result.video_id), str(result.frame_index), fields[b"meta"])
+                    pipe.hset(keys.video_key(result.video_id), "last_result_at", now)
             ids = [entry_id for entry_id, _ in entries]
             pipe.xack(keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP, *ids)
             pipe.xdel(keys.RESULTS_STREAM, *ids)
@@ -90,44 +101,79 @@ class Aggregator:
         try:
             result = decode_result(fields)
         except MessageError as exc:
-            self.stats.rejected += 1
-            log.warning("rejected result %s: %s", entry_id.decode(), exc)
+            self._reject(entry_id, str(exc))
+            return None
+        if not self._is_registered(result.video_id):
+            self._reject(entry_id, f"result for unknown video id {result.video_id!r}")
             return None
         self.stats.results += 1
         return result
 
+    def _reject(self, entry_id: bytes, reason: str) -> None:
+        self.stats.rejected += 1
+        log.warning("rejected result %s: %s", entry_id.decode(), reason)
+        letter = {
+            "entry_id": entry_id.decode(),
+            "reason": reason,
+            "stream": keys.RESULTS_STREAM,
+            "at": str(time.time()),
+        }
+        self.client.xadd(keys.DEAD_STREAM, letter, maxlen=keys.DEAD_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+
+    def _is_registered(self, video_id: str) -> bool:
+        if video_id not in self._registered:
+            if not self.client.exists(keys.video_key(video_id)):
+                return False
+            self._registered.add(video_id)
+        return True
+
     def finish_ready_videos(self) -> list[str]:
-        """Write outputs for every produced video whose results are all in; returns their ids."""
+        """Write outputs for open videos that are complete, or stalled past the timeout; returns their ids."""
         finished = []
-        for video_id in registry.all_video_ids(self.client):
+        for video_id in registry.open_video_ids(self.client):
             record = registry.read(self.client, video_id)
-            if record is None or record.status != "produced" or record.frames_expected is None:
+            if record is None or record.status in ("complete", "failed"):
+                registry.close(self.client, video_id)
                 continue
-            if registry.results_count(self.client, video_id) >= record.frames_expected:
+            done = registry.results_count(self.client, video_id)
+            if record.frames_expected is not None and done >= record.frames_expected:
                 self.write_outputs(record)
-                finished.append(video_id)
+            elif record.status != "partial" and self._stalled(record):
+                self.write_outputs(record, missing=self._missing(record))
+            else:
+                continue
+            finished.append(video_id)
         return finished
 
-    def write_outputs(self, record: registry.VideoRecord) -> Path:
+    def _stalled(self, record: registry.VideoRecord) -> bool:
+        last_progress = max(record.updated_at, record.last_result_at)
+        return time.time() - last_progress > self.settings.stall_timeout_s
+
+    def _missing(self, record: registry.VideoRecord) -> list[int]:
+        stored = {int(k) for k in cast(list[bytes], self.client.hkeys(keys.video_results_key(record.video_id)))}
+        return [i for i in registry.sent_indices(self.client, record.video_id) if i not in stored]
+
+    def write_outputs(self, record: registry.VideoRecord, missing: list[int] | None = None) -> Path:
+        """Timeline files for the results stored so far; ``missing`` set: the video is finalised as partial."""
         results = self.load_results(record.video_id)
         folder = self.settings.out_dir / record.video_id
         write_json(folder / "timeline.json", timeline.timeline(record, results))
         write_csv(folder / "timeline.csv", timeline.CSV_COLUMNS, timeline.csv_rows(record, results))
-        summary = timeline.summary(record, results)
+        summary = timeline.summary(record, results, missing)
         write_json(folder / "summary.json", summary)
         registry.update(
             self.client, record.video_id, status=summary["status"], completed_at=time.time(),
-            frames_failed=summary["frames_failed"], output_dir=str(folder),
+            frames_failed=summary["frames_failed"], missing_frames=len(missing or ()), output_dir=str(folder),
         )  # fmt: skip
-        self.stats.videos_completed += 1
+        if summary["status"] == "complete":
+            registry.close(self.client, record.video_id)
+            self.stats.videos_completed += 1
+        else:
+            self.stats.videos_partial += 1
         log.info(
-            "%s: %s, %d frames, %d failed -> %s",
-            record.video_id,
-            summary["status"],
-            len(results),
-            summary["frames_failed"],
-            folder,
-        )
+            "%s: %s, %d frames, %d failed, %d missing -> %s",
+            record.video_id, summary["status"], len(results), summary["frames_failed"], len(missing or ()), folder,
+        )  # fmt: skip
         return folder
 
     def load_results(self, video_id: str) -> list[Result]:

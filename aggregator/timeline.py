@@ -39,14 +39,15 @@ def _frame(result: Result) -> dict[str, Any]:
     return frame
 
 
-def summary(record: VideoRecord, results: list[Result]) -> dict[str, Any]:
+def summary(record: VideoRecord, results: list[Result], missing: list[int] | None = None) -> dict[str, Any]:
+    """``missing`` is given when the video is finalised as partial: the sent frames without a result."""
     faces = [face for result in results for face in result.faces]
     counts = Counter(face.emotion for face in faces)
     shares = {emotion: round(counts[emotion] / len(faces), 4) if faces else 0.0 for emotion in EMOTIONS}
     return {
         "video_id": record.video_id,
         "source": record.source,
-        "status": "complete" if len(results) == record.frames_expected else "partial",
+        "status": "partial" if missing is not None else "complete",
         "fps": record.sample_fps,
         "frames_total": len(results),
         "frames_expected": record.frames_expected,
@@ -55,6 +56,7 @@ def summary(record: VideoRecord, results: list[Result]) -> dict[str, Any]:
         "faces_total": len(faces),
         "emotion_share": shares,
         "dominant_emotion": counts.most_common(1)[0][0] if faces else None,
+        **({"missing_frames": missing} if missing is not None else {}),
     }
 
 

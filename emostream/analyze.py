@@ -161,7 +161,7 @@ def _advance_producers(
     if not running and queue:
         job = queue.pop(0)
         logs = options.out_dir / "logs" / f"producer-{job.video_id}.log"
-        args = ["produce", str(job.path), "--video-id", job.video_id, *_producer_flags(options.producer)]
+        args = ["produce", str(job.path), "--video-id", job.video_id, "--replace", *_producer_flags(options.producer)]
         job.process = _spawn(args, url, logs)
 
 

@@ -93,6 +93,9 @@ def _add_produce(commands: Any) -> None:
     p = commands.add_parser("produce", help="push a video file's sampled frames to Redis")
     p.add_argument("video", type=Path)
     p.add_argument("--video-id", required=True)
+    p.add_argument(
+        "--replace", action="store_true", help="start over if the video id exists (default: resume or refuse)"
+    )
     _redis_flag(p)
     _sampling_flags(p)
     p.set_defaults(handler=_produce)
@@ -150,7 +153,8 @@ def _produce(args: argparse.Namespace) -> int:
     from producer.producer import FileProducer
 
     settings = producer_settings(args)
-    report = FileProducer(settings, connect(settings.redis_url)).produce(args.video, args.video_id)
+    producer = FileProducer(settings, connect(settings.redis_url), replace=args.replace)
+    report = producer.produce(args.video, args.video_id)
     print(json.dumps({"video_id": report.video_id, "frames_sent": report.frames_sent, "sample_fps": report.sample_fps}))
     return EXIT_OK
 

@@ -10,6 +10,7 @@ FRAMES_STREAM: Final = "emo:frames"
 RESULTS_STREAM: Final = "emo:results"
 DEAD_STREAM: Final = "emo:dead"
 VIDEOS_INDEX: Final = "emo:videos"  # set of every registered video id
+OPEN_VIDEOS: Final = "emo:videos:open"  # registered videos the aggregator has not finished
 WORKERS_GROUP: Final = "workers"
 AGGREGATORS_GROUP: Final = "aggregators"
 
@@ -22,6 +23,11 @@ def video_key(video_id: str) -> str:
 def video_results_key(video_id: str) -> str:
     """Hash frame-index -> result JSON: idempotent, a redelivered result overwrites itself."""
     return f"emo:video:{{{video_id}}}:results"
+
+
+def video_sent_key(video_id: str) -> str:
+    """Bitmap of the frame indices the producer has sent: what a partial video is missing."""
+    return f"emo:video:{{{video_id}}}:sent"
 
 
 def health_key(role: str, consumer: str) -> str:
@@ -40,6 +46,7 @@ MAX_DELIVERIES: Final = 3  # a frame that failed this often is a poison frame
 AGGREGATOR_BATCH: Final = 256  # results are small; read many at once
 DEAD_STREAM_MAXLEN: Final = 10_000  # bounded: metadata and reasons only by default
 RESULTS_STREAM_MAXLEN: Final = 100_000  # entries are deleted once stored; this is a safety cap
+STALL_TIMEOUT_S: Final = 600.0  # a video without progress this long is finalised as partial
 HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unhealthy
 MAX_FRAME_SIDE_PX: Final = 1280  # larger frames are downscaled before encoding
 DETECT_MAX_SIDE_PX: Final = 640  # detection runs on a frame at most this large

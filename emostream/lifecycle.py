@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import random
 import signal
 import socket
 import time
@@ -12,6 +13,7 @@ from types import FrameType
 import redis
 
 from emostream import keys
+from emostream.redact import redact_text
 
 log = logging.getLogger(__name__)
 
@@ -45,3 +47,52 @@ def check_health(client: "redis.Redis", role: str, name: str | None) -> tuple[bo
     if age > keys.HEALTH_TTL_S:
         return False, f"{role} health is {age:.0f} s old"
     return True, f"{role} healthy ({age:.1f} s ago)"
+
+
+class Backoff:
+    """Exponential back-off with full jitter, capped: 0.1 s, 0.2 s, ... up to ``cap_s``."""
+
+    def __init__(self, base_s: float = 0.1, cap_s: float = 5.0) -> None:
+        self.base_s = base_s
+        self.cap_s = cap_s
+        self.attempt = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap_s, self.base_s * 2**self.attempt)
+        self.attempt += 1
+        return random.uniform(ceiling / 2, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+def run_loop(step: Callable[[], bool], recover: Callable[[], None], stopping: Callable[[], bool], what: str) -> None:
+    """``recover()`` then ``step()`` until a step returns False or a stop is requested.
+
+    A Redis outage (connection lost, or a restarted server without our consumer
+    group) is waited out with back-off; then ``recover()`` runs again (recreate
+    groups, re-read our own pending entries) so nothing given to us is lost.
+    """
+    backoff = Backoff()
+    ready = False
+    while not stopping():
+        try:
+            if not ready:
+                recover()
+                ready = True
+            if not step():
+                return
+            backoff.reset()
+        except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
+            if isinstance(exc, redis.ResponseError) and "NOGROUP" not in str(exc):
+                raise
+            ready = False
+            delay = backoff.next_delay()
+            log.warning("%s: Redis unavailable (%s); retrying in %.1f s", what, redact_text(str(exc)), delay)
+            _sleep_unless(stopping, delay)
+
+
+def _sleep_unless(stopping: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not stopping() and time.monotonic() < deadline:
+        time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))

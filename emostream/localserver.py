@@ -50,7 +50,7 @@ def free_port() -> int:
 class LocalServer:
     """Context manager: a server process on 127.0.0.1 with its data in a temp dir."""
 
-    def __init__(self, binary: Path, extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(self, binary: Path, extra_args: tuple[str, ...] = ("--appendonly", "no")) -> None:
         self.binary = binary
         self.extra_args = extra_args
         self.port = 0
@@ -75,13 +75,19 @@ class LocalServer:
             self.stop()
         raise ServiceError(f"could not start {self.binary} on a free loopback port")
 
+    def restart(self) -> None:
+        """Stop and start again on the same port and data dir (what a crash-and-restart looks like)."""
+        self.stop()
+        self._process = subprocess.Popen(self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if not self._wait_ready():
+            raise ServiceError(f"{self.binary.name} did not come back on port {self.port}")
+
     def _command(self) -> list[str]:
         return [
             str(self.binary),
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--save", "",
-            "--appendonly", "no",
             "--dir", self._dir.name,
             *self.extra_args,
         ]  # fmt: skip

@@ -2,7 +2,8 @@
 
 States: ``producing`` (frames are being sent), ``produced`` (``frames_expected``
 is known, results are coming), ``complete`` (every frame has a result or a
-recorded failure), ``failed`` (the source could not be read).
+recorded failure), ``partial`` (no progress for the stall timeout: finalised with
+its missing frames listed), ``failed`` (the source could not be read).
 """
 
 import time
@@ -11,7 +12,7 @@ from typing import Any, Literal, cast
 import redis
 from pydantic import BaseModel, ConfigDict
 
-from emostream.keys import VIDEOS_INDEX, video_key, video_results_key
+from emostream.keys import OPEN_VIDEOS, VIDEOS_INDEX, video_key, video_results_key, video_sent_key
 
 VideoStatus = Literal["producing", "produced", "complete", "partial", "failed"]
 
@@ -29,10 +30,14 @@ class VideoRecord(BaseModel):
     height: int = 0
     duration_s: float = 0.0
     frames_sent: int = 0
+    last_index: int = -1
+    frames_failed: int = 0
+    missing_frames: int = 0
     frames_expected: int | None = None
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    last_result_at: float = 0.0
 
 
 FieldValue = str | int | float
@@ -48,9 +53,11 @@ def register(client: "redis.Redis", video_id: str, **fields: FieldValue) -> None
         **fields,
     }
     with client.pipeline(transaction=True) as pipe:
-        pipe.delete(video_key(video_id), video_results_key(video_id))
+        pipe.delete(video_key(video_id), video_results_key(video_id), video_sent_key(video_id))
         pipe.hset(video_key(video_id), mapping=mapping)
         pipe.sadd(VIDEOS_INDEX, video_id)
+        if mapping["status"] != "failed":
+            pipe.sadd(OPEN_VIDEOS, video_id)
         pipe.execute()
 
 
@@ -68,6 +75,21 @@ def read(client: "redis.Redis", video_id: str) -> VideoRecord | None:
 
 def results_count(client: "redis.Redis", video_id: str) -> int:
     return int(client.hlen(video_results_key(video_id)))
+
+
+def sent_indices(client: "redis.Redis", video_id: str) -> list[int]:
+    """Frame indices the producer sent, from its bitmap."""
+    bitmap = cast(bytes | None, client.get(video_sent_key(video_id))) or b""
+    return [i * 8 + bit for i, byte in enumerate(bitmap) if byte for bit in range(8) if byte & (0x80 >> bit)]
+
+
+def open_video_ids(client: "redis.Redis") -> list[str]:
+    """Videos the aggregator still has to finish."""
+    return sorted(member.decode() for member in cast(set[bytes], client.smembers(OPEN_VIDEOS)))
+
+
+def close(client: "redis.Redis", video_id: str) -> None:
+    client.srem(OPEN_VIDEOS, video_id)
 
 
 def all_video_ids(client: "redis.Redis") -> list[str]:

@@ -64,6 +64,7 @@ class AggregatorSettings(CommonSettings):
     name: str | None = None
     batch: int = Field(keys.AGGREGATOR_BATCH, ge=1)
     block_ms: int = Field(keys.WORKER_BLOCK_MS, ge=1)
+    stall_timeout_s: float = Field(keys.STALL_TIMEOUT_S, gt=0)
 
     @field_validator("out_dir")
     @classmethod

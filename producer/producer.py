@@ -3,6 +3,8 @@
 File sources never drop frames: before each push the producer waits while the
 frames stream (which holds only the backlog, since workers delete what they
 finish) is above its limit, so Redis memory stays bounded on long videos.
+Progress (last frame index sent, and a bitmap of sent indices) is recorded in the
+same transaction as the frames, so a killed producer resumes without gaps or duplicates.
 """
 
 import logging
@@ -16,7 +18,7 @@ import numpy.typing as npt
 import redis
 
 from emostream import keys, registry
-from emostream.errors import SourceError
+from emostream.errors import ConfigError, SourceError
 from emostream.schema import Frame, FrameMeta, encode_frame
 from emostream.settings import ProducerSettings
 from producer.sampling import Sampler, frame_time_ms, plan_sampling
@@ -37,41 +39,67 @@ class ProduceReport:
 
 
 class FileProducer:
-    def __init__(self, settings: ProducerSettings, client: "redis.Redis") -> None:
+    def __init__(self, settings: ProducerSettings, client: "redis.Redis", replace: bool = False) -> None:
         self.settings = settings
         self.client = client
+        self.replace = replace
         self._pending: list[Frame] = []
+        self._sent_so_far = 0
 
     def produce(self, path: Path, video_id: str) -> ProduceReport:
-        """Send every sampled frame of ``path``; registers the video, failed ones included."""
+        """Send every sampled frame of ``path``; registers the video, failed ones included.
+
+        A video id still in ``producing`` state (its producer died) is resumed after its
+        last sent frame; any other existing id is refused unless ``replace`` is set.
+        """
         started = time.monotonic()
+        resume_after = self._resume_point(video_id, path)
         try:
             source = FileSource(path)
         except SourceError as exc:
             registry.register(self.client, video_id, source=path.name, status="failed", error=str(exc))
             raise
         try:
-            return self._produce(source, video_id, started)
+            return self._produce(source, video_id, started, resume_after)
         finally:
             source.close()
 
-    def _produce(self, source: FileSource, video_id: str, started: float) -> ProduceReport:
+    def _resume_point(self, video_id: str, path: Path) -> int | None:
+        """The last frame index already sent for a video being resumed, or None to start afresh."""
+        record = registry.read(self.client, video_id)
+        if record is None or self.replace or record.status == "failed":
+            return None
+        if record.status == "producing" and record.source == path.name:
+            log.info(
+                "%s: resuming after frame %d (%d frames already sent)", video_id, record.last_index, record.frames_sent
+            )
+            return record.last_index
+        raise ConfigError(
+            f"video id {video_id!r} already exists ({record.status}, source {record.source}); "
+            "choose another id or pass --replace to analyse it again"
+        )
+
+    def _produce(self, source: FileSource, video_id: str, started: float, resume_after: int | None) -> ProduceReport:
         s = self.settings
         plan = plan_sampling(source.probe.fps, s.fps, s.max_fps, s.every_frame)
-        registry.register(
-            self.client, video_id,
-            source=source.path.name, source_kind="file",
-            source_fps=plan.source_fps, sample_fps=plan.sample_fps,
-            width=source.probe.width, height=source.probe.height,
-            duration_s=round(source.probe.duration_s, 3),
-        )  # fmt: skip
+        if resume_after is None:
+            registry.register(
+                self.client, video_id,
+                source=source.path.name, source_kind="file",
+                source_fps=plan.source_fps, sample_fps=plan.sample_fps,
+                width=source.probe.width, height=source.probe.height,
+                duration_s=round(source.probe.duration_s, 3), last_index=-1,
+            )  # fmt: skip
+        last = -1 if resume_after is None else resume_after
         sampler, sent = Sampler(plan), 0
         try:
+            # The sampler sees every frame from the start, so a resumed run keeps the same frames.
             for index, image in source.frames():
                 t_ms = frame_time_ms(index, plan.source_fps)
                 if sampler.keep(t_ms):
-                    self._queue(self._frame(video_id, index, t_ms, image))
                     sent += 1
+                    if index > last:
+                        self._queue(self._frame(video_id, index, t_ms, image), sent)
         except SourceError as exc:
             registry.update(self.client, video_id, status="failed", error=str(exc))
             raise
@@ -96,18 +124,28 @@ class FileProducer:
         )  # fmt: skip
         return Frame(meta=meta, jpeg=jpeg)
 
-    def _queue(self, frame: Frame) -> None:
+    def _queue(self, frame: Frame, sent_so_far: int) -> None:
         self._pending.append(frame)
+        self._sent_so_far = sent_so_far
         if len(self._pending) >= PUSH_CHUNK_FRAMES:
             self._flush()
 
     def _flush(self) -> None:
+        """Push the queued frames and record progress in one transaction: a resume never repeats or skips."""
         if not self._pending:
             return
         self._wait_for_backlog()
-        with self.client.pipeline(transaction=False) as pipe:
+        video_id = self._pending[0].meta.video_id
+        with self.client.pipeline(transaction=True) as pipe:
             for frame in self._pending:
                 pipe.xadd(keys.FRAMES_STREAM, encode_frame(frame))  # type: ignore[arg-type]
+                pipe.setbit(keys.video_sent_key(video_id), frame.meta.frame_index, 1)
+            progress: dict[str | bytes, int | float] = {
+                "last_index": self._pending[-1].meta.frame_index,
+                "frames_sent": self._sent_so_far,
+                "updated_at": time.time(),
+            }
+            pipe.hset(keys.video_key(video_id), mapping=progress)  # type: ignore[arg-type]
             pipe.execute()
         self._pending.clear()
 

@@ -7,6 +7,7 @@ XAUTOCLAIM after ``claim_idle_ms``; after ``max_deliveries`` a frame is a poison
 frame and goes to the dead-letter stream, counted as a failed frame of its video.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from emostream import keys
+from emostream.lifecycle import run_loop
 from emostream.redisconn import ensure_group, group_entries, stream_entries
 from emostream.schema import Fields, encode_result
 from emostream.settings import WorkerSettings
@@ -58,23 +60,31 @@ class Worker:
 
     def run(self, burst: bool = False) -> WorkerStats:
         """Process frames until stopped; with ``burst``, until the stream has nothing for us."""
-        ensure_group(self.client, keys.FRAMES_STREAM, keys.WORKERS_GROUP)
-        self._drain_own_pending()
-        while not self._stopping:
-            self._heartbeat()
-            entries = self._reclaim() or self._read(">", block=not burst)
-            if not entries:
-                if burst:
-                    break
-                continue
-            self._handle(entries)
-        self._heartbeat()
+        run_loop(lambda: self._step(burst), self._recover, lambda: self._stopping, f"worker {self.name}")
+        self._try_heartbeat()
         log.info(
             "worker %s stopped: %d frames, %d faces, %d failed, %d reclaimed in %d batches, busy %.1f s",
             self.name, self.stats.frames, self.stats.faces, self.stats.failed,
             self.stats.reclaimed, self.stats.batches, self.stats.busy_s,
         )  # fmt: skip
         return self.stats
+
+    def _recover(self) -> None:
+        ensure_group(self.client, keys.FRAMES_STREAM, keys.WORKERS_GROUP)
+        self._drain_own_pending()
+
+    def _step(self, burst: bool) -> bool:
+        """One read and its batch; False when a burst run has nothing left."""
+        self._heartbeat()
+        entries = self._reclaim() or self._read(">", block=not burst)
+        if entries:
+            self._handle(entries)
+            return True
+        return not burst
+
+    def _try_heartbeat(self) -> None:
+        with contextlib.suppress(redis.RedisError):
+            self._heartbeat()
 
     def _drain_own_pending(self) -> None:
         """A restarted worker with the same name first finishes what it had been given."""

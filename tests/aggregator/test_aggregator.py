@@ -2,6 +2,7 @@
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import fakeredis
@@ -10,6 +11,7 @@ import redis
 
 from aggregator.aggregator import Aggregator
 from emostream import keys, registry
+from emostream.redisconn import stream_entries
 from emostream.schema import Face, Result, encode_result
 from emostream.settings import AggregatorSettings
 
@@ -96,3 +98,37 @@ def test_malformed_results_are_rejected_and_acknowledged(client: "redis.Redis", 
     aggregator = run(client, tmp_path)
     assert aggregator.stats.rejected == 2
     assert client.xlen(keys.RESULTS_STREAM) == 0
+
+
+def test_a_result_for_an_unknown_video_is_rejected_to_the_dead_letters(client: "redis.Redis", tmp_path: Path) -> None:
+    publish(client, result(0))  # video "v" was never registered
+    aggregator = run(client, tmp_path)
+    assert aggregator.stats.rejected == 1
+    assert registry.results_count(client, "v") == 0
+    (_, letter), *_ = stream_entries(client.xrange(keys.DEAD_STREAM))
+    assert b"unknown video id 'v'" in letter[b"reason"]
+
+
+def test_a_stalled_video_is_finalised_as_partial_with_its_missing_frames(client: "redis.Redis", tmp_path: Path) -> None:
+    registry.register(client, "v", source="v.mp4")
+    for index in (0, 3, 6, 9):
+        client.setbit(keys.video_sent_key("v"), index, 1)
+    registry.update(client, "v", status="produced", frames_expected=4)
+    publish(client, result(0), result(6))
+    settings = AggregatorSettings(out_dir=tmp_path, name="a1", stall_timeout_s=0.05)
+    Aggregator(settings, client).run(burst=True)
+    time.sleep(0.1)
+    aggregator = Aggregator(settings, client)
+    aggregator.run(burst=True)
+    assert aggregator.stats.videos_partial == 1
+    summary = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert (summary["status"], summary["missing_frames"], summary["frames_total"]) == ("partial", [3, 9], 2)
+    record = registry.read(client, "v")
+    assert record is not None
+    assert (record.status, record.missing_frames) == ("partial", 2)
+
+    publish(client, result(3), result(9))  # the missing results turn up after all
+    Aggregator(settings, client).run(burst=True)
+    summary = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert (summary["status"], summary["frames_total"]) == ("complete", 4)
+    assert "missing_frames" not in summary

@@ -1,5 +1,6 @@
 """Running emostream commands as real processes, with their output captured to files."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -14,10 +15,12 @@ def command(*args: str) -> list[str]:
 
 
 @contextmanager
-def running(args: list[str], log: Path) -> Iterator["subprocess.Popen[bytes]"]:
+def running(args: list[str], log: Path, env: dict[str, str] | None = None) -> Iterator["subprocess.Popen[bytes]"]:
     """A long-running service; SIGTERM at the end, and its exit code must be 0 (graceful stop)."""
-    with log.open("wb") as out:
-        process = subprocess.Popen(command(*args), stdout=out, stderr=subprocess.STDOUT)
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            command(*args), stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     try:
         yield process
     finally:

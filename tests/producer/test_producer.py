@@ -6,7 +6,7 @@ import pytest
 import redis
 
 from emostream import keys, registry
-from emostream.errors import SourceError
+from emostream.errors import ConfigError, SourceError
 from emostream.redisconn import stream_entries
 from emostream.schema import decode_frame
 from emostream.settings import ProducerSettings
@@ -96,3 +96,28 @@ def test_encode_jpeg_downscales_frames_above_the_size_cap() -> None:
     decoded = cv2.imdecode(np.frombuffer(encode_jpeg(image, 80, 1280), np.uint8), cv2.IMREAD_COLOR)
     assert decoded is not None
     assert decoded.shape == (720, 1280, 3)
+
+
+def test_a_killed_producer_resumes_after_its_last_sent_frame(real_redis: "redis.Redis", tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.mp4", frames=40, fps=10.0)
+    settings = ProducerSettings(every_frame=True)
+    # Simulate a crash after the first 16 frames: progress as the producer records it.
+    registry.register(real_redis, "r", source="v.mp4", last_index=-1)
+    partial = FileProducer(settings, real_redis)
+    for index in range(16):
+        partial._queue(partial._frame("r", index, index * 100.0, np.zeros((8, 8, 3), np.uint8)), index + 1)
+    partial._flush()
+    report = FileProducer(settings, real_redis).produce(video, "r")
+    assert report.frames_sent == 40
+    assert frames_in_stream(real_redis) == list(range(40))  # no gap, no duplicate
+    assert registry.sent_indices(real_redis, "r") == list(range(40))
+
+
+def test_an_existing_video_id_is_refused_unless_replaced(real_redis: "redis.Redis", tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.mp4", frames=10, fps=10.0)
+    FileProducer(ProducerSettings(), real_redis).produce(video, "dup")
+    with pytest.raises(ConfigError, match="already exists"):
+        FileProducer(ProducerSettings(), real_redis).produce(video, "dup")
+    real_redis.delete(keys.FRAMES_STREAM)
+    FileProducer(ProducerSettings(), real_redis, replace=True).produce(video, "dup")
+    assert len(frames_in_stream(real_redis)) == 10

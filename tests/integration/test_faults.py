@@ -1,0 +1,168 @@
+"""Faults the pipeline must survive, each with real processes on a real redis-server:
+every sampled frame ends up in its timeline exactly once, whatever crashes on the way."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from emostream import keys, registry
+from emostream.localserver import LocalServer, system_server_binary
+from tests.conftest import VIDEOS, require_shared
+from tests.integration.processes import command, run, running, wait_for
+
+pytestmark = pytest.mark.integration
+
+FAST_RECLAIM = {"EMO_WORKER_CLAIM_IDLE_MS": "2000"}
+
+
+def spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> "subprocess.Popen[bytes]":
+    with log.open("ab") as out:
+        return subprocess.Popen(command(*args), stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
+
+
+def complete(client: "redis.Redis", video_id: str) -> bool:
+    record = registry.read(client, video_id)
+    return record is not None and record.status == "complete"
+
+
+def assert_exactly_once(out: Path, video_id: str, expected: int) -> None:
+    timeline = json.loads((out / video_id / "timeline.json").read_text())
+    indices = [frame["index"] for frame in timeline["frames"]]
+    assert indices == sorted(set(indices))  # no frame twice
+    assert len(indices) == expected == timeline["frames_expected"]  # none missing
+
+
+def pending_of(client: "redis.Redis", consumer: str) -> int:
+    try:
+        entries = client.xpending_range(keys.FRAMES_STREAM, keys.WORKERS_GROUP, "-", "+", 1000, consumername=consumer)
+    except redis.ResponseError:  # NOGROUP: the worker has not created the group yet
+        return 0
+    return len(entries)
+
+
+@pytest.fixture
+def woman() -> Path:
+    return require_shared(VIDEOS / "fer_woman2.mp4")
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(
+    redis_url: str, real_redis: "redis.Redis", woman: Path, tmp_path: Path
+) -> None:
+    url = ["--redis-url", redis_url]
+    out = tmp_path / "out"
+    victim = spawn(["worker", "--name", "victim", *url], tmp_path / "victim.log", FAST_RECLAIM)
+    try:
+        with (
+            running(["worker", "--name", "w2", *url], tmp_path / "w2.log"),
+            running(["aggregator", "--out", str(out), *url], tmp_path / "agg.log"),
+        ):
+            assert run("produce", str(woman), "--video-id", "v", "--every-frame", *url).returncode == 0
+            wait_for(lambda: registry.results_count(real_redis, "v") >= 48, 120, "some results")
+            wait_for(lambda: pending_of(real_redis, "victim") > 0, 30, "the victim to hold a batch")
+            victim.kill()  # SIGKILL: no chance to acknowledge
+            victim.wait()
+            assert pending_of(real_redis, "victim") > 0
+            with running(["worker", "--name", "w3", *url], tmp_path / "w3.log", env=FAST_RECLAIM):
+                wait_for(lambda: complete(real_redis, "v"), 240, "the video to complete")
+    finally:
+        victim.kill()
+    assert_exactly_once(out, "v", 464)
+    assert pending_of(real_redis, "victim") == 0
+    logs = (tmp_path / "w2.log").read_text() + (tmp_path / "w3.log").read_text()
+    assert "reclaimed" in logs
+
+
+def test_an_aggregator_killed_and_restarted_counts_nothing_twice(
+    redis_url: str, real_redis: "redis.Redis", woman: Path, tmp_path: Path
+) -> None:
+    url = ["--redis-url", redis_url]
+    out = tmp_path / "out"
+    with running(["worker", "--name", "w1", *url], tmp_path / "w1.log"):
+        aggregator = spawn(["aggregator", "--out", str(out), "--name", "agg", *url], tmp_path / "agg1.log")
+        assert run("produce", str(woman), "--video-id", "v", *url).returncode == 0
+        wait_for(lambda: registry.results_count(real_redis, "v") >= 32, 120, "some results stored")
+        aggregator.kill()
+        aggregator.wait()
+        time.sleep(2)  # results pile up (and some stay pending for "agg") while it is down
+        with running(["aggregator", "--out", str(out), "--name", "agg", *url], tmp_path / "agg2.log"):
+            wait_for(lambda: complete(real_redis, "v"), 240, "the video to complete")
+    assert_exactly_once(out, "v", 155)
+
+
+def test_a_producer_killed_mid_video_resumes_without_gaps_or_duplicates(
+    redis_url: str, real_redis: "redis.Redis", woman: Path, tmp_path: Path
+) -> None:
+    url = ["--redis-url", redis_url]
+    out = tmp_path / "out"
+    small_backlog = {"EMO_PRODUCER_BACKLOG_MAX_FRAMES": "16"}
+    producer = spawn(["produce", str(woman), "--video-id", "v", *url], tmp_path / "p1.log", small_backlog)
+    # No workers yet: the producer fills the backlog and waits; kill it there.
+    wait_for(lambda: real_redis.xlen(keys.FRAMES_STREAM) >= 16, 60, "the backlog to fill")
+    producer.kill()
+    producer.wait()
+    record = registry.read(real_redis, "v")
+    assert record is not None
+    assert (record.status, record.frames_sent) == ("producing", 16)
+    with (
+        running(["worker", *url], tmp_path / "w1.log"),
+        running(["aggregator", "--out", str(out), *url], tmp_path / "agg.log"),
+    ):
+        again = run("produce", str(woman), "--video-id", "v", *url)
+        assert again.returncode == 0, again.stderr
+        assert "resuming after frame" in again.stderr
+        wait_for(lambda: complete(real_redis, "v"), 240, "the video to complete")
+    assert_exactly_once(out, "v", 155)
+
+
+def test_processes_ride_out_a_redis_restart(woman: Path, tmp_path: Path) -> None:
+    binary = system_server_binary()
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    aof = ("--appendonly", "yes", "--appendfsync", "everysec")
+    with LocalServer(binary, aof) as server:
+        client = redis.Redis.from_url(server.url)
+        url = ["--redis-url", server.url]
+        out = tmp_path / "out"
+        with (
+            running(["worker", *url], tmp_path / "w1.log"),
+            running(["aggregator", "--out", str(out), *url], tmp_path / "agg.log"),
+        ):
+            assert run("produce", str(woman), "--video-id", "v", *url).returncode == 0
+            wait_for(lambda: registry.results_count(client, "v") >= 32, 120, "some results")
+            server.restart()  # SIGTERM: Redis flushes its AOF, as in a planned restart
+            wait_for(lambda: complete(client, "v"), 240, "the video to complete after the restart")
+        client.close()
+    assert_exactly_once(out, "v", 155)
+    assert "Redis unavailable" in (tmp_path / "w1.log").read_text() + (tmp_path / "agg.log").read_text()
+
+
+def test_first_sigterm_finishes_the_batch_second_exits_at_once(
+    redis_url: str, real_redis: "redis.Redis", woman: Path, tmp_path: Path
+) -> None:
+    url = ["--redis-url", redis_url]
+    assert run("produce", str(woman), "--video-id", "v", *url).returncode == 0
+    worker = spawn(["worker", "--name", "g", *url], tmp_path / "g.log")
+    wait_for(lambda: pending_of(real_redis, "g") > 0, 60, "the worker to hold a batch")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    assert pending_of(real_redis, "g") == 0  # its batch was finished and acknowledged
+    done = real_redis.xlen(keys.RESULTS_STREAM)
+    assert done > 0
+    assert done + real_redis.xlen(keys.FRAMES_STREAM) == 155  # nothing lost
+
+    # A long batch (64 frames) so the second signal surely lands while it is in hand.
+    worker = spawn(["worker", "--name", "g2", *url], tmp_path / "g2.log", {"EMO_WORKER_BATCH_FRAMES": "64"})
+    wait_for(lambda: pending_of(real_redis, "g2") > 0, 60, "the second worker to hold a batch")
+    worker.send_signal(signal.SIGTERM)
+    # Two signals sent at once coalesce in the kernel: send the second once the first is handled.
+    wait_for(lambda: "finishing the batch" in (tmp_path / "g2.log").read_text(), 30, "the first SIGTERM")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=10) == 128 + signal.SIGTERM
+    # Its unacknowledged batch stays pending, to be reclaimed: still nothing lost.
+    assert pending_of(real_redis, "g2") + real_redis.xlen(keys.RESULTS_STREAM) >= done
