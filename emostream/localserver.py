@@ -101,6 +101,8 @@ class LocalServer:
                     return False
                 try:
                     return bool(client.ping())
+                except (redis.AuthenticationError, redis.ResponseError):
+                    return True  # it answered: a password is required, which is the caller's business
                 except redis.ConnectionError:
                     time.sleep(0.02)
             return False

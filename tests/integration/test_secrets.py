@@ -1,0 +1,62 @@
+"""A password in the Redis URL never reaches logs, errors, status output or output files."""
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from emostream.localserver import LocalServer, system_server_binary
+from tests.integration.processes import command, run
+
+pytestmark = pytest.mark.integration
+
+SECRET = "pw-7f3a9c-secret"  # noqa: S105 (a test password for a throwaway server)
+
+
+@pytest.fixture(scope="module")
+def protected_server() -> "LocalServer":
+    binary = system_server_binary()
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    server = LocalServer(binary, ("--appendonly", "no", "--requirepass", SECRET)).start()
+    yield server  # type: ignore[misc]
+    server.stop()
+
+
+def test_the_password_is_used_but_never_printed(
+    protected_server: LocalServer, astronaut_video: Path, tmp_path: Path
+) -> None:
+    url = f"redis://:{SECRET}@127.0.0.1:{protected_server.port}/0"
+    wrong = f"redis://:{SECRET}-wrong@127.0.0.1:{protected_server.port}/0"
+    out = tmp_path / "out"
+    captured = []
+    for args in (
+        ["--log-level", "debug", "produce", str(astronaut_video), "--video-id", "a", "--redis-url", url],
+        ["--log-level", "debug", "worker", "--burst", "--redis-url", url],
+        ["--log-level", "debug", "aggregator", "--burst", "--out", str(out), "--redis-url", url],
+        ["status", "a", "--redis-url", url],
+        ["status", "--redis-url", url],
+        ["worker", "--check", "--redis-url", url],
+        ["worker", "--burst", "--redis-url", wrong],  # authentication fails: the error must not echo it
+        ["analyze", str(astronaut_video), "--out", str(out / "analyze"), "--redis-url", url],
+    ):
+        done = run(*args)
+        captured.append((args[2] if args[0] == "--log-level" else args[0], done.returncode, done.stdout + done.stderr))
+    codes = {name: code for name, code, _ in captured}
+    assert codes["produce"] == 0
+    assert codes["aggregator"] == 0
+    assert codes["analyze"] == 0
+    texts = [text for *_, text in captured]
+    texts += [p.read_text() for p in out.rglob("*") if p.is_file()]
+    assert any("redis://***@127.0.0.1" in text for text in texts)  # the URL is shown, redacted
+    leaks = [text for text in texts if SECRET in text]
+    assert not leaks, leaks[0][-2000:]
+
+
+def test_environment_url_is_not_echoed_by_the_check_command(protected_server: LocalServer) -> None:
+    env_url = f"redis://:{SECRET}@127.0.0.1:{protected_server.port}/0"
+    done = subprocess.run(
+        command("aggregator", "--check"), capture_output=True, text=True, timeout=60, check=False,
+        env={"EMO_REDIS_URL": env_url, "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert SECRET not in done.stdout + done.stderr
