@@ -36,3 +36,14 @@ def test_analyze_rejects_an_invalid_fps(astronaut_video: Path, tmp_path: Path) -
     done = run("analyze", str(astronaut_video), "--out", str(tmp_path), "--fps", "-3")
     assert done.returncode == 2
     assert "fps" in done.stderr
+
+
+def test_a_video_without_faces_completes_with_empty_frames(tmp_path: Path) -> None:
+    from tests.conftest import write_video
+
+    video = write_video(tmp_path / "empty.mp4", frames=20)
+    done = run("analyze", str(video), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    summary = json.loads((tmp_path / "out" / "empty" / "summary.json").read_text())
+    assert (summary["frames_total"], summary["frames_with_faces"], summary["dominant_emotion"]) == (20, 0, None)
+    assert summary["emotion_share"] == dict.fromkeys(summary["emotion_share"], 0.0)

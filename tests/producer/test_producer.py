@@ -121,3 +121,27 @@ def test_an_existing_video_id_is_refused_unless_replaced(real_redis: "redis.Redi
     real_redis.delete(keys.FRAMES_STREAM)
     FileProducer(ProducerSettings(), real_redis, replace=True).produce(video, "dup")
     assert len(frames_in_stream(real_redis)) == 10
+
+
+def test_a_truncated_mp4_without_its_index_is_a_clear_error(real_redis: "redis.Redis", tmp_path: Path) -> None:
+    whole = write_video(tmp_path / "whole.mp4", frames=40)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(SourceError, match="not a readable video"):
+        FileProducer(ProducerSettings(), real_redis).produce(cut, "cut")
+
+
+def test_a_truncated_stream_sends_what_decodes_and_counts_only_that(real_redis: "redis.Redis", tmp_path: Path) -> None:
+    whole = tmp_path / "whole.avi"
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter.fourcc(*"MJPG"), 10.0, (160, 120))
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        writer.write(rng.integers(0, 256, (120, 160, 3), dtype=np.uint8))
+    writer.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    report = FileProducer(ProducerSettings(every_frame=True), real_redis).produce(cut, "cut")
+    assert 5 < report.frames_sent < 40
+    record = registry.read(real_redis, "cut")
+    assert record is not None
+    assert record.frames_expected == report.frames_sent == len(frames_in_stream(real_redis))
