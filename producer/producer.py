@@ -18,7 +18,8 @@ import numpy.typing as npt
 import redis
 
 from emostream import keys, registry
-from emostream.errors import ConfigError, SourceError
+from emostream.errors import ConfigError, ServiceError, SourceError
+from emostream.redact import redact_text
 from emostream.schema import Frame, FrameMeta, encode_frame
 from emostream.settings import ProducerSettings
 from producer.sampling import Sampler, frame_time_ms, plan_sampling
@@ -52,6 +53,15 @@ class FileProducer:
         A video id still in ``producing`` state (its producer died) is resumed after its
         last sent frame; any other existing id is refused unless ``replace`` is set.
         """
+        try:
+            return self._open_and_produce(path, video_id)
+        except redis.RedisError as exc:
+            raise ServiceError(
+                f"lost Redis while sending {video_id} ({redact_text(str(exc))}); "
+                "run the same produce command again to resume where it stopped"
+            ) from None
+
+    def _open_and_produce(self, path: Path, video_id: str) -> ProduceReport:
         started = time.monotonic()
         resume_after = self._resume_point(video_id, path)
         try:

@@ -145,3 +145,14 @@ def test_a_truncated_stream_sends_what_decodes_and_counts_only_that(real_redis: 
     record = registry.read(real_redis, "cut")
     assert record is not None
     assert record.frames_expected == report.frames_sent == len(frames_in_stream(real_redis))
+
+
+def test_losing_redis_is_a_clear_resumable_error(tmp_path: Path) -> None:
+    from emostream.errors import ServiceError
+    from emostream.localserver import free_port
+
+    video = write_video(tmp_path / "v.mp4", frames=5)
+    gone = redis.Redis(port=free_port(), password="s3cret-pw", socket_connect_timeout=0.5)
+    with pytest.raises(ServiceError, match="run the same produce command again") as caught:
+        FileProducer(ProducerSettings(), gone).produce(video, "v")
+    assert "s3cret-pw" not in str(caught.value)
