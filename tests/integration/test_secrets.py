@@ -10,7 +10,7 @@ from tests.integration.processes import command, run
 
 pytestmark = pytest.mark.integration
 
-SECRET = "pw-7f3a9c-secret"  # noqa: S105 (a test password for a throwaway server)
+SECRET = "pw-7f3a9c-secret"  # a test password for a throwaway server
 
 
 @pytest.fixture(scope="module")
