@@ -49,4 +49,5 @@ RESULTS_STREAM_MAXLEN: Final = 100_000  # entries are deleted once stored; this 
 STALL_TIMEOUT_S: Final = 600.0  # a video without progress this long is finalised as partial
 HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unhealthy
 MAX_FRAME_SIDE_PX: Final = 1280  # larger frames are downscaled before encoding
+MAX_JPEG_BYTES: Final = 1_000_000  # a frame is re-encoded smaller rather than exceed this
 DETECT_MAX_SIDE_PX: Final = 640  # detection runs on a frame at most this large

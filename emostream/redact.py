@@ -23,4 +23,9 @@ def redact_url(url: str) -> str:
 
 def redact_text(text: str) -> str:
     """Redact the user-info part of every URL inside free text (exception messages)."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{REDACTED}@", text)
+    return _USERINFO.sub(_redact_userinfo, text)
+
+
+def _redact_userinfo(match: re.Match[str]) -> str:
+    user, colon, _ = match["userinfo"].partition(":")
+    return f"{match['scheme']}{user}:{REDACTED}@" if colon else f"{match['scheme']}{REDACTED}@"

@@ -15,6 +15,7 @@ from emostream.errors import MessageError, SchemaVersionError
 from emostream.labels import EMOTIONS, NUM_EMOTIONS
 
 SCHEMA_VERSION: Final = 1
+MAX_JPEG_BYTES_ACCEPTED: Final = 8_000_000  # producers cap at 1 MB; anything far above is not ours
 VIDEO_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 VideoId = Annotated[str, Field(pattern=VIDEO_ID_PATTERN)]
@@ -34,7 +35,7 @@ class FrameMeta(_Message):
     t_ms: int = Field(ge=0, description="presentation time in the video")
     captured_at: float = Field(ge=0, description="wall-clock capture time, Unix seconds")
     source_kind: SourceKind
-    jpeg_size: int = Field(gt=0)
+    jpeg_size: int = Field(gt=0, le=MAX_JPEG_BYTES_ACCEPTED)
 
 
 class Frame(_Message):

@@ -40,6 +40,7 @@ class ProducerSettings(CommonSettings):
     jpeg_quality: int = Field(keys.JPEG_QUALITY, ge=10, le=100)
     backlog_max_frames: int = Field(keys.BACKLOG_MAX_FRAMES, ge=1)
     max_frame_side_px: int = Field(keys.MAX_FRAME_SIDE_PX, ge=64)
+    max_jpeg_bytes: int = Field(keys.MAX_JPEG_BYTES, ge=10_000)
 
 
 class WorkerSettings(CommonSettings):
@@ -55,6 +56,7 @@ class WorkerSettings(CommonSettings):
     detect_max_side_px: int = Field(keys.DETECT_MAX_SIDE_PX, ge=64)
     model_path: Path | None = Field(None, description="emotion model artifact; default: the committed one")
     threads: int = Field(2, ge=1, description="inference and OpenCV threads")
+    dead_letter_keep_frames: bool = Field(False, description="keep poison frames' JPEG in emo:dead (off: privacy)")
 
 
 class AggregatorSettings(CommonSettings):

@@ -28,6 +28,8 @@ from producer.source import FileSource
 log = logging.getLogger(__name__)
 
 PUSH_CHUNK_FRAMES = 8  # frames per pipelined XADD round trip
+MIN_JPEG_QUALITY = 50  # below this, faces blur; shrink the frame instead
+MIN_SIDE_PX = 64
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,8 @@ class FileProducer:
         return ProduceReport(video_id, source.frames_decoded, sent, plan.sample_fps, seconds)
 
     def _frame(self, video_id: str, index: int, t_ms: float, image: npt.NDArray[np.uint8]) -> Frame:
-        jpeg = encode_jpeg(image, self.settings.jpeg_quality, self.settings.max_frame_side_px)
+        s = self.settings
+        jpeg = encode_jpeg(image, s.jpeg_quality, s.max_frame_side_px, s.max_jpeg_bytes)
         meta = FrameMeta(
             video_id=video_id, frame_index=index, t_ms=round(t_ms), captured_at=time.time(),
             source_kind="file", jpeg_size=len(jpeg),
@@ -165,13 +168,22 @@ class FileProducer:
             time.sleep(keys.BACKLOG_POLL_MS / 1000)
 
 
-def encode_jpeg(image: npt.NDArray[np.uint8], quality: int, max_side_px: int) -> bytes:
-    """JPEG bytes of ``image``, downscaled first if its longest side exceeds ``max_side_px``."""
+def encode_jpeg(
+    image: npt.NDArray[np.uint8], quality: int, max_side_px: int, max_bytes: int = keys.MAX_JPEG_BYTES
+) -> bytes:
+    """JPEG bytes of ``image``: downscaled if its longest side exceeds ``max_side_px``, and
+    re-encoded at lower quality, then smaller, until it fits in ``max_bytes``."""
     height, width = image.shape[:2]
     scale = max_side_px / max(height, width)
     if scale < 1:
         image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)  # type: ignore[assignment]
-    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
-    if not ok:
-        raise SourceError("JPEG encoding failed")
-    return bytes(buffer)
+    while True:
+        ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if not ok:
+            raise SourceError("JPEG encoding failed")
+        if len(buffer) <= max_bytes or min(image.shape[:2]) < MIN_SIDE_PX:
+            return bytes(buffer)
+        if quality > MIN_JPEG_QUALITY:
+            quality = max(MIN_JPEG_QUALITY, quality - 20)
+        else:
+            image = cv2.resize(image, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)  # type: ignore[assignment]

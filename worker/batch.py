@@ -28,6 +28,7 @@ class Outcome:
     entry_id: bytes
     result: Result | None  # None: the entry cannot even be attributed to a video
     dead_reason: str | None = None  # set for poison frames: also goes to the dead-letter stream
+    frame_bytes: bytes = b""  # the poison frame's JPEG, kept in the dead letter only if configured
 
 
 @dataclass
@@ -63,14 +64,15 @@ class BatchProcessor:
     def failure(self, entry_id: bytes, fields: Fields, reason: str) -> Outcome:
         """A poison frame: a failed result if it can be attributed to a video, and a dead letter."""
         identity = frame_identity(fields)
+        jpeg = fields.get(b"jpeg", b"")
         if identity is None:
-            return Outcome(entry_id, None, reason)
+            return Outcome(entry_id, None, reason, jpeg)
         video_id, index = identity
         result = Result(
             video_id=video_id, frame_index=index, t_ms=_t_ms(fields), captured_at=0.0, status="failed",
             error=reason, model_version=self.classifier.version, detector=self.detector.name, worker=self.worker_name,
         )  # fmt: skip
-        return Outcome(entry_id, result, reason)
+        return Outcome(entry_id, result, reason, jpeg)
 
     def _decode(self, entry_id: bytes, fields: Fields) -> "_Decoded | Outcome":
         started = time.perf_counter()

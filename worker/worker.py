@@ -156,7 +156,8 @@ class Worker:
                         maxlen=keys.RESULTS_STREAM_MAXLEN, approximate=True,
                     )  # fmt: skip
                 if outcome.dead_reason is not None:
-                    pipe.xadd(keys.DEAD_STREAM, _dead_letter(outcome), maxlen=keys.DEAD_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+                    letter = _dead_letter(outcome, self.settings.dead_letter_keep_frames)
+                    pipe.xadd(keys.DEAD_STREAM, letter, maxlen=keys.DEAD_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
             ids = [outcome.entry_id for outcome in outcomes]
             pipe.xack(keys.FRAMES_STREAM, keys.WORKERS_GROUP, *ids)
             pipe.xdel(keys.FRAMES_STREAM, *ids)
@@ -167,9 +168,15 @@ class Worker:
         self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
 
 
-def _dead_letter(outcome: Outcome) -> dict[str, str]:
-    """Metadata and reason only: frame bytes are not kept (privacy: frames are transient)."""
-    letter = {"entry_id": outcome.entry_id.decode(), "reason": outcome.dead_reason or "", "at": str(time.time())}
+def _dead_letter(outcome: Outcome, keep_frame: bool) -> dict[str, str | bytes]:
+    """Metadata and reason; the frame's bytes only when the user asked (privacy: frames are transient)."""
+    letter: dict[str, str | bytes] = {
+        "entry_id": outcome.entry_id.decode(),
+        "reason": outcome.dead_reason or "",
+        "at": str(time.time()),
+    }
     if outcome.result is not None:
         letter |= {"video_id": outcome.result.video_id, "frame_index": str(outcome.result.frame_index)}
+    if keep_frame and outcome.frame_bytes:
+        letter["jpeg"] = outcome.frame_bytes
     return letter

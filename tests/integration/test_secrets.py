@@ -1,9 +1,11 @@
 """A password in the Redis URL never reaches logs, errors, status output or output files."""
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from emostream.localserver import LocalServer, system_server_binary
 from tests.integration.processes import command, run
@@ -14,12 +16,12 @@ SECRET = "pw-7f3a9c-secret"  # a test password for a throwaway server
 
 
 @pytest.fixture(scope="module")
-def protected_server() -> "LocalServer":
+def protected_server() -> Iterator[LocalServer]:
     binary = system_server_binary()
     if binary is None:
         pytest.skip("redis-server is not installed")
     server = LocalServer(binary, ("--appendonly", "no", "--requirepass", SECRET)).start()
-    yield server  # type: ignore[misc]
+    yield server
     server.stop()
 
 
@@ -60,3 +62,16 @@ def test_environment_url_is_not_echoed_by_the_check_command(protected_server: Lo
         env={"EMO_REDIS_URL": env_url, "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert SECRET not in done.stdout + done.stderr
+
+
+def test_an_acl_user_url_works_and_its_password_is_not_printed(protected_server: LocalServer) -> None:
+    admin = redis.Redis(port=protected_server.port, password=SECRET)
+    admin.acl_setuser("emo", enabled=True, passwords=[f"+{SECRET}-acl"], keys=["*"], commands=["+@all"])
+    admin.close()
+    url = f"redis://emo:{SECRET}-acl@127.0.0.1:{protected_server.port}/0"
+    done = run("status", "--redis-url", url)
+    assert done.returncode == 0, done.stderr
+    bad = run("status", "--redis-url", url.replace("-acl@", "-nope@"))
+    assert bad.returncode == 1
+    assert "redis://emo:***@127.0.0.1" in bad.stderr
+    assert SECRET not in done.stdout + done.stderr + bad.stdout + bad.stderr

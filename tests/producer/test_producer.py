@@ -156,3 +156,11 @@ def test_losing_redis_is_a_clear_resumable_error(tmp_path: Path) -> None:
     with pytest.raises(ServiceError, match="run the same produce command again") as caught:
         FileProducer(ProducerSettings(), gone).produce(video, "v")
     assert "s3cret-pw" not in str(caught.value)
+
+
+def test_encode_jpeg_keeps_noisy_frames_under_the_byte_cap() -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
+    assert len(encode_jpeg(noise, 95, 1920, max_bytes=10**9)) > 1_000_000  # the cap has work to do
+    capped = encode_jpeg(noise, 95, 1920, max_bytes=1_000_000)
+    assert len(capped) <= 1_000_000
+    assert cv2.imdecode(np.frombuffer(capped, np.uint8), cv2.IMREAD_COLOR) is not None

@@ -83,3 +83,11 @@ def test_a_stale_frame_below_the_delivery_limit_is_retried_normally(
     stats = make_worker(real_redis, claim_idle_ms=100).run(burst=True)
     assert stats.reclaimed == 1
     assert results(real_redis) == {6: "ok"}
+
+
+def test_dead_letters_keep_the_frame_only_when_asked(real_redis: "redis.Redis") -> None:
+    registry.register(real_redis, "v")
+    push(real_redis, 1, b"\x89PNG not a jpeg at all")
+    make_worker(real_redis, dead_letter_keep_frames=True).run(burst=True)
+    ((_, letter),) = stream_entries(real_redis.xrange(keys.DEAD_STREAM))
+    assert letter[b"jpeg"] == b"\x89PNG not a jpeg at all"
