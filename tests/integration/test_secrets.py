@@ -1,5 +1,6 @@
 """A password in the Redis URL never reaches logs, errors, status output or output files."""
 
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from emostream.localserver import LocalServer, system_server_binary
-from tests.integration.processes import command, run
+from emostream.localserver import LocalServer, free_port, system_server_binary
+from tests.integration.processes import command, run, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -75,3 +76,48 @@ def test_an_acl_user_url_works_and_its_password_is_not_printed(protected_server:
     assert bad.returncode == 1
     assert "redis://emo:***@127.0.0.1" in bad.stderr
     assert SECRET not in done.stdout + done.stderr + bad.stdout + bad.stderr
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[int]:
+    """redis-server with TLS only, a self-signed certificate and a password."""
+    binary = system_server_binary()
+    if binary is None or shutil.which("openssl") is None:
+        pytest.skip("redis-server or openssl is not installed")
+    key, cert = str(tmp_path / "key.pem"), str(tmp_path / "cert.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    port = free_port()
+    server = subprocess.Popen(
+        [str(binary), "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--dir", str(tmp_path), "--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", cert,
+         "--tls-auth-clients", "no", "--requirepass", SECRET],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis.from_url(f"rediss://:{SECRET}@127.0.0.1:{port}/0?ssl_ca_certs={tmp_path / 'cert.pem'}")
+    wait_for(lambda: _pings(client), 10, "the TLS server")
+    client.close()
+    yield port
+    server.terminate()
+    server.wait()
+
+
+def _pings(client: "redis.Redis") -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+def test_a_tls_url_works_and_its_password_is_not_printed(tls_server: int, tmp_path: Path) -> None:
+    url = f"rediss://:{SECRET}@127.0.0.1:{tls_server}/0?ssl_ca_certs={tmp_path / 'cert.pem'}"
+    ok = run("status", "--redis-url", url)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == "[]"
+    unverified = run("status", "--redis-url", url.split("?", maxsplit=1)[0])  # the self-signed certificate is refused
+    assert unverified.returncode == 1
+    assert "rediss://***@127.0.0.1" in unverified.stderr
+    assert SECRET not in ok.stdout + ok.stderr + unverified.stdout + unverified.stderr
