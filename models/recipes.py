@@ -17,6 +17,7 @@ class Recipe:
     weight_decay: float
     label_smoothing: float
     augment: bool
+    clean: bool = True  # models/cleaning.py: drop leaked, conflicting, duplicate and not-a-face rows
     seed: int = 1
 
     def as_dict(self) -> dict[str, object]:

@@ -24,6 +24,7 @@ from emostream.labels import NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
 from models.architectures import ARCHITECTURES, multiply_adds
 from models.augment import Augmentation
+from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
 from models.recipes import RECIPES, Recipe
 
@@ -99,15 +100,23 @@ class SaveState(keras.callbacks.Callback):  # type: ignore[misc]
         (self.run_dir / STATE).write_text(json.dumps({"epochs_done": epoch + 1}))
 
 
-def train(recipe: Recipe, data_dir: Path, run_dir: Path, limit: int | None = None) -> keras.Model:
+def train(
+    recipe: Recipe, data_dir: Path, run_dir: Path, limit: int | None = None, ferplus_dir: Path = DEFAULT_FERPLUS_DIR
+) -> keras.Model:
     keras.utils.set_random_seed(recipe.seed)
     data = load_fer2013(data_dir)
-    train_split = data.train if limit is None else data.train.subset(limit, recipe.seed)
+    cleaning = None
+    train_split = data.train
+    if recipe.clean:
+        train_split, report = clean_training(data.train, data.val, load_votes(ferplus_dir, "train"))
+        cleaning = report.as_dict()
+        log.info("cleaning: %s", cleaning)
+    train_split = train_split if limit is None else train_split.subset(limit, recipe.seed)
     val_split = data.val if limit is None else data.val.subset(limit, recipe.seed)
     batches = FerBatches(train_split, recipe.batch_size, recipe.augment, recipe.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     model, done = _resume_or_build(recipe, run_dir, len(batches))
-    _write_run_info(run_dir, recipe, model, data.sha256(), len(train_split))
+    _write_run_info(run_dir, recipe, model, data_sha256=data.sha256(), n_train=len(train_split), cleaning=cleaning)
     started = time.monotonic()
     model.fit(
         batches,
@@ -139,8 +148,17 @@ def _callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
     ]
 
 
-def _write_run_info(run_dir: Path, recipe: Recipe, model: keras.Model, data_sha256: str, n_train: int) -> None:
+def _write_run_info(
+    run_dir: Path,
+    recipe: Recipe,
+    model: keras.Model,
+    *,
+    data_sha256: str,
+    n_train: int,
+    cleaning: dict[str, int] | None,
+) -> None:
     info = {
+        "cleaning": cleaning,
         "recipe": recipe.as_dict(),
         "backend": keras.backend.backend(),
         "parameters": int(model.count_params()),
@@ -159,12 +177,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, help="override the recipe's epoch count")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     parser.add_argument("--limit", type=int, help="train on this many images only (smoke tests)")
+    parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR, help="FER+ votes, for cleaning")
+    parser.add_argument("--no-clean", action="store_true", help="train on Training as published")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     recipe = RECIPES[args.arch]
-    overrides = {"epochs": args.epochs, "batch_size": args.batch_size}
+    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "clean": False if args.no_clean else None}
     recipe = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
-    train(recipe, args.data, args.out, args.limit)
+    train(recipe, args.data, args.out, args.limit, args.ferplus)
 
 
 if __name__ == "__main__":

@@ -31,3 +31,34 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     assert metadata["epochs_trained"] == 2
     assert 0.0 <= metadata["publictest"]["accuracy"] <= 1.0
     assert load_classifier(tmp_path / "m.onnx").predict([]).shape == (0, 7)
+
+    from models.evaluate import main as evaluate_main
+
+    report = tmp_path / "report"
+    evaluate_main(
+        [
+            "--model",
+            str(tmp_path / "m.onnx"),
+            "--data",
+            str(data_dir),
+            "--report",
+            str(report),
+            "--run",
+            str(run),
+            "--keras",
+            str(run / "checkpoint.keras"),
+        ]
+    )
+    written = {p.name for p in report.iterdir()}
+    assert written == {
+        "metrics.json",
+        "confusion_counts.png",
+        "confusion_normalised.png",
+        "class_distribution.png",
+        "best_and_worst_classes.png",
+        "training_curves.png",
+        "activation_maps.png",
+    }
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert metrics["fer2013"]["count"] == 3589
+    assert metrics["fer2013_without_training_duplicates"]["count"] == 3589 - 280

@@ -1,0 +1,124 @@
+"""Report plots (matplotlib, headless). Each function writes one PNG."""
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import matplotlib as mpl
+
+mpl.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import numpy.typing as npt
+from matplotlib.figure import Figure
+
+from emostream.labels import EMOTIONS, NUM_EMOTIONS
+from models.metrics import Evaluation
+
+EXAMPLES_PER_ROW = 6
+
+
+def confusion(matrix: npt.NDArray[np.int64], path: Path, normalise: bool) -> None:
+    values = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1) if normalise else matrix
+    fig, ax = plt.subplots(figsize=(7, 6))
+    image = ax.imshow(values, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    ax.set(xticks=range(NUM_EMOTIONS), yticks=range(NUM_EMOTIONS), xlabel="predicted", ylabel="true")
+    ax.set_xticklabels(EMOTIONS, rotation=45, ha="right")
+    ax.set_yticklabels(EMOTIONS)
+    for (i, j), value in np.ndenumerate(values):
+        text = f"{value:.2f}" if normalise else str(int(value))
+        ax.text(
+            j, i, text, ha="center", va="center", fontsize=8, color="white" if value > values.max() / 2 else "black"
+        )
+    ax.set_title("PublicTest confusion matrix" + (" (rows normalised)" if normalise else " (counts)"))
+    _save(fig, path)
+
+
+def class_distribution(splits: Mapping[str, npt.NDArray[np.uint8]], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(splits)
+    for n, (name, labels) in enumerate(splits.items()):
+        shares = np.bincount(labels, minlength=NUM_EMOTIONS) / len(labels)
+        ax.bar(np.arange(NUM_EMOTIONS) + n * width, shares, width, label=f"{name} (N={len(labels)})")
+    ax.set_xticks(np.arange(NUM_EMOTIONS) + width / 2, EMOTIONS)
+    ax.set_ylabel("share of images")
+    ax.set_title("FER2013 class distribution")
+    ax.legend()
+    _save(fig, path)
+
+
+def training_curves(history: list[dict[str, str]], path: Path) -> None:
+    epochs = [int(row["epoch"]) + 1 for row in history]
+    fig, (acc, loss) = plt.subplots(1, 2, figsize=(10, 4))
+    for key, axis in (("accuracy", acc), ("loss", loss)):
+        axis.plot(epochs, [float(r[key]) for r in history], label=f"train {key}")
+        axis.plot(epochs, [float(r[f"val_{key}"]) for r in history], label=f"PublicTest {key}")
+        axis.set_xlabel("epoch")
+        axis.legend()
+    acc.set_title("accuracy (train: augmented, label-smoothed)")
+    loss.set_title("loss")
+    _save(fig, path)
+
+
+def best_and_worst(
+    x: npt.NDArray[np.uint8], y: npt.NDArray[np.uint8], probs: npt.NDArray[np.float32], result: Evaluation, path: Path
+) -> None:
+    """The best and worst recognised classes (by F1): confident hits and confident misses."""
+    ranked = sorted(result.per_class, key=lambda name: result.per_class[name].f1)
+    rows = [(ranked[-1], True), (ranked[-1], False), (ranked[0], True), (ranked[0], False)]
+    predicted = probs.argmax(axis=1)
+    fig, axes = plt.subplots(len(rows), EXAMPLES_PER_ROW, figsize=(EXAMPLES_PER_ROW * 1.6, len(rows) * 1.9))
+    for r, (name, correct) in enumerate(rows):
+        label = EMOTIONS.index(name)
+        chosen = np.flatnonzero((y == label) & ((predicted == label) == correct))
+        chosen = chosen[np.argsort(-probs[chosen].max(axis=1))][:EXAMPLES_PER_ROW]
+        for c in range(EXAMPLES_PER_ROW):
+            ax = axes[r, c]
+            ax.axis("off")
+            if c < len(chosen):
+                ax.imshow(x[chosen[c]], cmap="gray")
+                ax.set_title(f"-> {EMOTIONS[predicted[chosen[c]]]}", fontsize=8)
+        axes[r, 0].text(
+            -60,
+            24,
+            f"{name}\n{'right' if correct else 'wrong'}\nF1 {result.per_class[name].f1:.2f}",
+            fontsize=8,
+            va="center",
+        )
+    fig.suptitle("Best (top) and worst (bottom) recognised classes: confident hits and misses")
+    _save(fig, path)
+
+
+def activation_maps(keras_model: Path, faces: npt.NDArray[np.uint8], path: Path, channels: int = 6) -> None:
+    """The first channels of each convolution stage's output for a few faces."""
+    import keras
+
+    from emostream.preprocess import prepare_faces
+
+    model = keras.models.load_model(keras_model)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)][1::2] or [
+        layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+    ]
+    probe = keras.Model(model.inputs, [layer.output for layer in convs])
+    outputs = probe(prepare_faces(faces), training=False)
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    fig, axes = plt.subplots(len(faces), 1 + len(convs) * 2, figsize=((1 + len(convs) * 2) * 1.2, len(faces) * 1.3))
+    for f, face in enumerate(faces):
+        axes[f, 0].imshow(face, cmap="gray")
+        for s, output in enumerate(outputs):
+            maps = np.asarray(output[f])
+            for k in range(2):
+                ax = axes[f, 1 + s * 2 + k]
+                ax.imshow(maps[..., k * max(1, channels // 2)], cmap="viridis")
+                if f == 0:
+                    ax.set_title(convs[s].name, fontsize=7)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.suptitle("Activation maps of intermediate convolutions")
+    _save(fig, path)
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
