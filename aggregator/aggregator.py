@@ -23,6 +23,7 @@ import redis
 from aggregator import timeline
 from aggregator.writers import write_csv, write_json
 from emostream import keys, registry
+from emostream import metrics as m
 from emostream.errors import MessageError
 from emostream.lifecycle import run_loop
 from emostream.redisconn import ensure_group, group_entries
@@ -43,8 +44,10 @@ class AggregatorStats:
 class Aggregator:
     role = "aggregator"
 
-    def __init__(self, settings: AggregatorSettings, client: "redis.Redis") -> None:
+    def __init__(self, settings: AggregatorSettings, client: "redis.Redis", liveness: m.Liveness | None = None) -> None:
         self.settings = settings
+        self.liveness = liveness or m.Liveness()
+        self._gauges_at = 0.0
         self.client = client
         self.name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
         self.stats = AggregatorStats()
@@ -71,6 +74,7 @@ class Aggregator:
 
     def _step(self, burst: bool) -> bool:
         self._heartbeat()
+        self._update_gauges()
         entries = self._read(">", block=not burst)
         if entries:
             self._store(entries)
@@ -85,17 +89,25 @@ class Aggregator:
         return group_entries(reply)
 
     def _store(self, entries: list[tuple[bytes, Fields]]) -> None:
+        started = time.perf_counter()
         now = time.time()
+        stored: list[Result] = []
         with self.client.pipeline(transaction=True) as pipe:
             for entry_id, fields in entries:
                 result = self._decode(entry_id, fields)
                 if result is not None:
                     pipe.hset(keys.video_results_key(result.video_id), str(result.frame_index), fields[b"meta"])
                     pipe.hset(keys.video_key(result.video_id), "last_result_at", now)
+                    stored.append(result)
             ids = [entry_id for entry_id, _ in entries]
             pipe.xack(keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP, *ids)
             pipe.xdel(keys.RESULTS_STREAM, *ids)
-            pipe.execute()
+            replies = pipe.execute()
+        # HSET answers 1 for a new field: a redelivered result is stored again but counted once.
+        for result, new in zip(stored, replies[0 : 2 * len(stored) : 2], strict=True):
+            if new:
+                _observe_new_result(result, now)
+        m.STAGE_SECONDS.labels("store").observe(time.perf_counter() - started)
 
     def _decode(self, entry_id: bytes, fields: Fields) -> Result | None:
         try:
@@ -111,6 +123,7 @@ class Aggregator:
 
     def _reject(self, entry_id: bytes, reason: str) -> None:
         self.stats.rejected += 1
+        m.DEAD_LETTERS.labels("rejected").inc()
         log.warning("rejected result %s: %s", entry_id.decode(), reason)
         letter = {
             "entry_id": entry_id.decode(),
@@ -170,6 +183,7 @@ class Aggregator:
             self.stats.videos_completed += 1
         else:
             self.stats.videos_partial += 1
+        m.VIDEOS.labels("completed" if summary["status"] == "complete" else "partial").inc()
         log.info(
             "%s: %s, %d frames, %d failed, %d missing -> %s",
             record.video_id, summary["status"], len(results), summary["frames_failed"], len(missing or ()), folder,
@@ -180,6 +194,27 @@ class Aggregator:
         stored = self.client.hgetall(keys.video_results_key(video_id))
         return [Result.model_validate_json(raw) for raw in stored.values()]
 
+    def _update_gauges(self) -> None:
+        """Backlog, pending and open videos, at most once a second (the aggregator is the one reporter)."""
+        if time.monotonic() - self._gauges_at < 1.0:
+            return
+        self._gauges_at = time.monotonic()
+        for stream in (keys.FRAMES_STREAM, keys.RESULTS_STREAM, keys.DEAD_STREAM):
+            m.STREAM_LENGTH.labels(stream).set(self.client.xlen(stream))
+        for stream, group in ((keys.FRAMES_STREAM, keys.WORKERS_GROUP), (keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)):
+            groups = (
+                {g["name"].decode(): g for g in self.client.xinfo_groups(stream)} if self.client.exists(stream) else {}
+            )
+            m.PENDING.labels(stream, group).set(int(groups[group]["pending"]) if group in groups else 0)
+        m.VIDEOS_OPEN.set(self.client.scard(keys.OPEN_VIDEOS))
+
     def _heartbeat(self) -> None:
+        self.liveness.beat()
         state = {"at": time.time(), "results": self.stats.results}
         self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
+
+
+def _observe_new_result(result: Result, now: float) -> None:
+    m.RESULTS_STORED.labels(result.status).inc()
+    if result.captured_at > 0:
+        m.END_TO_END_SECONDS.labels(result.source_kind).observe(max(0.0, now - result.captured_at))

@@ -9,7 +9,6 @@ this same CLI (``python -m emostream ...``), so nothing here imports a service.
 
 import contextlib
 import logging
-import re
 import subprocess
 import sys
 import time
@@ -54,7 +53,7 @@ def video_ids_for(paths: list[Path]) -> list[str]:
     """Readable, unique video ids from file names (``my clip.mp4`` -> ``my_clip``)."""
     ids: list[str] = []
     for path in paths:
-        base = re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem).strip("._-")[:100] or "video"
+        base = registry.video_id_from_name(path.stem)
         candidate, n = base, 2
         while candidate in ids:
             candidate, n = f"{base}-{n}", n + 1

@@ -2,6 +2,7 @@
 
     emostream analyze VIDEO [VIDEO ...] --out DIR [--fps F] [--workers N]
     emostream produce VIDEO --video-id ID
+    emostream watch UPLOADS [--once] [--check]
     emostream worker [--burst] [--check]
     emostream aggregator --out DIR [--burst] [--check]
     emostream status VIDEO_ID
@@ -16,7 +17,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -24,7 +25,10 @@ from emostream import registry
 from emostream.errors import EmostreamError
 from emostream.redact import redact_text
 from emostream.redisconn import connect
-from emostream.settings import AggregatorSettings, ProducerSettings, WorkerSettings
+from emostream.settings import AggregatorSettings, CommonSettings, ProducerSettings, WorkerSettings
+
+if TYPE_CHECKING:
+    from emostream.metrics import Liveness
 
 log = logging.getLogger("emostream")
 
@@ -55,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_analyze(commands)
     _add_produce(commands)
+    _add_watch(commands)
     _add_worker(commands)
     _add_aggregator(commands)
     _add_status(commands)
@@ -64,6 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _redis_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--redis-url", help="Redis URL (env EMO_REDIS_URL); may carry a password")
+
+
+def _metrics_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-port", type=int, help="serve /metrics and /healthz on this port (default off)")
+    parser.add_argument("--metrics-host", help="address to serve metrics on (default 127.0.0.1)")
 
 
 def _sampling_flags(parser: argparse.ArgumentParser) -> None:
@@ -97,8 +107,21 @@ def _add_produce(commands: Any) -> None:
         "--replace", action="store_true", help="start over if the video id exists (default: resume or refuse)"
     )
     _redis_flag(p)
+    _metrics_flags(p)
     _sampling_flags(p)
     p.set_defaults(handler=_produce)
+
+
+def _add_watch(commands: Any) -> None:
+    p = commands.add_parser("watch", help="analyse every video dropped into an uploads folder, once")
+    p.add_argument("uploads", type=Path, help="folder to watch; done files move to processed/ or failed/")
+    p.add_argument("--poll-s", type=float, default=2.0, help="seconds between scans (default 2)")
+    p.add_argument("--once", action="store_true", help="exit when no upload is waiting")
+    p.add_argument("--check", action="store_true", help="exit 0 if this host's watcher is healthy, else 1")
+    _redis_flag(p)
+    _metrics_flags(p)
+    _sampling_flags(p)
+    p.set_defaults(handler=_watch)
 
 
 def _add_worker(commands: Any) -> None:
@@ -108,6 +131,7 @@ def _add_worker(commands: Any) -> None:
     p.add_argument("--check", action="store_true", help="exit 0 if this host's worker is healthy, else 1")
     p.add_argument("--batch-frames", type=int)
     _redis_flag(p)
+    _metrics_flags(p)
     _detector_flags(p)
     p.set_defaults(handler=_worker)
 
@@ -119,6 +143,7 @@ def _add_aggregator(commands: Any) -> None:
     p.add_argument("--burst", action="store_true", help="drain the stream, then exit")
     p.add_argument("--check", action="store_true", help="exit 0 if this host's aggregator is healthy, else 1")
     _redis_flag(p)
+    _metrics_flags(p)
     p.set_defaults(handler=_aggregator)
 
 
@@ -140,20 +165,37 @@ def settings_kwargs(args: argparse.Namespace, names: Sequence[str]) -> dict[str,
     return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
 
 
+METRICS_FLAGS = ["metrics_port", "metrics_host"]
+
+
 def producer_settings(args: argparse.Namespace) -> ProducerSettings:
-    return ProducerSettings(**settings_kwargs(args, ["redis_url", "fps", "every_frame", "jpeg_quality"]))
+    names = ["redis_url", "fps", "every_frame", "jpeg_quality", *METRICS_FLAGS]
+    return ProducerSettings(**settings_kwargs(args, names))
 
 
 def worker_settings(args: argparse.Namespace) -> WorkerSettings:
-    names = ["redis_url", "name", "batch_frames", "detector", "yunet_model", "model_path"]
+    names = ["redis_url", "name", "batch_frames", "detector", "yunet_model", "model_path", *METRICS_FLAGS]
     return WorkerSettings(**settings_kwargs(args, names))
+
+
+def start_metrics(settings: CommonSettings, role: str, **build: str) -> "Liveness":
+    """Build info and zeroed series; the /metrics + /healthz server if a port is set."""
+    from emostream import metrics
+
+    metrics.init_labels(role, **build)
+    liveness = metrics.Liveness()
+    if settings.metrics_port is not None:
+        metrics.serve(settings.metrics_host, settings.metrics_port, liveness)
+    return liveness
 
 
 def _produce(args: argparse.Namespace) -> int:
     from producer.producer import FileProducer
 
     settings = producer_settings(args)
-    producer = FileProducer(settings, connect(settings.redis_url), replace=args.replace)
+    client = connect(settings.redis_url)
+    liveness = start_metrics(settings, "producer")
+    producer = FileProducer(settings, client, replace=args.replace, liveness=liveness)
     report = producer.produce(args.video, args.video_id)
     print(json.dumps({"video_id": report.video_id, "frames_sent": report.frames_sent, "sample_fps": report.sample_fps}))
     return EXIT_OK
@@ -168,6 +210,10 @@ def _worker(args: argparse.Namespace) -> int:
     if args.check:
         return _report_health(check_health(client, "worker", settings.name))
     worker = create_worker(settings, client)
+    processor = worker.processor
+    worker.liveness = start_metrics(
+        settings, "worker", model_version=processor.classifier.version, detector=processor.detector.name
+    )
     install_stop_handlers(worker.request_stop)
     worker.run(burst=args.burst)
     return EXIT_OK
@@ -177,13 +223,28 @@ def _aggregator(args: argparse.Namespace) -> int:
     from aggregator.aggregator import Aggregator
     from emostream.lifecycle import check_health, install_stop_handlers
 
-    settings = AggregatorSettings(**settings_kwargs(args, ["redis_url", "out_dir", "name"]))
+    settings = AggregatorSettings(**settings_kwargs(args, ["redis_url", "out_dir", "name", *METRICS_FLAGS]))
     client = connect(settings.redis_url)
     if args.check:
         return _report_health(check_health(client, "aggregator", settings.name))
-    aggregator = Aggregator(settings, client)
+    aggregator = Aggregator(settings, client, start_metrics(settings, "aggregator"))
     install_stop_handlers(aggregator.request_stop)
     aggregator.run(burst=args.burst)
+    return EXIT_OK
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from emostream.lifecycle import check_health, install_stop_handlers
+    from producer.watch import UploadWatcher
+
+    settings = producer_settings(args)
+    client = connect(settings.redis_url)
+    if args.check:
+        return _report_health(check_health(client, "producer", None))
+    watcher = UploadWatcher(settings, client, args.uploads, args.poll_s, start_metrics(settings, "producer"))
+    install_stop_handlers(watcher.request_stop)
+    stats = watcher.run(once=args.once)
+    print(json.dumps({"processed": stats.processed, "failed": stats.failed}))
     return EXIT_OK
 
 

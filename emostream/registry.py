@@ -6,6 +6,7 @@ recorded failure), ``partial`` (no progress for the stall timeout: finalised wit
 its missing frames listed), ``failed`` (the source could not be read).
 """
 
+import re
 import time
 from typing import Any, Literal, cast
 
@@ -94,3 +95,8 @@ def close(client: "redis.Redis", video_id: str) -> None:
 
 def all_video_ids(client: "redis.Redis") -> list[str]:
     return sorted(member.decode() for member in cast(set[bytes], client.smembers(VIDEOS_INDEX)))
+
+
+def video_id_from_name(stem: str) -> str:
+    """A readable video id from a file name's stem (``my clip`` -> ``my_clip``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:100] or "video"

@@ -63,6 +63,7 @@ class Result(_Message):
     t_ms: int = Field(ge=0)
     captured_at: float = Field(ge=0)
     status: Literal["ok", "failed"]
+    source_kind: SourceKind = "file"
     error: str | None = None
     faces: tuple[Face, ...] = ()
     model_version: str

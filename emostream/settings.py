@@ -26,6 +26,9 @@ class CommonSettings(BaseSettings):
         validation_alias=AliasChoices("redis_url", "EMO_REDIS_URL"),
     )
 
+    metrics_port: int | None = Field(None, ge=0, le=65535, description="serve /metrics and /healthz; None: off")
+    metrics_host: str = Field("127.0.0.1", description="0.0.0.0 in containers, so Prometheus can scrape")
+
     @property
     def redis_url_redacted(self) -> str:
         return redact_url(self.redis_url)

@@ -18,6 +18,7 @@ import numpy.typing as npt
 import redis
 
 from emostream import keys, registry
+from emostream import metrics as m
 from emostream.errors import ConfigError, ServiceError, SourceError
 from emostream.redact import redact_text
 from emostream.schema import Frame, FrameMeta, encode_frame
@@ -42,8 +43,15 @@ class ProduceReport:
 
 
 class FileProducer:
-    def __init__(self, settings: ProducerSettings, client: "redis.Redis", replace: bool = False) -> None:
+    def __init__(
+        self,
+        settings: ProducerSettings,
+        client: "redis.Redis",
+        replace: bool = False,
+        liveness: m.Liveness | None = None,
+    ) -> None:
         self.settings = settings
+        self.liveness = liveness or m.Liveness()
         self.client = client
         self.replace = replace
         self._pending: list[Frame] = []
@@ -70,6 +78,7 @@ class FileProducer:
             source = FileSource(path)
         except SourceError as exc:
             registry.register(self.client, video_id, source=path.name, status="failed", error=str(exc))
+            m.VIDEOS.labels("failed").inc()
             raise
         try:
             return self._produce(source, video_id, started, resume_after)
@@ -102,18 +111,25 @@ class FileProducer:
                 width=source.probe.width, height=source.probe.height,
                 duration_s=round(source.probe.duration_s, 3), last_index=-1,
             )  # fmt: skip
+            m.VIDEOS.labels("started").inc()
         last = -1 if resume_after is None else resume_after
         sampler, sent = Sampler(plan), 0
         try:
             # The sampler sees every frame from the start, so a resumed run keeps the same frames.
+            read_started = time.perf_counter()
             for index, image in source.frames():
+                m.STAGE_SECONDS.labels("read").observe(time.perf_counter() - read_started)
+                m.FRAMES_READ.labels("file").inc()
                 t_ms = frame_time_ms(index, plan.source_fps)
                 if sampler.keep(t_ms):
+                    m.FRAMES_SAMPLED.labels("file").inc()
                     sent += 1
                     if index > last:
                         self._queue(self._frame(video_id, index, t_ms, image), sent)
+                read_started = time.perf_counter()
         except SourceError as exc:
             registry.update(self.client, video_id, status="failed", error=str(exc))
+            m.VIDEOS.labels("failed").inc()
             raise
         self._flush()
         registry.update(self.client, video_id, status="produced", frames_sent=sent, frames_expected=sent)
@@ -130,7 +146,9 @@ class FileProducer:
 
     def _frame(self, video_id: str, index: int, t_ms: float, image: npt.NDArray[np.uint8]) -> Frame:
         s = self.settings
+        started = time.perf_counter()
         jpeg = encode_jpeg(image, s.jpeg_quality, s.max_frame_side_px, s.max_jpeg_bytes)
+        m.STAGE_SECONDS.labels("encode").observe(time.perf_counter() - started)
         meta = FrameMeta(
             video_id=video_id, frame_index=index, t_ms=round(t_ms), captured_at=time.time(),
             source_kind="file", jpeg_size=len(jpeg),
@@ -148,6 +166,7 @@ class FileProducer:
         if not self._pending:
             return
         self._wait_for_backlog()
+        started = time.perf_counter()
         video_id = self._pending[0].meta.video_id
         with self.client.pipeline(transaction=True) as pipe:
             for frame in self._pending:
@@ -160,11 +179,15 @@ class FileProducer:
             }
             pipe.hset(keys.video_key(video_id), mapping=progress)  # type: ignore[arg-type]
             pipe.execute()
+        m.STAGE_SECONDS.labels("publish_frames").observe(time.perf_counter() - started)
+        m.FRAMES_PRODUCED.labels("file").inc(len(self._pending))
         self._pending.clear()
 
     def _wait_for_backlog(self) -> None:
         limit = self.settings.backlog_max_frames
+        self.liveness.beat()
         while self.client.xlen(keys.FRAMES_STREAM) >= limit:
+            self.liveness.beat()  # waiting on workers is healthy; a hung source is not
             time.sleep(keys.BACKLOG_POLL_MS / 1000)
 
 

@@ -116,8 +116,9 @@ class BatchProcessor:
         }
         return Result(
             video_id=meta.video_id, frame_index=meta.frame_index, t_ms=meta.t_ms, captured_at=meta.captured_at,
-            status="ok", faces=tuple(faces), model_version=self.classifier.version, detector=self.detector.name,
-            worker=self.worker_name, timings_ms={k: round(float(v), 3) for k, v in timings.items()},
+            status="ok", source_kind=meta.source_kind, faces=tuple(faces), model_version=self.classifier.version,
+            detector=self.detector.name, worker=self.worker_name,
+            timings_ms={k: round(float(v), 3) for k, v in timings.items()},
         )  # fmt: skip
 
 

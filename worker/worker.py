@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import redis
 
 from emostream import keys
+from emostream import metrics as m
 from emostream.lifecycle import run_loop
 from emostream.redisconn import ensure_group, group_entries, stream_entries
 from emostream.schema import Fields, encode_result
@@ -46,8 +47,15 @@ def default_consumer_name() -> str:
 class Worker:
     role = "worker"
 
-    def __init__(self, settings: WorkerSettings, client: "redis.Redis", processor: BatchProcessor) -> None:
+    def __init__(
+        self,
+        settings: WorkerSettings,
+        client: "redis.Redis",
+        processor: BatchProcessor,
+        liveness: m.Liveness | None = None,
+    ) -> None:
         self.settings = settings
+        self.liveness = liveness or m.Liveness()
         self.client = client
         self.processor = processor
         self.name = processor.worker_name
@@ -92,6 +100,7 @@ class Worker:
             entries = self._read("0", block=False)
             if not entries:
                 return
+            m.REDELIVERIES.inc(len(entries))
             self._handle(entries)
 
     def _read(self, start: str, block: bool) -> list[Entry]:
@@ -111,6 +120,8 @@ class Worker:
         if deleted:
             self.client.xack(keys.FRAMES_STREAM, keys.WORKERS_GROUP, *deleted)
         if claimed:
+            m.RECLAIMED.inc(len(claimed))
+            m.REDELIVERIES.inc(len(claimed))
             self.stats.reclaimed += len(claimed)
             log.warning("worker %s reclaimed %d stale frames", self.name, len(claimed))
         return self._split_poison(claimed)
@@ -130,6 +141,8 @@ class Worker:
                 retry.append((entry_id, fields))
         if poison:
             self._publish(poison)
+            m.FRAMES_PROCESSED.labels("failed").inc(len(poison))
+            m.DEAD_LETTERS.labels("poison").inc(len(poison))
         return retry
 
     def _handle(self, entries: list[Entry]) -> None:
@@ -144,10 +157,12 @@ class Worker:
         self.stats.faces += faces
         self.stats.failed += failed
         self.stats.busy_s += elapsed
+        _observe_batch(outcomes, faces, failed)
         log.info("batch of %d frames, %d faces, %d failed in %.0f ms", len(outcomes), faces, failed, elapsed * 1000)
 
     def _publish(self, outcomes: list[Outcome]) -> None:
         """Results, dead letters, acknowledgement and deletion in one transaction."""
+        started = time.perf_counter()
         with self.client.pipeline(transaction=True) as pipe:
             for outcome in outcomes:
                 if outcome.result is not None:
@@ -162,10 +177,33 @@ class Worker:
             pipe.xack(keys.FRAMES_STREAM, keys.WORKERS_GROUP, *ids)
             pipe.xdel(keys.FRAMES_STREAM, *ids)
             pipe.execute()
+        m.STAGE_SECONDS.labels("publish_results").observe(time.perf_counter() - started)
 
     def _heartbeat(self) -> None:
+        self.liveness.beat()
         state = {"at": time.time(), "frames": self.stats.frames, "stopping": self._stopping}
         self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
+
+
+def _observe_batch(outcomes: list[Outcome], faces: int, failed: int) -> None:
+    m.BATCH_FRAMES.observe(len(outcomes))
+    m.BATCH_FACES.observe(faces)
+    m.FACES_DETECTED.inc(faces)
+    m.FRAMES_PROCESSED.labels("ok").inc(len(outcomes) - failed)
+    m.FRAMES_PROCESSED.labels("failed").inc(failed)
+    m.DEAD_LETTERS.labels("undecodable").inc(failed)
+    infer_observed = False
+    for outcome in outcomes:
+        result = outcome.result
+        if result is None or result.status != "ok":
+            continue
+        for stage in ("decode", "detect"):
+            m.STAGE_SECONDS.labels(stage).observe(result.timings_ms.get(stage, 0.0) / 1000)
+        if not infer_observed:  # one inference call per batch
+            m.STAGE_SECONDS.labels("infer").observe(result.timings_ms.get("infer_batch", 0.0) / 1000)
+            infer_observed = True
+        for face in result.faces:
+            m.EMOTIONS_PREDICTED.labels(face.emotion, result.source_kind).inc()
 
 
 def _dead_letter(outcome: Outcome, keep_frame: bool) -> dict[str, str | bytes]:

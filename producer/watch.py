@@ -1,0 +1,152 @@
+"""Watching an uploads folder: each video dropped in is analysed once, then moved aside.
+
+A file is taken once its size and modification time have not changed for one poll
+interval, so an upload still being copied is left alone. When its frames are all
+sent it moves to ``UPLOADS/processed/`` (the aggregator writes its timeline); a file
+that cannot be read moves to ``UPLOADS/failed/`` with the reason beside it in
+``NAME.error.txt``. If Redis is lost the file stays where it is and is retried
+after back-off; a restarted watcher resumes a half-sent video under the same id.
+"""
+
+import json
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from emostream import keys, registry
+from emostream import metrics as m
+from emostream.errors import ServiceError, SourceError
+from emostream.lifecycle import Backoff
+from emostream.redact import redact_text
+from emostream.settings import ProducerSettings
+from producer.producer import FileProducer
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts"})
+PROCESSED_DIR, FAILED_DIR = "processed", "failed"
+
+
+@dataclass
+class WatchStats:
+    processed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+class UploadWatcher:
+    role = "producer"
+
+    def __init__(
+        self,
+        settings: ProducerSettings,
+        client: "redis.Redis",
+        uploads: Path,
+        poll_s: float = 2.0,
+        liveness: m.Liveness | None = None,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.uploads = uploads
+        self.poll_s = poll_s
+        self.name = f"{socket.gethostname()}-{os.getpid()}"
+        self.liveness = liveness or m.Liveness()
+        self.liveness.report = self._report_health
+        self.stats = WatchStats()
+        self._seen: dict[Path, tuple[int, int]] = {}
+        self._stopping = False
+
+    def request_stop(self) -> None:
+        self._stopping = True
+
+    def run(self, once: bool = False) -> WatchStats:
+        """Poll until stopped; with ``once``, until no upload is waiting (stable or not)."""
+        for folder in (self.uploads, self.uploads / PROCESSED_DIR, self.uploads / FAILED_DIR):
+            folder.mkdir(parents=True, exist_ok=True)
+        backoff = Backoff(cap_s=30.0)
+        while not self._stopping:
+            try:
+                self._heartbeat()
+                for path in self.stable_uploads():
+                    if self._stopping:
+                        break
+                    self.process(path)
+                backoff.reset()
+                delay = self.poll_s
+            except (redis.RedisError, ServiceError) as exc:
+                delay = backoff.next_delay()
+                log.warning("uploads: Redis unavailable (%s); retrying in %.1f s", redact_text(str(exc)), delay)
+            if once and not self._waiting():
+                break
+            self._sleep(delay)
+        return self.stats
+
+    def stable_uploads(self) -> list[Path]:
+        """Video files whose size and mtime did not change since the previous poll."""
+        stable, current = [], {}
+        for path in sorted(self._waiting()):
+            stat = path.stat()
+            current[path] = (stat.st_size, stat.st_mtime_ns)
+            if self._seen.get(path) == current[path] and stat.st_size > 0:
+                stable.append(path)
+        self._seen = current
+        return stable
+
+    def process(self, path: Path) -> None:
+        video_id = self._video_id(path)
+        log.info("upload %s: analysing as video %s", path.name, video_id)
+        try:
+            report = FileProducer(self.settings, self.client, liveness=self.liveness).produce(path, video_id)
+        except SourceError as exc:
+            self._move(path, FAILED_DIR)
+            (self.uploads / FAILED_DIR / f"{path.name}.error.txt").write_text(f"{exc}\n")
+            self.stats.failed.append(video_id)
+            log.error("upload %s: %s; moved to %s/", path.name, exc, FAILED_DIR)
+            return
+        self._move(path, PROCESSED_DIR)
+        self.stats.processed.append(video_id)
+        log.info(
+            "upload %s: %d frames sent as %s; moved to %s/", path.name, report.frames_sent, video_id, PROCESSED_DIR
+        )
+
+    def _video_id(self, path: Path) -> str:
+        """The file's readable id; a half-sent video of the same file keeps its id (resume)."""
+        base = registry.video_id_from_name(path.stem)
+        candidate, n = base, 2
+        while (record := registry.read(self.client, candidate)) is not None:
+            if record.status == "producing" and record.source == path.name:
+                return candidate
+            candidate, n = f"{base}-{n}", n + 1
+        return candidate
+
+    def _waiting(self) -> list[Path]:
+        return [
+            p
+            for p in self.uploads.iterdir()
+            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in VIDEO_SUFFIXES
+        ]
+
+    def _move(self, path: Path, folder: str) -> None:
+        target = self.uploads / folder / path.name
+        n = 2
+        while target.exists():
+            target = self.uploads / folder / f"{path.stem}-{n}{path.suffix}"
+            n += 1
+        path.replace(target)
+
+    def _heartbeat(self) -> None:
+        self.liveness.beat()
+
+    def _report_health(self) -> None:
+        """Also called while a long video is being sent, so ``--check`` stays green."""
+        state = {"at": time.time(), "processed": len(self.stats.processed), "failed": len(self.stats.failed)}
+        self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping and time.monotonic() < deadline:
+            time.sleep(0.05)

@@ -1,0 +1,154 @@
+"""Metrics end to end: real processes, a real Prometheus scraping them, the dashboard's queries answered.
+
+A video dropped into a watched uploads folder goes through two workers and the
+aggregator; Prometheus (Debian package) scrapes every process each second. Then
+every PromQL expression of the committed dashboard must return data, and the key
+counters must agree with the timeline the aggregator wrote.
+"""
+
+import json
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from emostream.localserver import free_port
+from tests.conftest import VIDEOS, require_shared
+from tests.integration.processes import run, running, wait_for
+from tests.monitoring.dashboard import PROMETHEUS_SYNTHETIC, for_range, metric_names, queries
+from tests.monitoring.test_deploy_files import require_tool
+
+pytestmark = pytest.mark.integration
+
+
+def http_get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return int(reply.status), reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except OSError:
+        return 0, b""
+
+
+@contextmanager
+def prometheus(tmp_path: Path, targets: dict[str, list[int]]) -> Iterator[str]:
+    """A Prometheus scraping ``targets`` (job -> ports on 127.0.0.1) every second; yields its URL."""
+    binary = require_tool("prometheus", "prometheus")
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": [f"127.0.0.1:{p}" for p in ports]}]}
+            for job, ports in targets.items()
+        ],
+    }
+    config_path = tmp_path / "prometheus.yml"
+    config_path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            [binary, f"--config.file={config_path}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: http_get(f"{url}/-/ready")[0] == 200, timeout=30, what="Prometheus to be ready")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def query(prometheus_url: str, expr: str) -> list[dict[str, Any]]:
+    code, body = http_get(f"{prometheus_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+    reply = json.loads(body)
+    assert code == 200, f"{expr}: {reply}"
+    assert reply["status"] == "success", f"{expr}: {reply}"
+    result: list[dict[str, Any]] = reply["data"]["result"]
+    return result
+
+
+def scalar(prometheus_url: str, expr: str) -> float | None:
+    result = query(prometheus_url, expr)
+    return float(result[0]["value"][1]) if result else None
+
+
+def healthy(port: int) -> bool:
+    return http_get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+
+
+def sample_names(metrics_text: str) -> set[str]:
+    return {line.split("{")[0].split(" ")[0] for line in metrics_text.splitlines() if line and line[0] != "#"}
+
+
+def test_dashboard_queries_return_data_and_counters_match_the_timeline(redis_url: str, tmp_path: Path) -> None:
+    video = require_shared(VIDEOS / "short_hamilton_clip.mp4")
+    uploads, out = tmp_path / "uploads", tmp_path / "out"
+    uploads.mkdir()
+    ports = {"producer": free_port(), "w1": free_port(), "w2": free_port(), "aggregator": free_port()}
+    url = ["--redis-url", redis_url]
+    jobs = {
+        "emostream-producer": [ports["producer"]],
+        "emostream-worker": [ports["w1"], ports["w2"]],
+        "emostream-aggregator": [ports["aggregator"]],
+    }
+    with ExitStack() as stack:
+        prom = stack.enter_context(prometheus(tmp_path, jobs))
+        for name, args in {
+            "producer": ["watch", str(uploads), "--poll-s", "0.3", "--fps", "5"],
+            "w1": ["worker", "--name", "w1"],
+            "w2": ["worker", "--name", "w2"],
+            "aggregator": ["aggregator", "--out", str(out)],
+        }.items():
+            stack.enter_context(running([*args, *url, "--metrics-port", str(ports[name])], tmp_path / f"{name}.log"))
+        for name, port in ports.items():
+            wait_for(partial(healthy, port), 60, f"{name} /healthz")
+        assert run("watch", str(uploads), "--check", *url).returncode == 0
+
+        shutil.copy(video, uploads / "hamilton clip.mp4")
+        summary_path = out / "hamilton_clip" / "summary.json"
+        wait_for(summary_path.exists, timeout=240, what="the uploaded video's summary")
+        wait_for((uploads / "processed" / "hamilton clip.mp4").exists, 30, "the upload to move aside")
+
+        timeline = json.loads((out / "hamilton_clip" / "timeline.json").read_text())
+        frames = len(timeline["frames"])
+        faces = sum(len(frame["faces"]) for frame in timeline["frames"])
+        assert frames > 0
+        assert faces > 0
+        expected = {
+            "sum(emostream_frames_produced_total)": frames,
+            "sum(emostream_frames_processed_total)": frames,
+            "sum(emostream_results_stored_total)": frames,
+            "sum(emostream_faces_detected_total)": faces,
+            "sum(emostream_emotion_predictions_total)": faces,
+            "max(emostream_videos_open)": 0,
+        }
+        # Processes are scraped one by one: give every one time to be scraped after its last change.
+        deadline = time.monotonic() + 60
+        while (seen := {e: scalar(prom, e) for e in expected}) != expected and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert seen == expected
+        assert scalar(prom, 'sum(emostream_videos_total{outcome="completed"})') == 1
+        assert scalar(prom, 'sum(up{job="emostream-worker"})') == 2
+        time.sleep(2)  # a few more scrapes, so rates over the window have two points after the last change
+        empty = [expr for expr in queries() if not query(prom, for_range(expr, "2m"))]
+        assert not empty, f"dashboard queries without data: {empty}"
+
+        exposed: set[str] = set()
+        for port in ports.values():
+            code, body = http_get(f"http://127.0.0.1:{port}/metrics")
+            assert code == 200
+            exposed |= sample_names(body.decode())
+        used = {name for expr in queries() for name in metric_names(expr)} - PROMETHEUS_SYNTHETIC
+        assert used <= exposed, f"dashboard metrics no process exposes: {sorted(used - exposed)}"

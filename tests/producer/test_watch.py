@@ -1,0 +1,58 @@
+"""The uploads watcher on a real redis-server: stable files only, once each, bad files set aside."""
+
+import shutil
+from pathlib import Path
+
+import redis
+
+from emostream import registry
+from emostream.settings import ProducerSettings
+from producer.watch import UploadWatcher
+from tests.conftest import write_video
+
+
+def watcher(redis_url: str, client: "redis.Redis", uploads: Path) -> UploadWatcher:
+    return UploadWatcher(ProducerSettings(redis_url=redis_url), client, uploads, poll_s=0.05)
+
+
+def test_videos_are_sent_once_and_bad_files_set_aside_with_the_reason(
+    redis_url: str, real_redis: "redis.Redis", tmp_path: Path
+) -> None:
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    clip = write_video(tmp_path / "clip.mp4", frames=12)
+    shutil.copy(clip, uploads / "a clip.mp4")
+    (uploads / "bad.mp4").write_bytes(b"\x00not a video" * 100)
+    (uploads / "notes.txt").write_text("not a video suffix: left alone")
+
+    stats = watcher(redis_url, real_redis, uploads).run(once=True)
+
+    assert stats.processed == ["a_clip"]
+    assert stats.failed == ["bad"]
+    assert sorted(p.name for p in uploads.iterdir() if p.is_file()) == ["notes.txt"]
+    assert (uploads / "processed" / "a clip.mp4").exists()
+    assert "not a readable video" in (uploads / "failed" / "bad.mp4.error.txt").read_text()
+    record = registry.read(real_redis, "a_clip")
+    assert record is not None
+    assert record.status == "produced"
+    assert record.frames_expected == 12
+    failed = registry.read(real_redis, "bad")
+    assert failed is not None
+    assert failed.status == "failed"
+
+    shutil.copy(clip, uploads / "a clip.mp4")  # the same name again: a new video, not a resend of the old one
+    assert watcher(redis_url, real_redis, uploads).run(once=True).processed == ["a_clip-2"]
+    assert (uploads / "processed" / "a clip-2.mp4").exists()
+
+
+def test_a_file_still_being_written_is_not_taken(redis_url: str, real_redis: "redis.Redis", tmp_path: Path) -> None:
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    growing = uploads / "upload.mp4"
+    growing.write_bytes(b"x" * 100)
+    w = watcher(redis_url, real_redis, uploads)
+    assert w.stable_uploads() == []  # first sight
+    with growing.open("ab") as fh:
+        fh.write(b"y" * 100)
+    assert w.stable_uploads() == []  # changed since the last poll
+    assert w.stable_uploads() == [growing]  # unchanged for one poll
