@@ -21,6 +21,7 @@ from typing import cast
 import redis
 
 from aggregator import timeline
+from aggregator.cameras import CameraTimelines
 from aggregator.writers import write_csv, write_json
 from emostream import keys, registry
 from emostream import metrics as m
@@ -53,6 +54,7 @@ class Aggregator:
         self.stats = AggregatorStats()
         self._stopping = False
         self._registered: set[str] = set()
+        self.cameras = CameraTimelines(settings.out_dir, client)
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -60,6 +62,10 @@ class Aggregator:
     def run(self, burst: bool = False) -> AggregatorStats:
         """Store results and finish videos until stopped; with ``burst``, until nothing is left to read."""
         run_loop(lambda: self._step(burst), self._recover, lambda: self._stopping, f"aggregator {self.name}")
+        try:
+            self.cameras.flush(force=True)  # a clean stop writes the open camera windows too
+        except redis.RedisError as exc:
+            log.warning("camera windows still open at stop were not written: %s", exc)
         log.info(
             "aggregator %s stopped: %d results, %d rejected, %d videos completed, %d partial",
             self.name, self.stats.results, self.stats.rejected, self.stats.videos_completed, self.stats.videos_partial,
@@ -79,6 +85,7 @@ class Aggregator:
         if entries:
             self._store(entries)
         self.finish_ready_videos()
+        self.cameras.flush()
         return bool(entries) or not burst
 
     def _read(self, start: str, block: bool) -> list[tuple[bytes, Fields]]:
@@ -92,10 +99,13 @@ class Aggregator:
         started = time.perf_counter()
         now = time.time()
         stored: list[Result] = []
+        live: list[Result] = []
         with self.client.pipeline(transaction=True) as pipe:
             for entry_id, fields in entries:
                 result = self._decode(entry_id, fields)
-                if result is not None:
+                if result is not None and result.source_kind != "file":
+                    live.append(result)  # cameras: rolling windows, not a per-frame store
+                elif result is not None:
                     pipe.hset(keys.video_results_key(result.video_id), str(result.frame_index), fields[b"meta"])
                     pipe.hset(keys.video_key(result.video_id), "last_result_at", now)
                     stored.append(result)
@@ -107,6 +117,9 @@ class Aggregator:
         for result, new in zip(stored, replies[0 : 2 * len(stored) : 2], strict=True):
             if new:
                 _observe_new_result(result, now)
+        for result in live:
+            if self.cameras.add(result, now):
+                _observe_new_result(result, now)
         m.STAGE_SECONDS.labels("store").observe(time.perf_counter() - started)
 
     def _decode(self, entry_id: bytes, fields: Fields) -> Result | None:
@@ -115,7 +128,7 @@ class Aggregator:
         except MessageError as exc:
             self._reject(entry_id, str(exc))
             return None
-        if not self._is_registered(result.video_id):
+        if result.source_kind == "file" and not self._is_registered(result.video_id):
             self._reject(entry_id, f"result for unknown video id {result.video_id!r}")
             return None
         self.stats.results += 1

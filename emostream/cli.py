@@ -3,9 +3,10 @@
     emostream analyze VIDEO [VIDEO ...] --out DIR [--fps F] [--workers N]
     emostream produce VIDEO --video-id ID
     emostream watch UPLOADS [--once] [--check]
+    emostream camera URL --camera-id ID [--fps F] | emostream camera --config cameras.toml
     emostream worker [--burst] [--check]
     emostream aggregator --out DIR [--burst] [--check]
-    emostream status VIDEO_ID
+    emostream status [VIDEO_ID | --camera ID]
     emostream sample-video OUT.mp4
 
 Services import lazily, so ``emostream status`` does not load a model.
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from emostream import registry
-from emostream.errors import EmostreamError
+from emostream.errors import ConfigError, EmostreamError, SourceError
 from emostream.redact import redact_text
 from emostream.redisconn import connect
 from emostream.settings import AggregatorSettings, CommonSettings, ProducerSettings, WorkerSettings
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analyze(commands)
     _add_produce(commands)
     _add_watch(commands)
+    _add_camera(commands)
     _add_worker(commands)
     _add_aggregator(commands)
     _add_status(commands)
@@ -124,6 +126,23 @@ def _add_watch(commands: Any) -> None:
     p.set_defaults(handler=_watch)
 
 
+def _add_camera(commands: Any) -> None:
+    p = commands.add_parser("camera", help="stream live cameras (RTSP, other URLs, device index) to Redis")
+    p.add_argument("url", nargs="?", help="rtsp://..., any URL FFmpeg opens, or a device index such as 0")
+    p.add_argument("--camera-id", help="id of the camera given as URL")
+    p.add_argument("--fps", type=float, help="frames per second to sample (default 5)")
+    p.add_argument("--backlog-frames", type=int, help="frames waiting per camera before the oldest drop")
+    p.add_argument("--restart-budget", type=int, help="consecutive failed connection attempts before 'failed'")
+    p.add_argument("--open-timeout-s", type=float, help="seconds to wait for a camera to open (default 10)")
+    p.add_argument("--stall-s", type=float, help="no frame for this long is a dropped stream (default 5)")
+    p.add_argument("--transport", choices=["tcp", "udp"], help="RTSP transport (default tcp)")
+    p.add_argument("--config", type=Path, help="TOML file with [[cameras]] tables, for many cameras")
+    p.add_argument("--check", action="store_true", help="exit 0 if this host's camera producer is healthy, else 1")
+    _redis_flag(p)
+    _metrics_flags(p)
+    p.set_defaults(handler=_camera)
+
+
 def _add_worker(commands: Any) -> None:
     p = commands.add_parser("worker", help="detect faces and classify emotions from the frames stream")
     p.add_argument("--name", help="consumer name (default host-pid); reuse it to resume a crashed worker")
@@ -148,8 +167,9 @@ def _add_aggregator(commands: Any) -> None:
 
 
 def _add_status(commands: Any) -> None:
-    p = commands.add_parser("status", help="print a video's state as JSON")
+    p = commands.add_parser("status", help="print a video's or a camera's state as JSON")
     p.add_argument("video_id", nargs="?", help="omit to list every video")
+    p.add_argument("--camera", metavar="ID", help="a camera's state, counters and latest windows")
     _redis_flag(p)
     p.set_defaults(handler=_status)
 
@@ -248,9 +268,54 @@ def _watch(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _camera(args: argparse.Namespace) -> int:
+    from emostream.lifecycle import check_health, install_stop_handlers
+    from producer.camera import CameraConfig, CameraProducer, load_cameras
+
+    settings = producer_settings(args)
+    if args.check:
+        return _report_health(check_health(connect(settings.redis_url), "camera", None))
+    if args.config is not None:
+        if args.url is not None:
+            raise ConfigError("give either a camera URL or --config, not both")
+        cameras = load_cameras(args.config)
+    else:
+        if args.url is None or args.camera_id is None:
+            raise ConfigError("give a camera URL and --camera-id, or --config FILE")
+        names = [
+            "camera_id",
+            "url",
+            "fps",
+            "backlog_frames",
+            "restart_budget",
+            "open_timeout_s",
+            "stall_s",
+            "transport",
+        ]
+        cameras = [CameraConfig(**settings_kwargs(args, names))]
+    client = connect(settings.redis_url)
+    producer = CameraProducer(cameras, client, start_metrics(settings, "producer"))
+    install_stop_handlers(producer.request_stop)
+    states = producer.run()
+    print(json.dumps(states))
+    if all(state == "failed" for state in states.values()):
+        failed = ", ".join(f"{r.config.camera_id}: {r.error}" for r in producer.runners)
+        raise SourceError(f"every camera failed ({redact_text(failed)})")
+    return EXIT_OK
+
+
 def _status(args: argparse.Namespace) -> int:
     settings = AggregatorSettings(**settings_kwargs(args, ["redis_url"]))
     client = connect(settings.redis_url)
+    if args.camera:
+        from emostream.camerastatus import camera_status
+
+        state = camera_status(client, args.camera)
+        if state is None:
+            print(f"emostream: no camera with id {args.camera!r}", file=sys.stderr)
+            return EXIT_FAILED
+        print(json.dumps(state, indent=1))
+        return EXIT_OK
     ids = [args.video_id] if args.video_id else registry.all_video_ids(client)
     states = []
     for video_id in ids:

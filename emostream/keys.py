@@ -30,6 +30,24 @@ def video_sent_key(video_id: str) -> str:
     return f"emo:video:{{{video_id}}}:sent"
 
 
+CAMERAS_INDEX: Final = "emo:cameras"  # set of camera ids: workers read each camera's frames stream
+
+
+def camera_frames_stream(camera_id: str) -> str:
+    """Stream of one live camera's frames: trimmed to its backlog limit (oldest dropped first)."""
+    return f"emo:frames:cam:{{{camera_id}}}"
+
+
+def camera_key(camera_id: str) -> str:
+    """Hash: the camera's state, redacted URL and counters (frames sent and dropped, reconnects)."""
+    return f"emo:camera:{{{camera_id}}}"
+
+
+def camera_windows_key(camera_id: str, window: str) -> str:
+    """List: the camera's latest closed windows of one size, newest first (for ``status --camera``)."""
+    return f"emo:camera:{{{camera_id}}}:windows:{window}"
+
+
 def health_key(role: str, consumer: str) -> str:
     return f"emo:health:{role}:{consumer}"
 
@@ -51,3 +69,7 @@ HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unh
 MAX_FRAME_SIDE_PX: Final = 1280  # larger frames are downscaled before encoding
 MAX_JPEG_BYTES: Final = 1_000_000  # a frame is re-encoded smaller rather than exceed this
 DETECT_MAX_SIDE_PX: Final = 640  # detection runs on a frame at most this large
+CAMERA_FPS: Final = 5.0  # live sampling default: enough for emotions, light on CPU workers
+CAMERA_BACKLOG_FRAMES: Final = 10  # per camera: 2 s at 5 fps; older frames are dropped, not queued
+CAMERA_WINDOWS_KEPT: Final = 60  # closed windows per size kept in Redis for status
+CAMERAS_REFRESH_S: Final = 2.0  # how often workers look for new camera streams

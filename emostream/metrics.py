@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 SOURCE_KINDS: Final = ("file", "rtsp", "url", "device")
 STAGES: Final = ("read", "encode", "publish_frames", "decode", "detect", "infer", "publish_results", "store")
-DROP_REASONS: Final = ("backlog", "unreadable")
+DROP_REASONS: Final = ("backlog", "redis")
 DEAD_REASONS: Final = ("undecodable", "poison", "rejected")
 VIDEO_OUTCOMES: Final = ("started", "completed", "partial", "failed")
 STAGE_BUCKETS: Final = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -56,6 +56,15 @@ DEAD_LETTERS = Counter("emostream_dead_letters", "Entries written to the dead-le
 VIDEOS = Counter("emostream_videos", "Videos by lifecycle event", ["outcome"])
 BUILD = Info("emostream_build", "Version, role, model and detector of this process")
 
+# Live cameras: the camera id is a bounded label (cameras are configured, not discovered).
+CAMERA_FRAMES_DROPPED = Counter("emostream_camera_frames_dropped", "Frames a camera dropped (live policy)", ["camera"])
+CAMERA_RECONNECTS = Counter(
+    "emostream_camera_reconnects", "Times a camera's stream dropped and was reopened", ["camera"]
+)
+CAMERA_STATE = Gauge("emostream_camera_state", "1 for the camera's current state", ["camera", "state"])
+CAMERA_EMOTIONS = Counter("emostream_camera_emotions", "Faces by top emotion, per camera", ["camera", "emotion"])
+CAMERA_FRAMES = Counter("emostream_camera_frames_aggregated", "Camera frames in timeline windows", ["camera"])
+
 # Set at scrape time by the aggregator (one process, so sums stay true).
 STREAM_LENGTH = Gauge("emostream_stream_length", "Entries in a stream (frames: the backlog)", ["stream"])
 PENDING = Gauge("emostream_pending_entries", "Entries delivered and not acknowledged", ["stream", "group"])
@@ -77,7 +86,7 @@ def init_labels(role: str, **build: str) -> None:
             counter.labels(kind)
         for reason in DROP_REASONS:
             FRAMES_DROPPED.labels(kind, reason)
-    for kind in ("file",):
+    for kind in SOURCE_KINDS:
         for emotion in EMOTIONS:
             EMOTIONS_PREDICTED.labels(emotion, kind)
     for status in ("ok", "failed"):
@@ -87,6 +96,22 @@ def init_labels(role: str, **build: str) -> None:
         DEAD_LETTERS.labels(reason)
     for outcome in VIDEO_OUTCOMES:
         VIDEOS.labels(outcome)
+
+
+def init_camera_labels(camera: str) -> None:
+    CAMERA_FRAMES_DROPPED.labels(camera)
+    CAMERA_RECONNECTS.labels(camera)
+
+
+def init_camera_aggregation_labels(camera: str) -> None:
+    CAMERA_FRAMES.labels(camera)
+    for emotion in EMOTIONS:
+        CAMERA_EMOTIONS.labels(camera, emotion)
+
+
+def set_camera_state(camera: str, state: str, states: tuple[str, ...]) -> None:
+    for name in states:
+        CAMERA_STATE.labels(camera, name).set(1 if name == state else 0)
 
 
 class Liveness:

@@ -1,6 +1,10 @@
 """Export a trained Keras model to the serving artifact: ONNX plus a metadata file.
 
     python -m models.export --run runs/vggbn20 [--checkpoint best.keras] [--out models/artifacts/emotion.onnx]
+                            [--tta flip]
+
+``--tta flip`` exports a graph that averages the predictions for each face and its
+mirror image (test-time augmentation: twice the compute, decided by measurement).
 
 The exported file is evaluated on PublicTest through the same ``load_classifier``
 path the workers use, and those figures go into the metadata.
@@ -28,8 +32,20 @@ from models.metrics import evaluate
 log = logging.getLogger(__name__)
 
 
-def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path) -> dict[str, Any]:
+def with_flip_averaging(model: keras.Model) -> keras.Model:
+    """The mean of the model's predictions for a face and for its mirror image."""
+    inputs = keras.Input(shape=(FACE_SIZE_PX, FACE_SIZE_PX, 1))
+    mirrored = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
+    outputs = keras.layers.Average(name="flip_average")([model(inputs), model(mirrored)])
+    return keras.Model(inputs, outputs, name=model.name)
+
+
+def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str = "none") -> dict[str, Any]:
     model = keras.models.load_model(run_dir / checkpoint)
+    multiplies = multiply_adds(model)
+    if tta == "flip":
+        model = with_flip_averaging(model)
+        multiplies *= 2
     model(np.zeros((1, FACE_SIZE_PX, FACE_SIZE_PX, 1), dtype=np.float32))  # build before export
     out.parent.mkdir(parents=True, exist_ok=True)
     model.export(str(out), format="onnx", verbose=False)
@@ -43,7 +59,8 @@ def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path) -> dict[st
         "format": "onnx",
         "architecture": model.name,
         "parameters": int(model.count_params()),
-        "multiply_adds": multiply_adds(model),
+        "multiply_adds": multiplies,
+        "tta": tta,
         "recipe": run["recipe"],
         "epochs_trained": epochs,
         "checkpoint": checkpoint,
@@ -83,9 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpoint", default="best.keras")
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--tta", choices=["none", "flip"], default="none", help="test-time augmentation")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    metadata = export(args.run, args.checkpoint, args.out, args.data)
+    metadata = export(args.run, args.checkpoint, args.out, args.data, args.tta)
     print(json.dumps({k: metadata["publictest"][k] for k in ("accuracy", "macro_f1", "ece")}))
 
 

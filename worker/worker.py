@@ -14,13 +14,14 @@ import os
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 import redis
 
 from emostream import keys
 from emostream import metrics as m
 from emostream.lifecycle import run_loop
-from emostream.redisconn import ensure_group, group_entries, stream_entries
+from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import Fields, encode_result
 from emostream.settings import WorkerSettings
 from worker.batch import BatchProcessor, Outcome
@@ -61,6 +62,8 @@ class Worker:
         self.name = processor.worker_name
         self.stats = WorkerStats()
         self._stopping = False
+        self._streams: list[str] = [keys.FRAMES_STREAM]  # plus one stream per live camera
+        self._streams_at = float("-inf")
 
     def request_stop(self) -> None:
         """First stage of shutdown: finish and acknowledge the batch in hand, then return."""
@@ -79,16 +82,30 @@ class Worker:
 
     def _recover(self) -> None:
         ensure_group(self.client, keys.FRAMES_STREAM, keys.WORKERS_GROUP)
+        self._streams_at = float("-inf")
+        self._refresh_streams()
         self._drain_own_pending()
 
     def _step(self, burst: bool) -> bool:
         """One read and its batch; False when a burst run has nothing left."""
         self._heartbeat()
-        entries = self._reclaim() or self._read(">", block=not burst)
-        if entries:
-            self._handle(entries)
-            return True
-        return not burst
+        self._refresh_streams()
+        batches = self._reclaim() or self._read(">", block=not burst)
+        for stream, entries in batches:
+            self._handle(stream, entries)
+        return bool(batches) or not burst
+
+    def _refresh_streams(self) -> None:
+        """The file frames stream and every registered camera's stream (cameras come and go)."""
+        if time.monotonic() - self._streams_at < keys.CAMERAS_REFRESH_S:
+            return
+        self._streams_at = time.monotonic()
+        cameras = sorted(c.decode() for c in self.client.smembers(keys.CAMERAS_INDEX))  # type: ignore[union-attr]
+        streams = [keys.FRAMES_STREAM, *(keys.camera_frames_stream(c) for c in cameras)]
+        for stream in streams[1:]:
+            if stream not in self._streams:
+                ensure_group(self.client, stream, keys.WORKERS_GROUP)
+        self._streams = streams
 
     def _try_heartbeat(self) -> None:
         with contextlib.suppress(redis.RedisError):
@@ -97,42 +114,49 @@ class Worker:
     def _drain_own_pending(self) -> None:
         """A restarted worker with the same name first finishes what it had been given."""
         while not self._stopping:
-            entries = self._read("0", block=False)
-            if not entries:
+            batches = self._read("0", block=False)
+            if not batches:
                 return
-            m.REDELIVERIES.inc(len(entries))
-            self._handle(entries)
+            for stream, entries in batches:
+                m.REDELIVERIES.inc(len(entries))
+                self._handle(stream, entries)
 
-    def _read(self, start: str, block: bool) -> list[Entry]:
+    def _read(self, start: str, block: bool) -> list[tuple[str, list[Entry]]]:
         reply = self.client.xreadgroup(
-            keys.WORKERS_GROUP, self.name, {keys.FRAMES_STREAM: start},
+            keys.WORKERS_GROUP, self.name, dict.fromkeys(self._streams, start),
             count=self.settings.batch_frames, block=self.settings.block_ms if block else None,
         )  # fmt: skip
-        return group_entries(reply)
+        batches = [(_text(stream), stream_entries(raw)) for stream, raw in cast(list[Any], reply or [])]
+        return [(stream, entries) for stream, entries in batches if entries]
 
-    def _reclaim(self) -> list[Entry]:
+    def _reclaim(self) -> list[tuple[str, list[Entry]]]:
+        for stream in self._streams:
+            entries = self._reclaim_from(stream)
+            if entries:
+                return [(stream, entries)]
+        return []
+
+    def _reclaim_from(self, stream: str) -> list[Entry]:
         reply = self.client.xautoclaim(
-            keys.FRAMES_STREAM, keys.WORKERS_GROUP, self.name,
+            stream, keys.WORKERS_GROUP, self.name,
             min_idle_time=self.settings.claim_idle_ms, start_id="0-0", count=self.settings.batch_frames,
         )  # fmt: skip
         claimed = stream_entries(reply[1])
-        deleted = reply[2] if len(reply) > 2 else []  # Redis >= 7: ids deleted while pending
+        deleted = reply[2] if len(reply) > 2 else []  # Redis >= 7: ids deleted (or trimmed) while pending
         if deleted:
-            self.client.xack(keys.FRAMES_STREAM, keys.WORKERS_GROUP, *deleted)
+            self.client.xack(stream, keys.WORKERS_GROUP, *deleted)
         if claimed:
             m.RECLAIMED.inc(len(claimed))
             m.REDELIVERIES.inc(len(claimed))
             self.stats.reclaimed += len(claimed)
-            log.warning("worker %s reclaimed %d stale frames", self.name, len(claimed))
-        return self._split_poison(claimed)
+            log.warning("worker %s reclaimed %d stale frames from %s", self.name, len(claimed), stream)
+        return self._split_poison(stream, claimed)
 
-    def _split_poison(self, claimed: list[Entry]) -> list[Entry]:
+    def _split_poison(self, stream: str, claimed: list[Entry]) -> list[Entry]:
         """Claimed entries delivered too often are published as failures now; the rest are retried."""
         retry, poison = [], []
         for entry_id, fields in claimed:
-            pending = self.client.xpending_range(
-                keys.FRAMES_STREAM, keys.WORKERS_GROUP, min=entry_id, max=entry_id, count=1
-            )
+            pending = self.client.xpending_range(stream, keys.WORKERS_GROUP, min=entry_id, max=entry_id, count=1)
             deliveries = int(pending[0]["times_delivered"]) if pending else 1
             if deliveries > self.settings.max_deliveries:
                 reason = f"failed {deliveries - 1} deliveries (worker crash or timeout on this frame)"
@@ -140,15 +164,15 @@ class Worker:
             else:
                 retry.append((entry_id, fields))
         if poison:
-            self._publish(poison)
+            self._publish(stream, poison)
             m.FRAMES_PROCESSED.labels("failed").inc(len(poison))
             m.DEAD_LETTERS.labels("poison").inc(len(poison))
         return retry
 
-    def _handle(self, entries: list[Entry]) -> None:
+    def _handle(self, stream: str, entries: list[Entry]) -> None:
         started = time.monotonic()
         outcomes = self.processor.process(entries)
-        self._publish(outcomes)
+        self._publish(stream, outcomes)
         elapsed = time.monotonic() - started
         faces = sum(len(o.result.faces) for o in outcomes if o.result is not None)
         failed = sum(1 for o in outcomes if o.dead_reason is not None)
@@ -160,7 +184,7 @@ class Worker:
         _observe_batch(outcomes, faces, failed)
         log.info("batch of %d frames, %d faces, %d failed in %.0f ms", len(outcomes), faces, failed, elapsed * 1000)
 
-    def _publish(self, outcomes: list[Outcome]) -> None:
+    def _publish(self, stream: str, outcomes: list[Outcome]) -> None:
         """Results, dead letters, acknowledgement and deletion in one transaction."""
         started = time.perf_counter()
         with self.client.pipeline(transaction=True) as pipe:
@@ -174,8 +198,8 @@ class Worker:
                     letter = _dead_letter(outcome, self.settings.dead_letter_keep_frames)
                     pipe.xadd(keys.DEAD_STREAM, letter, maxlen=keys.DEAD_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
             ids = [outcome.entry_id for outcome in outcomes]
-            pipe.xack(keys.FRAMES_STREAM, keys.WORKERS_GROUP, *ids)
-            pipe.xdel(keys.FRAMES_STREAM, *ids)
+            pipe.xack(stream, keys.WORKERS_GROUP, *ids)
+            pipe.xdel(stream, *ids)
             pipe.execute()
         m.STAGE_SECONDS.labels("publish_results").observe(time.perf_counter() - started)
 
@@ -183,6 +207,10 @@ class Worker:
         self.liveness.beat()
         state = {"at": time.time(), "frames": self.stats.frames, "stopping": self._stopping}
         self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _observe_batch(outcomes: list[Outcome], faces: int, failed: int) -> None:

@@ -1,7 +1,8 @@
 """Metrics end to end: real processes, a real Prometheus scraping them, the dashboard's queries answered.
 
-A video dropped into a watched uploads folder goes through two workers and the
-aggregator; Prometheus (Debian package) scrapes every process each second. Then
+A video dropped into a watched uploads folder, and a live RTSP camera (GStreamer
+on loopback), go through two workers and the aggregator; Prometheus (Debian
+package) scrapes every process each second. Then
 every PromQL expression of the committed dashboard must return data, and the key
 counters must agree with the timeline the aggregator wrote.
 """
@@ -25,6 +26,7 @@ import yaml
 from emostream.localserver import free_port
 from tests.conftest import VIDEOS, require_shared
 from tests.integration.processes import run, running, wait_for
+from tests.integration.rtsp import extract_frames, rtsp_server
 from tests.monitoring.dashboard import PROMETHEUS_SYNTHETIC, for_range, metric_names, queries
 from tests.monitoring.test_deploy_files import require_tool
 
@@ -96,17 +98,26 @@ def test_dashboard_queries_return_data_and_counters_match_the_timeline(redis_url
     video = require_shared(VIDEOS / "short_hamilton_clip.mp4")
     uploads, out = tmp_path / "uploads", tmp_path / "out"
     uploads.mkdir()
-    ports = {"producer": free_port(), "w1": free_port(), "w2": free_port(), "aggregator": free_port()}
+    ports = {
+        "producer": free_port(),
+        "camera": free_port(),
+        "w1": free_port(),
+        "w2": free_port(),
+        "aggregator": free_port(),
+    }
     url = ["--redis-url", redis_url]
     jobs = {
-        "emostream-producer": [ports["producer"]],
+        "emostream-producer": [ports["producer"], ports["camera"]],
         "emostream-worker": [ports["w1"], ports["w2"]],
         "emostream-aggregator": [ports["aggregator"]],
     }
+    frame_dir = extract_frames(video, tmp_path / "frames", count=45)
     with ExitStack() as stack:
         prom = stack.enter_context(prometheus(tmp_path, jobs))
+        camera = stack.enter_context(rtsp_server(frame_dir, tmp_path / "rtsp.log"))
         for name, args in {
             "producer": ["watch", str(uploads), "--poll-s", "0.3", "--fps", "5"],
+            "camera": ["camera", camera.url(), "--camera-id", "lobby", "--fps", "2"],
             "w1": ["worker", "--name", "w1"],
             "w2": ["worker", "--name", "w2"],
             "aggregator": ["aggregator", "--out", str(out)],
@@ -127,11 +138,10 @@ def test_dashboard_queries_return_data_and_counters_match_the_timeline(redis_url
         assert frames > 0
         assert faces > 0
         expected = {
-            "sum(emostream_frames_produced_total)": frames,
-            "sum(emostream_frames_processed_total)": frames,
-            "sum(emostream_results_stored_total)": frames,
-            "sum(emostream_faces_detected_total)": faces,
-            "sum(emostream_emotion_predictions_total)": faces,
+            'sum(emostream_frames_produced_total{source_kind="file"})': frames,
+            # the aggregator's own counters, one scrape: all results stored minus the camera's
+            "sum(emostream_results_stored_total) - sum(emostream_camera_frames_aggregated_total)": frames,
+            'sum(emostream_emotion_predictions_total{source_kind="file"})': faces,
             "max(emostream_videos_open)": 0,
         }
         # Processes are scraped one by one: give every one time to be scraped after its last change.

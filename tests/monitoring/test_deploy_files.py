@@ -41,15 +41,24 @@ def test_compose_file_is_valid_for_docker_compose(tmp_path: Path) -> None:
 
 def test_compose_has_every_service_the_deployment_needs() -> None:
     services = load_yaml(COMPOSE)["services"]
-    assert set(services) >= {"redis", "uploads", "worker", "aggregator", "prometheus", "grafana", "redis-exporter"}
+    wanted = {"redis", "uploads", "cameras", "worker", "aggregator", "prometheus", "grafana", "redis-exporter"}
+    assert set(services) >= wanted
     assert "everysec" in services["redis"]["command"]
     assert "healthcheck" in services["redis"]
     assert any(v.endswith(":/data") for v in services["redis"]["volumes"])
-    for name in ("uploads", "worker", "aggregator"):
+    for name in ("uploads", "cameras", "worker", "aggregator"):
         assert services[name]["healthcheck"]["test"][-1] == "--check", name
         assert "container_name" not in services[name]  # scalable with --scale
     assert "./uploads:/uploads" in services["uploads"]["volumes"]
     assert "./out:/out" in services["aggregator"]["volumes"]
+    assert services["cameras"]["command"] == ["camera", "--config", "/config/cameras.toml"]
+
+
+def test_the_example_camera_config_loads() -> None:
+    from producer.camera import load_cameras
+
+    (camera,) = load_cameras(REPO / "monitoring" / "cameras.toml")
+    assert camera.source_kind == "rtsp"
 
 
 def test_serving_image_installs_no_training_stack() -> None:

@@ -1,0 +1,109 @@
+"""Serving benchmark for the emotion model: faces per second at batch 1 and 32, start-up, memory.
+
+    .venv/bin/python bench/serving.py [--model models/artifacts/emotion.onnx]
+                                      [--keras runs/vggbn/best.keras] [--seconds 5] [--threads 2]
+
+Each runtime is measured in a fresh process of its own (so start-up and peak memory
+are its own): ONNX Runtime through ``models.load_classifier`` (what workers serve)
+and, with ``--keras``, the same network in Keras (``predict_on_batch``) for the
+ratio. Faces are real 48x48 FER2013 PublicTest images when ../shared is there,
+random pixels otherwise (speed does not depend on content). Prints figures and
+ratios from one run; the machine is shared, so compare ratios, not absolutes.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+BATCHES = (1, 32)
+
+
+def faces(count: int) -> Any:
+    path = REPO.parent / "shared" / "data" / "fer2013"
+    try:
+        from models.data import load_fer2013
+
+        return load_fer2013(path).val.x[:count]
+    except Exception:  # no ../shared: any pixels do for timing
+        return np.random.default_rng(0).integers(0, 256, size=(count, 48, 48), dtype=np.uint8)
+
+
+def child(runtime: str, path: str, seconds: float, threads: int) -> dict[str, Any]:
+    started = time.perf_counter()
+    predict: Callable[[Any], Any]
+    if runtime == "onnxruntime":
+        from models.classifier import load_classifier
+
+        classifier = load_classifier(Path(path), threads)
+        predict = classifier.predict
+    else:
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        import keras
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        model = keras.models.load_model(path, compile=False)
+        from emostream.preprocess import prepare_faces
+
+        def keras_predict(batch: Any) -> Any:
+            return model.predict_on_batch(prepare_faces(batch, 48))
+
+        predict = keras_predict
+
+    data = faces(256)
+    predict(data[:1])
+    figures: dict[str, Any] = {"startup_s": round(time.perf_counter() - started, 2)}
+    for batch in BATCHES:
+        done, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            start = done % (len(data) - batch)
+            predict(data[start : start + batch])
+            done += batch
+        figures[f"faces_per_s_batch{batch}"] = round(done / (time.perf_counter() - t0))
+    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=str(REPO / "models" / "artifacts" / "emotion.onnx"))
+    parser.add_argument("--keras", help="the same network as a .keras file, for the comparison")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per batch size")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", choices=["onnxruntime", "keras"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        path = args.model if args.child == "onnxruntime" else args.keras
+        print(json.dumps(child(args.child, path, args.seconds, args.threads)))
+        return
+    runs = {"onnxruntime": args.model} | ({"keras": args.keras} if args.keras else {})
+    results = {}
+    for runtime, path in runs.items():
+        command = [sys.executable, __file__, "--child", runtime, "--model", args.model, "--seconds", str(args.seconds)]
+        command += ["--threads", str(args.threads)] + (["--keras", args.keras] if args.keras else [])
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
+        results[runtime] = json.loads(out.strip().splitlines()[-1])
+        print(f"{runtime:12s} {path}: {results[runtime]}")
+    if "keras" in results:
+        ort, ker = results["onnxruntime"], results["keras"]
+        for key in ("faces_per_s_batch1", "faces_per_s_batch32"):
+            print(f"{key}: onnxruntime / keras = {ort[key] / ker[key]:.1f}x")
+        print(f"start-up: {ker['startup_s'] / ort['startup_s']:.1f}x faster; peak RSS "
+              f"{ort['peak_rss_mb']} vs {ker['peak_rss_mb']} MB")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+"""Live cameras: RTSP (over TCP by default), any URL OpenCV/FFmpeg opens, or a local device index.
+
+LIVE POLICY: a live source never waits for the workers. Each camera has its own
+frames stream, trimmed to ``backlog_frames`` on every push: when workers fall
+behind, the oldest waiting frames are dropped, and counted. Frames carry their
+capture wall-clock time.
+
+Robustness, per camera and on its own thread (one dead camera never stalls
+another): an open timeout and a read timeout; a watchdog that treats "no frame
+for ``stall_s``" as a drop; reconnection with capped exponential back-off and
+jitter; a restart budget of consecutive failed attempts after which the camera
+is marked ``failed`` instead of spinning. States: connecting, running,
+reconnecting, failed, stopped, kept in ``emo:camera:{id}`` for status and metrics.
+Credentials in URLs are redacted everywhere they could be shown.
+"""
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import redis
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from emostream import keys
+from emostream import metrics as m
+from emostream.errors import ConfigError
+from emostream.lifecycle import Backoff
+from emostream.redact import redact_text, redact_url
+from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
+from producer.producer import encode_jpeg
+
+log = logging.getLogger(__name__)
+
+CameraState = Literal["connecting", "running", "reconnecting", "failed", "stopped"]
+STATES: tuple[CameraState, ...] = ("connecting", "running", "reconnecting", "failed", "stopped")
+
+
+class CameraConfig(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    camera_id: str = Field(pattern=VIDEO_ID_PATTERN)
+    url: str = Field(repr=False, description="rtsp://..., another URL FFmpeg opens, or a device index")
+    fps: float = Field(keys.CAMERA_FPS, gt=0, le=30)
+    backlog_frames: int = Field(keys.CAMERA_BACKLOG_FRAMES, ge=1)
+    transport: Literal["tcp", "udp"] = "tcp"
+    open_timeout_s: float = Field(10.0, gt=0)
+    stall_s: float = Field(5.0, gt=0, description="watchdog: no frame for this long is a drop")
+    backoff_base_s: float = Field(0.5, gt=0)
+    backoff_cap_s: float = Field(15.0, gt=0)
+    restart_budget: int = Field(8, ge=1, description="consecutive failed attempts before the camera is failed")
+    jpeg_quality: int = Field(85, ge=10, le=100)
+    max_frame_side_px: int = Field(keys.MAX_FRAME_SIDE_PX, ge=64)
+
+    @property
+    def url_redacted(self) -> str:
+        return redact_url(self.url)
+
+    @property
+    def source_kind(self) -> SourceKind:
+        if self.url.isdigit():
+            return "device"
+        return "rtsp" if self.url.lower().startswith(("rtsp://", "rtsps://")) else "url"
+
+
+class CamerasFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cameras: list[CameraConfig] = Field(min_length=1)
+
+
+def load_cameras(path: Path) -> list[CameraConfig]:
+    """Cameras from a TOML file: ``[[cameras]]`` tables with ``camera_id``, ``url`` and options."""
+    try:
+        data = tomllib.loads(path.read_text())
+        cameras = CamerasFile.model_validate(data).cameras
+    except OSError as exc:
+        raise ConfigError(f"cannot read camera config {path}: {exc.strerror}") from None
+    except (tomllib.TOMLDecodeError, ValidationError) as exc:
+        raise ConfigError(f"invalid camera config {path}: {redact_text(str(exc).splitlines()[0])}") from None
+    ids = [c.camera_id for c in cameras]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"camera config {path}: camera ids must be unique")
+    return cameras
+
+
+def open_capture(config: CameraConfig) -> "cv2.VideoCapture | None":
+    """An opened capture, or None; blocks at most about ``open_timeout_s``."""
+    if config.source_kind == "device":
+        capture = cv2.VideoCapture(int(config.url))
+    else:
+        params = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(config.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(config.stall_s * 1000),
+        ]  # fmt: skip
+        capture = cv2.VideoCapture(config.url, cv2.CAP_FFMPEG, params)
+    if capture.isOpened():
+        return capture
+    capture.release()
+    return None
+
+
+class CameraRunner:
+    """One camera on its own thread: connect, sample, push, reconnect, give up after the budget."""
+
+    def __init__(self, config: CameraConfig, client: "redis.Redis") -> None:
+        self.config = config
+        self.client = client
+        self.state: CameraState = "connecting"
+        self.error = ""
+        self.reconnects = 0
+        self.frames_sent = 0
+        self.frames_dropped = 0
+        self._stopping = threading.Event()
+        self._next_index = 0
+        self._thread = threading.Thread(target=self._run, name=f"camera-{config.camera_id}", daemon=True)
+        self._stream = keys.camera_frames_stream(config.camera_id)
+        self._key = keys.camera_key(config.camera_id)
+        self._drop_counter = m.CAMERA_FRAMES_DROPPED.labels(config.camera_id)
+
+    def start(self) -> None:
+        self._register()
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _register(self) -> None:
+        c = self.config
+        self._next_index = int(self.client.hget(self._key, "next_index") or 0)  # indices continue across restarts
+        self.client.sadd(keys.CAMERAS_INDEX, c.camera_id)
+        fields = {"url": c.url_redacted, "source_kind": c.source_kind, "fps": c.fps, "backlog_frames": c.backlog_frames}
+        self.client.hset(self._key, mapping=fields)  # type: ignore[arg-type]
+        m.init_camera_labels(c.camera_id)
+
+    def _run(self) -> None:
+        backoff = Backoff(self.config.backoff_base_s, self.config.backoff_cap_s)
+        failures = 0
+        while not self._stopping.is_set():
+            self._set_state("connecting" if self.reconnects == 0 and failures == 0 else "reconnecting")
+            capture = open_capture(self.config)
+            if capture is None:
+                failures += 1
+                self.error = f"cannot open {self.config.url_redacted} (attempt {failures})"
+            else:
+                frames = self._stream_frames(capture)
+                capture.release()
+                if self._stopping.is_set():
+                    break
+                if frames:
+                    failures, self.error = 0, f"stream from {self.config.url_redacted} dropped after {frames} frames"
+                    backoff.reset()
+                else:
+                    failures += 1
+                    self.error = f"{self.config.url_redacted} opened but sent no frame (attempt {failures})"
+                self.reconnects += 1
+                m.CAMERA_RECONNECTS.labels(self.config.camera_id).inc()
+                self._record({"reconnects": self.reconnects})
+            if failures >= self.config.restart_budget:
+                self._set_state("failed", f"gave up after {failures} failed attempts: {self.error}")
+                log.error("camera %s failed: %s", self.config.camera_id, self.error)
+                return
+            delay = backoff.next_delay()
+            log.warning("camera %s: %s; reconnecting in %.1f s", self.config.camera_id, self.error, delay)
+            self._stopping.wait(delay)
+        self._set_state("stopped")
+
+    def _stream_frames(self, capture: "cv2.VideoCapture") -> int:
+        """Read until the stream drops or a stop is requested; returns the frames read."""
+        self._set_state("running")
+        period = 1.0 / self.config.fps
+        next_due, frames = time.monotonic(), 0
+        last_frame = time.monotonic()
+        while not self._stopping.is_set():
+            ok = capture.grab()  # returns False after the read timeout (the watchdog's first line)
+            now = time.monotonic()
+            if not ok or now - last_frame > self.config.stall_s:
+                return frames
+            last_frame = now
+            frames += 1
+            m.FRAMES_READ.labels(self.config.source_kind).inc()
+            if now < next_due:
+                continue
+            next_due = max(next_due + period, now)  # after a hiccup, resume the rate instead of bursting
+            ok, image = capture.retrieve()
+            if ok:
+                self._push(np.asarray(image, dtype=np.uint8))
+        return frames
+
+    def _push(self, image: npt.NDArray[np.uint8]) -> None:
+        c = self.config
+        captured_at = time.time()
+        m.FRAMES_SAMPLED.labels(c.source_kind).inc()
+        started = time.perf_counter()
+        jpeg = encode_jpeg(image, c.jpeg_quality, c.max_frame_side_px)
+        m.STAGE_SECONDS.labels("encode").observe(time.perf_counter() - started)
+        meta = FrameMeta(
+            video_id=c.camera_id, frame_index=self._next_index, t_ms=0, captured_at=captured_at,
+            source_kind=c.source_kind, jpeg_size=len(jpeg),
+        )  # fmt: skip
+        try:
+            dropped = self._send(Frame(meta=meta, jpeg=jpeg))
+        except redis.RedisError as exc:
+            # LIVE POLICY: never wait; a frame that cannot be sent is dropped and counted.
+            self._count_dropped(1, "redis")
+            log.warning("camera %s: Redis unavailable (%s); frame dropped", c.camera_id, redact_text(str(exc)))
+            return
+        self._next_index += 1
+        self.frames_sent += 1
+        m.FRAMES_PRODUCED.labels(c.source_kind).inc()
+        if dropped:
+            self._count_dropped(dropped, "backlog")
+
+    def _send(self, frame: Frame) -> int:
+        """Push one frame, trimming the camera's stream to its limit; returns how many old frames were dropped."""
+        started = time.perf_counter()
+        limit = self.config.backlog_frames
+        with self.client.pipeline(transaction=True) as pipe:
+            pipe.xlen(self._stream)
+            pipe.xadd(self._stream, encode_frame(frame), maxlen=limit, approximate=False)  # type: ignore[arg-type]
+            pipe.hset(self._key, mapping={"next_index": frame.meta.frame_index + 1, "updated_at": time.time()})
+            pipe.hincrby(self._key, "frames_sent", 1)
+            before = int(pipe.execute()[0])
+        m.STAGE_SECONDS.labels("publish_frames").observe(time.perf_counter() - started)
+        return max(0, before + 1 - limit)
+
+    def _count_dropped(self, count: int, reason: str) -> None:
+        self.frames_dropped += count
+        m.FRAMES_DROPPED.labels(self.config.source_kind, reason).inc(count)
+        self._drop_counter.inc(count)
+        self._record({}, dropped=count)
+
+    def _set_state(self, state: CameraState, error: str | None = None) -> None:
+        if error is not None:
+            self.error = error
+        if state != self.state:
+            log.info("camera %s: %s -> %s", self.config.camera_id, self.state, state)
+        self.state = state
+        m.set_camera_state(self.config.camera_id, state, STATES)
+        self._record({"state": state, "state_since": time.time(), "last_error": redact_text(self.error)})
+
+    def _record(self, fields: dict[str, str | int | float], dropped: int = 0) -> None:
+        """Best effort: the camera's state in Redis (a Redis outage must not stop the camera thread)."""
+        try:
+            with self.client.pipeline(transaction=False) as pipe:
+                if fields:
+                    pipe.hset(self._key, mapping={**fields, "updated_at": time.time()})  # type: ignore[dict-item]
+                if dropped:
+                    pipe.hincrby(self._key, "frames_dropped", dropped)
+                pipe.execute()
+        except redis.RedisError as exc:
+            log.debug("camera %s: state not recorded (%s)", self.config.camera_id, redact_text(str(exc)))
+
+
+class CameraProducer:
+    """Runs every configured camera; returns when stopped, or when every camera has failed."""
+
+    role = "camera"
+
+    def __init__(self, cameras: list[CameraConfig], client: "redis.Redis", liveness: m.Liveness | None = None) -> None:
+        _configure_ffmpeg(cameras)
+        self.client = client
+        self.runners = [CameraRunner(config, client) for config in cameras]
+        self.name = f"{socket.gethostname()}-{os.getpid()}"
+        self.liveness = liveness or m.Liveness()
+        self.liveness.report = self._report_health
+        self._stopping = threading.Event()
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+        for runner in self.runners:
+            runner.request_stop()
+
+    def run(self) -> dict[str, CameraState]:
+        for runner in self.runners:
+            runner.start()
+        while not self._stopping.is_set() and any(r.alive for r in self.runners):
+            self.liveness.beat()
+            self._stopping.wait(1.0)
+        self.request_stop()
+        for runner in self.runners:
+            runner.join(timeout=self._join_timeout(runner))
+        return {r.config.camera_id: r.state for r in self.runners}
+
+    def _report_health(self) -> None:
+        """The Redis health key behind ``emostream camera --check`` (best effort: cameras run on without Redis)."""
+        state = {"at": time.time(), "cameras": {r.config.camera_id: r.state for r in self.runners}}
+        try:
+            self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
+        except redis.RedisError as exc:
+            log.warning("health not reported: %s", redact_text(str(exc)))
+
+    @staticmethod
+    def _join_timeout(runner: CameraRunner) -> float:
+        return runner.config.open_timeout_s + runner.config.stall_s + 5
+
+
+def _configure_ffmpeg(cameras: list[CameraConfig]) -> None:
+    """RTSP over TCP unless every camera asks for UDP (FFmpeg reads one process-wide option);
+    FFmpeg and OpenCV logging off: their messages can quote the URL with its password."""
+    transport = "udp" if all(c.transport == "udp" for c in cameras) else "tcp"
+    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{transport}"
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
