@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +33,10 @@ def test_the_password_is_used_but_never_printed(
     url = f"redis://:{SECRET}@127.0.0.1:{protected_server.port}/0"
     wrong = f"redis://:{SECRET}-wrong@127.0.0.1:{protected_server.port}/0"
     out = tmp_path / "out"
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    shutil.copy(astronaut_video, uploads / "astro.mp4")
+    camera = f"rtsp://cam:{SECRET}@127.0.0.1:{free_port()}/nothing-listens"
     captured = []
     for args in (
         ["--log-level", "debug", "produce", str(astronaut_video), "--video-id", "a", "--redis-url", url],
@@ -42,18 +47,46 @@ def test_the_password_is_used_but_never_printed(
         ["worker", "--check", "--redis-url", url],
         ["worker", "--burst", "--redis-url", wrong],  # authentication fails: the error must not echo it
         ["analyze", str(astronaut_video), "--out", str(out / "analyze"), "--redis-url", url],
+        ["--log-level", "debug", "watch", str(uploads), "--once", "--poll-s", "0.1", "--redis-url", url],
+        ["watch", str(uploads), "--check", "--redis-url", url],
+        ["--log-level", "debug", "camera", camera, "--camera-id", "c1", "--restart-budget", "1", "--redis-url", url],
+        ["status", "--camera", "c1", "--redis-url", url],
     ):
         done = run(*args)
         captured.append((args[2] if args[0] == "--log-level" else args[0], done.returncode, done.stdout + done.stderr))
+    captured.append(("metrics", 0, _metrics_text(url)))
     codes = {name: code for name, code, _ in captured}
     assert codes["produce"] == 0
     assert codes["aggregator"] == 0
     assert codes["analyze"] == 0
+    assert codes["watch"] == 0
+    assert codes["camera"] == 1  # nothing answers: the camera fails after its budget
     texts = [text for *_, text in captured]
     texts += [p.read_text() for p in out.rglob("*") if p.is_file()]
     assert any("redis://***@127.0.0.1" in text for text in texts)  # the URL is shown, redacted
+    assert any("rtsp://cam:***@127.0.0.1" in text for text in texts)  # so is the camera's
     leaks = [text for text in texts if SECRET in text]
     assert not leaks, leaks[0][-2000:]
+
+
+def _metrics_text(url: str) -> str:
+    """What a scrape of a running aggregator's /metrics and /healthz shows."""
+    port = free_port()
+    process = subprocess.Popen(command("aggregator", "--metrics-port", str(port), "--redis-url", url))
+    try:
+        wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz") is not None, 60, "the metrics server")
+        return (_get(f"http://127.0.0.1:{port}/metrics") or "") + (_get(f"http://127.0.0.1:{port}/healthz") or "")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _get(url: str) -> str | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return str(reply.read().decode())
+    except OSError:
+        return None
 
 
 def test_environment_url_is_not_echoed_by_the_check_command(protected_server: LocalServer) -> None:
