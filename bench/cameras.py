@@ -1,6 +1,7 @@
 """Live-camera latency benchmark: N cameras at F fps through real RTSP, workers and aggregator.
 
     .venv/bin/python bench/cameras.py [--cameras 4] [--fps 5] [--workers 1] [--seconds 60]
+                                      [--detector haar|yunet] [--batch-frames 16]
 
 Starts a redis-server and GStreamer's RTSP server (Debian packages, as the tests do)
 on free loopback ports, one ``emostream camera`` process with every camera (all
@@ -35,6 +36,7 @@ from emostream.settings import AggregatorSettings  # noqa: E402
 from tests.integration.rtsp import RtspServer, extract_frames, require_gstreamer  # noqa: E402
 
 VIDEO = REPO.parent / "shared" / "data" / "videos" / "short_hamilton_clip.mp4"
+YUNET = REPO.parent / "shared" / "models" / "yunet" / "yunet_s_640_640.onnx"
 
 
 def main() -> None:
@@ -44,6 +46,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=10.0, help="seconds left out at the start")
+    parser.add_argument("--detector", choices=["haar", "yunet"], default="haar")
+    parser.add_argument("--batch-frames", type=int, default=16, help="worker read size")
     args = parser.parse_args()
     require_gstreamer()
     binary = system_server_binary()
@@ -76,7 +80,10 @@ def run(args: argparse.Namespace, url: str, rtsp: RtspServer, work: Path) -> Non
             for i in range(args.cameras)
         )
     )
-    env = {**os.environ, "EMO_REDIS_URL": url}
+    env = {**os.environ, "EMO_REDIS_URL": url, "EMO_WORKER_DETECTOR": args.detector}
+    env["EMO_WORKER_BATCH_FRAMES"] = str(args.batch_frames)
+    if args.detector == "yunet":
+        env["EMO_WORKER_YUNET_MODEL"] = str(YUNET)
     emostream = [sys.executable, "-m", "emostream"]
     log = (work / "processes.log").open("wb")
     processes = [
@@ -127,7 +134,10 @@ def report(
     dropped: int,
 ) -> None:
     window = np.array([s for when, s in latencies if start <= when <= end]) * 1000
-    print(f"{args.cameras} cameras x {args.fps:g} fps, {args.workers} worker(s), {end - start:.0f} s measured")
+    print(
+        f"{args.cameras} cameras x {args.fps:g} fps, {args.workers} worker(s), detector {args.detector}, "
+        f"batch {args.batch_frames}, {end - start:.0f} s measured"
+    )
     if window.size == 0:
         print("no results in the measured window")
         return

@@ -1,14 +1,15 @@
 """Serving benchmark for the emotion model: faces per second at batch 1 and 32, start-up, memory.
 
-    .venv/bin/python bench/serving.py [--model models/artifacts/emotion.onnx]
-                                      [--keras runs/vggbn/best.keras] [--seconds 5] [--threads 2]
+    .venv/bin/python bench/serving.py [--model PATH ...] [--keras runs/vggbn/best.keras]
+                                      [--seconds 5] [--threads 2]
 
-Each runtime is measured in a fresh process of its own (so start-up and peak memory
-are its own): ONNX Runtime through ``models.load_classifier`` (what workers serve)
-and, with ``--keras``, the same network in Keras (``predict_on_batch``) for the
-ratio. Faces are real 48x48 FER2013 PublicTest images when ../shared is there,
-random pixels otherwise (speed does not depend on content). Prints figures and
-ratios from one run; the machine is shared, so compare ratios, not absolutes.
+Each model is measured in a fresh process of its own (so start-up and peak memory
+are its own): the committed fp32 and int8 artifacts on ONNX Runtime through
+``models.load_classifier`` (what workers serve) and, with ``--keras``, the same
+network in Keras (``predict_on_batch``) for the ratio. Faces are real 48x48 FER2013
+PublicTest images when ../shared is there, random pixels otherwise (speed does not
+depend on content). Prints figures and ratios from one run; the machine is shared,
+so compare ratios, not absolutes.
 """
 
 import argparse
@@ -78,31 +79,35 @@ def child(runtime: str, path: str, seconds: float, threads: int) -> dict[str, An
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default=str(REPO / "models" / "artifacts" / "emotion.onnx"))
+    artifacts = REPO / "models" / "artifacts"
+    parser.add_argument(
+        "--model", action="append", help="ONNX artifact (repeatable; default: emotion.onnx and emotion-int8.onnx)"
+    )
     parser.add_argument("--keras", help="the same network as a .keras file, for the comparison")
     parser.add_argument("--seconds", type=float, default=5.0, help="per batch size")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--child", choices=["onnxruntime", "keras"], help=argparse.SUPPRESS)
+    parser.add_argument("--path", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        path = args.model if args.child == "onnxruntime" else args.keras
-        print(json.dumps(child(args.child, path, args.seconds, args.threads)))
+        print(json.dumps(child(args.child, args.path, args.seconds, args.threads)))
         return
-    runs = {"onnxruntime": args.model} | ({"keras": args.keras} if args.keras else {})
+    models = args.model or [str(artifacts / "emotion.onnx"), str(artifacts / "emotion-int8.onnx")]
+    runs = [("onnxruntime", path) for path in models] + ([("keras", args.keras)] if args.keras else [])
     results = {}
-    for runtime, path in runs.items():
-        command = [sys.executable, __file__, "--child", runtime, "--model", args.model, "--seconds", str(args.seconds)]
-        command += ["--threads", str(args.threads)] + (["--keras", args.keras] if args.keras else [])
+    for runtime, path in runs:
+        command = [sys.executable, __file__, "--child", runtime, "--path", path, "--seconds", str(args.seconds)]
+        command += ["--threads", str(args.threads)]
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
-        results[runtime] = json.loads(out.strip().splitlines()[-1])
-        print(f"{runtime:12s} {path}: {results[runtime]}")
-    if "keras" in results:
-        ort, ker = results["onnxruntime"], results["keras"]
-        for key in ("faces_per_s_batch1", "faces_per_s_batch32"):
-            print(f"{key}: onnxruntime / keras = {ort[key] / ker[key]:.1f}x")
-        print(f"start-up: {ker['startup_s'] / ort['startup_s']:.1f}x faster; peak RSS "
-              f"{ort['peak_rss_mb']} vs {ker['peak_rss_mb']} MB")  # fmt: skip
+        results[Path(path).name] = json.loads(out.strip().splitlines()[-1])
+        print(f"{runtime:12s} {Path(path).name:22s} {results[Path(path).name]}")
+    reference = results[Path(runs[-1][1]).name]
+    for name, figures in list(results.items())[:-1]:
+        ratios = ", ".join(
+            f"{key}: {figures[key] / reference[key]:.1f}x" for key in ("faces_per_s_batch1", "faces_per_s_batch32")
+        )
+        print(f"{name} vs {Path(runs[-1][1]).name}: {ratios}")
 
 
 if __name__ == "__main__":

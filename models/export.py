@@ -1,7 +1,11 @@
 """Export a trained Keras model to the serving artifact: ONNX plus a metadata file.
 
     python -m models.export --run runs/vggbn20 [--checkpoint best.keras] [--out models/artifacts/emotion.onnx]
-                            [--tta flip]
+                            [--tta flip] [--no-int8]
+
+Also writes the int8 variant that workers serve (``emotion-int8.onnx``, see
+``models/quantize.py``) unless ``--no-int8``; it is refused if it loses more than
+half a point of PublicTest accuracy.
 
 ``--tta flip`` exports a graph that averages the predictions for each face and its
 mirror image (test-time augmentation: twice the compute, decided by measurement).
@@ -25,7 +29,7 @@ import numpy as np
 from emostream.labels import EMOTIONS
 from emostream.preprocess import FACE_SIZE_PX
 from models.architectures import multiply_adds
-from models.classifier import DEFAULT_MODEL, load_classifier, metadata_path
+from models.classifier import FP32_MODEL, load_classifier, metadata_path
 from models.data import DEFAULT_DATA_DIR, load_fer2013
 from models.metrics import evaluate
 
@@ -98,13 +102,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="training run folder")
     parser.add_argument("--checkpoint", default="best.keras")
-    parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    parser.add_argument("--out", type=Path, default=FP32_MODEL)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--tta", choices=["none", "flip"], default="none", help="test-time augmentation")
+    parser.add_argument("--no-int8", action="store_true", help="skip the int8 variant")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     metadata = export(args.run, args.checkpoint, args.out, args.data, args.tta)
-    print(json.dumps({k: metadata["publictest"][k] for k in ("accuracy", "macro_f1", "ece")}))
+    print("fp32", json.dumps({k: metadata["publictest"][k] for k in ("accuracy", "macro_f1", "ece")}))
+    if not args.no_int8:
+        from models.quantize import quantize
+
+        int8 = quantize(args.out, args.out.with_name(f"{args.out.stem}-int8.onnx"), load_fer2013(args.data))
+        print("int8", json.dumps({k: int8["publictest"][k] for k in ("accuracy", "macro_f1", "ece")}))
 
 
 if __name__ == "__main__":

@@ -59,3 +59,15 @@ def test_committed_model_keeps_its_model_card_accuracy_on_publictest() -> None:
     shipped = json.loads(metadata_path(DEFAULT_MODEL).read_text())["publictest"]["accuracy"]
     assert measured.count == 3589
     assert measured.accuracy >= shipped - 0.01
+
+
+def test_the_served_int8_model_is_within_half_a_point_of_the_fp32_model() -> None:
+    from models.classifier import FP32_MODEL
+
+    served = json.loads(metadata_path(DEFAULT_MODEL).read_text())
+    fp32 = json.loads(metadata_path(FP32_MODEL).read_text())
+    assert served["quantization"]["fp32_model"] == FP32_MODEL.name
+    assert served["publictest"]["accuracy"] >= fp32["publictest"]["accuracy"] - 0.005
+    data = load_fer2013(require_shared(FER2013))
+    measured = evaluate(data.val.y, load_classifier(FP32_MODEL).predict(data.val.x))
+    assert measured.accuracy >= fp32["publictest"]["accuracy"] - 0.01
