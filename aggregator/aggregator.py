@@ -212,14 +212,20 @@ class Aggregator:
         if time.monotonic() - self._gauges_at < 1.0:
             return
         self._gauges_at = time.monotonic()
-        for stream in (keys.FRAMES_STREAM, keys.RESULTS_STREAM, keys.DEAD_STREAM):
+        cameras = sorted(c.decode() for c in self.client.smembers(keys.CAMERAS_INDEX))  # type: ignore[union-attr]
+        frame_streams = [keys.FRAMES_STREAM, *(keys.camera_frames_stream(c) for c in cameras)]
+        for stream in (*frame_streams, keys.RESULTS_STREAM, keys.DEAD_STREAM):
             m.STREAM_LENGTH.labels(stream).set(self.client.xlen(stream))
-        for stream, group in ((keys.FRAMES_STREAM, keys.WORKERS_GROUP), (keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)):
-            groups = (
-                {g["name"].decode(): g for g in self.client.xinfo_groups(stream)} if self.client.exists(stream) else {}
-            )
-            m.PENDING.labels(stream, group).set(int(groups[group]["pending"]) if group in groups else 0)
+        groups = [(stream, keys.WORKERS_GROUP) for stream in frame_streams]
+        for stream, group in (*groups, (keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)):
+            m.PENDING.labels(stream, group).set(self._pending(stream, group))
         m.VIDEOS_OPEN.set(self.client.scard(keys.OPEN_VIDEOS))
+
+    def _pending(self, stream: str, group: str) -> int:
+        if not self.client.exists(stream):
+            return 0
+        found = {g["name"].decode(): g for g in self.client.xinfo_groups(stream)}
+        return int(found[group]["pending"]) if group in found else 0
 
     def _heartbeat(self) -> None:
         self.liveness.beat()

@@ -151,6 +151,8 @@ def test_dashboard_queries_return_data_and_counters_match_the_timeline(redis_url
         assert seen == expected
         assert scalar(prom, 'sum(emostream_videos_total{outcome="completed"})') == 1
         assert scalar(prom, 'sum(up{job="emostream-worker"})') == 2
+        assert query(prom, 'emostream_pending_entries{stream="emo:frames:cam:{lobby}", group="workers"}')
+        assert scalar(prom, 'max(emostream_camera_state{camera="lobby", state="running"})') == 1
         time.sleep(2)  # a few more scrapes, so rates over the window have two points after the last change
         empty = [expr for expr in queries() if not query(prom, for_range(expr, "2m"))]
         assert not empty, f"dashboard queries without data: {empty}"
