@@ -1,9 +1,9 @@
 """Live cameras: RTSP (over TCP by default), any URL OpenCV/FFmpeg opens, or a local device index.
 
 LIVE POLICY: a live source never waits for the workers. Each camera has its own
-frames stream, trimmed to ``backlog_frames`` on every push: when workers fall
-behind, the oldest waiting frames are dropped, and counted. Frames carry their
-capture wall-clock time.
+frames stream; after every push, frames that no worker has taken yet beyond
+``backlog_frames`` are deleted, oldest first, and counted as dropped (frames in a
+worker's hands are never dropped). Frames carry their capture wall-clock time.
 
 Robustness, per camera and on its own thread (one dead camera never stalls
 another): an open timeout and a read timeout; a watchdog that treats "no frame
@@ -35,6 +35,7 @@ from emostream import metrics as m
 from emostream.errors import ConfigError
 from emostream.lifecycle import Backoff
 from emostream.redact import redact_text, redact_url
+from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
 from producer.producer import encode_jpeg
 
@@ -142,6 +143,7 @@ class CameraRunner:
 
     def _register(self) -> None:
         c = self.config
+        ensure_group(self.client, self._stream, keys.WORKERS_GROUP)  # so frames wait for workers from the start
         self._next_index = int(self.client.hget(self._key, "next_index") or 0)  # indices continue across restarts
         self.client.sadd(keys.CAMERAS_INDEX, c.camera_id)
         fields = {"url": c.url_redacted, "source_kind": c.source_kind, "fps": c.fps, "backlog_frames": c.backlog_frames}
@@ -227,17 +229,31 @@ class CameraRunner:
             self._count_dropped(dropped, "backlog")
 
     def _send(self, frame: Frame) -> int:
-        """Push one frame, trimming the camera's stream to its limit; returns how many old frames were dropped."""
+        """Push one frame, then drop the oldest frames no worker has taken yet beyond the limit.
+
+        The stream holds waiting frames and frames in a worker's hands (workers delete
+        what they finish), so waiting = length - pending. Frames already delivered are
+        never dropped: they are being processed. Returns how many frames were dropped.
+        """
         started = time.perf_counter()
-        limit = self.config.backlog_frames
         with self.client.pipeline(transaction=True) as pipe:
+            pipe.xadd(self._stream, encode_frame(frame))  # type: ignore[arg-type]
             pipe.xlen(self._stream)
-            pipe.xadd(self._stream, encode_frame(frame), maxlen=limit, approximate=False)  # type: ignore[arg-type]
+            pipe.xinfo_groups(self._stream)
             pipe.hset(self._key, mapping={"next_index": frame.meta.frame_index + 1, "updated_at": time.time()})
             pipe.hincrby(self._key, "frames_sent", 1)
-            before = int(pipe.execute()[0])
+            _, length, groups, *_ = pipe.execute()
         m.STAGE_SECONDS.labels("publish_frames").observe(time.perf_counter() - started)
-        return max(0, before + 1 - limit)
+        group = next((g for g in groups if g["name"] == keys.WORKERS_GROUP.encode()), None)
+        if group is None:
+            return 0
+        excess = int(length) - int(group["pending"]) - self.config.backlog_frames
+        if excess <= 0:
+            return 0
+        last_delivered = group["last-delivered-id"].decode()
+        oldest = self.client.xrange(self._stream, min=f"({last_delivered}", max="+", count=excess)
+        ids = [entry_id for entry_id, _ in stream_entries(oldest)]
+        return int(self.client.xdel(self._stream, *ids)) if ids else 0
 
     def _count_dropped(self, count: int, reason: str) -> None:
         self.frames_dropped += count
