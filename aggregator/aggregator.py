@@ -54,6 +54,7 @@ class Aggregator:
         self.stats = AggregatorStats()
         self._stopping = False
         self._registered: set[str] = set()
+        self._cameras: set[str] = set()
         self.cameras = CameraTimelines(settings.out_dir, client)
 
     def request_stop(self) -> None:
@@ -131,6 +132,9 @@ class Aggregator:
         if result.source_kind == "file" and not self._is_registered(result.video_id):
             self._reject(entry_id, f"result for unknown video id {result.video_id!r}")
             return None
+        if result.source_kind != "file" and not self._is_camera(result.video_id):
+            self._reject(entry_id, f"result for unknown camera id {result.video_id!r}")
+            return None
         self.stats.results += 1
         return result
 
@@ -145,6 +149,13 @@ class Aggregator:
             "at": str(time.time()),
         }
         self.client.xadd(keys.DEAD_STREAM, letter, maxlen=keys.DEAD_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]
+
+    def _is_camera(self, camera_id: str) -> bool:
+        if camera_id not in self._cameras:
+            if not self.client.sismember(keys.CAMERAS_INDEX, camera_id):
+                return False
+            self._cameras.add(camera_id)
+        return True
 
     def _is_registered(self, video_id: str) -> bool:
         if video_id not in self._registered:

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from emostream import keys
 from emostream import metrics as m
-from emostream.errors import ConfigError
+from emostream.errors import ConfigError, ServiceError
 from emostream.lifecycle import Backoff
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
@@ -303,8 +303,11 @@ class CameraProducer:
             runner.request_stop()
 
     def run(self) -> dict[str, CameraState]:
-        for runner in self.runners:
-            runner.start()
+        try:
+            for runner in self.runners:
+                runner.start()
+        except redis.RedisError as exc:
+            raise ServiceError(f"cannot register cameras in Redis: {redact_text(str(exc))}") from None
         while not self._stopping.is_set() and any(r.alive for r in self.runners):
             self.liveness.beat()
             self._stopping.wait(1.0)

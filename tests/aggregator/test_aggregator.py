@@ -132,3 +132,19 @@ def test_a_stalled_video_is_finalised_as_partial_with_its_missing_frames(client:
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())
     assert (summary["status"], summary["frames_total"]) == ("complete", 4)
     assert "missing_frames" not in summary
+
+
+def test_camera_results_go_to_windows_and_unknown_cameras_are_rejected(client: "redis.Redis", tmp_path: Path) -> None:
+    now = time.time()
+    live = [r.model_copy(update={"source_kind": "rtsp", "captured_at": now}) for r in (result(0), result(1))]
+    stranger = live[0].model_copy(update={"video_id": "nobody"})
+    client.sadd(keys.CAMERAS_INDEX, "v")
+    publish(client, *live, live[0], stranger)  # one redelivery, one camera nobody registered
+    aggregator = run(client, tmp_path)  # a clean stop writes the open windows
+    assert aggregator.stats.rejected == 1
+    assert registry.results_count(client, "v") == 0  # cameras are not stored frame by frame
+    (window,) = [json.loads(line) for line in next((tmp_path / "cameras" / "v").glob("10s-*.jsonl")).open()]
+    assert window["frames_processed"] == 2
+    assert window["faces"] == 2
+    assert window["closed_early"]
+    assert not (tmp_path / "cameras" / "nobody").exists()
