@@ -1,0 +1,39 @@
+"""Output files are replaced whole: a reader sees the old file or the new one, never a part."""
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from aggregator.writers import write_atomic, write_json
+
+
+def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path: Path) -> None:
+    target = tmp_path / "summary.json"
+    write_json(target, {"frames_total": 1})
+    with pytest.raises(TypeError):
+        write_json(target, {"frames_total": object()})  # not serialisable: fails before any byte is written
+    assert json.loads(target.read_text()) == {"frames_total": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_concurrent_readers_only_ever_see_complete_files(tmp_path: Path) -> None:
+    target = tmp_path / "timeline.json"
+    versions = [json.dumps({"v": i, "pad": "x" * 200_000}) for i in range(30)]
+    write_atomic(target, versions[0])
+    seen: list[str] = []
+    done = threading.Event()
+
+    def read() -> None:
+        while not done.is_set():
+            seen.append(target.read_text())
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for text in versions[1:]:
+        write_atomic(target, text)
+    done.set()
+    reader.join()
+    assert seen
+    assert all(text in versions for text in seen)  # every read was one whole version
