@@ -85,7 +85,7 @@ def _sampling_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _detector_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--detector", choices=["haar", "yunet"], help="face detector (default haar)")
+    parser.add_argument("--detector", choices=["haar", "yunet"], help="face detector (default: yunet if --yunet-model)")
     parser.add_argument("--yunet-model", type=Path, help="YuNet ONNX file (SHA-256 checked)")
     parser.add_argument("--model-path", type=Path, help="emotion model artifact (default: the committed one)")
 

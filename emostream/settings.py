@@ -54,7 +54,7 @@ class WorkerSettings(CommonSettings):
     block_ms: int = Field(keys.WORKER_BLOCK_MS, ge=1)
     claim_idle_ms: int = Field(keys.CLAIM_IDLE_MS, ge=100)
     max_deliveries: int = Field(keys.MAX_DELIVERIES, ge=1)
-    detector: str = Field("haar", pattern="^(haar|yunet)$")
+    detector: str | None = Field(None, pattern="^(haar|yunet)$", description="default: yunet if its model is set")
     yunet_model: Path | None = None
     detect_max_side_px: int = Field(keys.DETECT_MAX_SIDE_PX, ge=64)
     model_path: Path | None = Field(None, description="emotion model artifact; default: the committed one")

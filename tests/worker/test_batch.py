@@ -107,6 +107,12 @@ def test_yunet_detector_finds_the_face_and_checks_the_model_hash(tmp_path: Path)
         create_detector(WorkerSettings(detector="yunet", yunet_model=fake))
 
 
+def test_the_detector_follows_the_configured_model() -> None:
+    assert create_detector(WorkerSettings()).name.startswith("haar")
+    assert create_detector(WorkerSettings(yunet_model=require_shared(YUNET))).name.startswith("yunet")
+    assert create_detector(WorkerSettings(detector="haar", yunet_model=YUNET)).name.startswith("haar")
+
+
 def test_yunet_without_a_model_path_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="--yunet-model"):
         create_detector(WorkerSettings(detector="yunet"))
