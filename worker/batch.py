@@ -8,6 +8,7 @@ for an entry whose identity cannot be read at all, a dead letter only.
 import json
 import time
 from dataclasses import dataclass, field
+from typing import get_args
 
 import cv2
 import numpy as np
@@ -16,7 +17,7 @@ import numpy.typing as npt
 from emostream.errors import MessageError
 from emostream.labels import EMOTIONS
 from emostream.preprocess import to_gray
-from emostream.schema import Face, Fields, Frame, Result, decode_frame, frame_identity
+from emostream.schema import Face, Fields, Frame, Result, SourceKind, decode_frame, frame_identity
 from models.classifier import EmotionClassifier
 from worker.detectors import FaceDetector
 
@@ -68,9 +69,13 @@ class BatchProcessor:
         if identity is None:
             return Outcome(entry_id, None, reason, jpeg)
         video_id, index = identity
+        meta = _meta(fields)
+        kind = meta.get("source_kind")
         result = Result(
-            video_id=video_id, frame_index=index, t_ms=_t_ms(fields), captured_at=0.0, status="failed",
-            error=reason, model_version=self.classifier.version, detector=self.detector.name, worker=self.worker_name,
+            video_id=video_id, frame_index=index, t_ms=int(_non_negative(meta.get("t_ms"), 0)),
+            captured_at=_non_negative(meta.get("captured_at"), time.time()), status="failed",
+            source_kind=kind if kind in get_args(SourceKind) else "file", error=reason,
+            model_version=self.classifier.version, detector=self.detector.name, worker=self.worker_name,
         )  # fmt: skip
         return Outcome(entry_id, result, reason, jpeg)
 
@@ -127,12 +132,20 @@ def _face(box: tuple[int, int, int, int], score: float, probs: npt.NDArray[np.fl
     return Face(box=box, score=score, probs=rounded, emotion=EMOTIONS[int(np.argmax(probs))])
 
 
-def _t_ms(fields: Fields) -> int:
+def _meta(fields: Fields) -> dict[str, object]:
+    """Best-effort meta of an entry that failed validation (to attribute its failure)."""
     try:
-        value = json.loads(fields.get(b"meta", b"{}")).get("t_ms", 0)
-        return max(0, int(value))
-    except (ValueError, TypeError, AttributeError):
-        return 0
+        meta = json.loads(fields.get(b"meta", b"{}"))
+    except ValueError:
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _non_negative(value: object, default: float) -> float:
+    """A finite number >= 0 from untrusted meta, else ``default`` (cameras place failures by time)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < float("inf"):
+        return float(value)
+    return default
 
 
 def _ms_since(started: float) -> float:

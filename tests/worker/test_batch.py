@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import cv2
@@ -120,3 +121,21 @@ def test_yunet_without_a_model_path_is_a_config_error() -> None:
 
 def test_classifier_type_is_the_served_one() -> None:
     assert isinstance(load_classifier(), EmotionClassifier)
+
+
+def test_a_failed_camera_frame_keeps_its_camera_and_capture_time() -> None:
+    processor = BatchProcessor(HaarDetector(640), load_classifier(), "w")
+    meta = {"video_id": "lobby", "frame_index": 7, "t_ms": 12.5, "captured_at": 1_800_000_000.5, "source_kind": "rtsp"}
+    outcome = processor.failure(b"1-1", {b"v": b"1", b"meta": json.dumps(meta).encode()}, "poison")
+    assert outcome.result is not None
+    assert (outcome.result.source_kind, outcome.result.captured_at, outcome.result.t_ms) == (
+        "rtsp",
+        1_800_000_000.5,
+        12,
+    )
+    odd = {**meta, "captured_at": "soon", "source_kind": "carrier-pigeon", "t_ms": -3}
+    outcome = processor.failure(b"1-2", {b"v": b"1", b"meta": json.dumps(odd).encode()}, "poison")
+    assert outcome.result is not None
+    assert outcome.result.source_kind == "file"
+    assert outcome.result.captured_at > 1_700_000_000  # now, not 1970
+    assert outcome.result.t_ms == 0
