@@ -9,7 +9,6 @@ gone) is finalised as ``partial`` with the list of its missing frames; should th
 missing results still arrive, it is rewritten as complete.
 """
 
-import json
 import logging
 import os
 import socket
@@ -26,7 +25,7 @@ from aggregator.writers import write_csv, write_json
 from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import MessageError
-from emostream.lifecycle import run_loop
+from emostream.lifecycle import report_health, run_loop
 from emostream.redisconn import ensure_group, group_entries
 from emostream.schema import Fields, Result, decode_result
 from emostream.settings import AggregatorSettings
@@ -223,8 +222,7 @@ class Aggregator:
         if time.monotonic() - self._gauges_at < 1.0:
             return
         self._gauges_at = time.monotonic()
-        cameras = sorted(c.decode() for c in self.client.smembers(keys.CAMERAS_INDEX))  # type: ignore[union-attr]
-        frame_streams = [keys.FRAMES_STREAM, *(keys.camera_frames_stream(c) for c in cameras)]
+        frame_streams = registry.frame_streams(self.client)
         for stream in (*frame_streams, keys.RESULTS_STREAM, keys.DEAD_STREAM):
             m.STREAM_LENGTH.labels(stream).set(self.client.xlen(stream))
         groups = [(stream, keys.WORKERS_GROUP) for stream in frame_streams]
@@ -240,8 +238,7 @@ class Aggregator:
 
     def _heartbeat(self) -> None:
         self.liveness.beat()
-        state = {"at": time.time(), "results": self.stats.results}
-        self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
+        report_health(self.client, self.role, self.name, results=self.stats.results)
 
 
 def _observe_new_result(result: Result, now: float) -> None:

@@ -35,6 +35,11 @@ def install_stop_handlers(request_stop: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, handle)
 
 
+def report_health(client: "redis.Redis", role: str, name: str, **state: object) -> None:
+    """Refresh this process's health key (what ``--check`` reads), with a little state for humans."""
+    client.set(keys.health_key(role, name), json.dumps({"at": time.time(), **state}), ex=keys.HEALTH_TTL_S)
+
+
 def check_health(client: "redis.Redis", role: str, name: str | None) -> tuple[bool, str]:
     """Whether this process's health key is fresh: (ok, reason). ``name`` None: any on this host."""
     pattern = keys.health_key(role, name or f"{socket.gethostname()}-*")
@@ -89,10 +94,10 @@ def run_loop(step: Callable[[], bool], recover: Callable[[], None], stopping: Ca
             ready = False
             delay = backoff.next_delay()
             log.warning("%s: Redis unavailable (%s); retrying in %.1f s", what, redact_text(str(exc)), delay)
-            _sleep_unless(stopping, delay)
+            sleep_unless(stopping, delay)
 
 
-def _sleep_unless(stopping: Callable[[], bool], seconds: float) -> None:
+def sleep_unless(stopping: Callable[[], bool], seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while not stopping() and time.monotonic() < deadline:
         time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))

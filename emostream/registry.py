@@ -13,7 +13,16 @@ from typing import Any, Literal, cast
 import redis
 from pydantic import BaseModel, ConfigDict
 
-from emostream.keys import OPEN_VIDEOS, VIDEOS_INDEX, video_key, video_results_key, video_sent_key
+from emostream.keys import (
+    CAMERAS_INDEX,
+    FRAMES_STREAM,
+    OPEN_VIDEOS,
+    VIDEOS_INDEX,
+    camera_frames_stream,
+    video_key,
+    video_results_key,
+    video_sent_key,
+)
 
 VideoStatus = Literal["producing", "produced", "complete", "partial", "failed"]
 
@@ -91,6 +100,12 @@ def open_video_ids(client: "redis.Redis") -> list[str]:
 
 def close(client: "redis.Redis", video_id: str) -> None:
     client.srem(OPEN_VIDEOS, video_id)
+
+
+def frame_streams(client: "redis.Redis") -> list[str]:
+    """Every stream workers take frames from: the file frames stream, then one per registered camera."""
+    cameras = sorted(member.decode() for member in cast(set[bytes], client.smembers(CAMERAS_INDEX)))
+    return [FRAMES_STREAM, *(camera_frames_stream(camera) for camera in cameras)]
 
 
 def all_video_ids(client: "redis.Redis") -> list[str]:

@@ -14,7 +14,6 @@ reconnecting, failed, stopped, kept in ``emo:camera:{id}`` for status and metric
 Credentials in URLs are redacted everywhere they could be shown.
 """
 
-import json
 import logging
 import os
 import socket
@@ -33,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from emostream import keys
 from emostream import metrics as m
 from emostream.errors import ConfigError, ServiceError
-from emostream.lifecycle import Backoff
+from emostream.lifecycle import Backoff, report_health
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
@@ -318,9 +317,10 @@ class CameraProducer:
 
     def _report_health(self) -> None:
         """The Redis health key behind ``emostream camera --check`` (best effort: cameras run on without Redis)."""
-        state = {"at": time.time(), "cameras": {r.config.camera_id: r.state for r in self.runners}}
         try:
-            self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
+            report_health(
+                self.client, self.role, self.name, cameras={r.config.camera_id: r.state for r in self.runners}
+            )
         except redis.RedisError as exc:
             log.warning("health not reported: %s", redact_text(str(exc)))
 

@@ -8,20 +8,18 @@ that cannot be read moves to ``UPLOADS/failed/`` with the reason beside it in
 after back-off; a restarted watcher resumes a half-sent video under the same id.
 """
 
-import json
 import logging
 import os
 import socket
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
 
-from emostream import keys, registry
 from emostream import metrics as m
+from emostream import registry
 from emostream.errors import ServiceError, SourceError
-from emostream.lifecycle import Backoff
+from emostream.lifecycle import Backoff, report_health, sleep_unless
 from emostream.redact import redact_text
 from emostream.settings import ProducerSettings
 from producer.producer import FileProducer
@@ -82,7 +80,7 @@ class UploadWatcher:
                 log.warning("uploads: Redis unavailable (%s); retrying in %.1f s", redact_text(str(exc)), delay)
             if once and not self._waiting():
                 break
-            self._sleep(delay)
+            sleep_unless(lambda: self._stopping, delay)
         return self.stats
 
     def stable_uploads(self) -> list[Path]:
@@ -143,10 +141,6 @@ class UploadWatcher:
 
     def _report_health(self) -> None:
         """Also called while a long video is being sent, so ``--check`` stays green."""
-        state = {"at": time.time(), "processed": len(self.stats.processed), "failed": len(self.stats.failed)}
-        self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
-
-    def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self._stopping and time.monotonic() < deadline:
-            time.sleep(0.05)
+        report_health(
+            self.client, self.role, self.name, processed=len(self.stats.processed), failed=len(self.stats.failed)
+        )

@@ -8,7 +8,6 @@ frame and goes to the dead-letter stream, counted as a failed frame of its video
 """
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -18,9 +17,9 @@ from typing import Any, cast
 
 import redis
 
-from emostream import keys
+from emostream import keys, registry
 from emostream import metrics as m
-from emostream.lifecycle import run_loop
+from emostream.lifecycle import report_health, run_loop
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import Fields, encode_result
 from emostream.settings import WorkerSettings
@@ -100,8 +99,7 @@ class Worker:
         if time.monotonic() - self._streams_at < keys.CAMERAS_REFRESH_S:
             return
         self._streams_at = time.monotonic()
-        cameras = sorted(c.decode() for c in self.client.smembers(keys.CAMERAS_INDEX))  # type: ignore[union-attr]
-        streams = [keys.FRAMES_STREAM, *(keys.camera_frames_stream(c) for c in cameras)]
+        streams = registry.frame_streams(self.client)
         for stream in streams[1:]:
             if stream not in self._streams:
                 ensure_group(self.client, stream, keys.WORKERS_GROUP)
@@ -205,8 +203,7 @@ class Worker:
 
     def _heartbeat(self) -> None:
         self.liveness.beat()
-        state = {"at": time.time(), "frames": self.stats.frames, "stopping": self._stopping}
-        self.client.set(keys.health_key(self.role, self.name), json.dumps(state), ex=keys.HEALTH_TTL_S)
+        report_health(self.client, self.role, self.name, frames=self.stats.frames, stopping=self._stopping)
 
 
 def _text(value: bytes | str) -> str:
