@@ -27,6 +27,7 @@ from models.augment import Augmentation
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
 from models.recipes import RECIPES, Recipe
+from models.schedules import CosineRestarts
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +78,11 @@ def build_model(recipe: Recipe, steps_per_epoch: int) -> keras.Model:
 def _optimizer(recipe: Recipe, steps_per_epoch: int) -> keras.optimizers.Optimizer:
     rate: float | keras.optimizers.schedules.LearningRateSchedule = recipe.learning_rate
     if recipe.schedule == "cosine":
-        warmup = recipe.warmup_epochs * steps_per_epoch
-        rate = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=recipe.learning_rate / 10,
-            decay_steps=max(1, recipe.epochs * steps_per_epoch - warmup),
-            warmup_target=recipe.learning_rate,
-            warmup_steps=warmup,
+        rate = CosineRestarts(
+            peak=recipe.learning_rate,
+            cycle_steps=[epochs * steps_per_epoch for epochs in recipe.cycles()],
+            warmup_steps=recipe.warmup_epochs * steps_per_epoch,
+            restart_decay=recipe.restart_decay,
         )
     if recipe.weight_decay:
         return keras.optimizers.AdamW(learning_rate=rate, weight_decay=recipe.weight_decay)
@@ -113,9 +113,11 @@ def train(
         log.info("cleaning: %s", cleaning)
     train_split = train_split if limit is None else train_split.subset(limit, recipe.seed)
     val_split = data.val if limit is None else data.val.subset(limit, recipe.seed)
-    batches = FerBatches(train_split, recipe.batch_size, recipe.augment, recipe.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    model, done = _resume_or_build(recipe, run_dir, len(batches))
+    steps_per_epoch = math.ceil(len(train_split) / recipe.batch_size)
+    model, done = _resume_or_build(recipe, run_dir, steps_per_epoch)
+    # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches.
+    batches = FerBatches(train_split, recipe.batch_size, recipe.augment, recipe.seed * 1000 + done)
     _write_run_info(run_dir, recipe, model, data_sha256=data.sha256(), n_train=len(train_split), cleaning=cleaning)
     started = time.monotonic()
     model.fit(
@@ -132,11 +134,28 @@ def train(
 
 def _resume_or_build(recipe: Recipe, run_dir: Path, steps_per_epoch: int) -> tuple[keras.Model, int]:
     state = run_dir / STATE
+    model = build_model(recipe, steps_per_epoch)
     if (run_dir / CHECKPOINT).exists() and state.exists():
         done = int(json.loads(state.read_text())["epochs_done"])
         log.info("resuming %s after epoch %d", run_dir, done)
-        return keras.models.load_model(run_dir / CHECKPOINT), done
-    return build_model(recipe, steps_per_epoch), 0
+        _restore(model, keras.models.load_model(run_dir / CHECKPOINT))
+        return model, done
+    return model, 0
+
+
+def _restore(model: keras.Model, saved: keras.Model) -> None:
+    """Weights and optimizer state from a checkpoint; the schedule stays the recipe's.
+
+    Loading the checkpoint as the model would bring back the schedule it was saved with,
+    so a recipe that extends a run (another cosine cycle) would be silently ignored.
+    """
+    model.set_weights(saved.get_weights())
+    model.optimizer.build(model.trainable_variables)
+    mine, theirs = model.optimizer.variables, saved.optimizer.variables
+    if [v.shape for v in mine] != [v.shape for v in theirs]:
+        raise ValueError("the checkpoint's optimizer state does not fit this recipe's optimizer")
+    for variable, value in zip(mine, theirs, strict=True):
+        variable.assign(value)
 
 
 def _callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
@@ -181,10 +200,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-clean", action="store_true", help="train on Training as published")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    recipe = RECIPES[args.arch]
-    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "clean": False if args.no_clean else None}
-    recipe = dataclasses.replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
-    train(recipe, args.data, args.out, args.limit, args.ferplus)
+    train(_with_overrides(RECIPES[args.arch], args), args.data, args.out, args.limit, args.ferplus)
+
+
+def _with_overrides(recipe: Recipe, args: argparse.Namespace) -> Recipe:
+    if args.epochs is not None:  # one cosine cycle over the given epochs
+        recipe = dataclasses.replace(recipe, epochs=args.epochs, cycle_epochs=())
+    if args.batch_size is not None:
+        recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
+    if args.no_clean:
+        recipe = dataclasses.replace(recipe, clean=False)
+    return recipe
 
 
 if __name__ == "__main__":

@@ -21,10 +21,12 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
 
     data_dir = require_shared(FER2013)
     run = tmp_path / "run"
-    recipe = dataclasses.replace(RECIPES["vggbn"], epochs=1, batch_size=32)
+    recipe = dataclasses.replace(RECIPES["vggbn"], epochs=1, cycle_epochs=(), batch_size=32)
     train(recipe, data_dir, run, limit=320)
     assert json.loads((run / "state.json").read_text()) == {"epochs_done": 1}
-    train(dataclasses.replace(recipe, epochs=2), data_dir, run, limit=320)  # resumes after epoch 1
+    # Resumes after epoch 1 into a recipe that adds a second cosine cycle (a warm restart).
+    model = train(dataclasses.replace(recipe, epochs=2, cycle_epochs=(1, 1)), data_dir, run, limit=320)
+    assert float(model.optimizer.learning_rate) == 0.0  # the end of the second cycle, not the first
     history = (run / "history.csv").read_text().strip().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
     metadata = export(run, "checkpoint.keras", tmp_path / "m.onnx", data_dir)
