@@ -5,7 +5,8 @@
 Backend-agnostic Keras 3: TensorFlow on a CPU, JAX or PyTorch on a GPU machine.
 Each epoch writes ``checkpoint.keras`` (model and optimizer state) and appends to
 ``history.csv``; running the same command again resumes after the last finished
-epoch. The best epoch by PublicTest accuracy is kept as ``best.keras``.
+epoch. The best epoch by PublicTest accuracy is kept as ``best.keras``, and every
+epoch's model in ``snapshots/`` for weight averaging (``models.average``).
 """
 
 import argparse
@@ -24,6 +25,7 @@ from emostream.labels import NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
 from models.architectures import ARCHITECTURES, multiply_adds
 from models.augment import Augmentation
+from models.average import SNAPSHOTS, snapshot_name
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
 from models.recipes import RECIPES, Recipe
@@ -158,9 +160,22 @@ def _restore(model: keras.Model, saved: keras.Model) -> None:
         variable.assign(value)
 
 
+class SaveSnapshot(keras.callbacks.Callback):  # type: ignore[misc]
+    """Keeps each epoch's model in ``snapshots/``, for weight averaging (``models.average``)."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.folder = run_dir / SNAPSHOTS
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self.folder.mkdir(exist_ok=True)
+        self.model.save(self.folder / snapshot_name(epoch + 1))
+
+
 def _callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
     return [
         keras.callbacks.ModelCheckpoint(run_dir / CHECKPOINT),
+        SaveSnapshot(run_dir),
         keras.callbacks.ModelCheckpoint(run_dir / BEST, monitor="val_accuracy", mode="max", save_best_only=True),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         SaveState(run_dir),

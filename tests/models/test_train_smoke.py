@@ -29,7 +29,12 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     assert float(model.optimizer.learning_rate) == 0.0  # the end of the second cycle, not the first
     history = (run / "history.csv").read_text().strip().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
-    metadata = export(run, "checkpoint.keras", tmp_path / "m.onnx", data_dir)
+    assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch-001.keras", "epoch-002.keras"]
+
+    from models.average import main as average_main
+
+    average_main(["--run", str(run), "--last", "2", "--data", str(data_dir)])
+    metadata = export(run, "averaged.keras", tmp_path / "m.onnx", data_dir)
     assert metadata["epochs_trained"] == 2
     assert 0.0 <= metadata["publictest"]["accuracy"] <= 1.0
     assert load_classifier(tmp_path / "m.onnx").predict([]).shape == (0, 7)
