@@ -1,6 +1,6 @@
 """Stochastic weight averaging (Izmailov et al. 2018) of a run's last epochs.
 
-    python -m models.average --run runs/vggbn --last 5   # -> runs/vggbn/averaged.keras
+    python -m models.average --run runs/vggbn --last 10  # -> runs/vggbn/averaged.keras
 
 Averages the weights of the per-epoch snapshots that ``models.train`` keeps in
 ``snapshots/`` (the last N epochs of the final cosine cycle), then recomputes every
@@ -64,7 +64,7 @@ def recalibrate_batchnorm(model: keras.Model, images: npt.NDArray[np.uint8], bat
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, required=True, help="training run folder with snapshots/")
-    parser.add_argument("--last", type=int, default=5, help="average this many final epochs")
+    parser.add_argument("--last", type=int, default=10, help="average this many final epochs")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR)
     args = parser.parse_args(argv)

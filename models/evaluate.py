@@ -1,7 +1,7 @@
 """Evaluate the served artifact on PublicTest and write a report folder.
 
     python -m models.evaluate [--model models/artifacts/emotion.onnx] [--data DIR] [--report DIR]
-                              [--run runs/vggbn] [--keras runs/vggbn/best.keras]
+                              [--run runs/vggbn] [--keras runs/vggbn/averaged.keras]
 
 Scores the ONNX artifact through ``load_classifier`` (exactly what workers serve)
 against the FER2013 labels, the same rows without images that also occur in

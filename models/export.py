@@ -1,6 +1,6 @@
 """Export a trained Keras model to the serving artifact: ONNX plus a metadata file.
 
-    python -m models.export --run runs/vggbn20 [--checkpoint best.keras] [--out models/artifacts/emotion.onnx]
+    python -m models.export --run runs/vggbn [--checkpoint averaged.keras] [--out models/artifacts/emotion.onnx]
                             [--tta flip] [--no-int8]
 
 Also writes the int8 variant that workers serve (``emotion-int8.onnx``, see
