@@ -118,8 +118,9 @@ def train(
     run_dir.mkdir(parents=True, exist_ok=True)
     steps_per_epoch = math.ceil(len(train_split) / recipe.batch_size)
     model, done = _resume_or_build(recipe, run_dir, steps_per_epoch)
-    # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches.
-    batches = FerBatches(train_split, recipe.batch_size, recipe.augment, recipe.seed * 1000 + done)
+    # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches
+    # (a fresh run keeps the recipe's seed).
+    batches = FerBatches(train_split, recipe.batch_size, recipe.augment, _batch_seed(recipe, done))
     _write_run_info(run_dir, recipe, model, data_sha256=data.sha256(), n_train=len(train_split), cleaning=cleaning)
     started = time.monotonic()
     model.fit(
@@ -132,6 +133,10 @@ def train(
     )
     log.info("trained %s epochs %d..%d in %.0f s", recipe.arch, done, recipe.epochs, time.monotonic() - started)
     return model
+
+
+def _batch_seed(recipe: Recipe, epochs_done: int) -> int:
+    return recipe.seed if epochs_done == 0 else recipe.seed * 1000 + epochs_done
 
 
 def _resume_or_build(recipe: Recipe, run_dir: Path, steps_per_epoch: int) -> tuple[keras.Model, int]:
