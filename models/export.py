@@ -32,6 +32,7 @@ from models.architectures import multiply_adds
 from models.classifier import FP32_MODEL, load_classifier, metadata_path
 from models.data import DEFAULT_DATA_DIR, load_fer2013
 from models.metrics import evaluate
+from models.train import epochs_done
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str =
     out.parent.mkdir(parents=True, exist_ok=True)
     model.export(str(out), format="onnx", verbose=False)
     run = json.loads((run_dir / "run.json").read_text())
-    epochs = _epochs_done(run_dir)
+    epochs = epochs_done(run_dir)
     metadata = {
         "version": f"{model.name}-e{epochs}-{_sha256(out)[:8]}",
         "labels": list(EMOTIONS),
@@ -79,11 +80,6 @@ def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str =
     metadata["publictest"] = evaluate(data.val.y, probs).as_dict()
     metadata_path(out).write_text(json.dumps(metadata, indent=1) + "\n")
     return metadata
-
-
-def _epochs_done(run_dir: Path) -> int:
-    state = run_dir / "state.json"
-    return int(json.loads(state.read_text())["epochs_done"]) if state.exists() else 0
 
 
 def _sha256(path: Path) -> str:

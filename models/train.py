@@ -116,11 +116,14 @@ def train(
     train_split = train_split if limit is None else train_split.subset(limit, recipe.seed)
     val_split = data.val if limit is None else data.val.subset(limit, recipe.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    steps_per_epoch = math.ceil(len(train_split) / recipe.batch_size)
-    model, done = _resume_or_build(recipe, run_dir, steps_per_epoch)
+    done = epochs_done(run_dir) if (run_dir / CHECKPOINT).exists() else 0
     # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches
     # (a fresh run keeps the recipe's seed).
     batches = FerBatches(train_split, recipe.batch_size, recipe.augment, _batch_seed(recipe, done))
+    model = build_model(recipe, len(batches))
+    if done:
+        log.info("resuming %s after epoch %d", run_dir, done)
+        _restore(model, keras.models.load_model(run_dir / CHECKPOINT))
     _write_run_info(run_dir, recipe, model, data_sha256=data.sha256(), n_train=len(train_split), cleaning=cleaning)
     started = time.monotonic()
     model.fit(
@@ -139,15 +142,10 @@ def _batch_seed(recipe: Recipe, epochs_done: int) -> int:
     return recipe.seed if epochs_done == 0 else recipe.seed * 1000 + epochs_done
 
 
-def _resume_or_build(recipe: Recipe, run_dir: Path, steps_per_epoch: int) -> tuple[keras.Model, int]:
+def epochs_done(run_dir: Path) -> int:
+    """Epochs a run has finished, from the state written after each epoch (0 for none)."""
     state = run_dir / STATE
-    model = build_model(recipe, steps_per_epoch)
-    if (run_dir / CHECKPOINT).exists() and state.exists():
-        done = int(json.loads(state.read_text())["epochs_done"])
-        log.info("resuming %s after epoch %d", run_dir, done)
-        _restore(model, keras.models.load_model(run_dir / CHECKPOINT))
-        return model, done
-    return model, 0
+    return int(json.loads(state.read_text())["epochs_done"]) if state.exists() else 0
 
 
 def _restore(model: keras.Model, saved: keras.Model) -> None:
