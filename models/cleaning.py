@@ -75,7 +75,7 @@ def clean_training(train: Split, val: Split, votes: npt.NDArray[np.uint8] | None
         blank_dropped=int(blank.sum()),
         kept=int(keep.sum()),
     )
-    return Split(train.x[keep], train.y[keep]), report
+    return Split(train.x[keep], train.y[keep], None if votes is None else votes[keep]), report
 
 
 def _deduplicate(

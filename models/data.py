@@ -21,10 +21,14 @@ BUNDLE_NAME = "train_publictest.npz.xz"
 
 @dataclass(frozen=True)
 class Split:
-    """One split of FER2013: 48x48 uint8 images and their labels in EMOTIONS order."""
+    """One split of FER2013: 48x48 uint8 images and their labels in EMOTIONS order.
+
+    ``votes`` are the row-aligned FER+ annotator votes (10 columns) where they were loaded.
+    """
 
     x: npt.NDArray[np.uint8]
     y: npt.NDArray[np.uint8]
+    votes: npt.NDArray[np.uint8] | None = None
 
     def __len__(self) -> int:
         return len(self.y)
@@ -33,7 +37,7 @@ class Split:
         """A stratification-free random subset, for smoke tests."""
         rng = np.random.default_rng(seed)
         idx = np.sort(rng.choice(len(self), size=min(count, len(self)), replace=False))
-        return Split(self.x[idx], self.y[idx])
+        return Split(self.x[idx], self.y[idx], None if self.votes is None else self.votes[idx])
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,8 @@ class Recipe:
     # Cosine cycles (warm restarts), in epochs; empty means one cycle over all epochs.
     cycle_epochs: tuple[int, ...] = ()
     restart_decay: float = 0.5  # each restart's peak learning rate relative to the previous one
+    # Share of the target taken from the FER+ annotators' votes (models/targets.py); 0: one-hot.
+    ferplus_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.cycle_epochs and sum(self.cycle_epochs) != self.epochs:
@@ -60,5 +62,21 @@ RECIPES: dict[str, Recipe] = {
         weight_decay=1e-4,
         label_smoothing=0.1,
         augment=True,
+    ),
+    # A third cycle (a quarter of the first peak) on targets half FER2013 label, half FER+
+    # votes, continuing a finished vggbn run: --from runs/vggbn40. The first 40 epochs'
+    # schedule is vggbn's, so the two runs share them exactly.
+    "vggbn-ferplus": Recipe(
+        arch="vggbn",
+        epochs=56,
+        cycle_epochs=(16, 24, 16),
+        batch_size=64,
+        learning_rate=2e-3,
+        schedule="cosine",
+        warmup_epochs=1,
+        weight_decay=1e-4,
+        label_smoothing=0.1,
+        augment=True,
+        ferplus_weight=0.5,
     ),
 }

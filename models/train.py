@@ -14,6 +14,7 @@ import dataclasses
 import json
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -21,7 +22,6 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
-from emostream.labels import NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
 from models.architectures import ARCHITECTURES, multiply_adds
 from models.augment import Augmentation
@@ -30,6 +30,7 @@ from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
 from models.recipes import RECIPES, Recipe
 from models.schedules import CosineRestarts
+from models.targets import one_hot, training_targets
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,12 @@ STATE = "state.json"
 
 
 class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
-    """Shuffled, optionally augmented batches of prepared faces and one-hot labels."""
+    """Shuffled, optionally augmented batches of prepared faces and their targets (models/targets.py)."""
 
-    def __init__(self, split: Split, batch_size: int, augment: bool, seed: int) -> None:
+    def __init__(self, split: Split, batch_size: int, augment: bool, seed: int, ferplus_weight: float = 0.0) -> None:
         super().__init__()
         self.split = split
+        self.targets = training_targets(split.y, split.votes, ferplus_weight)
         self.batch_size = batch_size
         self.augmentation = Augmentation() if augment else None
         self.rng = np.random.default_rng(seed)
@@ -57,14 +59,10 @@ class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
         images = self.split.x[idx]
         if self.augmentation is not None:
             images = self.augmentation.apply(images, self.rng)
-        return prepare_faces(images), one_hot(self.split.y[idx])
+        return prepare_faces(images), self.targets[idx]
 
     def on_epoch_end(self) -> None:
         self.order = self.rng.permutation(len(self.split))
-
-
-def one_hot(labels: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    return np.eye(NUM_EMOTIONS, dtype=np.float32)[labels]
 
 
 def build_model(recipe: Recipe, steps_per_epoch: int) -> keras.Model:
@@ -107,10 +105,11 @@ def train(
 ) -> keras.Model:
     keras.utils.set_random_seed(recipe.seed)
     data = load_fer2013(data_dir)
+    votes = load_votes(ferplus_dir, "train")
     cleaning = None
-    train_split = data.train
+    train_split = dataclasses.replace(data.train, votes=votes)
     if recipe.clean:
-        train_split, report = clean_training(data.train, data.val, load_votes(ferplus_dir, "train"))
+        train_split, report = clean_training(data.train, data.val, votes)
         cleaning = report.as_dict()
         log.info("cleaning: %s", cleaning)
     train_split = train_split if limit is None else train_split.subset(limit, recipe.seed)
@@ -119,7 +118,9 @@ def train(
     done = epochs_done(run_dir) if (run_dir / CHECKPOINT).exists() else 0
     # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches
     # (a fresh run keeps the recipe's seed).
-    batches = FerBatches(train_split, recipe.batch_size, recipe.augment, _batch_seed(recipe, done))
+    batches = FerBatches(
+        train_split, recipe.batch_size, recipe.augment, _batch_seed(recipe, done), recipe.ferplus_weight
+    )
     model = build_model(recipe, len(batches))
     if done:
         log.info("resuming %s after epoch %d", run_dir, done)
@@ -213,12 +214,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumes if it holds a checkpoint)")
     parser.add_argument("--epochs", type=int, help="override the recipe's epoch count")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--from", dest="start_from", type=Path, help="continue this finished run in --out")
     parser.add_argument("--limit", type=int, help="train on this many images only (smoke tests)")
     parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR, help="FER+ votes, for cleaning")
     parser.add_argument("--no-clean", action="store_true", help="train on Training as published")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.start_from is not None:
+        continue_run(args.start_from, args.out)
     train(_with_overrides(RECIPES[args.arch], args), args.data, args.out, args.limit, args.ferplus)
+
+
+def continue_run(source: Path, run_dir: Path) -> None:
+    """Start ``run_dir`` from ``source``'s last epoch (checkpoint, state and history), once.
+
+    ``train`` then resumes it under the new recipe; a ``run_dir`` that already has a
+    checkpoint is left alone, so the same command resumes an interrupted continuation.
+    """
+    if (run_dir / CHECKPOINT).exists():
+        return
+    if not (source / CHECKPOINT).exists():
+        raise FileNotFoundError(f"{source} has no {CHECKPOINT} to continue from")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for name in (STATE, "history.csv", CHECKPOINT):  # the checkpoint last: its presence means "copied"
+        shutil.copy2(source / name, run_dir / name)
 
 
 def _with_overrides(recipe: Recipe, args: argparse.Namespace) -> Recipe:

@@ -25,7 +25,7 @@ def test_each_rule_drops_exactly_its_rows() -> None:
     labels = [3, 4, 4, 0, 6, 2, 1, 5]
     train = Split(np.stack(images), np.array(labels, dtype=np.uint8))
     val = Split(np.stack([leaked, _image(9)]), np.array([3, 3], dtype=np.uint8))
-    votes = np.array([_votes(0, 5)] * 8, dtype=np.uint8)
+    votes = np.array([_votes(0, row + 1) for row in range(8)], dtype=np.uint8)  # row-distinct
     votes[5] = _votes(9, 6)  # annotators: not a face
 
     cleaned, report = clean_training(train, val, votes)
@@ -43,6 +43,8 @@ def test_each_rule_drops_exactly_its_rows() -> None:
     }
     assert cleaned.y.tolist() == [4, 5]  # one copy of the duplicate, and the plain image
     assert np.array_equal(cleaned.x[0], dup)
+    assert cleaned.votes is not None
+    assert np.array_equal(cleaned.votes, votes[[1, 7]])
     assert leaked_mask(train, val).tolist() == [True, False]
 
 

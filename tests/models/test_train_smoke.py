@@ -31,6 +31,21 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
     assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch-001.keras", "epoch-002.keras"]
 
+    # Another run continues this one's two epochs with a third cycle on FER+ soft targets.
+    from models.train import continue_run, epochs_done
+
+    continued = tmp_path / "continued"
+    continue_run(run, continued)
+    assert epochs_done(continued) == 2
+    train(
+        dataclasses.replace(recipe, epochs=3, cycle_epochs=(1, 1, 1), ferplus_weight=0.5),
+        data_dir,
+        continued,
+        limit=320,
+    )
+    assert epochs_done(continued) == 3
+    assert epochs_done(run) == 2
+
     from models.average import main as average_main
 
     average_main(["--run", str(run), "--last", "2", "--data", str(data_dir)])
