@@ -215,6 +215,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, help="override the recipe's epoch count")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     parser.add_argument("--from", dest="start_from", type=Path, help="continue this finished run in --out")
+    parser.add_argument("--ferplus-weight", type=float, help="override the recipe's FER+ share of the targets")
     parser.add_argument("--limit", type=int, help="train on this many images only (smoke tests)")
     parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR, help="FER+ votes, for cleaning")
     parser.add_argument("--no-clean", action="store_true", help="train on Training as published")
@@ -245,6 +246,8 @@ def _with_overrides(recipe: Recipe, args: argparse.Namespace) -> Recipe:
         recipe = dataclasses.replace(recipe, epochs=args.epochs, cycle_epochs=())
     if args.batch_size is not None:
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
+    if args.ferplus_weight is not None:
+        recipe = dataclasses.replace(recipe, ferplus_weight=args.ferplus_weight)
     if args.no_clean:
         recipe = dataclasses.replace(recipe, clean=False)
     return recipe
