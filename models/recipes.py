@@ -64,7 +64,7 @@ RECIPES: dict[str, Recipe] = {
         augment=True,
     ),
     # A third cycle (a quarter of the first peak) on targets half FER2013 label, half FER+
-    # votes, continuing a finished vggbn run: --from runs/vggbn40. The first 40 epochs'
+    # votes, continuing a finished vggbn run: --from runs/vggbn. The first 40 epochs'
     # schedule is vggbn's, so the two runs share them exactly.
     "vggbn-ferplus": Recipe(
         arch="vggbn",

@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--from", dest="start_from", type=Path, help="continue this finished run in --out")
     parser.add_argument("--ferplus-weight", type=float, help="override the recipe's FER+ share of the targets")
     parser.add_argument("--limit", type=int, help="train on this many images only (smoke tests)")
-    parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR, help="FER+ votes, for cleaning")
+    parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR, help="FER+ votes (cleaning, soft targets)")
     parser.add_argument("--no-clean", action="store_true", help="train on Training as published")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
