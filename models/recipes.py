@@ -3,7 +3,7 @@
 Choices are made on PublicTest and recorded in the model card, not edited into code paths.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,19 @@ class Recipe:
         return asdict(self)
 
 
+VGGBN = Recipe(
+    arch="vggbn",
+    epochs=40,
+    cycle_epochs=(16, 24),
+    batch_size=64,
+    learning_rate=2e-3,
+    schedule="cosine",
+    warmup_epochs=1,
+    weight_decay=1e-4,
+    label_smoothing=0.1,
+    augment=True,
+)
+
 RECIPES: dict[str, Recipe] = {
     # The classic report's recipe: Adam 1e-4, batch 64, 50 epochs, no augmentation.
     "baseline": Recipe(
@@ -51,32 +64,9 @@ RECIPES: dict[str, Recipe] = {
     ),
     # Two cosine cycles: the first 16 epochs reached 66 % on PublicTest (run vggbn16c), a
     # restart at half the peak for 24 more epochs continues from there.
-    "vggbn": Recipe(
-        arch="vggbn",
-        epochs=40,
-        cycle_epochs=(16, 24),
-        batch_size=64,
-        learning_rate=2e-3,
-        schedule="cosine",
-        warmup_epochs=1,
-        weight_decay=1e-4,
-        label_smoothing=0.1,
-        augment=True,
-    ),
+    "vggbn": VGGBN,
     # A third cycle (a quarter of the first peak) on targets half FER2013 label, half FER+
-    # votes, continuing a finished vggbn run: --from runs/vggbn. The first 40 epochs'
-    # schedule is vggbn's, so the two runs share them exactly.
-    "vggbn-ferplus": Recipe(
-        arch="vggbn",
-        epochs=56,
-        cycle_epochs=(16, 24, 16),
-        batch_size=64,
-        learning_rate=2e-3,
-        schedule="cosine",
-        warmup_epochs=1,
-        weight_decay=1e-4,
-        label_smoothing=0.1,
-        augment=True,
-        ferplus_weight=0.5,
-    ),
+    # votes, continuing a finished vggbn run: --from runs/vggbn. Derived from vggbn, so the
+    # two runs share the first 40 epochs' schedule exactly.
+    "vggbn-ferplus": replace(VGGBN, epochs=56, cycle_epochs=(*VGGBN.cycle_epochs, 16), ferplus_weight=0.5),
 }
