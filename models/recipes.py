@@ -24,6 +24,9 @@ class Recipe:
     restart_decay: float = 0.5  # each restart's peak learning rate relative to the previous one
     # Share of the target taken from the FER+ annotators' votes (models/targets.py); 0: one-hot.
     ferplus_weight: float = 0.0
+    # Share of the target taken from teacher networks' mirror-averaged predictions
+    # (models/distill.py; the teachers are named with --teacher); 0: no distillation.
+    teacher_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.cycle_epochs and sum(self.cycle_epochs) != self.epochs:
@@ -69,4 +72,7 @@ RECIPES: dict[str, Recipe] = {
     # votes, continuing a finished vggbn run: --from runs/vggbn. Derived from vggbn, so the
     # two runs share the first 40 epochs' schedule exactly.
     "vggbn-ferplus": replace(VGGBN, epochs=56, cycle_epochs=(*VGGBN.cycle_epochs, 16), ferplus_weight=0.5),
+    # A third cycle distilling teachers' mirror-averaged predictions into one network,
+    # continuing a finished vggbn run: --from runs/vggbn --teacher A.keras --teacher B.keras.
+    "vggbn-distill": replace(VGGBN, epochs=52, cycle_epochs=(*VGGBN.cycle_epochs, 12), teacher_weight=0.7),
 }

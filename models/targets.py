@@ -1,10 +1,11 @@
-"""Training targets: FER2013 one-hot labels, optionally mixed with FER+ annotator votes.
+"""Training targets: FER2013 one-hot labels, optionally mixed with FER+ annotator votes and a teacher's predictions.
 
 FER2013's labels come from one annotator each; FER+ asked ten people per image. Mixing
 the ten votes' distribution into the target tells the network which faces are
 ambiguous (a fearful face that half the annotators call surprised) instead of asking it
 to be certain of one label. The argmax of the mix is still the FER2013 label wherever
 the annotators agree with it, so the network keeps learning the labels it is scored on.
+A teacher's probabilities (models/distill.py) can be mixed in last, for distillation.
 """
 
 import numpy as np
@@ -44,3 +45,16 @@ def training_targets(
     dist, voted = ferplus_distribution(votes)
     targets[voted] = (1.0 - ferplus_weight) * targets[voted] + ferplus_weight * dist[voted]
     return targets
+
+
+def with_teacher(
+    targets: npt.NDArray[np.float32], teacher: npt.NDArray[np.float32] | None, teacher_weight: float
+) -> npt.NDArray[np.float32]:
+    """``(1 - w) * targets + w * teacher``: the label-based targets mixed with a teacher's probabilities."""
+    if teacher_weight == 0.0:
+        return targets
+    if teacher is None:
+        raise ValueError("a teacher share of the targets needs teacher networks (--teacher PATH)")
+    if teacher.shape != targets.shape:
+        raise ValueError(f"teacher probabilities {teacher.shape} do not match the targets {targets.shape}")
+    return ((1.0 - teacher_weight) * targets + teacher_weight * teacher).astype(np.float32)

@@ -1,6 +1,8 @@
 """Train an emotion CNN on FER2013 with a recorded recipe; resumable.
 
     python -m models.train --arch vggbn --out runs/vggbn [--epochs N] [--limit N]
+    python -m models.train --arch vggbn-distill --from runs/vggbn --out runs/distill \
+        --teacher runs/vggbn/averaged.keras --teacher runs/vggbn56/averaged.keras
 
 Backend-agnostic Keras 3: TensorFlow on a CPU, JAX or PyTorch on a GPU machine.
 Each epoch writes ``checkpoint.keras`` (model and optimizer state) and appends to
@@ -16,6 +18,7 @@ import logging
 import math
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import keras
@@ -28,9 +31,10 @@ from models.augment import Augmentation
 from models.average import SNAPSHOTS, snapshot_name
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
+from models.distill import cached_teacher_probabilities
 from models.recipes import RECIPES, Recipe
 from models.schedules import CosineRestarts
-from models.targets import one_hot, training_targets
+from models.targets import one_hot, training_targets, with_teacher
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +44,16 @@ STATE = "state.json"
 
 
 class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
-    """Shuffled, optionally augmented batches of prepared faces and their targets (models/targets.py)."""
+    """Shuffled, optionally augmented batches of prepared faces and their row-aligned targets (models/targets.py)."""
 
-    def __init__(self, split: Split, batch_size: int, augment: bool, seed: int, ferplus_weight: float = 0.0) -> None:
+    def __init__(
+        self, split: Split, targets: npt.NDArray[np.float32], batch_size: int, augment: bool, seed: int
+    ) -> None:
         super().__init__()
+        if len(targets) != len(split):
+            raise ValueError(f"{len(targets)} targets for {len(split)} images")
         self.split = split
-        self.targets = training_targets(split.y, split.votes, ferplus_weight)
+        self.targets = targets
         self.batch_size = batch_size
         self.augmentation = Augmentation() if augment else None
         self.rng = np.random.default_rng(seed)
@@ -101,7 +109,13 @@ class SaveState(keras.callbacks.Callback):  # type: ignore[misc]
 
 
 def train(
-    recipe: Recipe, data_dir: Path, run_dir: Path, limit: int | None = None, ferplus_dir: Path = DEFAULT_FERPLUS_DIR
+    recipe: Recipe,
+    data_dir: Path,
+    run_dir: Path,
+    limit: int | None = None,
+    ferplus_dir: Path = DEFAULT_FERPLUS_DIR,
+    *,
+    teachers: Sequence[Path] = (),
 ) -> keras.Model:
     keras.utils.set_random_seed(recipe.seed)
     data = load_fer2013(data_dir)
@@ -118,14 +132,21 @@ def train(
     done = epochs_done(run_dir) if (run_dir / CHECKPOINT).exists() else 0
     # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches
     # (a fresh run keeps the recipe's seed).
-    batches = FerBatches(
-        train_split, recipe.batch_size, recipe.augment, _batch_seed(recipe, done), recipe.ferplus_weight
-    )
+    targets = _targets(recipe, train_split, run_dir, teachers)
+    batches = FerBatches(train_split, targets, recipe.batch_size, recipe.augment, _batch_seed(recipe, done))
     model = build_model(recipe, len(batches))
     if done:
         log.info("resuming %s after epoch %d", run_dir, done)
         _restore(model, keras.models.load_model(run_dir / CHECKPOINT))
-    _write_run_info(run_dir, recipe, model, data_sha256=data.sha256(), n_train=len(train_split), cleaning=cleaning)
+    _write_run_info(
+        run_dir,
+        recipe,
+        model,
+        data_sha256=data.sha256(),
+        n_train=len(train_split),
+        cleaning=cleaning,
+        teachers=[str(path) for path in teachers],
+    )
     started = time.monotonic()
     model.fit(
         batches,
@@ -137,6 +158,16 @@ def train(
     )
     log.info("trained %s epochs %d..%d in %.0f s", recipe.arch, done, recipe.epochs, time.monotonic() - started)
     return model
+
+
+def _targets(recipe: Recipe, split: Split, run_dir: Path, teachers: Sequence[Path]) -> npt.NDArray[np.float32]:
+    targets = training_targets(split.y, split.votes, recipe.ferplus_weight)
+    if recipe.teacher_weight == 0.0:
+        if teachers:
+            raise ValueError(f"recipe {recipe.arch!r} has no teacher share; --teacher would be ignored")
+        return targets
+    teacher = cached_teacher_probabilities(run_dir, teachers, split.x) if teachers else None
+    return with_teacher(targets, teacher, recipe.teacher_weight)
 
 
 def _batch_seed(recipe: Recipe, epochs_done: int) -> int:
@@ -194,9 +225,11 @@ def _write_run_info(
     data_sha256: str,
     n_train: int,
     cleaning: dict[str, int] | None,
+    teachers: list[str],
 ) -> None:
     info = {
         "cleaning": cleaning,
+        "teachers": teachers,
         "recipe": recipe.as_dict(),
         "backend": keras.backend.backend(),
         "parameters": int(model.count_params()),
@@ -216,6 +249,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
     parser.add_argument("--from", dest="start_from", type=Path, help="continue this finished run in --out")
     parser.add_argument("--ferplus-weight", type=float, help="override the recipe's FER+ share of the targets")
+    parser.add_argument(
+        "--teacher",
+        dest="teachers",
+        type=Path,
+        action="append",
+        default=[],
+        help="a teacher network (.keras) for a recipe with a teacher share; repeat for several",
+    )
+    parser.add_argument("--teacher-weight", type=float, help="override the recipe's teacher share of the targets")
     parser.add_argument("--limit", type=int, help="train on this many images only (smoke tests)")
     parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR, help="FER+ votes (cleaning, soft targets)")
     parser.add_argument("--no-clean", action="store_true", help="train on Training as published")
@@ -223,7 +265,9 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.start_from is not None:
         continue_run(args.start_from, args.out)
-    train(_with_overrides(RECIPES[args.arch], args), args.data, args.out, args.limit, args.ferplus)
+    train(
+        _with_overrides(RECIPES[args.arch], args), args.data, args.out, args.limit, args.ferplus, teachers=args.teachers
+    )
 
 
 def continue_run(source: Path, run_dir: Path) -> None:
@@ -248,6 +292,8 @@ def _with_overrides(recipe: Recipe, args: argparse.Namespace) -> Recipe:
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
     if args.ferplus_weight is not None:
         recipe = dataclasses.replace(recipe, ferplus_weight=args.ferplus_weight)
+    if args.teacher_weight is not None:
+        recipe = dataclasses.replace(recipe, teacher_weight=args.teacher_weight)
     if args.no_clean:
         recipe = dataclasses.replace(recipe, clean=False)
     return recipe

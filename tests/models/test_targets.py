@@ -1,9 +1,9 @@
-"""Training targets from FER2013 labels and FER+ votes, on hand-built votes."""
+"""Training targets from FER2013 labels, FER+ votes and teacher probabilities, on hand-built inputs."""
 
 import numpy as np
 import pytest
 
-from models.targets import ferplus_distribution, one_hot, training_targets
+from models.targets import ferplus_distribution, one_hot, training_targets, with_teacher
 
 # FER+ vote columns: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF.
 VOTES = np.array(
@@ -39,3 +39,18 @@ def test_weight_zero_is_one_hot_even_without_votes() -> None:
 def test_soft_targets_without_votes_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="FER\\+ votes"):
         training_targets(LABELS, None, 0.5)
+
+
+def test_teacher_share_mixes_in_the_teacher_probabilities() -> None:
+    teacher = np.full((3, 7), 1 / 7, dtype=np.float32)
+    mixed = with_teacher(one_hot(LABELS), teacher, 0.7)
+    assert mixed[0].tolist() == pytest.approx([0.1, 0.1, 0.1, 0.4, 0.1, 0.1, 0.1])
+    assert mixed.sum(axis=1) == pytest.approx(np.ones(3))
+    assert np.array_equal(with_teacher(one_hot(LABELS), None, 0.0), one_hot(LABELS))
+
+
+def test_teacher_share_without_a_teacher_or_with_misaligned_rows_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="--teacher"):
+        with_teacher(one_hot(LABELS), None, 0.5)
+    with pytest.raises(ValueError, match="do not match"):
+        with_teacher(one_hot(LABELS), np.zeros((2, 7), dtype=np.float32), 0.5)

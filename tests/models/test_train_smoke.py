@@ -31,20 +31,27 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
     assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch-001.keras", "epoch-002.keras"]
 
-    # Another run continues this one's two epochs with a third cycle on FER+ soft targets.
+    # Another run continues this one's two epochs with a third cycle on targets mixing the
+    # label, FER+ votes and a teacher's mirror-averaged predictions (here the run's own last epoch).
     from models.train import continue_run, epochs_done
 
     continued = tmp_path / "continued"
     continue_run(run, continued)
     assert epochs_done(continued) == 2
+    teacher = run / "checkpoint.keras"
     train(
-        dataclasses.replace(recipe, epochs=3, cycle_epochs=(1, 1, 1), ferplus_weight=0.5),
+        dataclasses.replace(recipe, epochs=3, cycle_epochs=(1, 1, 1), ferplus_weight=0.5, teacher_weight=0.5),
         data_dir,
         continued,
         limit=320,
+        teachers=[teacher],
     )
     assert epochs_done(continued) == 3
     assert epochs_done(run) == 2
+    assert json.loads((continued / "run.json").read_text())["teachers"] == [str(teacher)]
+    assert (continued / "teacher.npz").exists()
+    with pytest.raises(ValueError, match="no teacher share"):
+        train(recipe, data_dir, tmp_path / "ignored", limit=320, teachers=[teacher])
 
     from models.average import main as average_main
 

@@ -1,0 +1,63 @@
+"""Teacher targets for distillation: finished networks' predictions, averaged over each face and its mirror.
+
+Averaging a network's output on a face and on its mirror image (test-time flip
+averaging) and over several networks is more accurate than any one network, but
+costs one forward pass per view and network. Training one network on those averaged
+predictions (Hinton et al. 2015, "Distilling the knowledge in a neural network")
+moves part of that gain into a single network of the same cost per face. The targets
+are computed once on the unaugmented training images and cached in the run folder.
+"""
+
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import keras
+import numpy as np
+import numpy.typing as npt
+
+from emostream.labels import NUM_EMOTIONS
+from emostream.preprocess import prepare_faces
+
+log = logging.getLogger(__name__)
+
+TEACHER_CACHE = "teacher.npz"
+
+
+def mirror(faces: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    """Left-right mirror of prepared faces (N, H, W, 1)."""
+    return np.ascontiguousarray(faces[:, :, ::-1])
+
+
+def teacher_probabilities(
+    teachers: Sequence[Path], images: npt.NDArray[np.uint8], batch_size: int = 256
+) -> npt.NDArray[np.float32]:
+    """Mean of every teacher's probabilities on each face and on its mirror."""
+    if not teachers:
+        raise ValueError("distillation needs at least one teacher network (--teacher PATH)")
+    faces = prepare_faces(images)
+    total = np.zeros((len(images), NUM_EMOTIONS), dtype=np.float64)
+    for path in teachers:
+        model = keras.models.load_model(path, compile=False)
+        for view in (faces, mirror(faces)):
+            total += model.predict(view, batch_size=batch_size, verbose=0)
+        log.info("teacher %s: predicted %d faces and their mirrors", path, len(images))
+    return (total / (2 * len(teachers))).astype(np.float32)
+
+
+def cached_teacher_probabilities(
+    run_dir: Path, teachers: Sequence[Path], images: npt.NDArray[np.uint8]
+) -> npt.NDArray[np.float32]:
+    """``teacher_probabilities``, reused from the run folder when the same teachers made it for these images."""
+    cache = run_dir / TEACHER_CACHE
+    key = json.dumps([str(path) for path in teachers])
+    if cache.exists():
+        with np.load(cache) as saved:
+            if str(saved["teachers"]) == key and saved["probabilities"].shape[0] == len(images):
+                return np.asarray(saved["probabilities"], dtype=np.float32)
+        log.info("%s was made by other teachers or for other images; recomputing", cache)
+    probabilities = teacher_probabilities(teachers, images)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, teachers=np.array(key), probabilities=probabilities)
+    return probabilities

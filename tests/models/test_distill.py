@@ -1,0 +1,68 @@
+"""Teacher targets for distillation, from tiny real Keras models saved to disk."""
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras", reason="the training stack is the 'train' extra")
+
+from emostream.preprocess import prepare_faces  # noqa: E402
+from models.distill import TEACHER_CACHE, cached_teacher_probabilities, mirror, teacher_probabilities  # noqa: E402
+
+RNG = np.random.default_rng(0)
+IMAGES = RNG.integers(0, 256, size=(6, 48, 48), dtype=np.uint8)
+
+
+def saved_teacher(path: Path, seed: int) -> Path:
+    """A small network that is not mirror-symmetric (a dense layer over the flattened image)."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((48, 48, 1))
+    x = keras.layers.Conv2D(2, 3)(inputs)
+    x = keras.layers.Flatten()(x)
+    model: Any = keras.Model(inputs, keras.layers.Dense(7, activation="softmax")(x))
+    model.save(path)
+    return path
+
+
+def test_targets_are_the_mean_over_teachers_and_mirrors(tmp_path: Path) -> None:
+    teachers = [saved_teacher(tmp_path / f"t{seed}.keras", seed) for seed in (1, 2)]
+    faces = prepare_faces(IMAGES)
+    expected = np.mean(
+        [
+            keras.models.load_model(path, compile=False).predict(view, verbose=0)
+            for path in teachers
+            for view in (faces, mirror(faces))
+        ],
+        axis=0,
+    )
+    got = teacher_probabilities(teachers, IMAGES)
+    assert got.shape == (6, 7)
+    assert np.allclose(got, expected, atol=1e-6)
+    assert np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_face_and_its_mirror_get_the_same_targets_though_each_teacher_differs(tmp_path: Path) -> None:
+    teacher = saved_teacher(tmp_path / "t.keras", 3)
+    mirrored = np.ascontiguousarray(IMAGES[:, :, ::-1])
+    model = keras.models.load_model(teacher, compile=False)
+    one_view = model.predict(prepare_faces(IMAGES), verbose=0)
+    assert not np.allclose(one_view, model.predict(prepare_faces(mirrored), verbose=0), atol=1e-4)
+    assert np.allclose(teacher_probabilities([teacher], IMAGES), teacher_probabilities([teacher], mirrored), atol=1e-6)
+
+
+def test_cache_is_reused_for_the_same_teachers_and_remade_for_others(tmp_path: Path) -> None:
+    first, second = saved_teacher(tmp_path / "a.keras", 1), saved_teacher(tmp_path / "b.keras", 2)
+    run = tmp_path / "run"
+    made = cached_teacher_probabilities(run, [first], IMAGES)
+    assert (run / TEACHER_CACHE).exists()
+    first.unlink()  # a cache hit must not need the teacher again
+    assert np.array_equal(cached_teacher_probabilities(run, [first], IMAGES), made)
+    other = cached_teacher_probabilities(run, [second], IMAGES)
+    assert not np.allclose(other, made)
+
+
+def test_no_teacher_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="--teacher"):
+        teacher_probabilities([], IMAGES)
