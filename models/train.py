@@ -2,7 +2,7 @@
 
     python -m models.train --arch vggbn --out runs/vggbn [--epochs N] [--limit N]
     python -m models.train --arch vggbn-distill --from runs/vggbn --out runs/distill \
-        --teacher runs/vggbn/averaged.keras --teacher runs/vggbn56/averaged.keras
+        --teacher runs/vggbn/averaged.keras --teacher runs/vggbn-onehot/averaged.keras
 
 Backend-agnostic Keras 3: TensorFlow on a CPU, JAX or PyTorch on a GPU machine.
 Each epoch writes ``checkpoint.keras`` (model and optimizer state) and appends to
