@@ -8,6 +8,7 @@ moves part of that gain into a single network of the same cost per face. The tar
 are computed once on the unaugmented training images and cached in the run folder.
 """
 
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -49,15 +50,23 @@ def teacher_probabilities(
 def cached_teacher_probabilities(
     run_dir: Path, teachers: Sequence[Path], images: npt.NDArray[np.uint8]
 ) -> npt.NDArray[np.float32]:
-    """``teacher_probabilities``, reused from the run folder when the same teachers made it for these images."""
+    """``teacher_probabilities``, reused from the run folder when the same teachers made it for these images.
+
+    Teachers are recognised by path: delete ``teacher.npz`` after retraining a teacher in place.
+    """
     cache = run_dir / TEACHER_CACHE
-    key = json.dumps([str(path) for path in teachers])
+    key = json.dumps(
+        {
+            "teachers": [str(path) for path in teachers],
+            "images": hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest(),
+        }
+    )
     if cache.exists():
         with np.load(cache) as saved:
-            if str(saved["teachers"]) == key and saved["probabilities"].shape[0] == len(images):
+            if str(saved["key"]) == key:
                 return np.asarray(saved["probabilities"], dtype=np.float32)
         log.info("%s was made by other teachers or for other images; recomputing", cache)
     probabilities = teacher_probabilities(teachers, images)
     run_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, teachers=np.array(key), probabilities=probabilities)
+    np.savez(cache, key=np.array(key), probabilities=probabilities)
     return probabilities

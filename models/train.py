@@ -164,7 +164,7 @@ def _targets(recipe: Recipe, split: Split, run_dir: Path, teachers: Sequence[Pat
     targets = training_targets(split.y, split.votes, recipe.ferplus_weight)
     if recipe.teacher_weight == 0.0:
         if teachers:
-            raise ValueError(f"recipe {recipe.arch!r} has no teacher share; --teacher would be ignored")
+            raise ValueError("this recipe has no teacher share (teacher_weight 0); --teacher would be ignored")
         return targets
     teacher = cached_teacher_probabilities(run_dir, teachers, split.x) if teachers else None
     return with_teacher(targets, teacher, recipe.teacher_weight)

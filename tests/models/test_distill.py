@@ -61,6 +61,11 @@ def test_cache_is_reused_for_the_same_teachers_and_remade_for_others(tmp_path: P
     assert np.array_equal(cached_teacher_probabilities(run, [first], IMAGES), made)
     other = cached_teacher_probabilities(run, [second], IMAGES)
     assert not np.allclose(other, made)
+    fewer = cached_teacher_probabilities(run, [second], IMAGES[:3])  # other images: remade, not reused
+    assert np.allclose(fewer, other[:3], atol=1e-6)
+    changed = IMAGES.copy()
+    changed[0] = 255 - changed[0]  # same count, other pixels
+    assert not np.allclose(cached_teacher_probabilities(run, [second], changed)[0], other[0])
 
 
 def test_no_teacher_is_a_clear_error() -> None:
