@@ -19,6 +19,14 @@ from emostream.preprocess import FACE_SIZE_PX
 INPUT_SHAPE = (FACE_SIZE_PX, FACE_SIZE_PX, 1)
 
 
+def with_flip_averaging(model: keras.Model) -> keras.Model:
+    """The mean of the model's predictions for a face and for its mirror image."""
+    inputs = keras.Input(shape=INPUT_SHAPE)
+    mirrored = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
+    outputs = keras.layers.Average(name="flip_average")([model(inputs), model(mirrored)])
+    return keras.Model(inputs, outputs, name=model.name)
+
+
 def baseline() -> keras.Model:
     inputs = keras.Input(INPUT_SHAPE, name="face")
     x = layers.Conv2D(32, 3, activation="relu")(inputs)

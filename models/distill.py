@@ -20,15 +20,11 @@ import numpy.typing as npt
 
 from emostream.labels import NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
+from models.architectures import with_flip_averaging
 
 log = logging.getLogger(__name__)
 
 TEACHER_CACHE = "teacher.npz"
-
-
-def mirror(faces: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Left-right mirror of prepared faces (N, H, W, 1)."""
-    return np.ascontiguousarray(faces[:, :, ::-1])
 
 
 def teacher_probabilities(
@@ -40,11 +36,10 @@ def teacher_probabilities(
     faces = prepare_faces(images)
     total = np.zeros((len(images), NUM_EMOTIONS), dtype=np.float64)
     for path in teachers:
-        model = keras.models.load_model(path, compile=False)
-        for view in (faces, mirror(faces)):
-            total += model.predict(view, batch_size=batch_size, verbose=0)
+        model = with_flip_averaging(keras.models.load_model(path, compile=False))
+        total += model.predict(faces, batch_size=batch_size, verbose=0)
         log.info("teacher %s: predicted %d faces and their mirrors", path, len(images))
-    return (total / (2 * len(teachers))).astype(np.float32)
+    return (total / len(teachers)).astype(np.float32)
 
 
 def cached_teacher_probabilities(

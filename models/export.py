@@ -28,21 +28,13 @@ import numpy as np
 
 from emostream.labels import EMOTIONS
 from emostream.preprocess import FACE_SIZE_PX
-from models.architectures import multiply_adds
+from models.architectures import multiply_adds, with_flip_averaging
 from models.classifier import FP32_MODEL, load_classifier, metadata_path
 from models.data import DEFAULT_DATA_DIR, load_fer2013
 from models.metrics import evaluate
 from models.train import epochs_done
 
 log = logging.getLogger(__name__)
-
-
-def with_flip_averaging(model: keras.Model) -> keras.Model:
-    """The mean of the model's predictions for a face and for its mirror image."""
-    inputs = keras.Input(shape=(FACE_SIZE_PX, FACE_SIZE_PX, 1))
-    mirrored = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
-    outputs = keras.layers.Average(name="flip_average")([model(inputs), model(mirrored)])
-    return keras.Model(inputs, outputs, name=model.name)
 
 
 def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str = "none") -> dict[str, Any]:
