@@ -6,6 +6,9 @@
 - ``vggbn``: the production net: four VGG stages of two 3x3 convolutions with
   BatchNorm (32 to 256 filters), global average pooling, dropout. About 117 M
   multiply-adds per face, within the 150 M budget.
+- ``vggbn-wide``: a candidate: vggbn's stages twice as wide (64 to 512 filters) after a
+  full-resolution stem that halves the face; about 128 M multiply-adds, four times the
+  parameters.
 """
 
 from collections.abc import Callable
@@ -45,9 +48,16 @@ def baseline() -> keras.Model:
     return keras.Model(inputs, outputs, name="baseline")
 
 
-def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4) -> keras.Model:
+def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4, stem: int = 0) -> keras.Model:
+    """VGG stages with BatchNorm; ``stem`` filters, if any, look at the full 48x48 face once
+    and halve it, so the stages can be twice as wide for the same multiply-adds."""
     inputs = keras.Input(INPUT_SHAPE, name="face")
     x = inputs
+    if stem:
+        x = layers.Conv2D(stem, 3, padding="same", use_bias=False, name="stem")(x)
+        x = layers.BatchNormalization(name="stembn")(x)
+        x = layers.Activation("relu", name="stemrelu")(x)
+        x = layers.MaxPooling2D(2, name="stempool")(x)
     for stage, width in enumerate(widths):
         for conv in range(2):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"s{stage}c{conv}")(x)
@@ -61,7 +71,12 @@ def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4) ->
     return keras.Model(inputs, outputs, name="vggbn")
 
 
-ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {"baseline": baseline, "vggbn": vggbn}
+def vggbn_wide() -> keras.Model:
+    """Twice vggbn's widths after a full-resolution stem: about 128 M multiply-adds, 4x the parameters."""
+    return vggbn(widths=(64, 128, 256, 512), stem=32)
+
+
+ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {"baseline": baseline, "vggbn": vggbn, "vggbn-wide": vggbn_wide}
 
 
 def multiply_adds(model: keras.Model) -> int:

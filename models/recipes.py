@@ -68,6 +68,8 @@ RECIPES: dict[str, Recipe] = {
     # Two cosine cycles: the first 16 epochs reached 66 % on PublicTest (run vggbn16c), a
     # restart at half the peak for 24 more epochs continues from there.
     "vggbn": VGGBN,
+    # The same recipe on twice the widths after a full-resolution stem (same multiply-adds).
+    "vggbn-wide": replace(VGGBN, arch="vggbn-wide"),
     # A third cycle (a quarter of the first peak) on targets half FER2013 label, half FER+
     # votes, continuing a finished vggbn run: --from runs/vggbn. Derived from vggbn, so the
     # two runs share the first 40 epochs' schedule exactly.
