@@ -21,6 +21,7 @@ import numpy.typing as npt
 from emostream.labels import NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
 from models.architectures import with_flip_averaging
+from models.classifier import load_classifier
 
 log = logging.getLogger(__name__)
 
@@ -33,13 +34,22 @@ def teacher_probabilities(
     """Mean of every teacher's probabilities on each face and on its mirror."""
     if not teachers:
         raise ValueError("distillation needs at least one teacher network (--teacher PATH)")
-    faces = prepare_faces(images)
     total = np.zeros((len(images), NUM_EMOTIONS), dtype=np.float64)
     for path in teachers:
-        model = with_flip_averaging(keras.models.load_model(path, compile=False))
-        total += model.predict(faces, batch_size=batch_size, verbose=0)
+        total += _flip_averaged(path, images, batch_size)
         log.info("teacher %s: predicted %d faces and their mirrors", path, len(images))
     return (total / len(teachers)).astype(np.float32)
+
+
+def _flip_averaged(path: Path, images: npt.NDArray[np.uint8], batch_size: int) -> npt.NDArray[np.float32]:
+    """One teacher's mean over each face and its mirror: a ``.keras`` file, or an exported
+    ``.onnx`` artifact (such as the committed served model) through ``load_classifier``."""
+    if path.suffix == ".onnx":
+        classifier = load_classifier(path)
+        mirrored = np.ascontiguousarray(images[:, :, ::-1])
+        return np.asarray((classifier.predict(images) + classifier.predict(mirrored)) / 2, dtype=np.float32)
+    model = with_flip_averaging(keras.models.load_model(path, compile=False))
+    return np.asarray(model.predict(prepare_faces(images), batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
 def cached_teacher_probabilities(

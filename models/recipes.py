@@ -78,4 +78,9 @@ RECIPES: dict[str, Recipe] = {
     # continuing a finished vggbn run: --from runs/vggbn --teacher A.keras --teacher B.keras.
     # Measured 68.18 % on PublicTest (model card); not served.
     "vggbn-distill": replace(VGGBN, epochs=52, cycle_epochs=(*VGGBN.cycle_epochs, 12), teacher_weight=0.7),
+    # The same third cycle continuing a finished vggbn-wide run: --from runs/wide, with the
+    # committed served network as one teacher (--teacher models/artifacts/emotion.onnx).
+    "vggbn-wide-distill": replace(
+        VGGBN, arch="vggbn-wide", epochs=52, cycle_epochs=(*VGGBN.cycle_epochs, 12), teacher_weight=0.7
+    ),
 }

@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         action="append",
         default=[],
-        help="a teacher network (.keras) for a recipe with a teacher share; repeat for several",
+        help="a teacher network (.keras, or an exported .onnx) for a recipe with a teacher share; repeatable",
     )
     parser.add_argument("--teacher-weight", type=float, help="override the recipe's teacher share of the targets")
     parser.add_argument("--limit", type=int, help="train on this many images only (smoke tests)")

@@ -71,3 +71,15 @@ def test_cache_is_reused_for_the_same_teachers_and_remade_for_others(tmp_path: P
 def test_no_teacher_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="--teacher"):
         teacher_probabilities([], IMAGES)
+
+
+def test_an_exported_onnx_artifact_is_a_teacher_through_the_serving_path() -> None:
+    from models import load_classifier
+    from models.classifier import DEFAULT_MODEL
+
+    served = load_classifier(DEFAULT_MODEL)
+    mirrored = np.ascontiguousarray(IMAGES[:, :, ::-1])
+    expected = (served.predict(IMAGES) + served.predict(mirrored)) / 2
+    got = teacher_probabilities([DEFAULT_MODEL], IMAGES)
+    assert np.allclose(got, expected, atol=1e-6)
+    assert np.allclose(got, teacher_probabilities([DEFAULT_MODEL], mirrored), atol=1e-6)
