@@ -49,12 +49,12 @@ def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str =
     run = json.loads((run_dir / "run.json").read_text())
     epochs = epochs_done(run_dir)
     metadata = {
-        "version": f"{model.name}-e{epochs}-{_sha256(out)[:8]}",
+        "version": f"{run['recipe']['arch']}-e{epochs}-{_sha256(out)[:8]}",
         "labels": list(EMOTIONS),
         "input_size": FACE_SIZE_PX,
         "preprocessing": "gray-uint8/255",
         "format": "onnx",
-        "architecture": model.name,
+        "architecture": run["recipe"]["arch"],  # vggbn-wide builds a model named vggbn
         "parameters": int(model.count_params()),
         "multiply_adds": multiplies,
         "tta": tta,
