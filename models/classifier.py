@@ -20,6 +20,9 @@ from emostream.preprocess import prepare_faces
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 FP32_MODEL = ARTIFACT_DIR / "emotion.onnx"  # the exported network
 DEFAULT_MODEL = ARTIFACT_DIR / "emotion-int8.onnx"  # what workers serve: within 0.5 points of fp32, 2x faster
+# ONNX Runtime holds every layer's activations for all faces of one call: scoring all of
+# Training in one call took 24 GB for vggbn-wide, so large inputs run in chunks.
+SESSION_BATCH = 256
 
 
 def metadata_path(model_path: Path) -> Path:
@@ -38,10 +41,13 @@ class EmotionClassifier:
 
     def predict(self, faces: npt.NDArray[np.uint8] | Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
         batch = prepare_faces(faces, self.input_size)
-        if len(batch) == 0:
+        chunks = [
+            self._session.run(None, {self._input_name: batch[start : start + SESSION_BATCH]})[0]
+            for start in range(0, len(batch), SESSION_BATCH)
+        ]
+        if not chunks:
             return np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
-        probs = self._session.run(None, {self._input_name: batch})[0]
-        return np.asarray(probs, dtype=np.float32)
+        return np.concatenate(chunks).astype(np.float32)
 
 
 def load_classifier(path: Path | None = None, threads: int = 2) -> EmotionClassifier:

@@ -46,11 +46,7 @@ def _flip_averaged(path: Path, images: npt.NDArray[np.uint8], batch_size: int) -
     ``.onnx`` artifact (such as the committed served model) through ``load_classifier``."""
     if path.suffix == ".onnx":
         classifier = load_classifier(path)
-        # In batches: one ONNX Runtime call on all of Training holds every layer's activations
-        # for every face at once (over 20 GB for vggbn-wide).
-        batches = [images[start : start + batch_size] for start in range(0, len(images), batch_size)]
-        probs = [(classifier.predict(b) + classifier.predict(np.ascontiguousarray(b[:, :, ::-1]))) / 2 for b in batches]
-        return np.concatenate(probs).astype(np.float32) if probs else np.zeros((0, NUM_EMOTIONS), np.float32)
+        return np.asarray((classifier.predict(images) + classifier.predict(images[:, :, ::-1])) / 2, dtype=np.float32)
     model = with_flip_averaging(keras.models.load_model(path, compile=False))
     return np.asarray(model.predict(prepare_faces(images), batch_size=batch_size, verbose=0), dtype=np.float32)
 

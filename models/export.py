@@ -48,13 +48,14 @@ def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str =
     model.export(str(out), format="onnx", verbose=False)
     run = json.loads((run_dir / "run.json").read_text())
     epochs = epochs_done(run_dir)
+    arch = run["recipe"]["arch"]  # not model.name: vggbn-wide builds a model named vggbn
     metadata = {
-        "version": f"{run['recipe']['arch']}-e{epochs}-{_sha256(out)[:8]}",
+        "version": f"{arch}-e{epochs}-{_sha256(out)[:8]}",
         "labels": list(EMOTIONS),
         "input_size": FACE_SIZE_PX,
         "preprocessing": "gray-uint8/255",
         "format": "onnx",
-        "architecture": run["recipe"]["arch"],  # vggbn-wide builds a model named vggbn
+        "architecture": arch,
         "parameters": int(model.count_params()),
         "multiply_adds": multiplies,
         "tta": tta,

@@ -30,6 +30,16 @@ def test_batched_and_single_predictions_agree() -> None:
     assert np.allclose(classifier.predict(faces), one_by_one, atol=1e-5)
 
 
+def test_inputs_larger_than_one_session_batch_run_in_chunks_with_the_same_results() -> None:
+    from models.classifier import SESSION_BATCH
+
+    classifier = load_classifier()
+    faces = np.random.default_rng(2).integers(0, 256, (SESSION_BATCH + 3, 48, 48), dtype=np.uint8)
+    whole = classifier.predict(faces)
+    assert whole.shape == (SESSION_BATCH + 3, 7)
+    assert np.allclose(whole[-3:], classifier.predict(faces[-3:]), atol=1e-5)
+
+
 def copy_artifact(tmp_path: Path) -> Path:
     target = tmp_path / "emotion.onnx"
     shutil.copy(DEFAULT_MODEL, target)

@@ -80,7 +80,7 @@ def test_an_exported_onnx_artifact_is_a_teacher_through_the_serving_path() -> No
     served = load_classifier(DEFAULT_MODEL)
     mirrored = np.ascontiguousarray(IMAGES[:, :, ::-1])
     expected = (served.predict(IMAGES) + served.predict(mirrored)) / 2
-    got = teacher_probabilities([DEFAULT_MODEL], IMAGES, batch_size=4)  # two batches, the second short
+    got = teacher_probabilities([DEFAULT_MODEL], IMAGES)
     assert np.allclose(got, expected, atol=1e-6)
     assert teacher_probabilities([DEFAULT_MODEL], IMAGES[:0]).shape == (0, 7)
     assert np.allclose(got, teacher_probabilities([DEFAULT_MODEL], mirrored), atol=1e-6)
