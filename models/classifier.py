@@ -16,6 +16,7 @@ import numpy.typing as npt
 from emostream.errors import ModelError
 from emostream.labels import EMOTIONS, NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
+from models.calibration import apply_temperature
 
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 FP32_MODEL = ARTIFACT_DIR / "emotion.onnx"  # the exported network
@@ -36,10 +37,18 @@ class EmotionClassifier:
         self.metadata = _load_metadata(model_path)
         self.input_size = int(self.metadata["input_size"])
         self.version = str(self.metadata["version"])
+        # Temperature scaling chosen by models.calibrate; 1 leaves the network's probabilities as they are.
+        self.temperature = float(self.metadata.get("temperature", 1.0))
         self._session = _session(model_path, threads)
         self._input_name = self._session.get_inputs()[0].name
 
     def predict(self, faces: npt.NDArray[np.uint8] | Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+        return apply_temperature(self.predict_uncalibrated(faces), self.temperature)
+
+    def predict_uncalibrated(
+        self, faces: npt.NDArray[np.uint8] | Sequence[npt.NDArray[np.uint8]]
+    ) -> npt.NDArray[np.float32]:
+        """The network's own probabilities, before the metadata's temperature (for fitting one)."""
         batch = prepare_faces(faces, self.input_size)
         chunks = [
             self._session.run(None, {self._input_name: batch[start : start + SESSION_BATCH]})[0]
@@ -67,6 +76,9 @@ def _load_metadata(model_path: Path) -> dict[str, Any]:
         raise ModelError(f"{meta_file}: labels {metadata.get('labels')} differ from {list(EMOTIONS)}")
     if metadata.get("preprocessing") != "gray-uint8/255":
         raise ModelError(f"{meta_file}: unknown preprocessing {metadata.get('preprocessing')!r}")
+    temperature = metadata.get("temperature", 1.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
+        raise ModelError(f"{meta_file}: temperature must be a positive number, got {temperature!r}")
     return metadata
 
 

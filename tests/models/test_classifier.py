@@ -81,3 +81,28 @@ def test_the_served_int8_model_is_within_half_a_point_of_the_fp32_model() -> Non
     data = load_fer2013(require_shared(FER2013))
     measured = evaluate(data.val.y, load_classifier(FP32_MODEL).predict(data.val.x))
     assert measured.accuracy >= fp32["publictest"]["accuracy"] - 0.01
+
+
+def test_the_metadata_temperature_rescales_the_probabilities_but_not_the_classes(tmp_path: Path) -> None:
+    from models.calibration import apply_temperature
+
+    model = copy_artifact(tmp_path)
+    meta = json.loads(metadata_path(model).read_text())
+    meta["temperature"] = 2.0
+    metadata_path(model).write_text(json.dumps(meta))
+    faces = np.random.default_rng(3).integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    scaled = load_classifier(model).predict(faces)
+    raw = load_classifier().predict(faces)
+    assert np.allclose(scaled, apply_temperature(raw, 2.0), atol=1e-6)
+    assert not np.allclose(scaled, raw, atol=1e-3)
+    assert np.array_equal(scaled.argmax(axis=1), raw.argmax(axis=1))
+
+
+@pytest.mark.parametrize("temperature", [0, -1.5, "hot", True])
+def test_a_temperature_that_is_not_a_positive_number_is_refused(tmp_path: Path, temperature: object) -> None:
+    model = copy_artifact(tmp_path)
+    meta = json.loads(metadata_path(model).read_text())
+    meta["temperature"] = temperature
+    metadata_path(model).write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="temperature"):
+        load_classifier(model)
