@@ -15,7 +15,6 @@ path the workers use, and those figures go into the metadata.
 """
 
 import argparse
-import hashlib
 import json
 import logging
 import subprocess
@@ -30,7 +29,7 @@ from emostream.labels import EMOTIONS
 from emostream.preprocess import FACE_SIZE_PX
 from models.architectures import multiply_adds, with_flip_averaging
 from models.classifier import FP32_MODEL, load_classifier, metadata_path
-from models.data import DEFAULT_DATA_DIR, load_fer2013
+from models.data import DEFAULT_DATA_DIR, file_sha256, load_fer2013
 from models.metrics import evaluate
 from models.train import epochs_done
 
@@ -50,7 +49,7 @@ def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str =
     epochs = epochs_done(run_dir)
     arch = run["recipe"]["arch"]  # not model.name: vggbn-wide builds a model named vggbn
     metadata = {
-        "version": f"{arch}-e{epochs}-{_sha256(out)[:8]}",
+        "version": f"{arch}-e{epochs}-{file_sha256(out)[:8]}",
         "labels": list(EMOTIONS),
         "input_size": FACE_SIZE_PX,
         "preprocessing": "gray-uint8/255",
@@ -64,6 +63,7 @@ def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str =
         "checkpoint": checkpoint,
         "training_backend": run["backend"],
         "data_sha256": run["data_sha256"],
+        "teachers": run.get("teachers", []),  # distillation's teacher networks, as the run recorded them
         "training_commit": _git_commit(),
         "exported_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -73,10 +73,6 @@ def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str =
     metadata["publictest"] = evaluate(data.val.y, probs).as_dict()
     metadata_path(out).write_text(json.dumps(metadata, indent=1) + "\n")
     return metadata
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _git_commit() -> str:

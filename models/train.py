@@ -30,7 +30,7 @@ from models.architectures import ARCHITECTURES, multiply_adds
 from models.augment import Augmentation
 from models.average import SNAPSHOTS, snapshot_name
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
-from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
+from models.data import DEFAULT_DATA_DIR, Split, file_sha256, load_fer2013
 from models.distill import cached_teacher_probabilities
 from models.recipes import RECIPES, Recipe
 from models.schedules import CosineRestarts
@@ -145,7 +145,8 @@ def train(
         data_sha256=data.sha256(),
         n_train=len(train_split),
         cleaning=cleaning,
-        teachers=[str(path) for path in teachers],
+        # By hash as well as path: a teacher's file can later be replaced (the served artifact is promoted).
+        teachers=[{"path": str(path), "sha256": file_sha256(path)} for path in teachers],
     )
     started = time.monotonic()
     model.fit(
@@ -225,7 +226,7 @@ def _write_run_info(
     data_sha256: str,
     n_train: int,
     cleaning: dict[str, int] | None,
-    teachers: list[str],
+    teachers: list[dict[str, str]],
 ) -> None:
     info = {
         "cleaning": cleaning,

@@ -48,7 +48,10 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     )
     assert epochs_done(continued) == 3
     assert epochs_done(run) == 2
-    assert json.loads((continued / "run.json").read_text())["teachers"] == [str(teacher)]
+    from models.data import file_sha256
+
+    recorded = [{"path": str(teacher), "sha256": file_sha256(teacher)}]
+    assert json.loads((continued / "run.json").read_text())["teachers"] == recorded
     assert (continued / "teacher.npz").exists()
     with pytest.raises(ValueError, match="no teacher share"):
         train(recipe, data_dir, tmp_path / "ignored", limit=320, teachers=[teacher])
@@ -60,6 +63,8 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     assert metadata["epochs_trained"] == 2
     assert 0.0 <= metadata["publictest"]["accuracy"] <= 1.0
     assert load_classifier(tmp_path / "m.onnx").predict([]).shape == (0, 7)
+    assert metadata["teachers"] == []
+    assert export(continued, "checkpoint.keras", tmp_path / "c.onnx", data_dir)["teachers"] == recorded
 
     from models.evaluate import main as evaluate_main
 
