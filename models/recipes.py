@@ -79,13 +79,15 @@ RECIPES: dict[str, Recipe] = {
     # continuing a finished vggbn run: --from runs/vggbn --teacher A.keras --teacher B.keras.
     # Measured 68.18 % on PublicTest (model card); not served.
     "vggbn-distill": replace(VGGBN, epochs=52, cycle_epochs=(*VGGBN.cycle_epochs, 12), teacher_weight=0.7),
-    # vggbn-wide trained from scratch on the distillation targets (0.3 label + 0.7 teachers) for
-    # the whole 40-epoch schedule, rather than one extra cycle from a converged network. Seed 2:
-    # its first teacher, vggbn-wide, was seed 1, and the student should not share its start.
+    # The served recipe: vggbn-wide trained from scratch on the distillation targets (0.3 label +
+    # 0.7 teachers) for the whole 40-epoch schedule, rather than one extra cycle from a converged
+    # network. Seed 2: its teacher vggbn-wide was seed 1, and the student should not share its
+    # start. --teacher models/teachers/vggbn-e40.onnx --teacher runs/wide/wide.onnx: 69.32 % fp32,
+    # 69.30 % int8 (model card).
     "vggbn-wide-kd": replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2),
     # The same third cycle continuing a finished vggbn-wide run: --from runs/wide, with the
-    # committed served network as one teacher (--teacher models/artifacts/emotion.onnx).
-    # Measured 68.91 % int8, the candidate in models/candidates/ (model card); not served yet.
+    # previously served network as one teacher (--teacher models/teachers/vggbn-e40.onnx).
+    # Measured 68.91 % int8 (model card); not served.
     "vggbn-wide-distill": replace(
         VGGBN, arch="vggbn-wide", epochs=52, cycle_epochs=(*VGGBN.cycle_epochs, 12), teacher_weight=0.7
     ),

@@ -92,7 +92,7 @@ def test_the_metadata_temperature_rescales_the_probabilities_but_not_the_classes
     metadata_path(model).write_text(json.dumps(meta))
     faces = np.random.default_rng(3).integers(0, 256, (8, 48, 48), dtype=np.uint8)
     scaled = load_classifier(model).predict(faces)
-    raw = load_classifier().predict(faces)
+    raw = load_classifier(model).predict_uncalibrated(faces)
     assert np.allclose(scaled, apply_temperature(raw, 2.0), atol=1e-6)
     assert not np.allclose(scaled, raw, atol=1e-3)
     assert np.array_equal(scaled.argmax(axis=1), raw.argmax(axis=1))
