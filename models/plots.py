@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 
@@ -96,9 +97,7 @@ def activation_maps(keras_model: Path, faces: npt.NDArray[np.uint8], path: Path,
     from emostream.preprocess import prepare_faces
 
     model = keras.models.load_model(keras_model)
-    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)][1::2] or [
-        layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
-    ]
+    convs = last_conv_per_resolution([layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)])
     probe = keras.Model(model.inputs, [layer.output for layer in convs])
     outputs = probe(prepare_faces(faces), training=False)
     outputs = outputs if isinstance(outputs, list) else [outputs]
@@ -122,3 +121,16 @@ def _save(fig: Figure, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
+
+
+def last_conv_per_resolution(convs: list[Any]) -> list[Any]:
+    """Each resolution's last convolution (a stem, then each stage's output), in network order."""
+
+    def size(layer: Any) -> tuple[int, ...]:
+        return tuple(layer.output.shape[1:3])
+
+    return [
+        layer
+        for layer, after in zip(convs, [*convs[1:], None], strict=True)
+        if after is None or size(after) != size(layer)
+    ]
