@@ -43,10 +43,14 @@ def teacher_probabilities(
 
 def _flip_averaged(path: Path, images: npt.NDArray[np.uint8], batch_size: int) -> npt.NDArray[np.float32]:
     """One teacher's mean over each face and its mirror: a ``.keras`` file, or an exported
-    ``.onnx`` artifact (such as the committed served model) through ``load_classifier``."""
+    ``.onnx`` artifact (such as the committed served model) through ``load_classifier``.
+
+    Both give the network's own probabilities: a temperature in an artifact's metadata is for
+    serving, and would otherwise change the targets whenever a teacher is recalibrated."""
     if path.suffix == ".onnx":
         classifier = load_classifier(path)
-        return np.asarray((classifier.predict(images) + classifier.predict(images[:, :, ::-1])) / 2, dtype=np.float32)
+        views = classifier.predict_uncalibrated(images) + classifier.predict_uncalibrated(images[:, :, ::-1])
+        return np.asarray(views / 2, dtype=np.float32)
     model = with_flip_averaging(keras.models.load_model(path, compile=False))
     return np.asarray(model.predict(prepare_faces(images), batch_size=batch_size, verbose=0), dtype=np.float32)
 

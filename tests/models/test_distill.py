@@ -73,14 +73,24 @@ def test_no_teacher_is_a_clear_error() -> None:
         teacher_probabilities([], IMAGES)
 
 
-def test_an_exported_onnx_artifact_is_a_teacher_through_the_serving_path() -> None:
-    from models import load_classifier
-    from models.classifier import DEFAULT_MODEL
+def test_an_exported_onnx_artifact_is_a_teacher_through_the_serving_path_without_its_temperature(
+    tmp_path: Path,
+) -> None:
+    import json
+    import shutil
 
-    served = load_classifier(DEFAULT_MODEL)
+    from models import load_classifier
+    from models.classifier import DEFAULT_MODEL, metadata_path
+
+    teacher = tmp_path / "teacher.onnx"
+    shutil.copy(DEFAULT_MODEL, teacher)
+    metadata = json.loads(metadata_path(DEFAULT_MODEL).read_text())
+    metadata_path(teacher).write_text(json.dumps({**metadata, "temperature": 2.0}))
+    network = load_classifier(teacher)
     mirrored = np.ascontiguousarray(IMAGES[:, :, ::-1])
-    expected = (served.predict(IMAGES) + served.predict(mirrored)) / 2
-    got = teacher_probabilities([DEFAULT_MODEL], IMAGES)
+    expected = (network.predict_uncalibrated(IMAGES) + network.predict_uncalibrated(mirrored)) / 2
+    got = teacher_probabilities([teacher], IMAGES)
     assert np.allclose(got, expected, atol=1e-6)
-    assert teacher_probabilities([DEFAULT_MODEL], IMAGES[:0]).shape == (0, 7)
-    assert np.allclose(got, teacher_probabilities([DEFAULT_MODEL], mirrored), atol=1e-6)
+    assert not np.allclose(got, (network.predict(IMAGES) + network.predict(mirrored)) / 2, atol=1e-3)
+    assert teacher_probabilities([teacher], IMAGES[:0]).shape == (0, 7)
+    assert np.allclose(got, teacher_probabilities([teacher], mirrored), atol=1e-6)
