@@ -242,12 +242,21 @@ def _write_run_info(
 
 
 def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.start_from is not None:
+        continue_run(args.start_from, args.out)
+    train(recipe_from_args(args), args.data, args.out, args.limit, args.ferplus, teachers=args.teachers)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", choices=sorted(RECIPES), default="vggbn")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR, help="fer2013 folder or .npz.xz bundle")
     parser.add_argument("--out", type=Path, required=True, help="run folder (resumes if it holds a checkpoint)")
     parser.add_argument("--epochs", type=int, help="override the recipe's epoch count")
     parser.add_argument("--batch-size", type=int, help="override the recipe's batch size")
+    parser.add_argument("--seed", type=int, help="override the recipe's seed (another independently trained network)")
     parser.add_argument("--from", dest="start_from", type=Path, help="continue this finished run in --out")
     parser.add_argument("--ferplus-weight", type=float, help="override the recipe's FER+ share of the targets")
     parser.add_argument(
@@ -262,13 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, help="train on this many images only (smoke tests)")
     parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR, help="FER+ votes (cleaning, soft targets)")
     parser.add_argument("--no-clean", action="store_true", help="train on Training as published")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.start_from is not None:
-        continue_run(args.start_from, args.out)
-    train(
-        _with_overrides(RECIPES[args.arch], args), args.data, args.out, args.limit, args.ferplus, teachers=args.teachers
-    )
+    return parser
 
 
 def continue_run(source: Path, run_dir: Path) -> None:
@@ -286,11 +289,15 @@ def continue_run(source: Path, run_dir: Path) -> None:
         shutil.copy2(source / name, run_dir / name)
 
 
-def _with_overrides(recipe: Recipe, args: argparse.Namespace) -> Recipe:
+def recipe_from_args(args: argparse.Namespace) -> Recipe:
+    """The recipe named by ``--arch`` with the command line's overrides applied."""
+    recipe = RECIPES[args.arch]
     if args.epochs is not None:  # one cosine cycle over the given epochs
         recipe = dataclasses.replace(recipe, epochs=args.epochs, cycle_epochs=())
     if args.batch_size is not None:
         recipe = dataclasses.replace(recipe, batch_size=args.batch_size)
+    if args.seed is not None:
+        recipe = dataclasses.replace(recipe, seed=args.seed)
     if args.ferplus_weight is not None:
         recipe = dataclasses.replace(recipe, ferplus_weight=args.ferplus_weight)
     if args.teacher_weight is not None:

@@ -1,0 +1,28 @@
+"""The training command line: a recipe by name, with overrides recorded in the recipe itself."""
+
+import dataclasses
+
+import pytest
+
+pytest.importorskip("keras", reason="the training stack is the 'train' extra")
+
+from models.recipes import RECIPES
+from models.train import build_parser, recipe_from_args
+
+
+def test_without_overrides_the_named_recipe_is_used_unchanged() -> None:
+    args = build_parser().parse_args(["--arch", "vggbn-wide", "--out", "runs/x"])
+    assert recipe_from_args(args) == RECIPES["vggbn-wide"]
+
+
+def test_overrides_change_only_what_they_name() -> None:
+    argv = ["--arch", "vggbn-wide", "--out", "runs/x", "--seed", "3", "--teacher-weight", "0.5", "--no-clean"]
+    recipe = recipe_from_args(build_parser().parse_args(argv))
+    expected = dataclasses.replace(RECIPES["vggbn-wide"], seed=3, teacher_weight=0.5, clean=False)
+    assert recipe == expected
+    assert recipe.cycles() == RECIPES["vggbn-wide"].cycles()
+
+
+def test_an_epoch_override_is_one_cosine_cycle() -> None:
+    recipe = recipe_from_args(build_parser().parse_args(["--out", "runs/x", "--epochs", "5"]))
+    assert (recipe.epochs, recipe.cycles()) == (5, (5,))
