@@ -6,6 +6,7 @@ port 6379: another process may own it.
 """
 
 import logging
+import random
 import shutil
 import socket
 import subprocess
@@ -41,7 +42,44 @@ def system_server_binary() -> Path | None:
     return Path(found) if found else None
 
 
+# The kernel gives outgoing connections local ports from ip_local_port_range, so a port chosen
+# there (as binding port 0 does) can be taken by any client connection before our server binds
+# it. Free ports are chosen below that range instead, where only listening servers take ports.
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_PORT = 20000
+_handed_out: set[int] = set()  # never the same port twice in one process, even before it is bound
+
+
 def free_port() -> int:
+    """A loopback port that is free now and outside the range used for outgoing connections."""
+    top = _ephemeral_low() - 1
+    if top - _LOWEST_PORT < 1000:  # an unusual range: let the kernel choose
+        return _kernel_port()
+    for _ in range(200):
+        port = random.randint(_LOWEST_PORT, top)
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
+            return port
+    return _kernel_port()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _kernel_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
