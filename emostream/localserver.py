@@ -57,7 +57,7 @@ def free_port() -> int:
         return _kernel_port()
     for _ in range(200):
         port = random.randint(_LOWEST_PORT, top)
-        if port not in _handed_out and _bindable(port):
+        if port not in _handed_out and _bound_port(port) is not None:
             _handed_out.add(port)
             return port
     return _kernel_port()
@@ -70,19 +70,21 @@ def _ephemeral_low() -> int:
         return 32768  # Linux's default
 
 
-def _bindable(port: int) -> bool:
+def _bound_port(port: int) -> int | None:
+    """Binds loopback ``port`` (0: any) and releases it: the port bound, or None if it was taken."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
-            return False
-    return True
+            return None
+        return int(sock.getsockname()[1])
 
 
 def _kernel_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    port = _bound_port(0)
+    if port is None:
+        raise OSError("no free loopback port")
+    return port
 
 
 class LocalServer:

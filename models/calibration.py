@@ -23,9 +23,9 @@ def apply_temperature(probs: npt.ArrayLike, temperature: float) -> npt.NDArray[n
     """Probabilities (N, C) as the network would give them with its logits divided by ``temperature``."""
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}")
-    p = np.asarray(probs, dtype=np.float64)
     if temperature == 1.0:
-        return p.astype(np.float32)
+        return np.asarray(probs, dtype=np.float32)
+    p = np.asarray(probs, dtype=np.float64)
     return _softmax(np.log(np.maximum(p, _TINY)) / temperature).astype(np.float32)
 
 
