@@ -12,6 +12,7 @@
 """
 
 from collections.abc import Callable
+from pathlib import Path
 
 import keras
 from keras import layers
@@ -44,7 +45,7 @@ def baseline() -> keras.Model:
     x = layers.Flatten()(x)
     x = layers.Dense(1024, activation="relu")(x)
     x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="baseline")
 
 
@@ -67,7 +68,7 @@ def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4, st
             x = layers.MaxPooling2D(2, name=f"s{stage}pool")(x)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="vggbn")
 
 
@@ -91,3 +92,21 @@ def multiply_adds(model: keras.Model) -> int:
         elif isinstance(layer, layers.Dense):
             total += int(layer.input.shape[-1] * layer.units)
     return total
+
+
+def load_float32(path: Path) -> keras.Model:
+    """A saved network computing in float32, whatever precision it was trained in.
+
+    A network trained under a mixed policy is saved with it; evaluated or exported as it is,
+    it would compute in bfloat16. It is rebuilt layer by layer in float32 with the same weights.
+    """
+    model = keras.models.load_model(path, compile=False)
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+
+    def in_float32(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    rebuilt = keras.models.clone_model(model, clone_function=in_float32)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt

@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from emostream.preprocess import prepare_faces
+from models.architectures import load_float32
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, load_fer2013
 from models.metrics import evaluate
@@ -43,7 +44,7 @@ def last_snapshots(run_dir: Path, count: int) -> list[Path]:
 
 
 def average_weights(paths: list[Path]) -> keras.Model:
-    models = [keras.models.load_model(path, compile=False) for path in paths]
+    models = [load_float32(path) for path in paths]
     averaged = models[0]
     averaged.set_weights([np.mean(parts, axis=0) for parts in zip(*(m.get_weights() for m in models), strict=True)])
     return averaged

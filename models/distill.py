@@ -14,13 +14,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import keras
 import numpy as np
 import numpy.typing as npt
 
 from emostream.labels import NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
-from models.architectures import with_flip_averaging
+from models.architectures import load_float32, with_flip_averaging
 from models.classifier import load_classifier
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ def _flip_averaged(path: Path, images: npt.NDArray[np.uint8], batch_size: int) -
         classifier = load_classifier(path)
         views = classifier.predict_uncalibrated(images) + classifier.predict_uncalibrated(images[:, :, ::-1])
         return np.asarray(views / 2, dtype=np.float32)
-    model = with_flip_averaging(keras.models.load_model(path, compile=False))
+    model = with_flip_averaging(load_float32(path))
     return np.asarray(model.predict(prepare_faces(images), batch_size=batch_size, verbose=0), dtype=np.float32)
 
 

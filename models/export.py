@@ -22,12 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import keras
 import numpy as np
 
 from emostream.labels import EMOTIONS
 from emostream.preprocess import FACE_SIZE_PX
-from models.architectures import multiply_adds, with_flip_averaging
+from models.architectures import load_float32, multiply_adds, with_flip_averaging
 from models.classifier import FP32_MODEL, load_classifier, metadata_path
 from models.data import DEFAULT_DATA_DIR, file_sha256, load_fer2013
 from models.metrics import evaluate
@@ -37,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str = "none") -> dict[str, Any]:
-    model = keras.models.load_model(run_dir / checkpoint)
+    model = load_float32(run_dir / checkpoint)
     multiplies = multiply_adds(model)
     if tta == "flip":
         model = with_flip_averaging(model)

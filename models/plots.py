@@ -95,8 +95,9 @@ def activation_maps(keras_model: Path, faces: npt.NDArray[np.uint8], path: Path,
     import keras
 
     from emostream.preprocess import prepare_faces
+    from models.architectures import load_float32
 
-    model = keras.models.load_model(keras_model)
+    model = load_float32(keras_model)
     convs = last_conv_per_resolution([layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)])
     probe = keras.Model(model.inputs, [layer.output for layer in convs])
     outputs = probe(prepare_faces(faces), training=False)

@@ -32,7 +32,7 @@ from models.average import SNAPSHOTS, snapshot_name
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, file_sha256, load_fer2013
 from models.distill import cached_teacher_probabilities
-from models.recipes import RECIPES, Recipe
+from models.recipes import PRECISIONS, RECIPES, Recipe
 from models.schedules import CosineRestarts
 from models.targets import one_hot, training_targets, with_teacher
 
@@ -118,6 +118,25 @@ def train(
     teachers: Sequence[Path] = (),
 ) -> keras.Model:
     keras.utils.set_random_seed(recipe.seed)
+    previous_policy = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_global_policy(recipe.precision)
+    try:
+        return _train(
+            recipe, data_dir=data_dir, run_dir=run_dir, limit=limit, ferplus_dir=ferplus_dir, teachers=teachers
+        )
+    finally:  # the policy is process-wide; what runs next in this process builds float32 networks
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _train(
+    recipe: Recipe,
+    *,
+    data_dir: Path,
+    run_dir: Path,
+    limit: int | None,
+    ferplus_dir: Path,
+    teachers: Sequence[Path],
+) -> keras.Model:
     data = load_fer2013(data_dir)
     votes = load_votes(ferplus_dir, "train")
     cleaning = None
@@ -268,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="a teacher network (.keras, or an exported .onnx) for a recipe with a teacher share; repeatable",
     )
     parser.add_argument("--teacher-weight", type=float, help="override the recipe's teacher share of the targets")
+    parser.add_argument("--precision", choices=PRECISIONS, help="override the recipe's training precision")
     parser.add_argument("--limit", type=int, help="train on this many images only (smoke tests)")
     parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR, help="FER+ votes (cleaning, soft targets)")
     parser.add_argument("--no-clean", action="store_true", help="train on Training as published")
@@ -302,6 +322,8 @@ def recipe_from_args(args: argparse.Namespace) -> Recipe:
         recipe = dataclasses.replace(recipe, ferplus_weight=args.ferplus_weight)
     if args.teacher_weight is not None:
         recipe = dataclasses.replace(recipe, teacher_weight=args.teacher_weight)
+    if args.precision is not None:
+        recipe = dataclasses.replace(recipe, precision=args.precision)
     if args.no_clean:
         recipe = dataclasses.replace(recipe, clean=False)
     return recipe

@@ -4,7 +4,12 @@ import pytest
 
 pytest.importorskip("keras", reason="the training stack is the 'train' extra")
 
-from models.architectures import ARCHITECTURES, multiply_adds, vggbn
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from models.architectures import ARCHITECTURES, load_float32, multiply_adds, vggbn
 
 BUDGET_MULTIPLY_ADDS = 150_000_000  # issue 3: about 150 M multiply-adds per face
 
@@ -31,3 +36,29 @@ def test_multiply_adds_counts_convolutions_and_dense_layers() -> None:
     # vggbn with one stage of 2 filters: two 3x3 convolutions at 48x48 (1->2, 2->2), then dense 2->7.
     model = vggbn(widths=(2,))
     assert multiply_adds(model) == 48 * 48 * 2 * 9 * 1 + 48 * 48 * 2 * 9 * 2 + 2 * 7
+
+
+def test_a_network_trained_in_bfloat16_is_loaded_computing_in_float32(tmp_path: Path) -> None:
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        mixed = vggbn(widths=(4, 8))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert mixed.get_layer("s0c0").compute_dtype == "bfloat16"
+    assert mixed.get_layer("probs").compute_dtype == "float32"  # the loss takes the log of these
+    mixed.save(tmp_path / "mixed.keras")
+    loaded = load_float32(tmp_path / "mixed.keras")
+    assert {layer.dtype_policy.name for layer in loaded.layers} == {"float32"}
+    faces = np.random.default_rng(0).random((4, 48, 48, 1), dtype=np.float32)
+    in_float32, in_bfloat16 = loaded.predict(faces, verbose=0), mixed.predict(faces, verbose=0)
+    assert in_float32.dtype == np.float32
+    np.testing.assert_allclose(in_float32, in_bfloat16, atol=0.02)  # same weights; bfloat16 keeps 8 bits
+    assert not np.array_equal(in_float32, in_bfloat16)  # and it really computes in float32 now
+
+
+def test_a_float32_network_is_loaded_as_saved(tmp_path: Path) -> None:
+    model = vggbn(widths=(4,))
+    model.save(tmp_path / "float32.keras")
+    loaded = load_float32(tmp_path / "float32.keras")
+    faces = np.random.default_rng(1).random((2, 48, 48, 1), dtype=np.float32)
+    np.testing.assert_array_equal(loaded.predict(faces, verbose=0), model.predict(faces, verbose=0))

@@ -26,3 +26,11 @@ def test_overrides_change_only_what_they_name() -> None:
 def test_an_epoch_override_is_one_cosine_cycle() -> None:
     recipe = recipe_from_args(build_parser().parse_args(["--out", "runs/x", "--epochs", "5"]))
     assert (recipe.epochs, recipe.cycles()) == (5, (5,))
+
+
+def test_precision_is_an_override_and_unknown_precisions_are_refused() -> None:
+    argv = ["--arch", "vggbn-wide-kd", "--out", "runs/x", "--precision", "mixed_bfloat16"]
+    recipe = recipe_from_args(build_parser().parse_args(argv))
+    assert recipe == dataclasses.replace(RECIPES["vggbn-wide-kd"], precision="mixed_bfloat16")
+    with pytest.raises(ValueError, match="precision 'float16'"):
+        dataclasses.replace(recipe, precision="float16")

@@ -10,6 +10,22 @@ from tests.conftest import FER2013, require_shared
 pytestmark = pytest.mark.slow
 
 
+def assert_trained_in_bfloat16(run: Path) -> None:
+    import keras
+
+    assert json.loads((run / "run.json").read_text())["recipe"]["precision"] == "mixed_bfloat16"
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # the training policy does not leak
+
+
+def assert_exported_in_float32(model: Path) -> None:
+    import onnx
+
+    casts = [node for node in onnx.load(model).graph.node if node.op_type == "Cast"]
+    cast_to = {attribute.i for node in casts for attribute in node.attribute if attribute.name == "to"}
+    # Exported as trained, the graph casts to 16-bit types, which ONNX Runtime's Conv refuses.
+    assert cast_to.isdisjoint({onnx.TensorProto.BFLOAT16, onnx.TensorProto.FLOAT16})
+
+
 def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     pytest.importorskip("keras", reason="the training stack is the 'train' extra")
     import dataclasses
@@ -32,7 +48,8 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch-001.keras", "epoch-002.keras"]
 
     # Another run continues this one's two epochs with a third cycle on targets mixing the
-    # label, FER+ votes and a teacher's mirror-averaged predictions (here the run's own last epoch).
+    # label, FER+ votes and a teacher's mirror-averaged predictions (here the run's own last epoch),
+    # computing in bfloat16.
     from models.train import continue_run, epochs_done
 
     continued = tmp_path / "continued"
@@ -40,13 +57,21 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     assert epochs_done(continued) == 2
     teacher = run / "checkpoint.keras"
     train(
-        dataclasses.replace(recipe, epochs=3, cycle_epochs=(1, 1, 1), ferplus_weight=0.5, teacher_weight=0.5),
+        dataclasses.replace(
+            recipe,
+            epochs=3,
+            cycle_epochs=(1, 1, 1),
+            ferplus_weight=0.5,
+            teacher_weight=0.5,
+            precision="mixed_bfloat16",
+        ),
         data_dir,
         continued,
         limit=320,
         teachers=[teacher],
     )
     assert epochs_done(continued) == 3
+    assert_trained_in_bfloat16(continued)
     assert epochs_done(run) == 2
     from models.data import file_sha256
 
@@ -65,6 +90,7 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     assert load_classifier(tmp_path / "m.onnx").predict([]).shape == (0, 7)
     assert metadata["teachers"] == []
     assert export(continued, "checkpoint.keras", tmp_path / "c.onnx", data_dir)["teachers"] == recorded
+    assert_exported_in_float32(tmp_path / "c.onnx")
 
     from models.evaluate import main as evaluate_main
 
