@@ -30,9 +30,10 @@ class Recipe:
     # (models/distill.py; the teachers are named with --teacher); 0: no distillation.
     teacher_weight: float = 0.0
     # Keras dtype policy while training: "mixed_bfloat16" computes in bfloat16 with float32
-    # weights (vggbn-wide: 1.33x the steps per second in bench/training.py on these CPUs, which
-    # have AVX-512 BF16; an epoch 117 s instead of 140). Finished networks are always evaluated
-    # and exported in float32 (models.architectures.load_float32).
+    # weights. vggbn-wide on an AMD EPYC with AVX-512 BF16 (2 cores): 1.33x the steps per second
+    # in bench/training.py, an epoch 117 s instead of 135 to 140; CPUs without BF16 instructions
+    # gain nothing. Finished networks are always evaluated and exported in float32
+    # (models.architectures.load_float32).
     precision: str = "float32"
 
     def __post_init__(self) -> None:
