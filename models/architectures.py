@@ -11,7 +11,8 @@
   parameters.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import keras
@@ -24,11 +25,15 @@ INPUT_SHAPE = (FACE_SIZE_PX, FACE_SIZE_PX, 1)
 
 
 def with_flip_averaging(model: keras.Model) -> keras.Model:
-    """The mean of the model's predictions for a face and for its mirror image."""
-    inputs = keras.Input(shape=INPUT_SHAPE)
-    mirrored = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
-    outputs = keras.layers.Average(name="flip_average")([model(inputs), model(mirrored)])
-    return keras.Model(inputs, outputs, name=model.name)
+    """The mean of the model's predictions for a face and for its mirror image.
+
+    Built in float32 even under a mixed policy (distillation builds its teachers while a bfloat16
+    run trains), so neither the faces nor the teacher's probabilities are rounded to 8 bits."""
+    with float32_policy():
+        inputs = keras.Input(shape=INPUT_SHAPE)
+        mirrored = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
+        outputs = keras.layers.Average(name="flip_average")([model(inputs), model(mirrored)])
+        return keras.Model(inputs, outputs, name=model.name)
 
 
 def baseline() -> keras.Model:
@@ -100,13 +105,25 @@ def load_float32(path: Path) -> keras.Model:
     A network trained under a mixed policy is saved with it; evaluated or exported as it is,
     it would compute in bfloat16. It is rebuilt layer by layer in float32 with the same weights.
     """
-    model = keras.models.load_model(path, compile=False)
-    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
-        return model
+    with float32_policy():
+        model = keras.models.load_model(path, compile=False)
+        if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+            return model
 
-    def in_float32(layer: keras.layers.Layer) -> keras.layers.Layer:
-        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+        def in_float32(layer: keras.layers.Layer) -> keras.layers.Layer:
+            return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
 
-    rebuilt = keras.models.clone_model(model, clone_function=in_float32)
-    rebuilt.set_weights(model.get_weights())
-    return rebuilt
+        rebuilt = keras.models.clone_model(model, clone_function=in_float32)
+        rebuilt.set_weights(model.get_weights())
+        return rebuilt
+
+
+@contextmanager
+def float32_policy() -> Iterator[None]:
+    """Keras's global dtype policy set to float32 inside the block (it is process-wide)."""
+    previous = keras.mixed_precision.dtype_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

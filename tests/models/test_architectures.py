@@ -9,7 +9,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from models.architectures import ARCHITECTURES, load_float32, multiply_adds, vggbn
+from models.architectures import ARCHITECTURES, load_float32, multiply_adds, vggbn, with_flip_averaging
 
 BUDGET_MULTIPLY_ADDS = 150_000_000  # issue 3: about 150 M multiply-adds per face
 
@@ -62,3 +62,17 @@ def test_a_float32_network_is_loaded_as_saved(tmp_path: Path) -> None:
     loaded = load_float32(tmp_path / "float32.keras")
     faces = np.random.default_rng(1).random((2, 48, 48, 1), dtype=np.float32)
     np.testing.assert_array_equal(loaded.predict(faces, verbose=0), model.predict(faces, verbose=0))
+
+
+def test_flip_averaging_computes_in_float32_while_a_bfloat16_run_trains(tmp_path: Path) -> None:
+    vggbn(widths=(4,)).save(tmp_path / "teacher.keras")
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")  # as in models.train, where teachers are built
+    try:
+        teacher = with_flip_averaging(load_float32(tmp_path / "teacher.keras"))
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert {layer.compute_dtype for layer in teacher.layers} == {"float32"}
+    assert keras.mixed_precision.dtype_policy().name == "float32"
+    faces = np.random.default_rng(2).random((3, 48, 48, 1), dtype=np.float32)
+    built_in_float32 = with_flip_averaging(load_float32(tmp_path / "teacher.keras"))
+    np.testing.assert_array_equal(teacher.predict(faces, verbose=0), built_in_float32.predict(faces, verbose=0))
