@@ -31,8 +31,8 @@ class Recipe:
     teacher_weight: float = 0.0
     # Keras dtype policy while training: "mixed_bfloat16" computes in bfloat16 with float32
     # weights. vggbn-wide on an AMD EPYC with AVX-512 BF16 (2 cores): 1.33x the steps per second
-    # in bench/training.py, an epoch 117 s instead of 135 to 140; CPUs without BF16 instructions
-    # gain nothing. Finished networks are always evaluated and exported in float32
+    # in bench/training.py, an epoch 108 to 126 s instead of 135 to 140 (CPUs without BF16
+    # instructions should gain nothing; not measured). Finished networks are always evaluated and exported in float32
     # (models.architectures.load_float32).
     precision: str = "float32"
 
