@@ -29,7 +29,7 @@ def with_flip_averaging(model: keras.Model) -> keras.Model:
 
     Built in float32 even under a mixed policy (distillation builds its teachers while a bfloat16
     run trains), so neither the faces nor the teacher's probabilities are rounded to 8 bits."""
-    with float32_policy():
+    with dtype_policy("float32"):
         inputs = keras.Input(shape=INPUT_SHAPE)
         mirrored = keras.layers.Lambda(lambda x: keras.ops.flip(x, axis=2), name="mirror")(inputs)
         outputs = keras.layers.Average(name="flip_average")([model(inputs), model(mirrored)])
@@ -105,7 +105,7 @@ def load_float32(path: Path) -> keras.Model:
     A network trained under a mixed policy is saved with it; evaluated or exported as it is,
     it would compute in bfloat16. It is rebuilt layer by layer in float32 with the same weights.
     """
-    with float32_policy():
+    with dtype_policy("float32"):
         model = keras.models.load_model(path, compile=False)
         if all(layer.dtype_policy.name == "float32" for layer in model.layers):
             return model
@@ -119,10 +119,10 @@ def load_float32(path: Path) -> keras.Model:
 
 
 @contextmanager
-def float32_policy() -> Iterator[None]:
-    """Keras's global dtype policy set to float32 inside the block (it is process-wide)."""
+def dtype_policy(name: str) -> Iterator[None]:
+    """Keras's global dtype policy set to ``name`` inside the block (it is process-wide)."""
     previous = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_global_policy("float32")
+    keras.mixed_precision.set_global_policy(name)
     try:
         yield
     finally:

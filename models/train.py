@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from emostream.preprocess import prepare_faces
-from models.architectures import ARCHITECTURES, multiply_adds
+from models.architectures import ARCHITECTURES, dtype_policy, multiply_adds
 from models.augment import Augmentation
 from models.average import SNAPSHOTS, snapshot_name
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
@@ -118,14 +118,10 @@ def train(
     teachers: Sequence[Path] = (),
 ) -> keras.Model:
     keras.utils.set_random_seed(recipe.seed)
-    previous_policy = keras.mixed_precision.dtype_policy()
-    keras.mixed_precision.set_global_policy(recipe.precision)
-    try:
+    with dtype_policy(recipe.precision):  # only for this run: what runs next builds float32 networks
         return _train(
             recipe, data_dir=data_dir, run_dir=run_dir, limit=limit, ferplus_dir=ferplus_dir, teachers=teachers
         )
-    finally:  # the policy is process-wide; what runs next in this process builds float32 networks
-        keras.mixed_precision.set_global_policy(previous_policy)
 
 
 def _train(
