@@ -5,13 +5,16 @@ averaging) and over several networks is more accurate than any one network, but
 costs one forward pass per view and network. Training one network on those averaged
 predictions (Hinton et al. 2015, "Distilling the knowledge in a neural network")
 moves part of that gain into a single network of the same cost per face. The targets
-are computed once on the unaugmented training images and cached in the run folder.
+are computed once on the unaugmented training images and cached in the run folder,
+with each teacher file's hash: a run can then go on (or move to another machine) without
+the teacher files, and still record exactly which networks taught it.
 """
 
 import hashlib
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +24,7 @@ from emostream.labels import NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
 from models.architectures import load_float32, with_flip_averaging
 from models.classifier import load_classifier
+from models.data import file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +58,22 @@ def _flip_averaged(path: Path, images: npt.NDArray[np.uint8], batch_size: int) -
     return np.asarray(model.predict(prepare_faces(images), batch_size=batch_size, verbose=0), dtype=np.float32)
 
 
+@dataclass(frozen=True)
+class TeacherTargets:
+    """Teachers' mirror-averaged probabilities and the teachers that made them (path, sha256)."""
+
+    probabilities: npt.NDArray[np.float32]
+    teachers: list[dict[str, str]]
+
+
 def cached_teacher_probabilities(
     run_dir: Path, teachers: Sequence[Path], images: npt.NDArray[np.uint8]
-) -> npt.NDArray[np.float32]:
+) -> TeacherTargets:
     """``teacher_probabilities``, reused from the run folder when the same teachers made it for these images.
 
-    Teachers are recognised by path: delete ``teacher.npz`` after retraining a teacher in place.
+    The same teachers: the same paths, and where a teacher's file is present, the same bytes as
+    when the cache was made (a teacher retrained in place is noticed). An absent file is taken
+    from the cache, with the hash recorded there.
     """
     cache = run_dir / TEACHER_CACHE
     key = json.dumps(
@@ -69,11 +83,27 @@ def cached_teacher_probabilities(
         }
     )
     if cache.exists():
-        with np.load(cache) as saved:
-            if str(saved["key"]) == key:
-                return np.asarray(saved["probabilities"], dtype=np.float32)
-        log.info("%s was made by other teachers or for other images; recomputing", cache)
-    probabilities = teacher_probabilities(teachers, images)
+        cached = _read_cache(cache, key, teachers)
+        if cached is not None:
+            return cached
+    made = TeacherTargets(
+        teacher_probabilities(teachers, images),
+        [{"path": str(path), "sha256": file_sha256(path)} for path in teachers],
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, key=np.array(key), probabilities=probabilities)
-    return probabilities
+    np.savez(cache, key=np.array(key), probabilities=made.probabilities, teachers=np.array(json.dumps(made.teachers)))
+    return made
+
+
+def _read_cache(cache: Path, key: str, teachers: Sequence[Path]) -> TeacherTargets | None:
+    with np.load(cache) as saved:
+        if str(saved["key"]) != key or "teachers" not in saved:
+            log.info("%s was made by other teachers, for other images or without their hashes; recomputing", cache)
+            return None
+        recorded: list[dict[str, str]] = json.loads(str(saved["teachers"]))
+        probabilities = np.asarray(saved["probabilities"], dtype=np.float32)
+    for path, record in zip(teachers, recorded, strict=True):
+        if path.exists() and file_sha256(path) != record["sha256"]:
+            log.info("teacher %s changed since %s was made; recomputing", path, cache)
+            return None
+    return TeacherTargets(probabilities, recorded)

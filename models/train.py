@@ -30,7 +30,7 @@ from models.architectures import ARCHITECTURES, dtype_policy, multiply_adds
 from models.augment import Augmentation
 from models.average import SNAPSHOTS, snapshot_name
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
-from models.data import DEFAULT_DATA_DIR, Split, file_sha256, load_fer2013
+from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
 from models.distill import cached_teacher_probabilities
 from models.recipes import PRECISIONS, RECIPES, Recipe
 from models.schedules import CosineRestarts
@@ -147,7 +147,7 @@ def _train(
     done = epochs_done(run_dir) if (run_dir / CHECKPOINT).exists() else 0
     # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches
     # (a fresh run keeps the recipe's seed).
-    targets = _targets(recipe, train_split, run_dir, teachers)
+    targets, teacher_records = _targets(recipe, train_split, run_dir, teachers)
     batches = FerBatches(train_split, targets, recipe.batch_size, recipe.augment, _batch_seed(recipe, done))
     model = build_model(recipe, len(batches))
     if done:
@@ -161,7 +161,7 @@ def _train(
         n_train=len(train_split),
         cleaning=cleaning,
         # By hash as well as path: a teacher's file can later be replaced (the served artifact is promoted).
-        teachers=[{"path": str(path), "sha256": file_sha256(path)} for path in teachers],
+        teachers=teacher_records,
     )
     started = time.monotonic()
     model.fit(
@@ -176,14 +176,19 @@ def _train(
     return model
 
 
-def _targets(recipe: Recipe, split: Split, run_dir: Path, teachers: Sequence[Path]) -> npt.NDArray[np.float32]:
+def _targets(
+    recipe: Recipe, split: Split, run_dir: Path, teachers: Sequence[Path]
+) -> tuple[npt.NDArray[np.float32], list[dict[str, str]]]:
+    """The training targets, and the teachers (path and sha256) that contributed to them."""
     targets = training_targets(split.y, split.votes, recipe.ferplus_weight)
     if recipe.teacher_weight == 0.0:
         if teachers:
             raise ValueError("this recipe has no teacher share (teacher_weight 0); --teacher would be ignored")
-        return targets
-    teacher = cached_teacher_probabilities(run_dir, teachers, split.x) if teachers else None
-    return with_teacher(targets, teacher, recipe.teacher_weight)
+        return targets, []
+    if not teachers:
+        return with_teacher(targets, None, recipe.teacher_weight), []
+    taught = cached_teacher_probabilities(run_dir, teachers, split.x)
+    return with_teacher(targets, taught.probabilities, recipe.teacher_weight), taught.teachers
 
 
 def _batch_seed(recipe: Recipe, epochs_done: int) -> int:

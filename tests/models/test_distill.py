@@ -9,6 +9,7 @@ import pytest
 keras = pytest.importorskip("keras", reason="the training stack is the 'train' extra")
 
 from emostream.preprocess import prepare_faces  # noqa: E402
+from models.data import file_sha256  # noqa: E402
 from models.distill import TEACHER_CACHE, cached_teacher_probabilities, teacher_probabilities  # noqa: E402
 
 RNG = np.random.default_rng(0)
@@ -57,15 +58,37 @@ def test_cache_is_reused_for_the_same_teachers_and_remade_for_others(tmp_path: P
     run = tmp_path / "run"
     made = cached_teacher_probabilities(run, [first], IMAGES)
     assert (run / TEACHER_CACHE).exists()
-    first.unlink()  # a cache hit must not need the teacher again
-    assert np.array_equal(cached_teacher_probabilities(run, [first], IMAGES), made)
-    other = cached_teacher_probabilities(run, [second], IMAGES)
-    assert not np.allclose(other, made)
+    assert made.teachers == [{"path": str(first), "sha256": file_sha256(first)}]
+    recorded = made.teachers
+    first.unlink()  # a cache hit must not need the teacher again, and still knows which one it was
+    hit = cached_teacher_probabilities(run, [first], IMAGES)
+    assert np.array_equal(hit.probabilities, made.probabilities)
+    assert hit.teachers == recorded
+    other = cached_teacher_probabilities(run, [second], IMAGES).probabilities
+    assert not np.allclose(other, made.probabilities)
     fewer = cached_teacher_probabilities(run, [second], IMAGES[:3])  # other images: remade, not reused
-    assert np.allclose(fewer, other[:3], atol=1e-6)
+    assert np.allclose(fewer.probabilities, other[:3], atol=1e-6)
     changed = IMAGES.copy()
     changed[0] = 255 - changed[0]  # same count, other pixels
-    assert not np.allclose(cached_teacher_probabilities(run, [second], changed)[0], other[0])
+    assert not np.allclose(cached_teacher_probabilities(run, [second], changed).probabilities[0], other[0])
+
+
+def test_a_teacher_retrained_in_place_is_noticed(tmp_path: Path) -> None:
+    teacher, run = tmp_path / "t.keras", tmp_path / "run"
+    before = cached_teacher_probabilities(run, [saved_teacher(teacher, 1)], IMAGES)
+    after = cached_teacher_probabilities(run, [saved_teacher(teacher, 2)], IMAGES)  # same path, other network
+    assert not np.allclose(after.probabilities, before.probabilities)
+    assert after.teachers[0]["sha256"] == file_sha256(teacher) != before.teachers[0]["sha256"]
+
+
+def test_a_cache_without_teacher_hashes_is_remade(tmp_path: Path) -> None:
+    teacher, run = saved_teacher(tmp_path / "t.keras", 1), tmp_path / "run"
+    made = cached_teacher_probabilities(run, [teacher], IMAGES)
+    with np.load(run / TEACHER_CACHE) as saved:  # as written before the hashes were kept
+        np.savez(run / TEACHER_CACHE, key=saved["key"], probabilities=np.zeros_like(saved["probabilities"]))
+    again = cached_teacher_probabilities(run, [teacher], IMAGES)
+    assert np.allclose(again.probabilities, made.probabilities)
+    assert again.teachers == made.teachers
 
 
 def test_no_teacher_is_a_clear_error() -> None:
