@@ -47,7 +47,12 @@ class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
     """Shuffled, optionally augmented batches of prepared faces and their row-aligned targets (models/targets.py)."""
 
     def __init__(
-        self, split: Split, targets: npt.NDArray[np.float32], batch_size: int, augment: bool, seed: int
+        self,
+        split: Split,
+        targets: npt.NDArray[np.float32],
+        batch_size: int,
+        augmentation: Augmentation | None,
+        seed: int,
     ) -> None:
         super().__init__()
         if len(targets) != len(split):
@@ -55,7 +60,7 @@ class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
         self.split = split
         self.targets = targets
         self.batch_size = batch_size
-        self.augmentation = Augmentation() if augment else None
+        self.augmentation = augmentation
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(split))
 
@@ -148,7 +153,8 @@ def _train(
     # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches
     # (a fresh run keeps the recipe's seed).
     targets, teacher_records = _targets(recipe, train_split, run_dir, teachers)
-    batches = FerBatches(train_split, targets, recipe.batch_size, recipe.augment, _batch_seed(recipe, done))
+    augmentation = Augmentation(erase_probability=recipe.erasing) if recipe.augment else None
+    batches = FerBatches(train_split, targets, recipe.batch_size, augmentation, _batch_seed(recipe, done))
     model = build_model(recipe, len(batches))
     if done:
         log.info("resuming %s after epoch %d", run_dir, done)

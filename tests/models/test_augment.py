@@ -1,0 +1,58 @@
+"""Training-time augmentation: random erasing on top of the geometric perturbations."""
+
+import numpy as np
+import pytest
+
+from models.augment import Augmentation
+
+FACE = np.random.default_rng(0).integers(0, 256, size=(48, 48), dtype=np.uint8)
+
+
+def erased_box(seed: int, probability: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """The same face augmented with and without erasing from the same random state."""
+    plain = Augmentation()._one(FACE, np.random.default_rng(seed))
+    erased = Augmentation(erase_probability=probability)._one(FACE, np.random.default_rng(seed))
+    return plain, erased
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_erasing_replaces_one_rectangle_of_2_to_33_percent_of_the_face(seed: int) -> None:
+    plain, erased = erased_box(seed)
+    rows, cols = np.nonzero(plain != erased)
+    assert len(rows) > 0
+    top, bottom, left, right = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    # Outside the bounding box of the changes, nothing moved; inside, most pixels are new noise.
+    outside = np.ones_like(plain, dtype=bool)
+    outside[top:bottom, left:right] = False
+    assert np.array_equal(plain[outside], erased[outside])
+    box = (bottom - top) * (right - left)
+    assert 0.02 * 48 * 48 * 0.5 <= box <= 0.33 * 48 * 48 * 1.1  # rounding of the sides
+    assert len(rows) >= 0.9 * box
+
+
+def test_no_erasing_draws_no_random_numbers_so_earlier_recipes_are_reproduced() -> None:
+    first, second = np.random.default_rng(5), np.random.default_rng(5)
+    a = Augmentation().apply(np.stack([FACE] * 8), first)
+    b = Augmentation(erase_probability=0.0).apply(np.stack([FACE] * 8), second)
+    assert np.array_equal(a, b)
+    assert first.random() == second.random()
+
+
+def test_about_the_given_share_of_faces_is_erased_and_the_input_is_left_alone() -> None:
+    before = FACE.copy()
+    changed = [not np.array_equal(*erased_box(seed, probability=0.5)) for seed in range(400)]
+    assert 0.4 < np.mean(changed) < 0.6
+    assert np.array_equal(FACE, before)
+    out = Augmentation(erase_probability=1.0).apply(np.stack([FACE] * 3), np.random.default_rng(1))
+    assert out.shape == (3, 48, 48)
+    assert out.dtype == np.uint8
+
+
+def test_a_recipe_refuses_an_erasing_share_outside_0_to_1() -> None:
+    from dataclasses import replace
+
+    from models.recipes import RECIPES
+
+    with pytest.raises(ValueError, match="probability"):
+        replace(RECIPES["vggbn-wide-kd"], erasing=1.5)
+    assert RECIPES["vggbn-wide-kd-erase"].erasing == 0.5
