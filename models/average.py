@@ -24,11 +24,11 @@ from models.architectures import load_float32
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, load_fer2013
 from models.metrics import evaluate
+from models.runfolder import AVERAGED
 
 log = logging.getLogger(__name__)
 
 SNAPSHOTS = "snapshots"
-AVERAGED = "averaged.keras"
 
 
 def snapshot_name(epoch: int) -> str:

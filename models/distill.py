@@ -25,10 +25,9 @@ from emostream.preprocess import prepare_faces
 from models.architectures import load_float32, with_flip_averaging
 from models.classifier import load_classifier
 from models.data import file_sha256
+from models.runfolder import TEACHER_CACHE
 
 log = logging.getLogger(__name__)
-
-TEACHER_CACHE = "teacher.npz"
 
 
 def teacher_probabilities(

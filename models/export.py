@@ -30,7 +30,7 @@ from models.architectures import load_float32, multiply_adds, with_flip_averagin
 from models.classifier import FP32_MODEL, load_classifier, metadata_path
 from models.data import DEFAULT_DATA_DIR, file_sha256, load_fer2013
 from models.metrics import evaluate
-from models.train import epochs_done
+from models.runfolder import epochs_done
 
 log = logging.getLogger(__name__)
 

@@ -27,10 +27,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.average import AVERAGED
-from models.distill import TEACHER_CACHE
+from models.cleaning import DEFAULT_FERPLUS_DIR
+from models.data import DEFAULT_DATA_DIR
 from models.recipes import RECIPES
-from models.train import epochs_done
+from models.runfolder import AVERAGED, TEACHER_CACHE, epochs_done
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def train_until(specs: Sequence[RunSpec], args: argparse.Namespace, started: flo
         process.wait()
 
 
-def average_and_collect(specs: Sequence[RunSpec], args: argparse.Namespace) -> dict[str, object]:
+def average_and_collect(specs: Sequence[RunSpec], args: argparse.Namespace) -> dict[str, dict[str, object]]:
     """Average every finished run (in parallel) and copy the results into ``args.out`` in parts."""
     finished = [spec for spec in specs if epochs_done(RUNS_DIR / spec.name) == total_epochs(spec, args)]
     averaging = {
@@ -163,7 +163,7 @@ def average_and_collect(specs: Sequence[RunSpec], args: argparse.Namespace) -> d
         )
         for spec in finished
     }
-    summary: dict[str, object] = {}
+    summary: dict[str, dict[str, object]] = {}
     for spec in specs:
         run = RUNS_DIR / spec.name
         entry: dict[str, object] = {
@@ -199,9 +199,6 @@ def split_file(source: Path, stem: Path, part_bytes: int) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from models.cleaning import DEFAULT_FERPLUS_DIR
-    from models.data import DEFAULT_DATA_DIR
-
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=RunSpec.parse, help="NAME=RECIPE[@SEED], in priority order")
     parser.add_argument("--deadline", type=float, required=True, help="seconds from start until training stops")
@@ -229,7 +226,6 @@ def main(argv: list[str] | None = None) -> None:
     train_until(args.runs, args, started)
     summary = average_and_collect(args.runs, args)
     for name, entry in summary.items():
-        assert isinstance(entry, dict)
         log.info("%s: %d/%d epochs, %s", name, entry["epochs_done"], entry["epochs"], entry.get("averaged"))
 
 

@@ -33,6 +33,7 @@ from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
 from models.distill import cached_teacher_probabilities
 from models.recipes import PRECISIONS, RECIPES, Recipe
+from models.runfolder import STATE, epochs_done
 from models.schedules import CosineRestarts
 from models.targets import one_hot, training_targets, with_teacher
 
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.keras"
 BEST = "best.keras"
-STATE = "state.json"
 
 
 class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
@@ -199,12 +199,6 @@ def _targets(
 
 def _batch_seed(recipe: Recipe, epochs_done: int) -> int:
     return recipe.seed if epochs_done == 0 else recipe.seed * 1000 + epochs_done
-
-
-def epochs_done(run_dir: Path) -> int:
-    """Epochs a run has finished, from the state written after each epoch (0 for none)."""
-    state = run_dir / STATE
-    return int(json.loads(state.read_text())["epochs_done"]) if state.exists() else 0
 
 
 def _restore(model: keras.Model, saved: keras.Model) -> None:

@@ -10,7 +10,8 @@ keras = pytest.importorskip("keras", reason="the training stack is the 'train' e
 
 from emostream.preprocess import prepare_faces  # noqa: E402
 from models.data import file_sha256  # noqa: E402
-from models.distill import TEACHER_CACHE, cached_teacher_probabilities, teacher_probabilities  # noqa: E402
+from models.distill import cached_teacher_probabilities, teacher_probabilities  # noqa: E402
+from models.runfolder import TEACHER_CACHE  # noqa: E402
 
 RNG = np.random.default_rng(0)
 IMAGES = RNG.integers(0, 256, size=(6, 48, 48), dtype=np.uint8)

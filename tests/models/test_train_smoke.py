@@ -50,7 +50,8 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     # Another run continues this one's two epochs with a third cycle on targets mixing the
     # label, FER+ votes and a teacher's mirror-averaged predictions (here the run's own last epoch),
     # computing in bfloat16.
-    from models.train import continue_run, epochs_done
+    from models.runfolder import epochs_done
+    from models.train import continue_run
 
     continued = tmp_path / "continued"
     continue_run(run, continued)
