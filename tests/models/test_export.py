@@ -1,0 +1,57 @@
+"""Export with test-time flip averaging: the served graph averages each face and its mirror."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import FER2013, require_shared
+
+pytest.importorskip("keras", reason="the training stack is the 'train' extra")
+
+BUDGET_MULTIPLY_ADDS = 150_000_000  # issue 3: about 150 M multiply-adds per face
+
+
+def fake_run(folder: Path, arch: str) -> None:
+    """A run folder as models.train leaves it, with an untrained network of ``arch``."""
+    from models.architectures import vggbn
+    from models.recipes import RECIPES
+    from models.runfolder import STATE
+
+    folder.mkdir()
+    vggbn(widths=(4, 8)).save(folder / "averaged.keras")
+    recipe = RECIPES[arch].as_dict()
+    run = {"recipe": recipe, "backend": "tensorflow", "data_sha256": "0" * 64, "teachers": []}
+    (folder / "run.json").write_text(json.dumps(run))
+    (folder / STATE).write_text(json.dumps({"epochs_done": 40}))
+
+
+def test_flip_export_serves_the_mean_of_face_and_mirror(tmp_path: Path) -> None:
+    import keras
+
+    from models import load_classifier
+    from models.export import export
+
+    data_dir = require_shared(FER2013)
+    fake_run(tmp_path / "run", "vggbn-narrow-kd")
+    plain = export(tmp_path / "run", "averaged.keras", tmp_path / "plain.onnx", data_dir)
+    flipped = export(tmp_path / "run", "averaged.keras", tmp_path / "flip.onnx", data_dir, tta="flip")
+    assert (plain["tta"], flipped["tta"]) == ("none", "flip")
+    assert flipped["multiply_adds"] == 2 * plain["multiply_adds"]
+
+    faces = np.random.default_rng(3).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    network = keras.models.load_model(tmp_path / "run" / "averaged.keras", compile=False)
+    x = faces[..., None].astype(np.float32) / 255.0
+    expected = (network.predict(x, verbose=0) + network.predict(x[:, :, ::-1], verbose=0)) / 2
+    served = load_classifier(tmp_path / "flip.onnx").predict_uncalibrated(faces)
+    np.testing.assert_allclose(served, expected, atol=1e-5)
+    unflipped = load_classifier(tmp_path / "plain.onnx").predict_uncalibrated(faces)
+    assert not np.allclose(served, unflipped, atol=1e-5)  # the mirror really changes the answer
+
+
+def test_only_the_narrow_network_fits_the_budget_with_its_mirror() -> None:
+    from models.architectures import ARCHITECTURES, multiply_adds
+
+    assert 2 * multiply_adds(ARCHITECTURES["vggbn-narrow"]()) <= BUDGET_MULTIPLY_ADDS
+    assert 2 * multiply_adds(ARCHITECTURES["vggbn-wide"]()) > BUDGET_MULTIPLY_ADDS
