@@ -116,6 +116,8 @@ RECIPES: dict[str, Recipe] = {
     # The served recipe on vggbn-narrow (72 M multiply-adds), meant to be served with test-time
     # flip averaging (models.export --tta flip: 144 M a face, inside the 150 M budget); the
     # mirror added about a point to the served student (70.38 % at 256 M, over budget).
+    # Measured (CPU, 40 epochs, last 10 averaged): 68.46 % without the mirror, 69.49 % fp32 and
+    # 69.27 % int8 with it (served: 69.30 % int8; McNemar p = 1.0); not served.
     "vggbn-narrow-kd": replace(VGGBN, arch="vggbn-narrow", teacher_weight=0.7, seed=2),
     # The same third cycle continuing a finished vggbn-wide run: --from runs/wide, with the
     # previously served network as one teacher (--teacher models/teachers/vggbn-e40.onnx).
