@@ -119,6 +119,9 @@ RECIPES: dict[str, Recipe] = {
     # Measured (CPU, 40 epochs, last 10 averaged): 68.46 % without the mirror, 69.49 % fp32 and
     # 69.27 % int8 with it (served: 69.30 % int8; McNemar p = 1.0); not served.
     "vggbn-narrow-kd": replace(VGGBN, arch="vggbn-narrow", teacher_weight=0.7, seed=2),
+    # The served recipe on residual stages (resbn: 17 convolution layers, 144 M multiply-adds;
+    # vggbn-wide: 9 layers, 128 M): is depth with shortcuts better than width at this cost?
+    "resbn-kd": replace(VGGBN, arch="resbn", teacher_weight=0.7, seed=2),
     # The same third cycle continuing a finished vggbn-wide run: --from runs/wide, with the
     # previously served network as one teacher (--teacher models/teachers/vggbn-e40.onnx).
     # Measured 68.91 % int8 (model card); not served.

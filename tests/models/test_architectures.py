@@ -9,7 +9,15 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from models.architectures import ARCHITECTURES, load_float32, multiply_adds, vggbn, with_flip_averaging
+from models.architectures import (
+    ARCHITECTURES,
+    basic_block,
+    load_float32,
+    multiply_adds,
+    resbn,
+    vggbn,
+    with_flip_averaging,
+)
 
 BUDGET_MULTIPLY_ADDS = 150_000_000  # issue 3: about 150 M multiply-adds per face
 
@@ -76,3 +84,25 @@ def test_flip_averaging_computes_in_float32_while_a_bfloat16_run_trains(tmp_path
     faces = np.random.default_rng(2).random((3, 48, 48, 1), dtype=np.float32)
     built_in_float32 = with_flip_averaging(load_float32(tmp_path / "teacher.keras"))
     np.testing.assert_array_equal(teacher.predict(faces, verbose=0), built_in_float32.predict(faces, verbose=0))
+
+
+def test_residual_stages_project_the_shortcut_only_where_the_width_grows() -> None:
+    model = resbn(widths=(8, 16), blocks=2, stem=8)
+    projections = [layer.name for layer in model.layers if layer.name.endswith("proj")]
+    assert projections == ["s1b0proj"]  # the stem already gives stage 0 its 8 channels
+    assert model.get_layer("s1b1c1").output.shape[1:] == (12, 12, 16)
+    stem = 48 * 48 * 8 * 9
+    stage0 = 4 * 24 * 24 * 8 * 9 * 8
+    stage1 = 12 * 12 * 16 * 9 * 8 + 3 * 12 * 12 * 16 * 9 * 16 + 12 * 12 * 16 * 8
+    assert multiply_adds(model) == stem + stage0 + stage1 + 16 * 7
+
+
+def test_an_untrained_residual_block_is_the_identity_on_non_negative_input() -> None:
+    inputs = keras.Input((6, 6, 4))
+    block = keras.Model(inputs, basic_block(inputs, 4, name="b"))
+    x = np.random.default_rng(4).random((2, 6, 6, 4), dtype=np.float32)  # as after a ReLU
+    np.testing.assert_allclose(block.predict(x, verbose=0), x, atol=1e-5)
+    # Its last BatchNorm starts at zero; once trained away from zero the block adds its own part.
+    gamma, beta, mean, variance = block.get_layer("bbn1").get_weights()
+    block.get_layer("bbn1").set_weights([np.ones_like(gamma), beta, mean, variance])
+    assert not np.allclose(block.predict(x, verbose=0), x, atol=1e-3)

@@ -13,3 +13,4 @@ def test_activation_maps_show_the_stem_and_each_stage_output() -> None:
 
     assert shown("vggbn-wide") == ["stem", "s0c1", "s1c1", "s2c1", "s3c1"]
     assert shown("vggbn") == ["s0c1", "s1c1", "s2c1", "s3c1"]
+    assert shown("resbn") == ["stem", "s0b1c1", "s1b1c1", "s2b1c1", "s3b1c1"]
