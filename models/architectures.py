@@ -64,12 +64,7 @@ def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4, st
     """VGG stages with BatchNorm; ``stem`` filters, if any, look at the full 48x48 face once
     and halve it, so the stages can be twice as wide for the same multiply-adds."""
     inputs = keras.Input(INPUT_SHAPE, name="face")
-    x = inputs
-    if stem:
-        x = layers.Conv2D(stem, 3, padding="same", use_bias=False, name="stem")(x)
-        x = layers.BatchNormalization(name="stembn")(x)
-        x = layers.Activation("relu", name="stemrelu")(x)
-        x = layers.MaxPooling2D(2, name="stempool")(x)
+    x = full_resolution_stem(inputs, stem) if stem else inputs
     for stage, width in enumerate(widths):
         for conv in range(2):
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"s{stage}c{conv}")(x)
@@ -81,6 +76,14 @@ def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4, st
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="vggbn")
+
+
+def full_resolution_stem(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
+    """One 3x3 convolution over the whole 48x48 face, then max pooling halves it."""
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name="stem")(x)
+    x = layers.BatchNormalization(name="stembn")(x)
+    x = layers.Activation("relu", name="stemrelu")(x)
+    return layers.MaxPooling2D(2, name="stempool")(x)
 
 
 def vggbn_wide() -> keras.Model:
@@ -98,10 +101,7 @@ def resbn(
 ) -> keras.Model:
     """Residual stages of ``blocks`` basic blocks each, after vggbn's stem; max pooling between stages."""
     inputs = keras.Input(INPUT_SHAPE, name="face")
-    x = layers.Conv2D(stem, 3, padding="same", use_bias=False, name="stem")(inputs)
-    x = layers.BatchNormalization(name="stembn")(x)
-    x = layers.Activation("relu", name="stemrelu")(x)
-    x = layers.MaxPooling2D(2, name="stempool")(x)
+    x = full_resolution_stem(inputs, stem)
     for stage, width in enumerate(widths):
         for block in range(blocks):
             x = basic_block(x, width, name=f"s{stage}b{block}")

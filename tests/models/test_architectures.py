@@ -106,3 +106,9 @@ def test_an_untrained_residual_block_is_the_identity_on_non_negative_input() -> 
     gamma, beta, mean, variance = block.get_layer("bbn1").get_weights()
     block.get_layer("bbn1").set_weights([np.ones_like(gamma), beta, mean, variance])
     assert not np.allclose(block.predict(x, verbose=0), x, atol=1e-3)
+
+
+def test_only_the_narrow_network_fits_the_budget_with_its_mirror() -> None:
+    # models.export --tta flip runs the network twice a face.
+    assert 2 * multiply_adds(ARCHITECTURES["vggbn-narrow"]()) <= BUDGET_MULTIPLY_ADDS
+    assert 2 * multiply_adds(ARCHITECTURES["vggbn-wide"]()) > BUDGET_MULTIPLY_ADDS

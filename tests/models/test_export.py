@@ -10,11 +10,9 @@ from tests.conftest import FER2013, require_shared
 
 pytest.importorskip("keras", reason="the training stack is the 'train' extra")
 
-BUDGET_MULTIPLY_ADDS = 150_000_000  # issue 3: about 150 M multiply-adds per face
-
 
 def fake_run(folder: Path, arch: str) -> None:
-    """A run folder as models.train leaves it, with an untrained network of ``arch``."""
+    """A run folder as models.train leaves it: a small untrained vggbn, ``arch``'s recipe recorded."""
     from models.architectures import vggbn
     from models.recipes import RECIPES
     from models.runfolder import STATE
@@ -48,10 +46,3 @@ def test_flip_export_serves_the_mean_of_face_and_mirror(tmp_path: Path) -> None:
     np.testing.assert_allclose(served, expected, atol=1e-5)
     unflipped = load_classifier(tmp_path / "plain.onnx").predict_uncalibrated(faces)
     assert not np.allclose(served, unflipped, atol=1e-5)  # the mirror really changes the answer
-
-
-def test_only_the_narrow_network_fits_the_budget_with_its_mirror() -> None:
-    from models.architectures import ARCHITECTURES, multiply_adds
-
-    assert 2 * multiply_adds(ARCHITECTURES["vggbn-narrow"]()) <= BUDGET_MULTIPLY_ADDS
-    assert 2 * multiply_adds(ARCHITECTURES["vggbn-wide"]()) > BUDGET_MULTIPLY_ADDS
