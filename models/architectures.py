@@ -72,10 +72,7 @@ def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4, st
             x = layers.Activation("relu", name=f"s{stage}relu{conv}")(x)
         if stage < len(widths) - 1:
             x = layers.MaxPooling2D(2, name=f"s{stage}pool")(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="vggbn")
+    return keras.Model(inputs, pooled_emotion_head(x, dropout), name="vggbn")
 
 
 def full_resolution_stem(x: keras.KerasTensor, filters: int) -> keras.KerasTensor:
@@ -84,6 +81,13 @@ def full_resolution_stem(x: keras.KerasTensor, filters: int) -> keras.KerasTenso
     x = layers.BatchNormalization(name="stembn")(x)
     x = layers.Activation("relu", name="stemrelu")(x)
     return layers.MaxPooling2D(2, name="stempool")(x)
+
+
+def pooled_emotion_head(x: keras.KerasTensor, dropout: float) -> keras.KerasTensor:
+    """Global average pooling, dropout, and the seven probabilities (float32 under any policy)."""
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    return layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs", dtype="float32")(x)
 
 
 def vggbn_wide() -> keras.Model:
@@ -107,10 +111,7 @@ def resbn(
             x = basic_block(x, width, name=f"s{stage}b{block}")
         if stage < len(widths) - 1:
             x = layers.MaxPooling2D(2, name=f"s{stage}pool")(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs", dtype="float32")(x)
-    return keras.Model(inputs, outputs, name="resbn")
+    return keras.Model(inputs, pooled_emotion_head(x, dropout), name="resbn")
 
 
 def basic_block(x: keras.KerasTensor, width: int, name: str) -> keras.KerasTensor:
