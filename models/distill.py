@@ -8,12 +8,15 @@ moves part of that gain into a single network of the same cost per face. The tar
 are computed once on the unaugmented training images and cached in the run folder,
 with each teacher file's hash: a run can then go on (or move to another machine) without
 the teacher files, and still record exactly which networks taught it.
+
+Or, for consistent teaching (recipe ``teaching="consistent"``), the loaded ``Teachers`` predict
+every training batch after augmentation, so the student is taught on the faces it sees.
 """
 
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,16 +37,39 @@ def teacher_probabilities(
     teachers: Sequence[Path], images: npt.NDArray[np.uint8], batch_size: int = 256
 ) -> npt.NDArray[np.float32]:
     """Mean of every teacher's probabilities on each face and on its mirror."""
-    if not teachers:
-        raise ValueError("distillation needs at least one teacher network (--teacher PATH)")
-    total = np.zeros((len(images), NUM_EMOTIONS), dtype=np.float64)
-    for path in teachers:
-        total += _flip_averaged(path, images, batch_size)
-        log.info("teacher %s: predicted %d faces and their mirrors", path, len(images))
-    return (total / len(teachers)).astype(np.float32)
+    return Teachers(teachers, batch_size).predict(images, log_each=True)
 
 
-def _flip_averaged(path: Path, images: npt.NDArray[np.uint8], batch_size: int) -> npt.NDArray[np.float32]:
+class Teachers:
+    """Teacher networks loaded once, each averaging a face and its mirror.
+
+    Made for the fixed targets above, and called on every augmented batch for consistent teaching
+    (Beyer et al. 2022, "Knowledge distillation: a good teacher is patient and consistent"), where
+    the teachers see exactly the faces the student sees, shifted, rotated, flipped or erased."""
+
+    def __init__(self, paths: Sequence[Path], batch_size: int = 256) -> None:
+        if not paths:
+            raise ValueError("distillation needs at least one teacher network (--teacher PATH)")
+        self.paths = list(paths)
+        self._predictors = [_flip_averaging_predictor(path, batch_size) for path in self.paths]
+
+    def predict(self, images: npt.NDArray[np.uint8], log_each: bool = False) -> npt.NDArray[np.float32]:
+        total = np.zeros((len(images), NUM_EMOTIONS), dtype=np.float64)
+        for path, predict in zip(self.paths, self._predictors, strict=True):
+            total += predict(images)
+            if log_each:
+                log.info("teacher %s: predicted %d faces and their mirrors", path, len(images))
+        return (total / len(self.paths)).astype(np.float32)
+
+    def records(self) -> list[dict[str, str]]:
+        """Which networks teach: path and sha256 of each file."""
+        return [{"path": str(path), "sha256": file_sha256(path)} for path in self.paths]
+
+
+Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
+
+
+def _flip_averaging_predictor(path: Path, batch_size: int) -> Predictor:
     """One teacher's mean over each face and its mirror: a ``.keras`` file, or an exported
     ``.onnx`` artifact (such as the committed served model) through ``load_classifier``.
 
@@ -51,10 +77,24 @@ def _flip_averaged(path: Path, images: npt.NDArray[np.uint8], batch_size: int) -
     serving, and would otherwise change the targets whenever a teacher is recalibrated."""
     if path.suffix == ".onnx":
         classifier = load_classifier(path)
-        views = classifier.predict_uncalibrated(images) + classifier.predict_uncalibrated(images[:, :, ::-1])
-        return np.asarray(views / 2, dtype=np.float32)
+
+        def onnx_views(images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+            views = classifier.predict_uncalibrated(images) + classifier.predict_uncalibrated(images[:, :, ::-1])
+            return np.asarray(views / 2, dtype=np.float32)
+
+        return onnx_views
     model = with_flip_averaging(load_float32(path))
-    return np.asarray(model.predict(prepare_faces(images), batch_size=batch_size, verbose=0), dtype=np.float32)
+
+    def keras_views(images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        # predict_on_batch per chunk: model.predict sets up a dataset per call, too slow per training batch.
+        faces = prepare_faces(images)
+        chunks = [
+            np.asarray(model.predict_on_batch(faces[start : start + batch_size]), dtype=np.float32)
+            for start in range(0, len(faces), batch_size)
+        ]
+        return np.concatenate(chunks) if chunks else np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
+
+    return keras_views
 
 
 @dataclass(frozen=True)
@@ -85,10 +125,8 @@ def cached_teacher_probabilities(
         cached = _read_cache(cache, key, teachers)
         if cached is not None:
             return cached
-    made = TeacherTargets(
-        teacher_probabilities(teachers, images),
-        [{"path": str(path), "sha256": file_sha256(path)} for path in teachers],
-    )
+    loaded = Teachers(teachers)
+    made = TeacherTargets(loaded.predict(images, log_each=True), loaded.records())
     run_dir.mkdir(parents=True, exist_ok=True)
     np.savez(cache, key=np.array(key), probabilities=made.probabilities, teachers=np.array(json.dumps(made.teachers)))
     return made

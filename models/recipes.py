@@ -6,6 +6,7 @@ Choices are made on PublicTest and recorded in the model card, not edited into c
 from dataclasses import asdict, dataclass, replace
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+TEACHINGS = ("fixed", "consistent")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,10 @@ class Recipe:
     # Share of the target taken from teacher networks' mirror-averaged predictions
     # (models/distill.py; the teachers are named with --teacher); 0: no distillation.
     teacher_weight: float = 0.0
+    # "fixed": the teachers' predictions on the unaugmented training faces, computed once and
+    # cached. "consistent": the teachers predict every augmented batch the student sees (same
+    # shift, rotation, flip and erasing), at the cost of their forward passes in every step.
+    teaching: str = "fixed"
     # Keras dtype policy while training: "mixed_bfloat16" computes in bfloat16 with float32
     # weights. vggbn-wide on an AMD EPYC with AVX-512 BF16 (2 cores): 1.33x the steps per second
     # in bench/training.py, an epoch 108 to 126 s instead of 135 to 140 (CPUs without BF16
@@ -45,6 +50,8 @@ class Recipe:
             raise ValueError(f"erasing {self.erasing} is a probability, between 0 and 1")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision {self.precision!r} is not one of {PRECISIONS}")
+        if self.teaching not in TEACHINGS:
+            raise ValueError(f"teaching {self.teaching!r} is not one of {TEACHINGS}")
 
     def cycles(self) -> tuple[int, ...]:
         return self.cycle_epochs or (self.epochs,)
@@ -119,6 +126,12 @@ RECIPES: dict[str, Recipe] = {
     # Measured (CPU, 40 epochs, last 10 averaged): 68.46 % without the mirror, 69.49 % fp32 and
     # 69.27 % int8 with it (served: 69.30 % int8; McNemar p = 1.0); not served.
     "vggbn-narrow-kd": replace(VGGBN, arch="vggbn-narrow", teacher_weight=0.7, seed=2),
+    # vggbn-narrow-kd with consistent teaching: the same two teachers predict every augmented
+    # batch instead of the unaugmented faces once. Same seed, so the same start, batches and
+    # augmentations as vggbn-narrow-kd: only the teachers' view of each face differs.
+    "vggbn-narrow-kd-consistent": replace(
+        VGGBN, arch="vggbn-narrow", teacher_weight=0.7, seed=2, teaching="consistent"
+    ),
     # The served recipe on residual stages (resbn: 17 convolution layers, 144 M multiply-adds;
     # vggbn-wide: 9 layers, 128 M): is depth with shortcuts better than width at this cost?
     # Epoch 16 (end of the first cycle): 66.20 % (served run: 66.98 %); not finished yet (CPU,

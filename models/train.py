@@ -19,6 +19,7 @@ import math
 import shutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -31,7 +32,7 @@ from models.augment import Augmentation
 from models.average import SNAPSHOTS, snapshot_name
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
-from models.distill import cached_teacher_probabilities
+from models.distill import Teachers, cached_teacher_probabilities
 from models.recipes import PRECISIONS, RECIPES, Recipe
 from models.runfolder import STATE, epochs_done
 from models.schedules import CosineRestarts
@@ -43,8 +44,18 @@ CHECKPOINT = "checkpoint.keras"
 BEST = "best.keras"
 
 
+@dataclass(frozen=True)
+class ConsistentTeaching:
+    """Teachers that predict each batch as augmented, and their share of its targets."""
+
+    teachers: Teachers
+    weight: float
+
+
 class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
-    """Shuffled, optionally augmented batches of prepared faces and their row-aligned targets (models/targets.py)."""
+    """Shuffled, optionally augmented batches of prepared faces and their row-aligned targets (models/targets.py).
+
+    With ``teaching``, the teachers' predictions on the augmented faces are mixed into each batch's targets."""
 
     def __init__(
         self,
@@ -53,6 +64,8 @@ class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
         batch_size: int,
         augmentation: Augmentation | None,
         seed: int,
+        *,
+        teaching: ConsistentTeaching | None = None,
     ) -> None:
         super().__init__()
         if len(targets) != len(split):
@@ -61,6 +74,7 @@ class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
         self.targets = targets
         self.batch_size = batch_size
         self.augmentation = augmentation
+        self.teaching = teaching
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(split))
 
@@ -72,7 +86,10 @@ class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
         images = self.split.x[idx]
         if self.augmentation is not None:
             images = self.augmentation.apply(images, self.rng)
-        return prepare_faces(images), self.targets[idx]
+        targets = self.targets[idx]
+        if self.teaching is not None:
+            targets = with_teacher(targets, self.teaching.teachers.predict(images), self.teaching.weight)
+        return prepare_faces(images), targets
 
     def on_epoch_end(self) -> None:
         self.order = self.rng.permutation(len(self.split))
@@ -152,9 +169,11 @@ def _train(
     done = epochs_done(run_dir) if (run_dir / CHECKPOINT).exists() else 0
     # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches
     # (a fresh run keeps the recipe's seed).
-    targets, teacher_records = _targets(recipe, train_split, run_dir, teachers)
+    targets, teacher_records, teaching = _targets(recipe, train_split, run_dir, teachers)
     augmentation = Augmentation(erase_probability=recipe.erasing) if recipe.augment else None
-    batches = FerBatches(train_split, targets, recipe.batch_size, augmentation, _batch_seed(recipe, done))
+    batches = FerBatches(
+        train_split, targets, recipe.batch_size, augmentation, _batch_seed(recipe, done), teaching=teaching
+    )
     model = build_model(recipe, len(batches))
     if done:
         log.info("resuming %s after epoch %d", run_dir, done)
@@ -184,17 +203,21 @@ def _train(
 
 def _targets(
     recipe: Recipe, split: Split, run_dir: Path, teachers: Sequence[Path]
-) -> tuple[npt.NDArray[np.float32], list[dict[str, str]]]:
-    """The training targets, and the teachers (path and sha256) that contributed to them."""
+) -> tuple[npt.NDArray[np.float32], list[dict[str, str]], ConsistentTeaching | None]:
+    """The training targets, the teachers (path and sha256) that contribute to them, and for
+    consistent teaching the loaded teachers (the targets are then the label part only)."""
     targets = training_targets(split.y, split.votes, recipe.ferplus_weight)
     if recipe.teacher_weight == 0.0:
         if teachers:
             raise ValueError("this recipe has no teacher share (teacher_weight 0); --teacher would be ignored")
-        return targets, []
+        return targets, [], None
     if not teachers:
-        return with_teacher(targets, None, recipe.teacher_weight), []
+        return with_teacher(targets, None, recipe.teacher_weight), [], None
+    if recipe.teaching == "consistent":
+        loaded = Teachers(teachers)
+        return targets, loaded.records(), ConsistentTeaching(loaded, recipe.teacher_weight)
     taught = cached_teacher_probabilities(run_dir, teachers, split.x)
-    return with_teacher(targets, taught.probabilities, recipe.teacher_weight), taught.teachers
+    return with_teacher(targets, taught.probabilities, recipe.teacher_weight), taught.teachers, None
 
 
 def _batch_seed(recipe: Recipe, epochs_done: int) -> int:

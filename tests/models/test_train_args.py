@@ -34,3 +34,9 @@ def test_precision_is_an_override_and_unknown_precisions_are_refused() -> None:
     assert recipe == dataclasses.replace(RECIPES["vggbn-wide-kd"], precision="mixed_bfloat16")
     with pytest.raises(ValueError, match="precision 'float16'"):
         dataclasses.replace(recipe, precision="float16")
+
+
+def test_unknown_teaching_is_refused() -> None:
+    assert RECIPES["vggbn-narrow-kd-consistent"].teaching == "consistent"
+    with pytest.raises(ValueError, match="teaching 'online'"):
+        dataclasses.replace(RECIPES["vggbn-narrow-kd"], teaching="online")
