@@ -37,7 +37,7 @@ def teacher_probabilities(
     teachers: Sequence[Path], images: npt.NDArray[np.uint8], batch_size: int = 256
 ) -> npt.NDArray[np.float32]:
     """Mean of every teacher's probabilities on each face and on its mirror."""
-    return Teachers(teachers, batch_size).predict(images, log_each=True)
+    return Teachers(teachers, batch_size).predict(images)
 
 
 class Teachers:
@@ -53,12 +53,10 @@ class Teachers:
         self.paths = list(paths)
         self._predictors = [_flip_averaging_predictor(path, batch_size) for path in self.paths]
 
-    def predict(self, images: npt.NDArray[np.uint8], log_each: bool = False) -> npt.NDArray[np.float32]:
+    def predict(self, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         total = np.zeros((len(images), NUM_EMOTIONS), dtype=np.float64)
-        for path, predict in zip(self.paths, self._predictors, strict=True):
+        for predict in self._predictors:
             total += predict(images)
-            if log_each:
-                log.info("teacher %s: predicted %d faces and their mirrors", path, len(images))
         return (total / len(self.paths)).astype(np.float32)
 
     def records(self) -> list[dict[str, str]]:
@@ -126,7 +124,8 @@ def cached_teacher_probabilities(
         if cached is not None:
             return cached
     loaded = Teachers(teachers)
-    made = TeacherTargets(loaded.predict(images, log_each=True), loaded.records())
+    made = TeacherTargets(loaded.predict(images), loaded.records())
+    log.info("teachers %s: predicted %d faces and their mirrors", [str(path) for path in teachers], len(images))
     run_dir.mkdir(parents=True, exist_ok=True)
     np.savez(cache, key=np.array(key), probabilities=made.probabilities, teachers=np.array(json.dumps(made.teachers)))
     return made
