@@ -121,7 +121,7 @@ RECIPES: dict[str, Recipe] = {
         VGGBN, arch="vggbn-wide", epochs=120, cycle_epochs=(16, 24, 40, 40), teacher_weight=0.7, seed=6
     ),
     # The served recipe (same seed and teachers) with weight decay that acts. Keras' AdamW
-    # multiplies the decay by the learning rate, so the 1e-4 of every recipe above shrinks the
+    # multiplies the decay by the learning rate, so the 1e-4 of the other recipes shrinks the
     # weights by only 0.1 % over a whole 40-epoch schedule (the learning rates sum to about 12),
     # which is no regularisation at all; 0.05, the usual AdamW setting, shrinks them by 45 %
     # (a factor exp(-0.05 x 12)) where no gradient holds them. Measured (CPU, float32, last 10

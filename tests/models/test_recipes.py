@@ -1,4 +1,5 @@
-"""Recipes that are compared with each other differ only where they say they do."""
+"""Recipes: those compared with each other differ only where they say, and weight decay does what
+their comments say it does."""
 
 import dataclasses
 
