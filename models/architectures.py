@@ -12,6 +12,8 @@
 - ``vggbn-narrow``: vggbn-wide at three quarters of its widths (48 to 384 filters, stem 24):
   about 72 M multiply-adds, so that with test-time flip averaging (two passes) a face costs
   about 144 M, inside the budget.
+- ``vggbn-xl``: vggbn-wide's stages at the full 48x48 resolution (no stem): about 470 M
+  multiply-adds, over the serving budget, so it is only ever a teacher for distillation.
 - ``resbn``: residual stages (two basic blocks of two 3x3 convolutions each, identity
   shortcuts, 1x1 projections where the width grows) at 44 to 352 filters after a stem of 24:
   17 convolution layers deep instead of 9, about 144 M multiply-adds.
@@ -100,6 +102,11 @@ def vggbn_narrow() -> keras.Model:
     return vggbn(widths=(48, 96, 192, 384), stem=24)
 
 
+def vggbn_xl() -> keras.Model:
+    """vggbn-wide's widths without the stem, so every stage sees four times the positions: a teacher."""
+    return vggbn(widths=(64, 128, 256, 512))
+
+
 def resbn(
     widths: tuple[int, ...] = (44, 88, 176, 352), blocks: int = 2, stem: int = 24, dropout: float = 0.4
 ) -> keras.Model:
@@ -136,6 +143,7 @@ ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {
     "vggbn": vggbn,
     "vggbn-wide": vggbn_wide,
     "vggbn-narrow": vggbn_narrow,
+    "vggbn-xl": vggbn_xl,
     "resbn": resbn,
 }
 

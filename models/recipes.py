@@ -143,6 +143,10 @@ RECIPES: dict[str, Recipe] = {
     "vggbn-narrow-kd-consistent": replace(
         VGGBN, arch="vggbn-narrow", teacher_weight=0.7, seed=2, teaching="consistent"
     ),
+    # A teacher, not a candidate: vggbn-xl (about 470 M multiply-adds, over the serving budget)
+    # distilled from the same two teachers over a shorter schedule (30 epochs: cycles of 12 and
+    # 18), so that two of them train on a GPU lease and still leave time to teach students.
+    "vggbn-xl-kd": replace(VGGBN, arch="vggbn-xl", epochs=30, cycle_epochs=(12, 18), teacher_weight=0.7, seed=11),
     # The served recipe on residual stages (resbn: 17 convolution layers, 144 M multiply-adds;
     # vggbn-wide: 9 layers, 128 M): is depth with shortcuts better than width at this cost?
     # Measured (CPU, about 180 s per epoch): epoch 16: 66.20 % (served run: 66.98 %); last 10
