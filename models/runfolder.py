@@ -4,6 +4,8 @@ No Keras here, so a process that only watches runs (``models.sweep``) starts wit
 """
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 STATE = "state.json"  # the last finished epoch, written after each one
@@ -15,3 +17,19 @@ def epochs_done(run_dir: Path) -> int:
     """Epochs a run has finished, from the state written after each epoch (0 for none)."""
     state = run_dir / STATE
     return int(json.loads(state.read_text())["epochs_done"]) if state.exists() else 0
+
+
+def write_epochs_done(run_dir: Path, epochs: int) -> None:
+    write_atomically(run_dir / STATE, lambda path: path.write_text(json.dumps({"epochs_done": epochs})))
+
+
+def write_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` into a temporary file beside ``path``, then rename it over ``path``.
+
+    Others read a run while it trains (a sweep polls its state; averaging may start as training
+    is stopped), and a run can be killed at any moment: they see the previous file or the new
+    one, never half of one. The temporary name keeps the suffix (Keras saves only to ``.keras``).
+    """
+    temporary = path.with_name(f"tmp-{path.name}")
+    write(temporary)
+    os.replace(temporary, path)

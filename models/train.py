@@ -34,7 +34,7 @@ from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
 from models.distill import Teachers, cached_teacher_probabilities
 from models.recipes import PRECISIONS, RECIPES, Recipe
-from models.runfolder import STATE, epochs_done
+from models.runfolder import STATE, epochs_done, write_atomically, write_epochs_done
 from models.schedules import CosineRestarts
 from models.targets import one_hot, training_targets, with_teacher
 
@@ -127,7 +127,7 @@ class SaveState(keras.callbacks.Callback):  # type: ignore[misc]
         self.run_dir = run_dir
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        (self.run_dir / STATE).write_text(json.dumps({"epochs_done": epoch + 1}))
+        write_epochs_done(self.run_dir, epoch + 1)
 
 
 def train(
@@ -248,12 +248,23 @@ class SaveSnapshot(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self.folder.mkdir(exist_ok=True)
-        self.model.save(self.folder / snapshot_name(epoch + 1))
+        write_atomically(self.folder / snapshot_name(epoch + 1), self.model.save)
+
+
+class SaveCheckpoint(keras.callbacks.Callback):  # type: ignore[misc]
+    """The model and optimizer state after each epoch, for resuming, replaced whole or not at all."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        write_atomically(self.path, self.model.save)
 
 
 def _callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
     return [
-        keras.callbacks.ModelCheckpoint(run_dir / CHECKPOINT),
+        SaveCheckpoint(run_dir / CHECKPOINT),
         SaveSnapshot(run_dir),
         keras.callbacks.ModelCheckpoint(run_dir / BEST, monitor="val_accuracy", mode="max", save_best_only=True),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),

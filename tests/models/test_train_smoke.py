@@ -46,6 +46,7 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     history = (run / "history.csv").read_text().strip().splitlines()
     assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
     assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch-001.keras", "epoch-002.keras"]
+    assert not list(run.rglob("tmp-*")), "every file written through a temporary one is renamed into place"
 
     # Another run continues this one's two epochs with a third cycle on targets mixing the
     # label, FER+ votes and a teacher's mirror-averaged predictions (here the run's own last epoch),

@@ -1,0 +1,41 @@
+"""Run-folder files are replaced whole: a reader never sees half of one."""
+
+from pathlib import Path
+
+import pytest
+
+from models.runfolder import epochs_done, write_atomically, write_epochs_done
+
+
+def test_epochs_done_reads_what_write_epochs_done_wrote(tmp_path: Path) -> None:
+    assert epochs_done(tmp_path) == 0
+    write_epochs_done(tmp_path, 3)
+    write_epochs_done(tmp_path, 4)
+    assert epochs_done(tmp_path) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]
+
+
+def test_a_write_that_fails_leaves_the_previous_file(tmp_path: Path) -> None:
+    target = tmp_path / "checkpoint.keras"
+    target.write_text("epoch 3")
+
+    def half_then_fail(path: Path) -> None:
+        path.write_text("epoch 4, half wri")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        write_atomically(target, half_then_fail)
+    assert target.read_text() == "epoch 3"
+
+
+def test_the_temporary_file_keeps_the_suffix(tmp_path: Path) -> None:
+    """Keras saves only to names ending in .keras."""
+    seen: list[str] = []
+
+    def write(path: Path) -> None:
+        seen.append(path.name)
+        path.write_text("x")
+
+    write_atomically(tmp_path / "epoch-001.keras", write)
+    assert seen == ["tmp-epoch-001.keras"]
+    assert (tmp_path / "epoch-001.keras").read_text() == "x"
