@@ -120,6 +120,20 @@ def train_until(specs: Sequence[RunSpec], args: argparse.Namespace, started: flo
             shutil.copy(args.teacher_cache, RUNS_DIR / spec.name / TEACHER_CACHE)
         with (RUNS_DIR / f"{spec.name}.log").open("ab") as out:
             processes[spec.name] = subprocess.Popen(_train_command(spec, args), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        _watch(processes, specs, args, started)
+    finally:  # also when watching fails: no training may outlive the sweep and its deadline
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+def _watch(
+    processes: dict[str, "subprocess.Popen[bytes]"], specs: Sequence[RunSpec], args: argparse.Namespace, started: float
+) -> None:
+    """Until every run has ended: measure paces, stop the last-named run while another would be
+    late, and stop them all at the deadline."""
     progress = {spec.name: Progress() for spec in specs}
     totals = {spec.name: total_epochs(spec, args) for spec in specs}
     last_stop, last_report = -float("inf"), 0.0
@@ -146,8 +160,6 @@ def train_until(specs: Sequence[RunSpec], args: argparse.Namespace, started: flo
         if now - last_report >= 30:
             last_report = now
             log.info("progress: %s", ", ".join(f"{n} {epochs_done(RUNS_DIR / n)}/{totals[n]}" for n in processes))
-    for process in processes.values():
-        process.wait()
 
 
 def average_and_collect(specs: Sequence[RunSpec], args: argparse.Namespace) -> dict[str, dict[str, object]]:

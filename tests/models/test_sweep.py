@@ -88,3 +88,33 @@ def test_two_runs_train_side_by_side_and_come_back_averaged(tmp_path: Path, monk
     late = json.loads((tmp_path / "late" / "summary.json").read_text())["late"]
     assert late["epochs_done"] == 0
     assert "parts" not in late
+
+
+def test_no_training_outlives_a_sweep_that_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU lease the sweep once died reading a half-written state.json, and its trainings ran on."""
+    import subprocess
+    import sys
+    import time
+
+    from models import sweep
+
+    monkeypatch.chdir(tmp_path)
+    started: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+
+    def recorded(*args: object, **kwargs: object) -> subprocess.Popen[bytes]:
+        started.append(popen(*args, **kwargs))  # type: ignore[call-overload]
+        return started[-1]
+
+    def unreadable(run_dir: Path) -> int:
+        raise ValueError(f"{run_dir}/state.json: half written")
+
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+    monkeypatch.setattr(sweep, "_train_command", lambda spec, args: sleeper)
+    monkeypatch.setattr(subprocess, "Popen", recorded)
+    monkeypatch.setattr(sweep, "epochs_done", unreadable)
+    args = sweep.build_parser().parse_args(["a=vggbn", "b=vggbn", "--deadline", "30", "--out", "out", "--poll", "0.1"])
+    with pytest.raises(ValueError, match="half written"):
+        sweep.train_until(args.runs, args, time.monotonic())
+    assert len(started) == 2
+    assert all(process.poll() is not None for process in started)
