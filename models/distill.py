@@ -9,10 +9,16 @@ are computed once on the unaugmented training images and cached in the run folde
 with each teacher file's hash: a run can then go on (or move to another machine) without
 the teacher files, and still record exactly which networks taught it.
 
+A run's cache can be extended with more teachers where the cached ones cannot go (a GPU lease):
+
+    python -m models.distill --extend runs/wide-kd/teacher.npz --teacher runs/xla/averaged.keras \
+        --out teacher.npz   # then name all the teachers, cached ones first, with models.train --teacher
+
 Or, for consistent teaching (recipe ``teaching="consistent"``), the loaded ``Teachers`` predict
 every training batch after augmentation, so the student is taught on the faces it sees.
 """
 
+import argparse
 import hashlib
 import json
 import logging
@@ -27,7 +33,8 @@ from emostream.labels import NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
 from models.architectures import load_float32, with_flip_averaging
 from models.classifier import load_classifier
-from models.data import file_sha256
+from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
+from models.data import DEFAULT_DATA_DIR, file_sha256, load_fer2013
 from models.runfolder import TEACHER_CACHE
 
 log = logging.getLogger(__name__)
@@ -113,12 +120,7 @@ def cached_teacher_probabilities(
     from the cache, with the hash recorded there.
     """
     cache = run_dir / TEACHER_CACHE
-    key = json.dumps(
-        {
-            "teachers": [str(path) for path in teachers],
-            "images": hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest(),
-        }
-    )
+    key = _cache_key(teachers, images)
     if cache.exists():
         cached = _read_cache(cache, key, teachers)
         if cached is not None:
@@ -127,8 +129,44 @@ def cached_teacher_probabilities(
     made = TeacherTargets(loaded.predict(images), loaded.records())
     log.info("teachers %s: predicted %d faces and their mirrors", [str(path) for path in teachers], len(images))
     run_dir.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, key=np.array(key), probabilities=made.probabilities, teachers=np.array(json.dumps(made.teachers)))
+    _write_cache(cache, key, made)
     return made
+
+
+def extend_teacher_cache(
+    cache: Path, more: Sequence[Path], images: npt.NDArray[np.uint8], out: Path
+) -> tuple[list[Path], TeacherTargets]:
+    """A cache for the cached teachers and ``more``, each network weighted equally, as if all had
+    been named with ``--teacher`` (cached ones first): made without the cached teachers' files.
+
+    For a machine the cached teachers cannot travel to (a GPU lease carries 64 MiB), where new
+    teachers are trained. Returns the teacher paths to name, in order, and the new targets."""
+    with np.load(cache) as saved:
+        cached_key = json.loads(str(saved["key"]))
+        cached = np.asarray(saved["probabilities"], dtype=np.float64)
+        records: list[dict[str, str]] = json.loads(str(saved["teachers"]))
+    old = [Path(path) for path in cached_key["teachers"]]
+    if cached_key["images"] != _images_hash(images):
+        raise ValueError(f"{cache} was made for other images than these {len(images)}")
+    added = Teachers(more)
+    total = cached * len(old) + added.predict(images).astype(np.float64) * len(more)
+    teachers = old + list(more)
+    made = TeacherTargets((total / len(teachers)).astype(np.float32), records + added.records())
+    _write_cache(out, _cache_key(teachers, images), made)
+    return teachers, made
+
+
+def _images_hash(images: npt.NDArray[np.uint8]) -> str:
+    return hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()
+
+
+def _cache_key(teachers: Sequence[Path], images: npt.NDArray[np.uint8]) -> str:
+    return json.dumps({"teachers": [str(path) for path in teachers], "images": _images_hash(images)})
+
+
+def _write_cache(cache: Path, key: str, targets: TeacherTargets) -> None:
+    teachers = np.array(json.dumps(targets.teachers))
+    np.savez(cache, key=np.array(key), probabilities=targets.probabilities, teachers=teachers)
 
 
 def _read_cache(cache: Path, key: str, teachers: Sequence[Path]) -> TeacherTargets | None:
@@ -143,3 +181,24 @@ def _read_cache(cache: Path, key: str, teachers: Sequence[Path]) -> TeacherTarge
             log.info("teacher %s changed since %s was made; recomputing", path, cache)
             return None
     return TeacherTargets(probabilities, recorded)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Extend a run's teacher cache with more teachers.")
+    parser.add_argument("--extend", type=Path, required=True, help="a teacher.npz from a run folder")
+    parser.add_argument("--teacher", dest="teachers", type=Path, action="append", required=True)
+    parser.add_argument("--out", type=Path, required=True, help="the extended teacher.npz")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    data = load_fer2013(args.data)
+    # The faces models.train distils on: cleaned Training (every distilling recipe cleans).
+    faces, _ = clean_training(data.train, data.val, load_votes(args.ferplus, "train"))
+    teachers, made = extend_teacher_cache(args.extend, args.teachers, faces.x, args.out)
+    agreement = float(np.mean(made.probabilities.argmax(axis=1) == faces.y))
+    print(json.dumps({"teachers": [str(path) for path in teachers], "top_emotion_is_the_label": round(agreement, 4)}))
+
+
+if __name__ == "__main__":
+    main()

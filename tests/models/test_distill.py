@@ -10,7 +10,11 @@ keras = pytest.importorskip("keras", reason="the training stack is the 'train' e
 
 from emostream.preprocess import prepare_faces  # noqa: E402
 from models.data import file_sha256  # noqa: E402
-from models.distill import cached_teacher_probabilities, teacher_probabilities  # noqa: E402
+from models.distill import (  # noqa: E402
+    cached_teacher_probabilities,
+    extend_teacher_cache,
+    teacher_probabilities,
+)
 from models.runfolder import TEACHER_CACHE  # noqa: E402
 
 RNG = np.random.default_rng(0)
@@ -118,3 +122,35 @@ def test_an_exported_onnx_artifact_is_a_teacher_through_the_serving_path_without
     assert not np.allclose(got, (network.predict(IMAGES) + network.predict(mirrored)) / 2, atol=1e-3)
     assert teacher_probabilities([teacher], IMAGES[:0]).shape == (0, 7)
     assert np.allclose(got, teacher_probabilities([teacher], mirrored), atol=1e-6)
+
+
+def test_an_extended_cache_is_what_all_the_teachers_make_and_needs_none_of_the_cached_ones(tmp_path: Path) -> None:
+    first, second, third = (saved_teacher(tmp_path / f"t{seed}.keras", seed) for seed in (1, 2, 3))
+    run = tmp_path / "run"
+    cached_teacher_probabilities(run, [first, second], IMAGES)
+    first.unlink()  # the cached teachers stay behind (on a GPU lease they cannot travel)
+    second_hash = file_sha256(second)
+    second.unlink()
+    teachers, made = extend_teacher_cache(run / TEACHER_CACHE, [third], IMAGES, tmp_path / "extended.npz")
+    assert teachers == [first, second, third]
+    assert [record["path"] for record in made.teachers] == [str(p) for p in teachers]
+    assert made.teachers[1]["sha256"] == second_hash
+    saved_teacher(first, 1)  # the same networks again, to compute directly
+    saved_teacher(second, 2)
+    assert np.allclose(made.probabilities, teacher_probabilities(teachers, IMAGES), atol=1e-6)
+
+    # A run naming all three, in that order, takes its targets from the extended cache.
+    first.unlink()
+    second.unlink()
+    student = tmp_path / "student"
+    student.mkdir()
+    (student / TEACHER_CACHE).write_bytes((tmp_path / "extended.npz").read_bytes())
+    hit = cached_teacher_probabilities(student, teachers, IMAGES)
+    assert np.array_equal(hit.probabilities, made.probabilities)
+
+
+def test_a_cache_is_extended_only_for_the_images_it_was_made_for(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    cached_teacher_probabilities(run, [saved_teacher(tmp_path / "a.keras", 1)], IMAGES)
+    with pytest.raises(ValueError, match="other images"):
+        extend_teacher_cache(run / TEACHER_CACHE, [saved_teacher(tmp_path / "b.keras", 2)], IMAGES[:3], tmp_path / "x")
