@@ -148,6 +148,10 @@ ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {
 }
 
 
+# Networks over the serving budget, trained only to teach students (models/distill.py).
+TEACHER_ONLY = frozenset({"vggbn-xl"})
+
+
 def multiply_adds(model: keras.Model) -> int:
     """Multiply-adds per face of the convolution and dense layers (the cost that matters)."""
     total = 0

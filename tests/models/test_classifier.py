@@ -106,3 +106,29 @@ def test_a_temperature_that_is_not_a_positive_number_is_refused(tmp_path: Path, 
     metadata_path(model).write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="temperature"):
         load_classifier(model)
+
+
+def graph_multiply_adds(path: Path) -> int:
+    """Multiply-adds per face of an fp32 ONNX graph's Conv and MatMul/Gemm nodes, from its inferred shapes."""
+    onnx = pytest.importorskip("onnx", reason="onnx comes with the 'train' extra")
+    model = onnx.shape_inference.infer_shapes(onnx.load(path))
+    values = [*model.graph.input, *model.graph.value_info, *model.graph.output]
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim] for v in values}
+    weights = {init.name: list(init.dims) for init in model.graph.initializer}
+    total = 0
+    for node in model.graph.node:
+        if node.op_type == "Conv":  # NCHW output; weights (out, in, kh, kw): per output value in x kh x kw
+            total += int(np.prod(shapes[node.output[0]][1:])) * int(np.prod(weights[node.input[1]][1:]))
+        elif node.op_type in ("MatMul", "Gemm"):
+            total += int(np.prod(weights[node.input[1]]))
+    return total
+
+
+def test_the_served_network_fits_the_budget_counted_in_its_own_graph() -> None:
+    """Issue 3: about 150 M multiply-adds per face. Counted in the exported graph, not taken from
+    the training side, so a network over the budget (a teacher) cannot be promoted by mistake."""
+    from models.classifier import FP32_MODEL
+
+    counted = graph_multiply_adds(FP32_MODEL)
+    assert counted == json.loads(metadata_path(FP32_MODEL).read_text())["multiply_adds"]
+    assert counted <= 150_000_000
