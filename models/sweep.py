@@ -8,8 +8,8 @@ One small network leaves most of a large GPU idle, so the runs train side by sid
 priority order: while more than one is running and one of them would miss the deadline at its
 recent pace, the last one named is stopped (at most once per ``--settle`` seconds, so that
 the others' pace is measured under the new load). At the deadline all are stopped; a stopped
-run resumes from its last checkpoint with its ``models.train`` command (unless it was stopped
-while writing it: the checkpoint is not written atomically). Every run that
+run resumes from its last checkpoint with its ``models.train`` command (run-folder files are
+replaced whole, so a run stopped at any moment resumes). Every run that
 finished is weight-averaged (``models.average``), and its ``averaged.keras`` is copied to OUT in
 parts of at most ``--part-bytes`` (for transfer limits); OUT/summary.json holds each run's
 epochs, history and run record. Put back together with ``cat NAME-averaged.keras.part* >
