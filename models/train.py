@@ -18,7 +18,7 @@ import logging
 import math
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -239,33 +239,25 @@ def _restore(model: keras.Model, saved: keras.Model) -> None:
         variable.assign(value)
 
 
-class SaveSnapshot(keras.callbacks.Callback):  # type: ignore[misc]
-    """Keeps each epoch's model in ``snapshots/``, for weight averaging (``models.average``)."""
+class SaveModel(keras.callbacks.Callback):  # type: ignore[misc]
+    """The model (with its optimizer state) after each epoch, at ``path_of(epoch)``, replaced
+    whole or not at all: the checkpoint for resuming, and each epoch's snapshot for weight
+    averaging (``models.average``)."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, path_of: Callable[[int], Path]) -> None:
         super().__init__()
-        self.folder = run_dir / SNAPSHOTS
+        self.path_of = path_of
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        self.folder.mkdir(exist_ok=True)
-        write_atomically(self.folder / snapshot_name(epoch + 1), self.model.save)
-
-
-class SaveCheckpoint(keras.callbacks.Callback):  # type: ignore[misc]
-    """The model and optimizer state after each epoch, for resuming, replaced whole or not at all."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self.path = path
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        write_atomically(self.path, self.model.save)
+        path = self.path_of(epoch + 1)
+        path.parent.mkdir(exist_ok=True)
+        write_atomically(path, self.model.save)
 
 
 def _callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
     return [
-        SaveCheckpoint(run_dir / CHECKPOINT),
-        SaveSnapshot(run_dir),
+        SaveModel(lambda epoch: run_dir / CHECKPOINT),
+        SaveModel(lambda epoch: run_dir / SNAPSHOTS / snapshot_name(epoch)),
         keras.callbacks.ModelCheckpoint(run_dir / BEST, monitor="val_accuracy", mode="max", save_best_only=True),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         SaveState(run_dir),

@@ -19,8 +19,7 @@ from models.architectures import (
     vggbn,
     with_flip_averaging,
 )
-
-BUDGET_MULTIPLY_ADDS = 150_000_000  # issue 3: about 150 M multiply-adds per face
+from tests.conftest import BUDGET_MULTIPLY_ADDS
 
 
 @pytest.mark.parametrize("name", sorted(set(ARCHITECTURES) - {"baseline"} - TEACHER_ONLY))
