@@ -21,6 +21,8 @@ from models.calibration import apply_temperature
 ARTIFACT_DIR = Path(__file__).resolve().parent / "artifacts"
 FP32_MODEL = ARTIFACT_DIR / "emotion.onnx"  # the exported network
 DEFAULT_MODEL = ARTIFACT_DIR / "emotion-int8.onnx"  # what workers serve: within 0.5 points of fp32, 2x faster
+# Issue 3: what serving one face may cost, in multiply-adds, all networks and views together.
+BUDGET_MULTIPLY_ADDS = 150_000_000
 # ONNX Runtime holds every layer's activations for all faces of one call: scoring all of
 # Training in one call took 24 GB for vggbn-wide, so large inputs run in chunks.
 SESSION_BATCH = 256

@@ -58,7 +58,7 @@ class Teachers:
         if not paths:
             raise ValueError("distillation needs at least one teacher network (--teacher PATH)")
         self.paths = list(paths)
-        self._predictors = [_flip_averaging_predictor(path, batch_size) for path in self.paths]
+        self._predictors = [network_predictor(path, batch_size) for path in self.paths]
 
     def predict(self, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         total = np.zeros((len(images), NUM_EMOTIONS), dtype=np.float64)
@@ -74,9 +74,9 @@ class Teachers:
 Predictor = Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.float32]]
 
 
-def _flip_averaging_predictor(path: Path, batch_size: int) -> Predictor:
-    """One teacher's mean over each face and its mirror: a ``.keras`` file, or an exported
-    ``.onnx`` artifact (such as the committed served model) through ``load_classifier``.
+def network_predictor(path: Path, batch_size: int = 256, *, mirror_average: bool = True) -> Predictor:
+    """A network's probabilities, by default the mean over each face and its mirror: a ``.keras``
+    file, or an exported ``.onnx`` artifact (such as the committed served model) through ``load_classifier``.
 
     Both give the network's own probabilities: a temperature in an artifact's metadata is for
     serving, and would otherwise change the targets whenever a teacher is recalibrated."""
@@ -84,11 +84,15 @@ def _flip_averaging_predictor(path: Path, batch_size: int) -> Predictor:
         classifier = load_classifier(path)
 
         def onnx_views(images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+            if not mirror_average:
+                return classifier.predict_uncalibrated(images)
             views = classifier.predict_uncalibrated(images) + classifier.predict_uncalibrated(images[:, :, ::-1])
             return np.asarray(views / 2, dtype=np.float32)
 
         return onnx_views
-    model = with_flip_averaging(load_float32(path))
+    model = load_float32(path)
+    if mirror_average:
+        model = with_flip_averaging(model)
 
     def keras_views(images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
         # predict_on_batch per chunk: model.predict sets up a dataset per call, too slow per training batch.

@@ -16,7 +16,6 @@ SHARED = REPO.parent / "shared"
 VIDEOS = SHARED / "data" / "videos"
 FER2013 = SHARED / "data" / "fer2013"
 YUNET = SHARED / "models" / "yunet" / "yunet_s_640_640.onnx"
-BUDGET_MULTIPLY_ADDS = 150_000_000  # issue 3: about 150 M multiply-adds per served face
 
 
 def require_shared(path: Path) -> Path:

@@ -19,7 +19,7 @@ from models.architectures import (
     vggbn,
     with_flip_averaging,
 )
-from tests.conftest import BUDGET_MULTIPLY_ADDS
+from models.classifier import BUDGET_MULTIPLY_ADDS
 
 
 @pytest.mark.parametrize("name", sorted(set(ARCHITECTURES) - {"baseline"} - TEACHER_ONLY))

@@ -7,10 +7,10 @@ import pytest
 
 from emostream.errors import ModelError
 from models import load_classifier
-from models.classifier import DEFAULT_MODEL, metadata_path
+from models.classifier import BUDGET_MULTIPLY_ADDS, DEFAULT_MODEL, metadata_path
 from models.data import load_fer2013
 from models.metrics import evaluate
-from tests.conftest import BUDGET_MULTIPLY_ADDS, FER2013, require_shared
+from tests.conftest import FER2013, require_shared
 
 
 def test_predict_returns_one_probability_row_per_face_in_label_order() -> None:
