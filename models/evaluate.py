@@ -27,6 +27,7 @@ from models.classifier import DEFAULT_MODEL, load_classifier
 from models.cleaning import DEFAULT_FERPLUS_DIR, ferplus_majority, leaked_mask, load_votes
 from models.data import DEFAULT_DATA_DIR, REPO_ROOT, Fer2013, load_fer2013
 from models.metrics import Evaluation, evaluate
+from models.runfolder import HISTORY
 
 log = logging.getLogger(__name__)
 DEFAULT_REPORT = REPO_ROOT / "models" / "report"
@@ -65,8 +66,8 @@ def write_report(
     plots.confusion(fer.confusion, report / "confusion_normalised.png", normalise=True)
     plots.class_distribution({"Training": data.train.y, "PublicTest": data.val.y}, report / "class_distribution.png")
     plots.best_and_worst(data.val.x, data.val.y, probs, fer, report / "best_and_worst_classes.png")
-    if args.run is not None and (args.run / "history.csv").exists():
-        with (args.run / "history.csv").open() as fh:
+    if args.run is not None and (args.run / HISTORY).exists():
+        with (args.run / HISTORY).open() as fh:
             plots.training_curves(list(csv.DictReader(fh)), report / "training_curves.png")
     if args.keras is not None:
         plots.activation_maps(args.keras, data.val.x[:4], report / "activation_maps.png")

@@ -11,6 +11,7 @@ from pathlib import Path
 STATE = "state.json"  # the last finished epoch, written after each one
 AVERAGED = "averaged.keras"  # models.average's result
 TEACHER_CACHE = "teacher.npz"  # models.distill's teacher predictions
+HISTORY = "history.csv"  # one row per finished epoch (Keras' CSVLogger, appending)
 
 
 def epochs_done(run_dir: Path) -> int:
@@ -21,6 +22,29 @@ def epochs_done(run_dir: Path) -> int:
 
 def write_epochs_done(run_dir: Path, epochs: int) -> None:
     write_atomically(run_dir / STATE, lambda path: path.write_text(json.dumps({"epochs_done": epochs})))
+
+
+def trim_history(run_dir: Path, epochs: int) -> None:
+    """Keep the history's rows for the first ``epochs`` epochs only, before training (re)starts.
+
+    A run killed after logging an epoch but before recording it as done repeats that epoch when
+    it resumes, and would log it twice; a line cut short by the kill is dropped as well."""
+    path = run_dir / HISTORY
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines()
+    if not lines:  # killed before the header was written: Keras writes it again on a missing file
+        path.unlink()
+        return
+    header, *rows = lines
+    columns = header.count(",")
+    kept = [row for row in rows if row.count(",") == columns and _epoch(row) in range(epochs)]
+    write_atomically(path, lambda temporary: temporary.write_text("".join(f"{line}\n" for line in [header, *kept])))
+
+
+def _epoch(row: str) -> int | None:
+    first = row.split(",", 1)[0]
+    return int(first) if first.isdigit() else None
 
 
 def write_atomically(path: Path, write: Callable[[Path], object]) -> None:

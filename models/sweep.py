@@ -30,7 +30,7 @@ from pathlib import Path
 from models.cleaning import DEFAULT_FERPLUS_DIR
 from models.data import DEFAULT_DATA_DIR
 from models.recipes import RECIPES
-from models.runfolder import AVERAGED, TEACHER_CACHE, epochs_done
+from models.runfolder import AVERAGED, HISTORY, TEACHER_CACHE, epochs_done
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +183,8 @@ def average_and_collect(specs: Sequence[RunSpec], args: argparse.Namespace) -> d
             "epochs": total_epochs(spec, args),
             "epochs_done": epochs_done(run),
         }
-        if (run / "history.csv").exists():
-            entry["history"] = (run / "history.csv").read_text()
+        if (run / HISTORY).exists():
+            entry["history"] = (run / HISTORY).read_text()
         if (run / "run.json").exists():
             entry["run"] = json.loads((run / "run.json").read_text())
         if spec.name in averaging:

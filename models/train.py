@@ -34,7 +34,7 @@ from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
 from models.distill import Teachers, cached_teacher_probabilities
 from models.recipes import PRECISIONS, RECIPES, Recipe
-from models.runfolder import STATE, epochs_done, write_atomically, write_epochs_done
+from models.runfolder import HISTORY, STATE, epochs_done, trim_history, write_atomically, write_epochs_done
 from models.schedules import CosineRestarts
 from models.targets import one_hot, training_targets, with_teacher
 
@@ -188,6 +188,7 @@ def _train(
         # By hash as well as path: a teacher's file can later be replaced (the served artifact is promoted).
         teachers=teacher_records,
     )
+    trim_history(run_dir, done)
     started = time.monotonic()
     model.fit(
         batches,
@@ -259,7 +260,7 @@ def _callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
         SaveModel(lambda epoch: run_dir / CHECKPOINT),
         SaveModel(lambda epoch: run_dir / SNAPSHOTS / snapshot_name(epoch)),
         keras.callbacks.ModelCheckpoint(run_dir / BEST, monitor="val_accuracy", mode="max", save_best_only=True),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        keras.callbacks.CSVLogger(str(run_dir / HISTORY), append=True),
         SaveState(run_dir),
     ]
 
@@ -332,7 +333,7 @@ def continue_run(source: Path, run_dir: Path) -> None:
     if not (source / CHECKPOINT).exists():
         raise FileNotFoundError(f"{source} has no {CHECKPOINT} to continue from")
     run_dir.mkdir(parents=True, exist_ok=True)
-    for name in (STATE, "history.csv", CHECKPOINT):  # the checkpoint last: its presence means "copied"
+    for name in (STATE, HISTORY, CHECKPOINT):  # the checkpoint last: its presence means "copied"
         shutil.copy2(source / name, run_dir / name)
 
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from models.runfolder import epochs_done, write_atomically, write_epochs_done
+from models.runfolder import HISTORY, epochs_done, trim_history, write_atomically, write_epochs_done
 
 
 def test_epochs_done_reads_what_write_epochs_done_wrote(tmp_path: Path) -> None:
@@ -39,3 +39,25 @@ def test_the_temporary_file_keeps_the_suffix(tmp_path: Path) -> None:
     write_atomically(tmp_path / "epoch-001.keras", write)
     assert seen == ["tmp-epoch-001.keras"]
     assert (tmp_path / "epoch-001.keras").read_text() == "x"
+
+
+HEADER = "epoch,accuracy,loss,val_accuracy,val_loss"
+
+
+def test_history_keeps_only_the_epochs_recorded_as_done(tmp_path: Path) -> None:
+    # Killed after logging epoch index 2 (the third) but before recording it as done; the last
+    # line was cut short by the kill.
+    rows = [f"{epoch},0.5,1.2,0.6,1.1" for epoch in range(3)]
+    (tmp_path / HISTORY).write_text("\n".join([HEADER, *rows, "3,0.5"]) + "\n")
+    trim_history(tmp_path, 2)
+    assert (tmp_path / HISTORY).read_text() == "\n".join([HEADER, *rows[:2]]) + "\n"
+    trim_history(tmp_path, 0)
+    assert (tmp_path / HISTORY).read_text() == HEADER + "\n"
+
+
+def test_a_history_without_a_header_is_removed_and_none_is_left_alone(tmp_path: Path) -> None:
+    trim_history(tmp_path, 3)
+    assert not (tmp_path / HISTORY).exists()
+    (tmp_path / HISTORY).write_text("")
+    trim_history(tmp_path, 3)
+    assert not (tmp_path / HISTORY).exists()

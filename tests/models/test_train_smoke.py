@@ -26,6 +26,16 @@ def assert_exported_in_float32(model: Path) -> None:
     assert cast_to.isdisjoint({onnx.TensorProto.BFLOAT16, onnx.TensorProto.FLOAT16})
 
 
+def log_epoch_killed_before_recorded(run: Path, epoch: int) -> None:
+    """As if a run was killed after logging ``epoch`` (0-based) but before recording it as done."""
+    with (run / "history.csv").open("a") as fh:
+        fh.write(f"{epoch},0.5,1.2,0.6,1.1\n")
+
+
+def logged_epochs(run: Path) -> list[str]:
+    return [line.split(",")[0] for line in (run / "history.csv").read_text().strip().splitlines()[1:]]
+
+
 def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     pytest.importorskip("keras", reason="the training stack is the 'train' extra")
     import dataclasses
@@ -40,11 +50,11 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     recipe = dataclasses.replace(RECIPES["vggbn"], epochs=1, cycle_epochs=(), batch_size=32)
     train(recipe, data_dir, run, limit=320)
     assert json.loads((run / "state.json").read_text()) == {"epochs_done": 1}
+    log_epoch_killed_before_recorded(run, 1)
     # Resumes after epoch 1 into a recipe that adds a second cosine cycle (a warm restart).
     model = train(dataclasses.replace(recipe, epochs=2, cycle_epochs=(1, 1)), data_dir, run, limit=320)
     assert float(model.optimizer.learning_rate) == 0.0  # the end of the second cycle, not the first
-    history = (run / "history.csv").read_text().strip().splitlines()
-    assert [line.split(",")[0] for line in history[1:]] == ["0", "1"]
+    assert logged_epochs(run) == ["0", "1"]  # the second epoch, trained again, is logged once
     assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch-001.keras", "epoch-002.keras"]
     assert not list(run.rglob("tmp-*")), "every file written through a temporary one is renamed into place"
 
