@@ -115,8 +115,9 @@ RECIPES: dict[str, Recipe] = {
     "vggbn-wide-kd80": replace(
         VGGBN, arch="vggbn-wide", epochs=80, cycle_epochs=(16, 24, 40), teacher_weight=0.7, seed=4
     ),
-    # And three times: a fourth 40-epoch cycle at an eighth of the first peak. Not trained yet
-    # (a GPU lease's deadline stopped it after epoch 3).
+    # And three times: a fourth 40-epoch cycle at an eighth of the first peak. On a GPU (JAX, one
+    # NVIDIA H200, 2026-12-01), seed 6 measured 69.18 % fp32 (last 10 averaged; 69.82 % with its
+    # mirror): no better than 40 epochs; not served.
     "vggbn-wide-kd120": replace(
         VGGBN, arch="vggbn-wide", epochs=120, cycle_epochs=(16, 24, 40, 40), teacher_weight=0.7, seed=6
     ),
@@ -132,7 +133,10 @@ RECIPES: dict[str, Recipe] = {
     # flip averaging (models.export --tta flip: 144 M a face, inside the 150 M budget); the
     # mirror added about a point to the served student (70.38 % at 256 M, over budget).
     # Measured (CPU, 40 epochs, last 10 averaged): 68.46 % without the mirror, 69.49 % fp32 and
-    # 69.27 % int8 with it (served: 69.30 % int8; McNemar p = 1.0); not served.
+    # 69.27 % int8 with it (served: 69.30 % int8; McNemar p = 1.0); not served. Seeds 7 and 8 (GPU,
+    # 2026-12-01): 68.63 / 68.90 % without the mirror, 68.51 / 69.69 % with it. Two of these
+    # networks as one ensemble (144 M; python -m models.ensemble): 69.18 to 69.63 % on the face,
+    # 69.02 to 70.08 % with one of them on the mirror; none significantly better than the served model.
     "vggbn-narrow-kd": replace(VGGBN, arch="vggbn-narrow", teacher_weight=0.7, seed=2),
     # vggbn-narrow-kd with consistent teaching: the same two teachers predict every augmented
     # batch instead of the unaugmented faces once. Same seed, so the same start, batches and
