@@ -3,7 +3,9 @@
 No Keras here, so a process that only watches runs (``models.sweep``) starts without it.
 """
 
+import csv
 import json
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -40,6 +42,15 @@ def trim_history(run_dir: Path, epochs: int) -> None:
     columns = header.count(",")
     kept = [row for row in rows if row.count(",") == columns and _epoch(row) in range(epochs)]
     write_atomically(path, lambda temporary: temporary.write_text("".join(f"{line}\n" for line in [header, *kept])))
+
+
+def best_logged(run_dir: Path, metric: str) -> float:
+    """The highest ``metric`` in the run's history, -inf for none: what a resumed run must beat."""
+    path = run_dir / HISTORY
+    if not path.exists():
+        return -math.inf
+    with path.open(newline="") as fh:
+        return max((float(row[metric]) for row in csv.DictReader(fh) if row.get(metric)), default=-math.inf)
 
 
 def _epoch(row: str) -> int | None:

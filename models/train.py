@@ -34,7 +34,15 @@ from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
 from models.distill import Teachers, cached_teacher_probabilities
 from models.recipes import PRECISIONS, RECIPES, Recipe
-from models.runfolder import HISTORY, STATE, epochs_done, trim_history, write_atomically, write_epochs_done
+from models.runfolder import (
+    HISTORY,
+    STATE,
+    best_logged,
+    epochs_done,
+    trim_history,
+    write_atomically,
+    write_epochs_done,
+)
 from models.schedules import CosineRestarts
 from models.targets import one_hot, training_targets, with_teacher
 
@@ -42,6 +50,7 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT = "checkpoint.keras"
 BEST = "best.keras"
+MONITOR = "val_accuracy"  # what makes an epoch the best: accuracy on PublicTest
 
 
 @dataclass(frozen=True)
@@ -255,11 +264,29 @@ class SaveModel(keras.callbacks.Callback):  # type: ignore[misc]
         write_atomically(path, self.model.save)
 
 
+class SaveBest(SaveModel):
+    """The model at ``path`` after each epoch whose PublicTest accuracy beats ``best`` and every
+    epoch since. Unlike Keras' ModelCheckpoint, which starts from nothing in each process, a resumed
+    run passes the best of its history, so its first epoch does not replace a better one."""
+
+    def __init__(self, path: Path, best: float) -> None:
+        super().__init__(lambda epoch: path)
+        self.best = best
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        score = (logs or {}).get(MONITOR)
+        if score is not None and score > self.best:
+            self.best = float(score)
+            super().on_epoch_end(epoch, logs)
+
+
 def _callbacks(run_dir: Path) -> list[keras.callbacks.Callback]:
+    # The best so far counts only where its file is there (a run continued from one without it).
+    best = best_logged(run_dir, MONITOR) if (run_dir / BEST).exists() else -math.inf
     return [
         SaveModel(lambda epoch: run_dir / CHECKPOINT),
         SaveModel(lambda epoch: run_dir / SNAPSHOTS / snapshot_name(epoch)),
-        keras.callbacks.ModelCheckpoint(run_dir / BEST, monitor="val_accuracy", mode="max", save_best_only=True),
+        SaveBest(run_dir / BEST, best),
         keras.callbacks.CSVLogger(str(run_dir / HISTORY), append=True),
         SaveState(run_dir),
     ]
@@ -333,7 +360,9 @@ def continue_run(source: Path, run_dir: Path) -> None:
     if not (source / CHECKPOINT).exists():
         raise FileNotFoundError(f"{source} has no {CHECKPOINT} to continue from")
     run_dir.mkdir(parents=True, exist_ok=True)
-    for name in (STATE, HISTORY, CHECKPOINT):  # the checkpoint last: its presence means "copied"
+    # The best epoch too, if the source kept one: the continued run's best is over both.
+    names = (STATE, HISTORY, BEST, CHECKPOINT) if (source / BEST).exists() else (STATE, HISTORY, CHECKPOINT)
+    for name in names:  # the checkpoint last: its presence means "copied"
         shutil.copy2(source / name, run_dir / name)
 
 

@@ -1,10 +1,11 @@
 """Run-folder files are replaced whole: a reader never sees half of one."""
 
+import math
 from pathlib import Path
 
 import pytest
 
-from models.runfolder import HISTORY, epochs_done, trim_history, write_atomically, write_epochs_done
+from models.runfolder import HISTORY, best_logged, epochs_done, trim_history, write_atomically, write_epochs_done
 
 
 def test_epochs_done_reads_what_write_epochs_done_wrote(tmp_path: Path) -> None:
@@ -61,3 +62,11 @@ def test_a_history_without_a_header_is_removed_and_none_is_left_alone(tmp_path: 
     (tmp_path / HISTORY).write_text("")
     trim_history(tmp_path, 3)
     assert not (tmp_path / HISTORY).exists()
+
+
+def test_the_best_logged_value_is_what_a_resumed_run_must_beat(tmp_path: Path) -> None:
+    assert best_logged(tmp_path, "val_accuracy") == -math.inf
+    rows = ["0,0.5,1.2,0.61,1.1", "1,0.6,1.1,0.65,1.0", "2,0.7,1.0,0.63,1.0"]
+    (tmp_path / HISTORY).write_text("\n".join([HEADER, *rows]) + "\n")
+    assert best_logged(tmp_path, "val_accuracy") == 0.65
+    assert best_logged(tmp_path, "accuracy") == 0.7

@@ -26,14 +26,21 @@ def assert_exported_in_float32(model: Path) -> None:
     assert cast_to.isdisjoint({onnx.TensorProto.BFLOAT16, onnx.TensorProto.FLOAT16})
 
 
-def log_epoch_killed_before_recorded(run: Path, epoch: int) -> None:
-    """As if a run was killed after logging ``epoch`` (0-based) but before recording it as done."""
-    with (run / "history.csv").open("a") as fh:
-        fh.write(f"{epoch},0.5,1.2,0.6,1.1\n")
+def plant_history(run: Path) -> bytes:
+    """After one epoch: as if that epoch had scored 99 % on PublicTest, and the run had been killed
+    after logging its second epoch but before recording it as done. Returns ``best.keras``."""
+    header, first = (run / "history.csv").read_text().splitlines()
+    columns = header.split(",")
+    values = first.split(",")
+    values[columns.index("val_accuracy")] = "0.99"
+    (run / "history.csv").write_text(f"{header}\n{','.join(values)}\n1,0.5,1.2,0.6,1.1\n")
+    return (run / "best.keras").read_bytes()
 
 
-def logged_epochs(run: Path) -> list[str]:
-    return [line.split(",")[0] for line in (run / "history.csv").read_text().strip().splitlines()[1:]]
+def assert_resumed_history(run: Path, best_before: bytes) -> None:
+    logged = [line.split(",")[0] for line in (run / "history.csv").read_text().strip().splitlines()[1:]]
+    assert logged == ["0", "1"], "the second epoch, trained again on resuming, is logged once"
+    assert (run / "best.keras").read_bytes() == best_before, "the resumed epoch did not beat the 99 % one"
 
 
 def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
@@ -50,11 +57,11 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     recipe = dataclasses.replace(RECIPES["vggbn"], epochs=1, cycle_epochs=(), batch_size=32)
     train(recipe, data_dir, run, limit=320)
     assert json.loads((run / "state.json").read_text()) == {"epochs_done": 1}
-    log_epoch_killed_before_recorded(run, 1)
+    best_before = plant_history(run)
     # Resumes after epoch 1 into a recipe that adds a second cosine cycle (a warm restart).
     model = train(dataclasses.replace(recipe, epochs=2, cycle_epochs=(1, 1)), data_dir, run, limit=320)
     assert float(model.optimizer.learning_rate) == 0.0  # the end of the second cycle, not the first
-    assert logged_epochs(run) == ["0", "1"]  # the second epoch, trained again, is logged once
+    assert_resumed_history(run, best_before)
     assert sorted(p.name for p in (run / "snapshots").iterdir()) == ["epoch-001.keras", "epoch-002.keras"]
     assert not list(run.rglob("tmp-*")), "every file written through a temporary one is renamed into place"
 
