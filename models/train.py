@@ -123,6 +123,10 @@ def _optimizer(recipe: Recipe, steps_per_epoch: int) -> keras.optimizers.Optimiz
             warmup_steps=recipe.warmup_epochs * steps_per_epoch,
             restart_decay=recipe.restart_decay,
         )
+    if recipe.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            learning_rate=rate, momentum=0.9, nesterov=True, weight_decay=recipe.weight_decay or None
+        )
     if recipe.weight_decay:
         return keras.optimizers.AdamW(learning_rate=rate, weight_decay=recipe.weight_decay)
     return keras.optimizers.Adam(learning_rate=rate)

@@ -20,10 +20,27 @@ def test_the_weight_decay_recipe_changes_only_the_served_recipes_weight_decay() 
     assert served.weight_decay == 1e-4
 
 
-@pytest.mark.parametrize("name", ["vggbn-wide-kd", "vggbn-wide-kd-wd"])
+def test_the_sgd_recipe_changes_only_the_served_recipes_optimizer() -> None:
+    served, sgd = RECIPES["vggbn-wide-kd"], RECIPES["vggbn-wide-kd-sgd"]
+    assert sgd == dataclasses.replace(served, optimizer="sgd", learning_rate=0.05, weight_decay=5e-4)
+    assert served.optimizer == "adam"
+
+
+def test_an_unknown_optimizer_is_refused() -> None:
+    with pytest.raises(ValueError, match="optimizer 'rmsprop'"):
+        dataclasses.replace(RECIPES["vggbn-wide-kd"], optimizer="rmsprop")
+
+
+def test_the_sgd_recipe_trains_with_nesterov_momentum() -> None:
+    optimizer = _optimizer(RECIPES["vggbn-wide-kd-sgd"], steps_per_epoch=10)
+    assert isinstance(optimizer, keras.optimizers.SGD)
+    assert (optimizer.momentum, optimizer.nesterov) == (0.9, True)
+
+
+@pytest.mark.parametrize("name", ["vggbn-wide-kd", "vggbn-wide-kd-wd", "vggbn-wide-kd-sgd"])
 def test_weight_decay_is_scaled_by_the_learning_rate(name: str) -> None:
     """The recipe comment's arithmetic: where the gradient is zero, one step multiplies a weight
-    by 1 - learning rate x weight decay (Keras' AdamW), not by 1 - weight decay."""
+    by 1 - learning rate x weight decay (Keras' AdamW and SGD), not by 1 - weight decay."""
     recipe = dataclasses.replace(RECIPES[name], schedule="constant")
     optimizer = _optimizer(recipe, steps_per_epoch=10)
     weight = keras.Variable(np.ones((3, 3), dtype="float32"))
