@@ -139,7 +139,9 @@ RECIPES: dict[str, Recipe] = {
     # momentum instead of Adam: on FER2013, Khaireddin et al. 2021 found it the best of seven
     # optimizers for their VGG-like network, and SGD generalises better than Adam on image
     # classification generally (Wilson et al. 2017). Peak 0.05 and decay 5e-4 are the usual
-    # CIFAR settings for batch 64, not tuned here.
+    # CIFAR settings for batch 64, not tuned here. Measured (CPU, float32, last 10 averaged):
+    # 67.21 % (served run: 69.32 %; McNemar p = 0.0001, worse); training accuracy at epoch 40
+    # 80.9 % against 84.1 %: it fits Training more slowly within these 40 epochs. Not served.
     "vggbn-wide-kd-sgd": replace(
         VGGBN,
         arch="vggbn-wide",
