@@ -2,7 +2,9 @@
 
 The artifact's metadata repeats the label order and input size; loading checks
 they agree with this build, so a model trained with another label order can never
-be served silently.
+be served silently. It also records the network's probabilities on a few synthetic
+faces when it is written (``reference``); loading computes them again and refuses an
+artifact that this runtime and CPU compute differently, rather than serve wrong emotions.
 """
 
 import json
@@ -26,6 +28,13 @@ BUDGET_MULTIPLY_ADDS = 150_000_000
 # ONNX Runtime holds every layer's activations for all faces of one call: scoring all of
 # Training in one call took 24 GB for vggbn-wide, so large inputs run in chunks.
 SESSION_BATCH = 256
+# The reference check. An int8 artifact with weights up to +-127 scored 51.88 % instead of 69.30 %
+# on AVX2 CPUs without VNNI (models/quantize.py), with no error; on these smooth synthetic faces
+# that fault moved probabilities by 0.19 to 0.37, while the same artifact computed twice on one
+# machine differs by nothing and an int8 artifact from its fp32 network by 0.02.
+REFERENCE_FACES = 8
+REFERENCE_SEED = 0
+REFERENCE_TOLERANCE = 0.05
 
 
 def metadata_path(model_path: Path) -> Path:
@@ -43,6 +52,7 @@ class EmotionClassifier:
         self.temperature = float(self.metadata.get("temperature", 1.0))
         self._session = _session(model_path, threads)
         self._input_name = self._session.get_inputs()[0].name
+        self._check_reference(model_path)
 
     def predict(self, faces: npt.NDArray[np.uint8] | Sequence[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
         return apply_temperature(self.predict_uncalibrated(faces), self.temperature)
@@ -59,6 +69,60 @@ class EmotionClassifier:
         if not chunks:
             return np.zeros((0, NUM_EMOTIONS), dtype=np.float32)
         return np.concatenate(chunks).astype(np.float32)
+
+    def reference(self) -> dict[str, Any]:
+        """This network's probabilities on the reference faces, as ``record_reference`` writes them."""
+        probabilities = self.predict_uncalibrated(reference_faces(self.input_size))
+        return {
+            "faces": f"{REFERENCE_FACES} synthetic faces, models.classifier.reference_faces (seed {REFERENCE_SEED})",
+            "probabilities": [[round(float(p), 6) for p in row] for row in probabilities],
+        }
+
+    def _check_reference(self, model_path: Path) -> None:
+        recorded = self.metadata.get("reference")
+        if recorded is None:  # written before the check existed; nothing to compare with
+            return
+        expected = np.asarray(recorded["probabilities"], dtype=np.float32)
+        measured = self.predict_uncalibrated(reference_faces(self.input_size))
+        gap = float(np.abs(measured - expected).max()) if measured.shape == expected.shape else float("inf")
+        if gap > REFERENCE_TOLERANCE:
+            import onnxruntime as ort
+
+            raise ModelError(
+                f"{model_path} computes other probabilities on this machine than when it was written "
+                f"(up to {gap:.3f} apart on its reference faces, tolerance {REFERENCE_TOLERANCE}; onnxruntime "
+                f"{ort.__version__}); refusing to serve wrong emotions. Quantize it again here "
+                "(python -m models.quantize) or serve its fp32 artifact"
+            )
+
+
+def reference_faces(size_px: int) -> npt.NDArray[np.uint8]:
+    """Smooth synthetic faces, the same on every machine: a few Gaussian blobs each, light and dark.
+
+    Smooth rather than noise, because convolutions trained on faces respond to smooth shapes: the
+    int8 fault in the module constants moved noise's probabilities by 0.04 and these by 0.19 to 0.37.
+    """
+    rng = np.random.default_rng(REFERENCE_SEED)
+    rows, cols = np.mgrid[0:size_px, 0:size_px]
+    faces = np.full((REFERENCE_FACES, size_px, size_px), 128.0)
+    for index in range(REFERENCE_FACES):
+        for _ in range(6):
+            row, col = rng.uniform(0, size_px, 2)
+            width, strength = rng.uniform(4, 14) * size_px / 48, rng.uniform(-120, 120)
+            faces[index] += strength * np.exp(-((rows - row) ** 2 + (cols - col) ** 2) / (2 * width**2))
+    rounded: npt.NDArray[np.uint8] = np.clip(faces, 0, 255).round().astype(np.uint8)
+    return rounded
+
+
+def record_reference(model_path: Path) -> dict[str, Any]:
+    """Write the artifact's probabilities on the reference faces into its metadata; returns the metadata."""
+    meta_file = metadata_path(model_path)
+    metadata: dict[str, Any] = json.loads(meta_file.read_text())
+    metadata.pop("reference", None)  # a metadata copied from another artifact carries that one's
+    meta_file.write_text(json.dumps(metadata, indent=1) + "\n")
+    metadata["reference"] = load_classifier(model_path).reference()
+    meta_file.write_text(json.dumps(metadata, indent=1) + "\n")
+    return metadata
 
 
 def load_classifier(path: Path | None = None, threads: int = 2) -> EmotionClassifier:

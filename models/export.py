@@ -27,7 +27,7 @@ import numpy as np
 from emostream.labels import EMOTIONS
 from emostream.preprocess import FACE_SIZE_PX
 from models.architectures import load_float32, multiply_adds, with_flip_averaging
-from models.classifier import FP32_MODEL, load_classifier, metadata_path
+from models.classifier import FP32_MODEL, load_classifier, metadata_path, record_reference
 from models.data import DEFAULT_DATA_DIR, file_sha256, load_fer2013
 from models.metrics import evaluate
 from models.runfolder import epochs_done
@@ -71,7 +71,7 @@ def export(run_dir: Path, checkpoint: str, out: Path, data_dir: Path, tta: str =
     probs = load_classifier(out).predict(data.val.x)
     metadata["publictest"] = evaluate(data.val.y, probs).as_dict()
     metadata_path(out).write_text(json.dumps(metadata, indent=1) + "\n")
-    return metadata
+    return record_reference(out)
 
 
 def _git_commit() -> str:

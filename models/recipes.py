@@ -110,7 +110,7 @@ RECIPES: dict[str, Recipe] = {
     # 0.7 teachers) for the whole 40-epoch schedule, rather than one extra cycle from a converged
     # network. Seed 2: its teacher vggbn-wide was seed 1, and the student should not share its
     # start. --teacher models/teachers/vggbn-e40.onnx --teacher runs/wide/wide.onnx: 69.32 % fp32,
-    # 69.30 % int8 (model card).
+    # 69.38 % int8 (model card).
     "vggbn-wide-kd": replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2),
     # The served recipe (same seed and teachers) with random erasing of half the training faces.
     # Measured 67.21 % fp32 (served run: 69.32 %): over 40 epochs it underfits; not served.

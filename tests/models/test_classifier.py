@@ -7,10 +7,12 @@ import pytest
 
 from emostream.errors import ModelError
 from models import load_classifier
-from models.classifier import BUDGET_MULTIPLY_ADDS, DEFAULT_MODEL, metadata_path
+from models.classifier import BUDGET_MULTIPLY_ADDS, DEFAULT_MODEL, FP32_MODEL, metadata_path
 from models.data import load_fer2013
 from models.metrics import evaluate
 from tests.conftest import FER2013, require_shared
+
+TEACHER = Path(__file__).resolve().parents[2] / "models" / "teachers" / "vggbn-e40.onnx"
 
 
 def test_predict_returns_one_probability_row_per_face_in_label_order() -> None:
@@ -61,6 +63,55 @@ def test_a_missing_artifact_is_a_clear_error(tmp_path: Path) -> None:
         load_classifier(tmp_path / "nope.onnx")
 
 
+def test_the_reference_faces_are_the_same_every_time_and_not_blank() -> None:
+    from models.classifier import REFERENCE_FACES, reference_faces
+
+    faces = reference_faces(48)
+    assert faces.shape == (REFERENCE_FACES, 48, 48)
+    assert np.array_equal(faces, reference_faces(48))
+    assert all(face.std() > 10 for face in faces)
+    assert len({face.tobytes() for face in faces}) == REFERENCE_FACES
+
+
+@pytest.mark.parametrize("artifact", [DEFAULT_MODEL, FP32_MODEL, TEACHER])
+def test_every_committed_artifact_reproduces_its_reference_probabilities_here(artifact: Path) -> None:
+    """Loading compares; this machine's runtime and CPU must compute what the writer's did."""
+    assert "reference" in json.loads(metadata_path(artifact).read_text())
+    load_classifier(artifact)
+
+
+def test_an_artifact_computed_differently_from_its_reference_is_refused(tmp_path: Path) -> None:
+    from models.classifier import REFERENCE_TOLERANCE
+
+    model = copy_artifact(tmp_path)
+    meta = json.loads(metadata_path(model).read_text())
+    meta["reference"]["probabilities"][3][2] += 2 * REFERENCE_TOLERANCE  # as if this CPU computed that
+    metadata_path(model).write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="reference faces"):
+        load_classifier(model)
+
+
+def test_an_artifact_written_before_the_reference_check_still_loads(tmp_path: Path) -> None:
+    model = copy_artifact(tmp_path)
+    meta = json.loads(metadata_path(model).read_text())
+    del meta["reference"]
+    metadata_path(model).write_text(json.dumps(meta))
+    assert load_classifier(model).predict(np.zeros((1, 48, 48), np.uint8)).shape == (1, 7)
+
+
+def test_recording_a_reference_replaces_one_copied_from_another_artifact(tmp_path: Path) -> None:
+    from models.classifier import record_reference, reference_faces
+
+    model = copy_artifact(tmp_path)  # the int8 network, given the fp32 network's reference
+    meta = json.loads(metadata_path(model).read_text())
+    meta["reference"] = json.loads(metadata_path(FP32_MODEL).read_text())["reference"]
+    metadata_path(model).write_text(json.dumps(meta))
+    recorded = np.asarray(record_reference(model)["reference"]["probabilities"])
+    here = load_classifier(model).predict_uncalibrated(reference_faces(48))
+    np.testing.assert_allclose(recorded, here, atol=1e-6)
+    assert np.abs(recorded - np.asarray(meta["reference"]["probabilities"])).max() > 1e-3
+
+
 def test_committed_model_keeps_its_model_card_accuracy_on_publictest() -> None:
     """CI's guard: the served artifact, scored now, within 1 point of the figure it was shipped with."""
     data = load_fer2013(require_shared(FER2013))
@@ -72,8 +123,6 @@ def test_committed_model_keeps_its_model_card_accuracy_on_publictest() -> None:
 
 
 def test_the_served_int8_model_is_within_half_a_point_of_the_fp32_model() -> None:
-    from models.classifier import FP32_MODEL
-
     served = json.loads(metadata_path(DEFAULT_MODEL).read_text())
     fp32 = json.loads(metadata_path(FP32_MODEL).read_text())
     assert served["quantization"]["fp32_model"] == FP32_MODEL.name
@@ -127,8 +176,6 @@ def graph_multiply_adds(path: Path) -> int:
 def test_the_served_network_fits_the_budget_counted_in_its_own_graph() -> None:
     """Issue 3: about 150 M multiply-adds per face. Counted in the exported graph, not taken from
     the training side, so a network over the budget (a teacher) cannot be promoted by mistake."""
-    from models.classifier import FP32_MODEL
-
     counted = graph_multiply_adds(FP32_MODEL)
     assert counted == json.loads(metadata_path(FP32_MODEL).read_text())["multiply_adds"]
     assert counted <= BUDGET_MULTIPLY_ADDS

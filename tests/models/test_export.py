@@ -37,6 +37,7 @@ def test_flip_export_serves_the_mean_of_face_and_mirror(tmp_path: Path) -> None:
     flipped = export(tmp_path / "run", "averaged.keras", tmp_path / "flip.onnx", data_dir, tta="flip")
     assert (plain["tta"], flipped["tta"]) == ("none", "flip")
     assert flipped["multiply_adds"] == 2 * plain["multiply_adds"]
+    assert plain["reference"] != flipped["reference"]  # each records its own graph's probabilities
 
     faces = np.random.default_rng(3).integers(0, 256, (5, 48, 48), dtype=np.uint8)
     network = keras.models.load_model(tmp_path / "run" / "averaged.keras", compile=False)
