@@ -134,7 +134,7 @@ def _produce_and_wait(
         if all(job.done for job in jobs):
             progress.finish()
             return
-        _check_services(services)
+        _check_services(services, options.out_dir / "logs")
         if done_frames != last_seen:
             last_change, last_seen = time.monotonic(), done_frames
         elif time.monotonic() - last_change > STALL_TIMEOUT_S:
@@ -164,12 +164,23 @@ def _advance_producers(
         job.process = _spawn(args, url, logs)
 
 
-def _check_services(services: "list[subprocess.Popen[bytes]]") -> None:
+def _check_services(services: "list[subprocess.Popen[bytes]]", logs: Path) -> None:
+    """A dead service ends the job with its own last words (services redact URLs in every line)."""
     workers, aggregator = services[:-1], services[-1]
     if aggregator.poll() is not None:
-        raise ServiceError(f"the aggregator exited with {aggregator.returncode}; see its log")
+        log = logs / "aggregator.log"
+        raise ServiceError(f"the aggregator exited with {aggregator.returncode}: {_last_line(log)} (log: {log})")
     if all(worker.poll() is not None for worker in workers):
-        raise ServiceError(f"every worker exited (codes {[w.returncode for w in workers]}); see their logs")
+        codes = [w.returncode for w in workers]
+        raise ServiceError(f"every worker exited (codes {codes}): {_last_line(logs / 'worker-1.log')} (logs: {logs})")
+
+
+def _last_line(log: Path) -> str:
+    try:
+        lines = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "nothing logged"
 
 
 def _stop(processes: "list[subprocess.Popen[bytes]]") -> None:

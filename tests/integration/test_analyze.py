@@ -47,3 +47,21 @@ def test_a_video_without_faces_completes_with_empty_frames(tmp_path: Path) -> No
     summary = json.loads((tmp_path / "out" / "empty" / "summary.json").read_text())
     assert (summary["frames_total"], summary["frames_with_faces"], summary["dominant_emotion"]) == (20, 0, None)
     assert summary["emotion_share"] == dict.fromkeys(summary["emotion_share"], 0.0)
+
+
+def test_analyze_says_why_when_the_workers_refuse_the_model(astronaut_video: Path, tmp_path: Path) -> None:
+    """A model this machine computes differently from its reference is refused by every worker,
+    and the job ends with the workers' reason rather than a bare exit code."""
+    import shutil
+
+    from models.classifier import DEFAULT_MODEL, metadata_path
+
+    model = tmp_path / "model.onnx"
+    shutil.copy(DEFAULT_MODEL, model)
+    meta = json.loads(metadata_path(DEFAULT_MODEL).read_text())
+    meta["reference"]["probabilities"][0][0] += 0.5
+    metadata_path(model).write_text(json.dumps(meta))
+    done = run("analyze", str(astronaut_video), "--out", str(tmp_path / "out"), "--model-path", str(model))
+    assert done.returncode == 1
+    assert "every worker exited" in done.stderr
+    assert "refusing to serve wrong emotions" in done.stderr
