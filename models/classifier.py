@@ -72,9 +72,12 @@ class EmotionClassifier:
 
     def reference(self) -> dict[str, Any]:
         """This network's probabilities on the reference faces, as ``record_reference`` writes them."""
+        import onnxruntime as ort
+
         probabilities = self.predict_uncalibrated(reference_faces(self.input_size))
         return {
             "faces": f"{REFERENCE_FACES} synthetic faces, models.classifier.reference_faces (seed {REFERENCE_SEED})",
+            "onnxruntime": ort.__version__,
             "probabilities": [[round(float(p), 6) for p in row] for row in probabilities],
         }
 
@@ -88,11 +91,16 @@ class EmotionClassifier:
         if gap > REFERENCE_TOLERANCE:
             import onnxruntime as ort
 
+            remedy = (
+                "quantize it again on this machine (python -m models.quantize) or serve the fp32 artifact it came from"
+                if "quantization" in self.metadata
+                else "try the onnxruntime it was written with"
+            )
             raise ModelError(
                 f"{model_path} computes other probabilities on this machine than when it was written "
                 f"(up to {gap:.3f} apart on its reference faces, tolerance {REFERENCE_TOLERANCE}; onnxruntime "
-                f"{ort.__version__}); refusing to serve wrong emotions. Quantize it again here "
-                "(python -m models.quantize) or serve its fp32 artifact"
+                f"{ort.__version__} here, {recorded.get('onnxruntime', 'unknown')} then); refusing to serve "
+                f"wrong emotions: {remedy}"
             )
 
 
@@ -100,7 +108,8 @@ def reference_faces(size_px: int) -> npt.NDArray[np.uint8]:
     """Smooth synthetic faces, the same on every machine: a few Gaussian blobs each, light and dark.
 
     Smooth rather than noise, because convolutions trained on faces respond to smooth shapes: the
-    int8 fault in the module constants moved noise's probabilities by 0.04 and these by 0.19 to 0.37.
+    int8 fault described above ``REFERENCE_FACES`` moved noise's probabilities by 0.04 and these
+    by 0.19 to 0.37.
     """
     rng = np.random.default_rng(REFERENCE_SEED)
     rows, cols = np.mgrid[0:size_px, 0:size_px]
