@@ -176,11 +176,13 @@ def _check_services(services: "list[subprocess.Popen[bytes]]", logs: Path) -> No
 
 
 def _last_line(log: Path) -> str:
+    """The log's last statement: a traceback's closing exception line, not its indented detail."""
     try:
-        lines = log.read_text(errors="replace").strip().splitlines()
+        lines = log.read_text(errors="replace").splitlines()
     except OSError:
         return "no log"
-    return lines[-1] if lines else "nothing logged"
+    statements = [line for line in lines if line.strip() and not line.startswith((" ", "\t", ">"))]
+    return statements[-1] if statements else "nothing logged"
 
 
 def _stop(processes: "list[subprocess.Popen[bytes]]") -> None:

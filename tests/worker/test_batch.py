@@ -16,6 +16,8 @@ from worker.batch import BatchProcessor
 from worker.detectors import create_detector
 from worker.detectors.haar import HaarDetector
 
+YUNET_DYNAMIC = YUNET.parent / "yunet_n_dynamic.onnx"
+
 
 class CountingClassifier:
     """The real classifier, counting its calls: inference must be one call per batch."""
@@ -106,6 +108,24 @@ def test_yunet_detector_finds_the_face_and_checks_the_model_hash(tmp_path: Path)
     fake.write_bytes(b"not a model")
     with pytest.raises(ConfigError, match="SHA-256"):
         create_detector(WorkerSettings(detector="yunet", yunet_model=fake))
+
+
+def test_the_dynamic_yunet_n_model_is_refused_with_its_reason() -> None:
+    """OpenCV 4 cannot load it (its ONNX importer refuses the dynamic Shape node)."""
+    with pytest.raises(ConfigError, match="dynamic input size"):
+        create_detector(WorkerSettings(detector="yunet", yunet_model=require_shared(YUNET_DYNAMIC)))
+
+
+def test_a_known_yunet_file_that_opencv_cannot_load_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from worker.detectors import yunet
+
+    damaged = tmp_path / "yunet.onnx"
+    damaged.write_bytes(b"\x08\x07 not an onnx graph")
+    monkeypatch.setitem(yunet.KNOWN_SHA256, yunet.file_sha256(damaged), "test-entry")
+    with pytest.raises(ConfigError, match="cannot load"):
+        create_detector(WorkerSettings(detector="yunet", yunet_model=damaged))
 
 
 def test_the_detector_follows_the_configured_model() -> None:

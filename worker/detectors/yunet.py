@@ -17,8 +17,14 @@ from worker.detectors.base import Detection, clip_box, downscale
 KNOWN_SHA256 = {
     # OpenCV Zoo face_detection_yunet_2023mar.onnx
     "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4": "yunet-2023mar",
-    # libfacedetection.train yunet_n, dynamic input size
-    "104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12": "yunet-n-dynamic",
+}
+# YuNet files that OpenCV 4 cannot load, and why: recognised so the error says so, rather than
+# "not a known YuNet model" or an OpenCV traceback from the worker.
+UNLOADABLE_SHA256 = {
+    # libfacedetection.train yunet_n with a dynamic input size: OpenCV's ONNX importer refuses its
+    # dynamic Shape node (seen with OpenCV 4.10 and 4.14).
+    "104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12": "yunet_n with a dynamic input size, "
+    "which OpenCV's ONNX importer cannot load",
 }
 SCORE_THRESHOLD = 0.7
 NMS_THRESHOLD = 0.3
@@ -34,11 +40,19 @@ class YuNetDetector:
         if not model_path.is_file():
             raise ConfigError(f"YuNet model not found at {model_path}")
         digest = file_sha256(model_path)
+        if digest in UNLOADABLE_SHA256:
+            raise ConfigError(f"{model_path} is {UNLOADABLE_SHA256[digest]}; use face_detection_yunet_2023mar.onnx")
         if digest not in KNOWN_SHA256:
             raise ConfigError(f"{model_path} has SHA-256 {digest}, not a known YuNet model")
         self.name = KNOWN_SHA256[digest]
         self.max_side_px = max_side_px
-        self._net = cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), SCORE_THRESHOLD, NMS_THRESHOLD, TOP_K)
+        try:
+            self._net = cv2.FaceDetectorYN.create(
+                str(model_path), "", (320, 320), SCORE_THRESHOLD, NMS_THRESHOLD, TOP_K
+            )
+        except cv2.error as exc:  # a known file this OpenCV build cannot load: say so, not a traceback
+            first_line = str(exc).strip().splitlines()[0]
+            raise ConfigError(f"OpenCV {cv2.__version__} cannot load {model_path}: {first_line}") from exc
         self._size = (320, 320)
 
     def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]:
