@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 POLL_S = 0.5
 STALL_TIMEOUT_S = 300.0  # no progress at all for this long means something is wrong
 STOP_GRACE_S = 15.0
+# Each service writes to its own file under OUT/logs; a failed job quotes the right one.
+WORKER_LOG = "worker-{}.log"
+AGGREGATOR_LOG = "aggregator.log"
 
 
 @dataclass
@@ -90,9 +93,9 @@ def _services(options: AnalyzeOptions, url: str) -> "Iterator[list[subprocess.Po
     try:
         for n in range(options.workers):
             args = ["worker", "--name", f"analyze-worker-{n + 1}", *_flags(options.worker_flags)]
-            processes.append(_spawn(args, url, logs / f"worker-{n + 1}.log"))
+            processes.append(_spawn(args, url, logs / WORKER_LOG.format(n + 1)))
         processes.append(
-            _spawn(["aggregator", "--out", str(options.out_dir), "--name", "analyze"], url, logs / "aggregator.log")
+            _spawn(["aggregator", "--out", str(options.out_dir), "--name", "analyze"], url, logs / AGGREGATOR_LOG)
         )
         yield processes
     finally:
@@ -168,11 +171,11 @@ def _check_services(services: "list[subprocess.Popen[bytes]]", logs: Path) -> No
     """A dead service ends the job with its own last words (services redact URLs in every line)."""
     workers, aggregator = services[:-1], services[-1]
     if aggregator.poll() is not None:
-        log = logs / "aggregator.log"
+        log = logs / AGGREGATOR_LOG
         raise ServiceError(f"the aggregator exited with {aggregator.returncode}: {_last_line(log)} (log: {log})")
     if all(worker.poll() is not None for worker in workers):
-        codes = [w.returncode for w in workers]
-        raise ServiceError(f"every worker exited (codes {codes}): {_last_line(logs / 'worker-1.log')} (logs: {logs})")
+        codes, first = [w.returncode for w in workers], _last_line(logs / WORKER_LOG.format(1))
+        raise ServiceError(f"every worker exited (codes {codes}): {first} (logs: {logs})")
 
 
 def _last_line(log: Path) -> str:

@@ -75,19 +75,22 @@ class EmotionClassifier:
         """This network's probabilities on the reference faces, as ``record_reference`` writes them."""
         import onnxruntime as ort
 
-        probabilities = self.predict_uncalibrated(reference_faces(self.input_size))
+        probabilities = self._reference_probabilities()
         return {
             "faces": f"{REFERENCE_FACES} synthetic faces, models.classifier.reference_faces (seed {REFERENCE_SEED})",
             "onnxruntime": ort.__version__,
             "probabilities": [[round(float(p), 6) for p in row] for row in probabilities],
         }
 
+    def _reference_probabilities(self) -> npt.NDArray[np.float32]:
+        return self.predict_uncalibrated(reference_faces(self.input_size))
+
     def _check_reference(self, model_path: Path) -> None:
         recorded = self.metadata.get("reference")
         if recorded is None:  # written before the check existed; nothing to compare with
             return
         expected = np.asarray(recorded["probabilities"], dtype=np.float32)
-        measured = self.predict_uncalibrated(reference_faces(self.input_size))
+        measured = self._reference_probabilities()
         gap = float(np.abs(measured - expected).max()) if measured.shape == expected.shape else float("inf")
         if gap > REFERENCE_TOLERANCE:
             import onnxruntime as ort

@@ -29,7 +29,7 @@ from emostream.preprocess import FACE_SIZE_PX
 from models.architectures import load_float32, multiply_adds, with_flip_averaging
 from models.classifier import FP32_MODEL, load_classifier, metadata_path, record_reference
 from models.data import DEFAULT_DATA_DIR, file_sha256, load_fer2013
-from models.metrics import evaluate
+from models.metrics import evaluate, headline
 from models.runfolder import epochs_done
 
 log = logging.getLogger(__name__)
@@ -93,12 +93,12 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     metadata = export(args.run, args.checkpoint, args.out, args.data, args.tta)
-    print("fp32", json.dumps({k: metadata["publictest"][k] for k in ("accuracy", "macro_f1", "ece")}))
+    print("fp32", headline(metadata["publictest"]))
     if not args.no_int8:
         from models.quantize import quantize
 
         int8 = quantize(args.out, args.out.with_name(f"{args.out.stem}-int8.onnx"), load_fer2013(args.data))
-        print("int8", json.dumps({k: int8["publictest"][k] for k in ("accuracy", "macro_f1", "ece")}))
+        print("int8", headline(int8["publictest"]))
 
 
 if __name__ == "__main__":

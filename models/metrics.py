@@ -5,7 +5,9 @@ the result cannot depend on the order of the inputs (the 17 % bug came from
 scoring shuffled predictions against unshuffled labels); a test checks this.
 """
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +15,7 @@ import numpy.typing as npt
 from emostream.labels import EMOTIONS, NUM_EMOTIONS
 
 ECE_BINS = 15  # the usual choice in the calibration literature (Guo et al. 2017)
+HEADLINE = ("accuracy", "macro_f1", "ece")  # what command-line tools print of an evaluation
 
 
 @dataclass(frozen=True)
@@ -102,3 +105,8 @@ def expected_calibration_error(labels: npt.NDArray[np.int64], probs: npt.NDArray
         if in_bin.any():
             total += in_bin.sum() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
     return float(total / max(len(labels), 1))
+
+
+def headline(publictest: dict[str, Any]) -> str:
+    """The headline figures of an artifact's ``publictest`` metadata, as one JSON line."""
+    return json.dumps({key: publictest[key] for key in HEADLINE})

@@ -29,7 +29,7 @@ from emostream.errors import ModelError
 from emostream.preprocess import prepare_faces
 from models.classifier import DEFAULT_MODEL, FP32_MODEL, load_classifier, metadata_path, record_reference
 from models.data import DEFAULT_DATA_DIR, Fer2013, file_sha256, load_fer2013
-from models.metrics import evaluate
+from models.metrics import evaluate, headline
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     metadata = quantize(args.fp32, args.out, load_fer2013(args.data))
-    print("int8", json.dumps({k: metadata["publictest"][k] for k in ("accuracy", "macro_f1", "ece")}))
+    print("int8", headline(metadata["publictest"]))
 
 
 if __name__ == "__main__":
