@@ -14,6 +14,10 @@
   about 144 M, inside the budget.
 - ``vggbn-xl``: vggbn-wide's stages at the full 48x48 resolution (no stem): about 470 M
   multiply-adds, over the serving budget, so it is only ever a teacher for distillation.
+- ``vggbn-wide-se``: vggbn-wide with a squeeze-and-excitation gate (Hu et al. 2018) after each
+  stage: the stage's channels are averaged over the face, passed through a bottleneck of a
+  sixteenth of the width, and each channel is rescaled by a sigmoid of the result, so a stage
+  can weight its features by what the whole face shows. About 44 K multiply-adds more.
 - ``resbn``: residual stages (two basic blocks of two 3x3 convolutions each, identity
   shortcuts, 1x1 projections where the width grows) at 44 to 352 filters after a stem of 24:
   17 convolution layers deep instead of 9, about 144 M multiply-adds.
@@ -62,9 +66,12 @@ def baseline() -> keras.Model:
     return keras.Model(inputs, outputs, name="baseline")
 
 
-def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4, stem: int = 0) -> keras.Model:
+def vggbn(
+    widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4, stem: int = 0, excite: int = 0
+) -> keras.Model:
     """VGG stages with BatchNorm; ``stem`` filters, if any, look at the full 48x48 face once
-    and halve it, so the stages can be twice as wide for the same multiply-adds."""
+    and halve it, so the stages can be twice as wide for the same multiply-adds. ``excite``,
+    if set, is the reduction of a squeeze-and-excitation gate closing each stage."""
     inputs = keras.Input(INPUT_SHAPE, name="face")
     x = full_resolution_stem(inputs, stem) if stem else inputs
     for stage, width in enumerate(widths):
@@ -72,6 +79,8 @@ def vggbn(widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4, st
             x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"s{stage}c{conv}")(x)
             x = layers.BatchNormalization(name=f"s{stage}bn{conv}")(x)
             x = layers.Activation("relu", name=f"s{stage}relu{conv}")(x)
+        if excite:
+            x = squeeze_excite(x, excite, name=f"s{stage}se")
         if stage < len(widths) - 1:
             x = layers.MaxPooling2D(2, name=f"s{stage}pool")(x)
     return keras.Model(inputs, pooled_emotion_head(x, dropout), name="vggbn")
@@ -85,6 +94,16 @@ def full_resolution_stem(x: keras.KerasTensor, filters: int) -> keras.KerasTenso
     return layers.MaxPooling2D(2, name="stempool")(x)
 
 
+def squeeze_excite(x: keras.KerasTensor, reduction: int, name: str) -> keras.KerasTensor:
+    """x times a per-channel gate in (0, 1) computed from x averaged over the face (Hu et al.
+    2018): global pooling, a ReLU bottleneck of width / ``reduction`` units, a sigmoid."""
+    width = int(x.shape[-1])
+    gate = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}pool")(x)
+    gate = layers.Dense(max(width // reduction, 1), activation="relu", name=f"{name}squeeze")(gate)
+    gate = layers.Dense(width, activation="sigmoid", name=f"{name}excite")(gate)
+    return layers.Multiply(name=f"{name}scale")([x, gate])
+
+
 def pooled_emotion_head(x: keras.KerasTensor, dropout: float) -> keras.KerasTensor:
     """Global average pooling, dropout, and the seven probabilities (float32 under any policy)."""
     x = layers.GlobalAveragePooling2D()(x)
@@ -95,6 +114,11 @@ def pooled_emotion_head(x: keras.KerasTensor, dropout: float) -> keras.KerasTens
 def vggbn_wide() -> keras.Model:
     """Twice vggbn's widths after a full-resolution stem: about 128 M multiply-adds, 4x the parameters."""
     return vggbn(widths=(64, 128, 256, 512), stem=32)
+
+
+def vggbn_wide_se() -> keras.Model:
+    """vggbn-wide with a squeeze-and-excitation gate (reduction 16) closing each stage."""
+    return vggbn(widths=(64, 128, 256, 512), stem=32, excite=16)
 
 
 def vggbn_narrow() -> keras.Model:
@@ -142,6 +166,7 @@ ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {
     "baseline": baseline,
     "vggbn": vggbn,
     "vggbn-wide": vggbn_wide,
+    "vggbn-wide-se": vggbn_wide_se,
     "vggbn-narrow": vggbn_narrow,
     "vggbn-xl": vggbn_xl,
     "resbn": resbn,

@@ -177,6 +177,11 @@ RECIPES: dict[str, Recipe] = {
     # at 70.86 % (the pair: 70.66 %), and students of the served recipe taught by all four reached
     # 69.04 to 69.63 % over four seeds: no gain over pair-taught students (model card).
     "vggbn-xl-kd": replace(VGGBN, arch="vggbn-xl", epochs=30, cycle_epochs=(12, 18), teacher_weight=0.7, seed=11),
+    # The served recipe on vggbn-wide-se: a squeeze-and-excitation gate closing each stage
+    # (models/architectures.py), 44 K multiply-adds more. Same seed and schedule; taught by the
+    # two committed networks (--teacher models/teachers/vggbn-e40.onnx --teacher
+    # models/artifacts/emotion.onnx), since the served recipe's second teacher is not committed.
+    "vggbn-wide-se-kd": replace(VGGBN, arch="vggbn-wide-se", teacher_weight=0.7, seed=2),
     # The served recipe on residual stages (resbn: 17 convolution layers, 144 M multiply-adds;
     # vggbn-wide: 9 layers, 128 M): is depth with shortcuts better than width at this cost?
     # Measured (CPU, about 180 s per epoch): epoch 16: 66.20 % (served run: 66.98 %); last 10

@@ -16,6 +16,7 @@ from models.architectures import (
     load_float32,
     multiply_adds,
     resbn,
+    squeeze_excite,
     vggbn,
     with_flip_averaging,
 )
@@ -119,3 +120,22 @@ def test_only_the_narrow_network_fits_the_budget_with_its_mirror() -> None:
     # models.export --tta flip runs the network twice a face.
     assert 2 * multiply_adds(ARCHITECTURES["vggbn-narrow"]()) <= BUDGET_MULTIPLY_ADDS
     assert 2 * multiply_adds(ARCHITECTURES["vggbn-wide"]()) > BUDGET_MULTIPLY_ADDS
+
+
+def test_squeeze_excite_scales_each_channel_by_a_gate_from_the_whole_face() -> None:
+    inputs = keras.Input((6, 6, 32))
+    gated = keras.Model(inputs, squeeze_excite(inputs, 16, name="se"))
+    x = np.random.default_rng(5).random((2, 6, 6, 32), dtype=np.float32)
+    squeeze, excite = gated.get_layer("sesqueeze"), gated.get_layer("seexcite")
+    assert (squeeze.units, excite.units) == (2, 32)
+    # By hand: mean over the face, ReLU bottleneck, sigmoid, one factor per face and channel.
+    w1, b1 = squeeze.get_weights()
+    w2, b2 = excite.get_weights()
+    hidden = np.maximum(x.mean(axis=(1, 2)) @ w1 + b1, 0.0)
+    gate = 1.0 / (1.0 + np.exp(-(hidden @ w2 + b2)))
+    np.testing.assert_allclose(gated.predict(x, verbose=0), x * gate[:, None, None, :], rtol=1e-5, atol=1e-6)
+
+
+def test_the_gated_network_costs_the_wide_network_plus_its_gates() -> None:
+    gates = sum(2 * width * (width // 16) for width in (64, 128, 256, 512))
+    assert multiply_adds(ARCHITECTURES["vggbn-wide-se"]()) == multiply_adds(ARCHITECTURES["vggbn-wide"]()) + gates

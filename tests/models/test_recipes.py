@@ -47,3 +47,8 @@ def test_weight_decay_is_scaled_by_the_learning_rate(name: str) -> None:
     optimizer.apply_gradients([(keras.ops.zeros((3, 3)), weight)])
     expected = 1.0 - recipe.learning_rate * recipe.weight_decay
     np.testing.assert_allclose(keras.ops.convert_to_numpy(weight), expected, rtol=0, atol=1e-7)
+
+
+def test_the_squeeze_excite_recipe_changes_only_the_served_recipes_network() -> None:
+    served, excited = RECIPES["vggbn-wide-kd"], RECIPES["vggbn-wide-se-kd"]
+    assert excited == dataclasses.replace(served, arch="vggbn-wide-se")
