@@ -111,14 +111,18 @@ def pooled_emotion_head(x: keras.KerasTensor, dropout: float) -> keras.KerasTens
     return layers.Dense(NUM_EMOTIONS, activation="softmax", name="probs", dtype="float32")(x)
 
 
+# vggbn's stage widths doubled: the served network's, shared by its variants.
+WIDE = (64, 128, 256, 512)
+
+
 def vggbn_wide() -> keras.Model:
     """Twice vggbn's widths after a full-resolution stem: about 128 M multiply-adds, 4x the parameters."""
-    return vggbn(widths=(64, 128, 256, 512), stem=32)
+    return vggbn(widths=WIDE, stem=32)
 
 
 def vggbn_wide_se() -> keras.Model:
     """vggbn-wide with a squeeze-and-excitation gate (reduction 16) closing each stage."""
-    return vggbn(widths=(64, 128, 256, 512), stem=32, excite=16)
+    return vggbn(widths=WIDE, stem=32, excite=16)
 
 
 def vggbn_narrow() -> keras.Model:
@@ -128,7 +132,7 @@ def vggbn_narrow() -> keras.Model:
 
 def vggbn_xl() -> keras.Model:
     """vggbn-wide's widths without the stem, so every stage sees four times the positions: a teacher."""
-    return vggbn(widths=(64, 128, 256, 512))
+    return vggbn(widths=WIDE)
 
 
 def resbn(

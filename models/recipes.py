@@ -184,7 +184,7 @@ RECIPES: dict[str, Recipe] = {
     # Measured (CPU, --precision mixed_bfloat16, 2,905 s; last 10 averaged): 69.07 % fp32, 68.79 %
     # int8 (p = 0.66 against the served fp32 network), against 68.26 % for its control, the served
     # recipe under the same teachers and precision (p = 0.14 between the two). Not served; the same
-    # run in float32 is untried (bfloat16 cost the served recipe about a point twice; model card).
+    # run in float32 has no result yet (bfloat16 cost the served recipe about a point twice; model card).
     "vggbn-wide-se-kd": replace(VGGBN, arch="vggbn-wide-se", teacher_weight=0.7, seed=2),
     # The served recipe on residual stages (resbn: 17 convolution layers, 144 M multiply-adds;
     # vggbn-wide: 9 layers, 128 M): is depth with shortcuts better than width at this cost?

@@ -12,6 +12,7 @@ import numpy as np
 from models.architectures import (
     ARCHITECTURES,
     TEACHER_ONLY,
+    WIDE,
     basic_block,
     load_float32,
     multiply_adds,
@@ -137,5 +138,5 @@ def test_squeeze_excite_scales_each_channel_by_a_gate_from_the_whole_face() -> N
 
 
 def test_the_gated_network_costs_the_wide_network_plus_its_gates() -> None:
-    gates = sum(2 * width * (width // 16) for width in (64, 128, 256, 512))
+    gates = sum(2 * width * (width // 16) for width in WIDE)
     assert multiply_adds(ARCHITECTURES["vggbn-wide-se"]()) == multiply_adds(ARCHITECTURES["vggbn-wide"]()) + gates
