@@ -183,8 +183,9 @@ RECIPES: dict[str, Recipe] = {
     # models/artifacts/emotion.onnx), since the served recipe's second teacher is not committed.
     # Measured (CPU, --precision mixed_bfloat16, 2,905 s; last 10 averaged): 69.07 % fp32, 68.79 %
     # int8 (p = 0.66 against the served fp32 network), against 68.26 % for its control, the served
-    # recipe under the same teachers and precision (p = 0.14 between the two). Not served; the same
-    # run in float32 has no result yet (bfloat16 cost the served recipe about a point twice; model card).
+    # recipe under the same teachers and precision (p = 0.14 between the two). The same run in
+    # float32 (7,427 s on the CPU): 68.82 % fp32 and int8, p = 0.36 against the served network
+    # (fewer right). Not served: the bfloat16 gain was noise (model card).
     "vggbn-wide-se-kd": replace(VGGBN, arch="vggbn-wide-se", teacher_weight=0.7, seed=2),
     # The served recipe on residual stages (resbn: 17 convolution layers, 144 M multiply-adds;
     # vggbn-wide: 9 layers, 128 M): is depth with shortcuts better than width at this cost?
