@@ -4,6 +4,8 @@ Random horizontal flip, small rotation, shift and zoom: faces in video are
 roughly aligned by the detector, so the perturbations stay small. Optionally random
 erasing (Zhong et al. 2017, "Random Erasing Data Augmentation"): a rectangle of the face
 replaced by noise, so that no single region (the mouth, the eyes) is relied on alone.
+And optionally mixup (Zhang et al. 2018, "mixup: Beyond Empirical Risk Minimization"): each
+batch blended with a shuffled copy of itself, faces and targets alike.
 """
 
 from dataclasses import dataclass
@@ -54,3 +56,20 @@ class Augmentation:
         ew = min(w, max(1, round(float(np.sqrt(area / aspect)))))
         top, left = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
         image[top : top + eh, left : left + ew] = rng.integers(0, 256, size=(eh, ew), dtype=np.uint8)
+
+
+def mix_up(
+    faces: npt.NDArray[np.float32], targets: npt.NDArray[np.float32], alpha: float, rng: np.random.Generator
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Blend a batch with a shuffled copy of itself by one weight drawn from Beta(alpha, alpha).
+
+    Faces and their target rows are mixed by the same weight, so each target stays a probability
+    distribution. alpha 0 returns the batch unchanged and draws no random numbers.
+    """
+    if alpha == 0.0:
+        return faces, targets
+    weight = np.float32(rng.beta(alpha, alpha))
+    partner = rng.permutation(len(faces))
+    mixed_faces = weight * faces + (1 - weight) * faces[partner]
+    mixed_targets = weight * targets + (1 - weight) * targets[partner]
+    return mixed_faces.astype(np.float32), mixed_targets.astype(np.float32)

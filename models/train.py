@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from emostream.preprocess import prepare_faces
 from models.architectures import ARCHITECTURES, dtype_policy, multiply_adds
-from models.augment import Augmentation
+from models.augment import Augmentation, mix_up
 from models.average import SNAPSHOTS, snapshot_name
 from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
 from models.data import DEFAULT_DATA_DIR, Split, load_fer2013
@@ -75,6 +75,7 @@ class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
         seed: int,
         *,
         teaching: ConsistentTeaching | None = None,
+        mixup: float = 0.0,
     ) -> None:
         super().__init__()
         if len(targets) != len(split):
@@ -84,6 +85,7 @@ class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
         self.batch_size = batch_size
         self.augmentation = augmentation
         self.teaching = teaching
+        self.mixup = mixup
         self.rng = np.random.default_rng(seed)
         self.order = self.rng.permutation(len(split))
 
@@ -98,7 +100,7 @@ class FerBatches(keras.utils.PyDataset):  # type: ignore[misc]
         targets = self.targets[idx]
         if self.teaching is not None:
             targets = with_teacher(targets, self.teaching.teachers.predict(images), self.teaching.weight)
-        return prepare_faces(images), targets
+        return mix_up(prepare_faces(images), targets, self.mixup, self.rng)
 
     def on_epoch_end(self) -> None:
         self.order = self.rng.permutation(len(self.split))
@@ -185,7 +187,13 @@ def _train(
     targets, teacher_records, teaching = _targets(recipe, train_split, run_dir, teachers)
     augmentation = Augmentation(erase_probability=recipe.erasing) if recipe.augment else None
     batches = FerBatches(
-        train_split, targets, recipe.batch_size, augmentation, _batch_seed(recipe, done), teaching=teaching
+        train_split,
+        targets,
+        recipe.batch_size,
+        augmentation,
+        _batch_seed(recipe, done),
+        teaching=teaching,
+        mixup=recipe.mixup,
     )
     model = build_model(recipe, len(batches))
     if done:

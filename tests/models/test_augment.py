@@ -56,3 +56,47 @@ def test_a_recipe_refuses_an_erasing_share_outside_0_to_1() -> None:
     with pytest.raises(ValueError, match="probability"):
         replace(RECIPES["vggbn-wide-kd"], erasing=1.5)
     assert RECIPES["vggbn-wide-kd-erase"].erasing == 0.5
+
+
+def batch_of(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    faces = rng.random((n, 48, 48, 1), dtype=np.float32)
+    targets = rng.dirichlet(np.ones(7), size=n).astype(np.float32)
+    return faces, targets
+
+
+def test_mixup_blends_each_face_and_its_target_with_one_partner_by_the_same_weight() -> None:
+    from models.augment import mix_up
+
+    faces, targets = batch_of(16)
+    mixed_faces, mixed_targets = mix_up(faces, targets, 0.2, np.random.default_rng(3))
+    assert mixed_faces.dtype == mixed_targets.dtype == np.float32
+    assert np.allclose(mixed_targets.sum(axis=1), 1.0, atol=1e-5)  # still distributions
+    # Recover the weight and partner from the first face, then check every row against them.
+    rng = np.random.default_rng(3)
+    weight, partner = rng.beta(0.2, 0.2), rng.permutation(16)
+    assert np.allclose(mixed_faces, weight * faces + (1 - weight) * faces[partner], atol=1e-6)
+    assert np.allclose(mixed_targets, weight * targets + (1 - weight) * targets[partner], atol=1e-6)
+    assert not np.allclose(mixed_faces, faces)
+
+
+def test_mixup_at_alpha_0_returns_the_batch_and_draws_no_random_numbers() -> None:
+    from models.augment import mix_up
+
+    faces, targets = batch_of(4)
+    first, second = np.random.default_rng(9), np.random.default_rng(9)
+    out_faces, out_targets = mix_up(faces, targets, 0.0, first)
+    assert out_faces is faces
+    assert out_targets is targets
+    assert first.random() == second.random()
+
+
+def test_a_recipe_refuses_a_negative_mixup_concentration() -> None:
+    from dataclasses import replace
+
+    from models.recipes import RECIPES
+
+    with pytest.raises(ValueError, match="Beta"):
+        replace(RECIPES["vggbn-wide-kd"], mixup=-0.1)
+    assert RECIPES["vggbn-wide-kd-mixup"].mixup == 0.2
+    assert replace(RECIPES["vggbn-wide-kd-mixup"], mixup=0.0) == RECIPES["vggbn-wide-kd"]

@@ -52,6 +52,20 @@ def test_teaching_leaves_the_batches_and_their_augmentation_as_they_were(tmp_pat
     assert np.array_equal(taught.order, plain.order)
 
 
+def test_mixup_blends_the_batch_that_would_have_been_seen_with_a_shuffle_of_itself() -> None:
+    """The batch is augmented exactly as without mixup; then one weight mixes faces and targets."""
+    plain = FerBatches(SPLIT, one_hot(SPLIT.y), BATCH, Augmentation(), seed=4)
+    mixed = FerBatches(SPLIT, one_hot(SPLIT.y), BATCH, Augmentation(), seed=4, mixup=0.4)
+    faces, targets = plain[0]
+    mixed_faces, mixed_targets = mixed[0]
+    # plain's generator now stands where mixed's stood after augmenting: draw the same mix from it.
+    weight, partner = plain.rng.beta(0.4, 0.4), plain.rng.permutation(len(faces))
+    assert np.allclose(mixed_faces, weight * faces + (1 - weight) * faces[partner], atol=1e-6)
+    assert np.allclose(mixed_targets, weight * targets + (1 - weight) * targets[partner], atol=1e-6)
+    assert not np.allclose(mixed_targets, targets)
+    assert np.allclose(mixed_targets.sum(axis=1), 1.0, atol=1e-6)
+
+
 def test_an_onnx_teacher_predicts_each_batch_as_well() -> None:
     from models.classifier import DEFAULT_MODEL, load_classifier
 
