@@ -72,7 +72,7 @@ def test_mixup_blends_each_face_and_its_target_with_one_partner_by_the_same_weig
     mixed_faces, mixed_targets = mix_up(faces, targets, 0.2, np.random.default_rng(3))
     assert mixed_faces.dtype == mixed_targets.dtype == np.float32
     assert np.allclose(mixed_targets.sum(axis=1), 1.0, atol=1e-5)  # still distributions
-    # Recover the weight and partner from the first face, then check every row against them.
+    # A generator with the same seed draws the same weight and partner: every row must match them.
     rng = np.random.default_rng(3)
     weight, partner = rng.beta(0.2, 0.2), rng.permutation(16)
     assert np.allclose(mixed_faces, weight * faces + (1 - weight) * faces[partner], atol=1e-6)
