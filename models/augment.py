@@ -4,6 +4,9 @@ Random horizontal flip, small rotation, shift and zoom: faces in video are
 roughly aligned by the detector, so the perturbations stay small. Optionally random
 erasing (Zhong et al. 2017, "Random Erasing Data Augmentation"): a rectangle of the face
 replaced by noise, so that no single region (the mouth, the eyes) is relied on alone.
+Optionally photometric jitter: each face's brightness and contrast scaled by random factors,
+as torchvision's ColorJitter does, because faces from cameras and uploads are lit very unlike
+one another and FER2013's own faces range from washed out to nearly black.
 And optionally mixup (Zhang et al. 2018, "mixup: Beyond Empirical Risk Minimization"): each
 batch blended with a shuffled copy of itself, faces and targets alike.
 """
@@ -27,6 +30,16 @@ class Augmentation:
     erase_probability: float = 0.0
     erase_area: tuple[float, float] = (0.02, 0.33)
     erase_aspect: tuple[float, float] = (0.3, 3.3)
+    # Brightness: the face multiplied by a factor from [1 - b, 1 + b]. Contrast: the face
+    # blended with its own mean gray by a factor from [1 - c, 1 + c] (ColorJitter's
+    # definitions). 0 draws no random numbers for it, as for erasing.
+    brightness: float = 0.0
+    contrast: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, strength in (("brightness", self.brightness), ("contrast", self.contrast)):
+            if not 0.0 <= strength < 1.0:
+                raise ValueError(f"{name} {strength} must be at least 0 and below 1")
 
     def apply(self, images: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
         """Augment a batch of uint8 images (N, H, W); returns a new array."""
@@ -43,9 +56,21 @@ class Augmentation:
         if self.flip and rng.random() < 0.5:
             out = out[:, ::-1]
         face: npt.NDArray[np.uint8] = np.ascontiguousarray(out, dtype=np.uint8)
+        if self.brightness or self.contrast:
+            face = self._jitter(face, rng)
         if self.erase_probability and rng.random() < self.erase_probability:
             self._erase(face, rng)
         return face
+
+    def _jitter(self, image: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+        """Scale brightness, then contrast about the scaled face's mean; rounded and clipped to uint8."""
+        out = image.astype(np.float32)
+        if self.brightness:
+            out *= rng.uniform(1 - self.brightness, 1 + self.brightness)
+        if self.contrast:
+            factor = rng.uniform(1 - self.contrast, 1 + self.contrast)
+            out = factor * out + (1 - factor) * out.mean()
+        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
     def _erase(self, image: npt.NDArray[np.uint8], rng: np.random.Generator) -> None:
         """Replace one random rectangle of ``image`` (in place) by uniform noise."""

@@ -185,7 +185,7 @@ def _train(
     # Seeded by the epoch it starts at, so a resumed run does not replay the first epochs' batches
     # (a fresh run keeps the recipe's seed).
     targets, teacher_records, teaching = _targets(recipe, train_split, run_dir, teachers)
-    augmentation = Augmentation(erase_probability=recipe.erasing) if recipe.augment else None
+    augmentation = augmentation_for(recipe)
     batches = FerBatches(
         train_split,
         targets,
@@ -221,6 +221,13 @@ def _train(
     )
     log.info("trained %s epochs %d..%d in %.0f s", recipe.arch, done, recipe.epochs, time.monotonic() - started)
     return model
+
+
+def augmentation_for(recipe: Recipe) -> Augmentation | None:
+    """The training-time perturbations a recipe asks for; None when it trains on the faces as they are."""
+    if not recipe.augment:
+        return None
+    return Augmentation(erase_probability=recipe.erasing, brightness=recipe.brightness, contrast=recipe.contrast)
 
 
 def _targets(

@@ -1,4 +1,4 @@
-"""Training-time augmentation: random erasing on top of the geometric perturbations."""
+"""Training-time augmentation: random erasing, photometric jitter and mixup on top of the geometric perturbations."""
 
 import numpy as np
 import pytest
@@ -100,3 +100,80 @@ def test_a_recipe_refuses_a_negative_mixup_concentration() -> None:
         replace(RECIPES["vggbn-wide-kd"], mixup=-0.1)
     assert RECIPES["vggbn-wide-kd-mixup"].mixup == 0.2
     assert replace(RECIPES["vggbn-wide-kd-mixup"], mixup=0.0) == RECIPES["vggbn-wide-kd"]
+
+
+# Mid-gray values, so that neither factor in [0.7, 1.3] clips: the jitter is then exactly affine.
+MID_FACE = np.random.default_rng(1).integers(80, 171, size=(48, 48), dtype=np.uint8)
+
+
+def jittered(seed: int, **strengths: float) -> tuple[np.ndarray, np.ndarray]:
+    """The same face augmented with and without jitter from the same random state."""
+    plain = Augmentation()._one(MID_FACE, np.random.default_rng(seed)).astype(np.float64)
+    jitter = Augmentation(**strengths)._one(MID_FACE, np.random.default_rng(seed)).astype(np.float64)  # type: ignore[arg-type]
+    return plain, jitter
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_brightness_multiplies_the_whole_face_by_one_factor_within_its_range(seed: int) -> None:
+    plain, bright = jittered(seed, brightness=0.3)
+    factor = float((plain * bright).sum() / (plain * plain).sum())  # least squares through 0
+    assert 0.7 <= factor <= 1.3
+    # Rounding only (the fitted factor is itself off by rounding): the geometry is unchanged.
+    assert np.abs(bright - factor * plain).max() <= 0.6
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_contrast_scales_the_face_about_its_mean_gray_by_one_factor_within_its_range(seed: int) -> None:
+    plain, contrasted = jittered(seed, contrast=0.3)
+    assert abs(contrasted.mean() - plain.mean()) <= 0.51
+    factor = float(contrasted.std() / plain.std())
+    assert 0.69 <= factor <= 1.31
+    expected = factor * plain + (1 - factor) * plain.mean()
+    assert np.abs(contrasted - expected).max() <= 1.01
+
+
+def test_jitter_factors_spread_over_their_range_and_bright_faces_clip_at_white() -> None:
+    factors = []
+    for seed in range(200):
+        plain, bright = jittered(seed, brightness=0.3)
+        factors.append(float((plain * bright).sum() / (plain * plain).sum()))
+    assert min(factors) < 0.75
+    assert max(factors) > 1.25
+    white = np.full((2, 48, 48), 250, dtype=np.uint8)
+    out = Augmentation(brightness=0.9).apply(white, np.random.default_rng(0))
+    assert out.dtype == np.uint8
+    assert out.max() <= 255
+
+
+def test_no_jitter_draws_no_random_numbers_so_earlier_recipes_are_reproduced() -> None:
+    first, second = np.random.default_rng(5), np.random.default_rng(5)
+    a = Augmentation().apply(np.stack([FACE] * 8), first)
+    b = Augmentation(brightness=0.0, contrast=0.0).apply(np.stack([FACE] * 8), second)
+    assert np.array_equal(a, b)
+    assert first.random() == second.random()
+
+
+@pytest.mark.parametrize("strength", [-0.1, 1.0])
+def test_jitter_strengths_outside_0_to_1_are_refused_by_the_augmentation_and_the_recipe(strength: float) -> None:
+    from dataclasses import replace
+
+    from models.recipes import RECIPES
+
+    with pytest.raises(ValueError, match="brightness"):
+        Augmentation(brightness=strength)
+    with pytest.raises(ValueError, match="contrast"):
+        replace(RECIPES["vggbn-wide-kd"], contrast=strength)
+
+
+def test_the_jitter_recipe_is_the_served_recipe_with_jitter_and_training_applies_it() -> None:
+    from dataclasses import replace
+
+    from models.recipes import RECIPES
+    from models.train import augmentation_for
+
+    jitter = RECIPES["vggbn-wide-kd-jitter"]
+    assert replace(jitter, brightness=0.0, contrast=0.0) == RECIPES["vggbn-wide-kd"]
+    augmentation = augmentation_for(jitter)
+    assert augmentation is not None
+    assert (augmentation.brightness, augmentation.contrast) == (0.3, 0.3)
+    assert augmentation_for(replace(jitter, augment=False)) is None
