@@ -63,14 +63,9 @@ class Augmentation:
         return face
 
     def _jitter(self, image: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
-        """Scale brightness, then contrast about the scaled face's mean; rounded and clipped to uint8."""
-        out = image.astype(np.float32)
-        if self.brightness:
-            out *= rng.uniform(1 - self.brightness, 1 + self.brightness)
-        if self.contrast:
-            factor = rng.uniform(1 - self.contrast, 1 + self.contrast)
-            out = factor * out + (1 - factor) * out.mean()
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        brightness = rng.uniform(1 - self.brightness, 1 + self.brightness) if self.brightness else 1.0
+        contrast = rng.uniform(1 - self.contrast, 1 + self.contrast) if self.contrast else 1.0
+        return relight(image, brightness, contrast)
 
     def _erase(self, image: npt.NDArray[np.uint8], rng: np.random.Generator) -> None:
         """Replace one random rectangle of ``image`` (in place) by uniform noise."""
@@ -81,6 +76,16 @@ class Augmentation:
         ew = min(w, max(1, round(float(np.sqrt(area / aspect)))))
         top, left = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
         image[top : top + eh, left : left + ew] = rng.integers(0, 256, size=(eh, ew), dtype=np.uint8)
+
+
+def relight(faces: npt.NDArray[np.uint8], brightness: float, contrast: float) -> npt.NDArray[np.uint8]:
+    """Faces (..., H, W) with brightness scaled, then contrast scaled about each face's own mean
+    gray (ColorJitter's definitions); rounded and clipped to uint8. Factors of 1 change nothing."""
+    out = faces.astype(np.float32) * np.float32(brightness)
+    mean = out.mean(axis=(-2, -1), keepdims=True)
+    out = np.float32(contrast) * out + np.float32(1 - contrast) * mean
+    relit: npt.NDArray[np.uint8] = np.clip(np.rint(out), 0, 255).astype(np.uint8)
+    return relit
 
 
 def mix_up(
