@@ -37,9 +37,7 @@ class Augmentation:
     contrast: float = 0.0
 
     def __post_init__(self) -> None:
-        for name, strength in (("brightness", self.brightness), ("contrast", self.contrast)):
-            if not 0.0 <= strength < 1.0:
-                raise ValueError(f"{name} {strength} must be at least 0 and below 1")
+        check_jitter(self.brightness, self.contrast)
 
     def apply(self, images: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
         """Augment a batch of uint8 images (N, H, W); returns a new array."""
@@ -76,6 +74,13 @@ class Augmentation:
         ew = min(w, max(1, round(float(np.sqrt(area / aspect)))))
         top, left = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
         image[top : top + eh, left : left + ew] = rng.integers(0, 256, size=(eh, ew), dtype=np.uint8)
+
+
+def check_jitter(brightness: float, contrast: float) -> None:
+    """Refuse jitter strengths outside [0, 1): a factor range must stay positive."""
+    for name, strength in (("brightness", brightness), ("contrast", contrast)):
+        if not 0.0 <= strength < 1.0:
+            raise ValueError(f"{name} {strength} is a jitter strength, at least 0 and below 1")
 
 
 def relight(faces: npt.NDArray[np.uint8], brightness: float, contrast: float) -> npt.NDArray[np.uint8]:

@@ -5,6 +5,8 @@ Choices are made on PublicTest and recorded in the model card, not edited into c
 
 from dataclasses import asdict, dataclass, replace
 
+from models.augment import check_jitter
+
 PRECISIONS = ("float32", "mixed_bfloat16")
 TEACHINGS = ("fixed", "consistent")
 OPTIMIZERS = ("adam", "sgd")
@@ -59,9 +61,7 @@ class Recipe:
             raise ValueError(f"cycles {self.cycle_epochs} do not add up to {self.epochs} epochs")
         if not 0.0 <= self.erasing <= 1.0:
             raise ValueError(f"erasing {self.erasing} is a probability, between 0 and 1")
-        for name, strength in (("brightness", self.brightness), ("contrast", self.contrast)):
-            if not 0.0 <= strength < 1.0:
-                raise ValueError(f"{name} {strength} is a jitter strength, at least 0 and below 1")
+        check_jitter(self.brightness, self.contrast)
         if self.mixup < 0.0:
             raise ValueError(f"mixup {self.mixup} is a Beta concentration, 0 (none) or more")
         if self.precision not in PRECISIONS:

@@ -113,10 +113,15 @@ def jittered(seed: int, **strengths: float) -> tuple[np.ndarray, np.ndarray]:
     return plain, jitter
 
 
+def fitted_factor(plain: np.ndarray, bright: np.ndarray) -> float:
+    """The brightness factor that best maps ``plain`` onto ``bright`` (least squares through 0)."""
+    return float((plain * bright).sum() / (plain * plain).sum())
+
+
 @pytest.mark.parametrize("seed", range(10))
 def test_brightness_multiplies_the_whole_face_by_one_factor_within_its_range(seed: int) -> None:
     plain, bright = jittered(seed, brightness=0.3)
-    factor = float((plain * bright).sum() / (plain * plain).sum())  # least squares through 0
+    factor = fitted_factor(plain, bright)
     assert 0.7 <= factor <= 1.3
     # Rounding only (the fitted factor is itself off by rounding): the geometry is unchanged.
     assert np.abs(bright - factor * plain).max() <= 0.6
@@ -136,7 +141,7 @@ def test_jitter_factors_spread_over_their_range_and_bright_faces_clip_at_white()
     factors = []
     for seed in range(200):
         plain, bright = jittered(seed, brightness=0.3)
-        factors.append(float((plain * bright).sum() / (plain * plain).sum()))
+        factors.append(fitted_factor(plain, bright))
     assert min(factors) < 0.75
     assert max(factors) > 1.25
     white = np.full((2, 48, 48), 250, dtype=np.uint8)
