@@ -141,8 +141,8 @@ RECIPES: dict[str, Recipe] = {
     # Measured (CPU, float32, taught by the two committed networks; last 10 averaged): 68.79 %
     # fp32 and int8 (served: 69.32 / 69.38 %; McNemar p = 0.27, fewer right); on relit faces
     # (models.lighting) it loses at most 2.9 points, the served model 1.4 to 7.5. Not served.
-    # Its control, vggbn-wide-kd under the same teachers: 68.71 % fp32 (p = 0.92), as fragile
-    # on relit faces as the served model: jitter costs nothing here and buys the robustness.
+    # Its control, vggbn-wide-kd under the same teachers: 68.71 % fp32 (p = 0.92), nearly as
+    # fragile on relit faces as the served model: jitter costs nothing here and buys the robustness.
     "vggbn-wide-kd-jitter": replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2, brightness=0.3, contrast=0.3),
     # The served recipe over twice the epochs: a third cosine cycle of 40 epochs at a quarter of
     # the first peak. On a GPU (JAX), seeds 4 and 5 both measured 69.66 % fp32 (served run, 40
