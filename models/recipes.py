@@ -121,8 +121,8 @@ RECIPES: dict[str, Recipe] = {
     # The served recipe: vggbn-wide trained from scratch on the distillation targets (0.3 label +
     # 0.7 teachers) for the whole 40-epoch schedule, rather than one extra cycle from a converged
     # network. Seed 2: its teacher vggbn-wide was seed 1, and the student should not share its
-    # start. --teacher models/teachers/vggbn-e40.onnx --teacher runs/wide/wide.onnx: 69.32 % fp32,
-    # 69.38 % int8 (model card).
+    # start. --teacher models/teachers/vggbn-e40.onnx --teacher models/teachers/vggbn-wide-e40.onnx
+    # (then runs/wide/wide.onnx, retrained and committed since): 69.32 % fp32, 69.38 % int8 (model card).
     "vggbn-wide-kd": replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2),
     # The served recipe (same seed and teachers) with random erasing of half the training faces.
     # Measured 67.21 % fp32 (served run: 69.32 %): over 40 epochs it underfits; not served.
@@ -131,18 +131,19 @@ RECIPES: dict[str, Recipe] = {
     # 0.4) Zhang et al. 2018 used for ImageNet: 78 % of batches are blended by less than a fifth. Why: every
     # recipe here ends with training accuracy far above PublicTest's (84 against 69 %), and
     # mixup regularises without removing parts of the face, as random erasing did. Measured (CPU,
-    # float32, taught by the two committed networks; last 10 averaged): 68.63 % fp32, 68.65 % int8
+    # float32, taught by vggbn-e40 and the served network; last 10 averaged): 68.63 % fp32, 68.65 % int8
     # (served: 69.32 / 69.38 %; McNemar p = 0.19 and 0.18, fewer right). Not served.
     "vggbn-wide-kd-mixup": replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2, mixup=0.2),
     # The served recipe (same seed and schedule) with photometric jitter: brightness and contrast
     # factors from [0.7, 1.3] for every training face. Why: the geometric augmentation leaves
     # each face's lighting as it is, though FER2013's faces (and those the workers see) range
     # from washed out to nearly dark; unlike erasing or mixup it removes nothing from the face.
-    # Measured (CPU, float32, taught by the two committed networks; last 10 averaged): 68.79 %
+    # Measured (CPU, float32, taught by vggbn-e40 and the served network; last 10 averaged): 68.79 %
     # fp32 and int8 (served: 69.32 / 69.38 %; McNemar p = 0.27, fewer right); on relit faces
     # (models.lighting) it loses at most 2.9 points, the served model 1.4 to 7.5. Not served.
     # Its control, vggbn-wide-kd under the same teachers: 68.71 % fp32 (p = 0.92), nearly as
     # fragile on relit faces as the served model: jitter costs nothing here and buys the robustness.
+    # Next: under the served run's own teachers (models/teachers/), paired with the served run.
     "vggbn-wide-kd-jitter": replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2, brightness=0.3, contrast=0.3),
     # The served recipe over twice the epochs: a third cosine cycle of 40 epochs at a quarter of
     # the first peak. On a GPU (JAX), seeds 4 and 5 both measured 69.66 % fp32 (served run, 40
@@ -209,7 +210,7 @@ RECIPES: dict[str, Recipe] = {
     # The served recipe on vggbn-wide-se: a squeeze-and-excitation gate closing each stage
     # (models/architectures.py), 44 K multiply-adds more. Same seed and schedule; taught by the
     # two committed networks (--teacher models/teachers/vggbn-e40.onnx --teacher
-    # models/artifacts/emotion.onnx), since the served recipe's second teacher is not committed.
+    # models/artifacts/emotion.onnx), since the served recipe's second teacher was not committed yet.
     # Measured (CPU, --precision mixed_bfloat16, 2,905 s; last 10 averaged): 69.07 % fp32, 68.79 %
     # int8 (p = 0.66 against the served fp32 network), against 68.26 % for its control, the served
     # recipe under the same teachers and precision (p = 0.14 between the two). The same run in
