@@ -7,12 +7,12 @@ import pytest
 
 from emostream.errors import ModelError
 from models import load_classifier
-from models.classifier import BUDGET_MULTIPLY_ADDS, DEFAULT_MODEL, FP32_MODEL, metadata_path
+from models.classifier import ARTIFACT_DIR, BUDGET_MULTIPLY_ADDS, DEFAULT_MODEL, FP32_MODEL, metadata_path
 from models.data import load_fer2013
 from models.metrics import evaluate
 from tests.conftest import FER2013, require_shared
 
-TEACHERS_DIR = Path(__file__).resolve().parents[2] / "models" / "teachers"
+TEACHERS_DIR = ARTIFACT_DIR.parent / "teachers"
 TEACHERS = sorted(TEACHERS_DIR.glob("*.onnx"))
 
 
