@@ -14,6 +14,8 @@ from tests.conftest import FER2013, require_shared
 
 TEACHERS_DIR = ARTIFACT_DIR.parent / "teachers"
 TEACHERS = sorted(TEACHERS_DIR.glob("*.onnx"))
+CANDIDATES_DIR = ARTIFACT_DIR.parent / "candidates"
+CANDIDATES = sorted(CANDIDATES_DIR.glob("*.onnx"))
 
 
 def test_predict_returns_one_probability_row_per_face_in_label_order() -> None:
@@ -74,16 +76,18 @@ def test_the_reference_faces_are_the_same_every_time_and_not_blank() -> None:
     assert len({face.tobytes() for face in faces}) == REFERENCE_FACES
 
 
-def test_each_committed_teacher_has_its_metadata_and_a_row_in_the_teachers_readme() -> None:
-    """So a teacher added to models/teachers/ is also checked below and documented."""
-    readme = (TEACHERS_DIR / "README.md").read_text()
-    assert TEACHERS, f"no .onnx teacher in {TEACHERS_DIR}"
-    for teacher in TEACHERS:
-        assert metadata_path(teacher).exists(), teacher
-        assert f"`{teacher.name}`" in readme, teacher
+@pytest.mark.parametrize("folder", [TEACHERS_DIR, CANDIDATES_DIR], ids=lambda path: path.name)
+def test_each_committed_teacher_or_candidate_has_its_metadata_and_a_row_in_its_readme(folder: Path) -> None:
+    """So a network added to models/teachers/ or models/candidates/ is also checked below and documented."""
+    readme = (folder / "README.md").read_text()
+    networks = sorted(folder.glob("*.onnx"))
+    assert networks, f"no .onnx network in {folder}"
+    for network in networks:
+        assert metadata_path(network).exists(), network
+        assert f"`{network.name}`" in readme, network
 
 
-@pytest.mark.parametrize("artifact", [DEFAULT_MODEL, FP32_MODEL, *TEACHERS], ids=lambda path: path.name)
+@pytest.mark.parametrize("artifact", [DEFAULT_MODEL, FP32_MODEL, *TEACHERS, *CANDIDATES], ids=lambda path: path.name)
 def test_every_committed_artifact_reproduces_its_reference_probabilities_here(artifact: Path) -> None:
     """Loading compares; this machine's runtime and CPU must compute what the writer's did."""
     assert "reference" in json.loads(metadata_path(artifact).read_text())
