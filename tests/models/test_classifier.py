@@ -76,11 +76,14 @@ def test_the_reference_faces_are_the_same_every_time_and_not_blank() -> None:
     assert len({face.tobytes() for face in faces}) == REFERENCE_FACES
 
 
-@pytest.mark.parametrize("folder", [TEACHERS_DIR, CANDIDATES_DIR], ids=lambda path: path.name)
-def test_each_committed_teacher_or_candidate_has_its_metadata_and_a_row_in_its_readme(folder: Path) -> None:
+@pytest.mark.parametrize(
+    ("folder", "networks"), [(TEACHERS_DIR, TEACHERS), (CANDIDATES_DIR, CANDIDATES)], ids=["teachers", "candidates"]
+)
+def test_each_committed_teacher_or_candidate_has_its_metadata_and_a_row_in_its_readme(
+    folder: Path, networks: list[Path]
+) -> None:
     """So a network added to models/teachers/ or models/candidates/ is also checked below and documented."""
     readme = (folder / "README.md").read_text()
-    networks = sorted(folder.glob("*.onnx"))
     assert networks, f"no .onnx network in {folder}"
     for network in networks:
         assert metadata_path(network).exists(), network
