@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.augment import relight
-from models.classifier import DEFAULT_MODEL, load_classifier
+from models.classifier import DEFAULT_MODEL, FP32_MODEL, load_classifier
 from models.data import load_fer2013
 from models.lighting import CONDITIONS, condition_name, lighting_accuracies, main
 from tests.conftest import FER2013, require_shared
@@ -47,7 +47,9 @@ def test_the_probe_scores_the_served_model_under_each_condition() -> None:
     assert result["change_points"][condition_name(0.6, 0.6)] < -1.0
 
 
-def test_the_command_prints_one_json_object_per_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_the_command_prints_one_json_object_per_model_and_pairs_each_later_one_with_the_first(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     import json
 
     data = load_fer2013(require_shared(FER2013))
@@ -56,7 +58,19 @@ def test_the_command_prints_one_json_object_per_model(capsys: pytest.CaptureFixt
     val = data.val.subset(200, seed=2)
     np.savez(small / "publictest.npz", x=val.x, y=val.y)
     np.savez(small / "train.npz", x=data.train.x[:10], y=data.train.y[:10])
-    main([str(DEFAULT_MODEL), "--data", str(small)])
-    result = json.loads(capsys.readouterr().out)
-    assert result["images"] == 200
-    assert len(result["accuracy"]) == len(CONDITIONS)
+    main([str(DEFAULT_MODEL), str(FP32_MODEL), "--data", str(small)])
+    out = capsys.readouterr().out
+    decoder = json.JSONDecoder()
+    served, end = decoder.raw_decode(out)
+    fp32, _ = decoder.raw_decode(out[end:].lstrip())
+    assert served["images"] == fp32["images"] == 200
+    assert len(served["accuracy"]) == len(CONDITIONS)
+    assert "against_first" not in served
+    assert list(fp32["against_first"]) == list(fp32["accuracy"])
+    for name, paired in fp32["against_first"].items():
+        # The discordant images alone make the two accuracies differ.
+        difference = (paired["only_this_right"] - paired["only_first_right"]) / 200
+        assert fp32["accuracy"][name] - served["accuracy"][name] == pytest.approx(difference, abs=1e-4)
+        assert 0.0 <= paired["mcnemar_p"] <= 1.0
+    # int8 and fp32 of one network disagree on some relit faces, else the pairing tests nothing.
+    assert sum(p["only_this_right"] + p["only_first_right"] for p in fp32["against_first"].values()) > 0
