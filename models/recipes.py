@@ -118,11 +118,13 @@ RECIPES: dict[str, Recipe] = {
     # continuing a finished vggbn run: --from runs/vggbn --teacher A.keras --teacher B.keras.
     # Measured 68.18 % on PublicTest (model card); not served.
     "vggbn-distill": replace(VGGBN, epochs=52, cycle_epochs=(*VGGBN.cycle_epochs, 12), teacher_weight=0.7),
-    # The served recipe: vggbn-wide trained from scratch on the distillation targets (0.3 label +
-    # 0.7 teachers) for the whole 40-epoch schedule, rather than one extra cycle from a converged
-    # network. Seed 2: its teacher vggbn-wide was seed 1, and the student should not share its
-    # start. --teacher models/teachers/vggbn-e40.onnx --teacher models/teachers/vggbn-wide-e40.onnx
-    # (then runs/wide/wide.onnx, retrained and committed since): 69.32 % fp32, 69.38 % int8 (model card).
+    # Served from 2026-11-30 to 2026-12-02, and "the served recipe" in the comments below (the
+    # recipe served now adds photometric jitter to it: vggbn-wide-kd-jitter). vggbn-wide trained
+    # from scratch on the distillation targets (0.3 label + 0.7 teachers) for the whole 40-epoch
+    # schedule, rather than one extra cycle from a converged network. Seed 2: its teacher
+    # vggbn-wide was seed 1, and the student should not share its start. --teacher
+    # models/teachers/vggbn-e40.onnx --teacher models/teachers/vggbn-wide-e40.onnx (then
+    # runs/wide/wide.onnx, retrained and committed since): 69.32 % fp32, 69.38 % int8 (model card).
     "vggbn-wide-kd": replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2),
     # The served recipe (same seed and teachers) with random erasing of half the training faces.
     # Measured 67.21 % fp32 (served run: 69.32 %): over 40 epochs it underfits; not served.
@@ -145,7 +147,8 @@ RECIPES: dict[str, Recipe] = {
     # fragile on relit faces as the served model: jitter costs nothing here and buys the robustness.
     # Under the served run's own teachers (models/teachers/), paired with the served run: 69.32 %
     # fp32 (the served run's figure; 180 / 180 images only one gets right), 69.16 % int8 (p = 0.71),
-    # 0.4 to 4.0 points more on relit faces. Not served; kept in models/candidates/.
+    # 0.4 to 4.0 points more on relit faces (significant under four of eight changes). Served since
+    # 2026-12-02 (the model card's promotion rule, second clause).
     "vggbn-wide-kd-jitter": replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2, brightness=0.3, contrast=0.3),
     # The served recipe over twice the epochs: a third cosine cycle of 40 epochs at a quarter of
     # the first peak. On a GPU (JAX), seeds 4 and 5 both measured 69.66 % fp32 (served run, 40
