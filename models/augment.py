@@ -9,6 +9,9 @@ as torchvision's ColorJitter does, because faces from cameras and uploads are li
 one another and FER2013's own faces range from washed out to nearly black.
 And optionally mixup (Zhang et al. 2018, "mixup: Beyond Empirical Risk Minimization"): each
 batch blended with a shuffled copy of itself, faces and targets alike.
+Optionally capture degradation: each of four things a video pipeline does to a face (optics
+blur, distance, sensor noise, the producers' JPEG) applied with a probability, at a random
+strength, so the network sees faces as the workers do (``python -m models.capture`` measures them).
 """
 
 from dataclasses import dataclass
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from emostream.preprocess import resize_face
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,19 @@ class Augmentation:
     # definitions). 0 draws no random numbers for it, as for erasing.
     brightness: float = 0.0
     contrast: float = 0.0
+    # Probability of each capture degradation, drawn independently per face, in camera order:
+    # a Gaussian blur, shrinking to a smaller face (enlarged again as serving enlarges it),
+    # Gaussian noise, a JPEG round trip. 0 draws no random numbers for it, as for erasing.
+    degrade: float = 0.0
+    blur_sigma_px: tuple[float, float] = (0.3, 1.5)
+    face_px: tuple[int, int] = (16, 40)
+    noise_sigma: tuple[float, float] = (2.0, 12.0)
+    jpeg_quality: tuple[int, int] = (30, 90)
 
     def __post_init__(self) -> None:
         check_jitter(self.brightness, self.contrast)
+        if not 0.0 <= self.degrade <= 1.0:
+            raise ValueError(f"degrade {self.degrade} is a probability, between 0 and 1")
 
     def apply(self, images: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
         """Augment a batch of uint8 images (N, H, W); returns a new array."""
@@ -58,6 +73,19 @@ class Augmentation:
             face = self._jitter(face, rng)
         if self.erase_probability and rng.random() < self.erase_probability:
             self._erase(face, rng)
+        if self.degrade:
+            face = self._degrade(face, rng)
+        return face
+
+    def _degrade(self, face: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+        if rng.random() < self.degrade:
+            face = blur(face, rng.uniform(*self.blur_sigma_px))
+        if rng.random() < self.degrade:
+            face = shrink_and_enlarge(face, int(rng.integers(self.face_px[0], self.face_px[1] + 1)))
+        if rng.random() < self.degrade:
+            face = add_noise(face, rng.uniform(*self.noise_sigma), rng)
+        if rng.random() < self.degrade:
+            face = jpeg_round_trip(face, int(rng.integers(self.jpeg_quality[0], self.jpeg_quality[1] + 1)))
         return face
 
     def _jitter(self, image: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
@@ -108,3 +136,32 @@ def mix_up(
     mixed_faces = weight * faces + (1 - weight) * faces[partner]
     mixed_targets = weight * targets + (1 - weight) * targets[partner]
     return mixed_faces.astype(np.float32), mixed_targets.astype(np.float32)
+
+
+def blur(face: npt.NDArray[np.uint8], sigma_px: float) -> npt.NDArray[np.uint8]:
+    """A face out of focus: a Gaussian blur of ``sigma_px`` pixels."""
+    return cv2.GaussianBlur(face, (0, 0), sigma_px)  # type: ignore[return-value]
+
+
+def shrink(face: npt.NDArray[np.uint8], size_px: int) -> npt.NDArray[np.uint8]:
+    """A face as a camera farther away delivers it: ``size_px`` wide, averaged down."""
+    return cv2.resize(face, (size_px, size_px), interpolation=cv2.INTER_AREA)  # type: ignore[return-value]
+
+
+def shrink_and_enlarge(face: npt.NDArray[np.uint8], size_px: int) -> npt.NDArray[np.uint8]:
+    """A smaller face brought back to this one's size as the model's preprocessing does."""
+    return resize_face(shrink(face, size_px), face.shape[0])
+
+
+def add_noise(face: npt.NDArray[np.uint8], sigma: float, rng: np.random.Generator) -> npt.NDArray[np.uint8]:
+    """Gaussian sensor noise of ``sigma`` gray levels."""
+    noisy = face.astype(np.float32) + rng.normal(0.0, sigma, face.shape).astype(np.float32)
+    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+
+
+def jpeg_round_trip(face: npt.NDArray[np.uint8], quality: int) -> npt.NDArray[np.uint8]:
+    """A face encoded as JPEG at ``quality`` and decoded again, as producers send frames."""
+    ok, encoded = cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {face.shape} face as JPEG")
+    return cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)  # type: ignore[return-value]

@@ -227,7 +227,12 @@ def augmentation_for(recipe: Recipe) -> Augmentation | None:
     """The training-time perturbations a recipe asks for; None when it trains on the faces as they are."""
     if not recipe.augment:
         return None
-    return Augmentation(erase_probability=recipe.erasing, brightness=recipe.brightness, contrast=recipe.contrast)
+    return Augmentation(
+        erase_probability=recipe.erasing,
+        brightness=recipe.brightness,
+        contrast=recipe.contrast,
+        degrade=recipe.degrade,
+    )
 
 
 def _targets(

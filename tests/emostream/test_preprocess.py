@@ -13,6 +13,22 @@ def test_prepare_faces_resizes_scales_and_adds_a_channel() -> None:
     assert batch[1].max() == 0.0
 
 
+def test_small_crops_are_enlarged_smoothly_and_large_ones_averaged_down() -> None:
+    import cv2
+
+    rng = np.random.default_rng(4)
+    small = rng.integers(0, 256, (24, 24), dtype=np.uint8)
+    large = rng.integers(0, 256, (96, 120), dtype=np.uint8)
+    enlarged, shrunk = prepare_faces([small, large])[..., 0] * 255.0
+    bicubic = cv2.resize(small, (FACE_SIZE_PX, FACE_SIZE_PX), interpolation=cv2.INTER_CUBIC)
+    area_up = cv2.resize(small, (FACE_SIZE_PX, FACE_SIZE_PX), interpolation=cv2.INTER_AREA)
+    assert np.abs(enlarged - bicubic).max() < 1e-3
+    # Enlarging with INTER_AREA would repeat each pixel in 2x2 blocks, as it did before.
+    assert np.abs(enlarged - area_up).max() > 10
+    area_down = cv2.resize(large, (FACE_SIZE_PX, FACE_SIZE_PX), interpolation=cv2.INTER_AREA)
+    assert np.abs(shrunk - area_down).max() < 1e-3
+
+
 def test_prepare_faces_of_nothing_is_an_empty_batch() -> None:
     assert prepare_faces([]).shape == (0, FACE_SIZE_PX, FACE_SIZE_PX, 1)
 

@@ -182,3 +182,65 @@ def test_the_jitter_recipe_is_the_served_recipe_with_jitter_and_training_applies
     assert augmentation is not None
     assert (augmentation.brightness, augmentation.contrast) == (0.3, 0.3)
     assert augmentation_for(replace(jitter, augment=False)) is None
+
+
+def test_capture_degradation_is_off_by_default_and_draws_nothing_then() -> None:
+    """Recipes without it reproduce their earlier augmentations exactly: the geometric draws only."""
+    assert Augmentation().degrade == 0.0
+    used = np.random.default_rng(5)
+    Augmentation()._one(FACE, used)
+    replayed = np.random.default_rng(5)
+    replayed.uniform(), replayed.uniform(), replayed.uniform(size=2), replayed.random()  # rotation, zoom, shift, flip
+    assert used.random() == replayed.random()
+
+
+@pytest.mark.parametrize("probability", [-0.1, 1.5])
+def test_a_degradation_probability_outside_0_to_1_is_refused(probability: float) -> None:
+    from dataclasses import replace
+
+    from models.recipes import RECIPES
+
+    with pytest.raises(ValueError, match="degrade"):
+        Augmentation(degrade=probability)
+    with pytest.raises(ValueError, match="degrade"):
+        replace(RECIPES["vggbn-wide-kd-jitter"], degrade=probability)
+
+
+def test_full_degradation_blurs_shrinks_adds_noise_and_compresses_every_face() -> None:
+    from models.augment import add_noise, blur, jpeg_round_trip, shrink_and_enlarge
+
+    smooth = np.tile(np.linspace(40, 215, 48, dtype=np.uint8), (48, 1))
+    degraded = Augmentation(flip=False, max_rotation_deg=0, max_shift_frac=0, zoom_range=(1, 1), degrade=1.0)
+    faces = degraded.apply(np.stack([FACE] * 8), np.random.default_rng(3))
+    assert faces.shape == (8, 48, 48)
+    assert faces.dtype == np.uint8
+    # Blurring and shrinking remove most of the random face's pixel-to-pixel detail, which noise does not restore.
+    assert np.abs(np.diff(faces.astype(float), axis=-1)).mean() < 0.6 * np.abs(np.diff(FACE.astype(float))).mean()
+    assert len({face.tobytes() for face in faces}) == 8  # strengths are drawn per face
+    assert np.abs(blur(FACE, 1.0).astype(float) - FACE).mean() > 20
+    assert shrink_and_enlarge(FACE, 24).shape == (48, 48)
+    noisy = add_noise(smooth, 8.0, np.random.default_rng(0)).astype(float) - smooth
+    assert 7.0 < noisy.std() < 9.0
+    compressed = jpeg_round_trip(FACE, 30)
+    assert compressed.shape == FACE.shape
+    assert 0 < np.abs(compressed.astype(float) - FACE).mean() < 60
+
+
+def test_the_capture_recipe_is_its_control_with_degradation_and_both_continue_the_served_run() -> None:
+    from dataclasses import replace
+
+    from models.recipes import RECIPES
+    from models.train import augmentation_for
+
+    capture, control, served = (
+        RECIPES["vggbn-wide-kd-jitter-capture"],
+        RECIPES["vggbn-wide-kd-jitter-cycle3"],
+        RECIPES["vggbn-wide-kd-jitter"],
+    )
+    assert replace(capture, degrade=0.0) == control
+    assert control.cycles()[:2] == served.cycles()
+    assert control.epochs == served.epochs + 12
+    assert replace(control, epochs=served.epochs, cycle_epochs=served.cycle_epochs) == served
+    augmentation = augmentation_for(capture)
+    assert augmentation is not None
+    assert augmentation.degrade == 0.2
