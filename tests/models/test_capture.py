@@ -35,5 +35,5 @@ def test_the_probe_scores_the_served_model_and_small_faces_cost_it_accuracy() ->
     plain = (load_classifier(DEFAULT_MODEL, 1).predict(val.x).argmax(axis=1) == val.y).mean()
     assert result["accuracy"]["as is"] == pytest.approx(plain, abs=1e-5)
     assert list(result["change_points"]) == list(CAPTURES)
-    # A 16 px face cost the served model 27 points on all of PublicTest.
+    # A 16 px face cost the served model 28 points on all of PublicTest (the capture-robust candidate: 13).
     assert result["change_points"]["face 16 px"] < -10.0
