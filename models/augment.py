@@ -51,8 +51,7 @@ class Augmentation:
 
     def __post_init__(self) -> None:
         check_jitter(self.brightness, self.contrast)
-        if not 0.0 <= self.degrade <= 1.0:
-            raise ValueError(f"degrade {self.degrade} is a probability, between 0 and 1")
+        check_probability("degrade", self.degrade)
 
     def apply(self, images: npt.NDArray[np.uint8], rng: np.random.Generator) -> npt.NDArray[np.uint8]:
         """Augment a batch of uint8 images (N, H, W); returns a new array."""
@@ -102,6 +101,12 @@ class Augmentation:
         ew = min(w, max(1, round(float(np.sqrt(area / aspect)))))
         top, left = rng.integers(0, h - eh + 1), rng.integers(0, w - ew + 1)
         image[top : top + eh, left : left + ew] = rng.integers(0, 256, size=(eh, ew), dtype=np.uint8)
+
+
+def check_probability(name: str, value: float) -> None:
+    """Refuse a per-face probability outside [0, 1]."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} {value} is a probability, between 0 and 1")
 
 
 def check_jitter(brightness: float, contrast: float) -> None:

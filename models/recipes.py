@@ -5,7 +5,7 @@ Choices are made on PublicTest and recorded in the model card, not edited into c
 
 from dataclasses import asdict, dataclass, replace
 
-from models.augment import check_jitter
+from models.augment import check_jitter, check_probability
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 TEACHINGS = ("fixed", "consistent")
@@ -62,11 +62,9 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.cycle_epochs and sum(self.cycle_epochs) != self.epochs:
             raise ValueError(f"cycles {self.cycle_epochs} do not add up to {self.epochs} epochs")
-        if not 0.0 <= self.erasing <= 1.0:
-            raise ValueError(f"erasing {self.erasing} is a probability, between 0 and 1")
+        check_probability("erasing", self.erasing)
         check_jitter(self.brightness, self.contrast)
-        if not 0.0 <= self.degrade <= 1.0:
-            raise ValueError(f"degrade {self.degrade} is a probability, between 0 and 1")
+        check_probability("degrade", self.degrade)
         if self.mixup < 0.0:
             raise ValueError(f"mixup {self.mixup} is a Beta concentration, 0 (none) or more")
         if self.precision not in PRECISIONS:
@@ -96,19 +94,12 @@ VGGBN = Recipe(
     augment=True,
 )
 
+# vggbn-wide-kd-jitter (described in RECIPES below).
+JITTER = replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2, brightness=0.3, contrast=0.3)
 # vggbn-wide-kd-jitter continued by a third cosine cycle of 12 epochs at a quarter of the first
 # peak: the control for capture degradation's cycles below, and the recipe served since
 # 2026-12-02 (69.82 % fp32, 69.80 % int8, last 8 averaged; model card).
-JITTER_CYCLE3 = replace(
-    VGGBN,
-    arch="vggbn-wide",
-    epochs=52,
-    cycle_epochs=(*VGGBN.cycle_epochs, 12),
-    teacher_weight=0.7,
-    seed=2,
-    brightness=0.3,
-    contrast=0.3,
-)
+JITTER_CYCLE3 = replace(JITTER, epochs=52, cycle_epochs=(*JITTER.cycle_epochs, 12))
 
 RECIPES: dict[str, Recipe] = {
     # The classic report's recipe: Adam 1e-4, batch 64, 50 epochs, no augmentation.
@@ -168,7 +159,7 @@ RECIPES: dict[str, Recipe] = {
     # fp32 (the served run's figure; 180 / 180 images only one gets right), 69.16 % int8 (p = 0.71),
     # 0.4 to 4.0 points more on relit faces (significant under four of eight changes). Served on
     # 2026-12-02 (the model card's promotion rule, second clause), then continued by a third cycle.
-    "vggbn-wide-kd-jitter": replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2, brightness=0.3, contrast=0.3),
+    "vggbn-wide-kd-jitter": JITTER,
     # A third cosine cycle (12 epochs at a quarter of the first peak) continuing the served run
     # (--from runs/wide-kd-jitter2, same teachers) with capture degradation: each training face
     # blurred, shrunk and enlarged again, made noisy and JPEG-compressed, each with probability
