@@ -37,6 +37,7 @@ from models.recipes import PRECISIONS, RECIPES, Recipe
 from models.runfolder import (
     HISTORY,
     STATE,
+    TEACHER_CACHE,
     best_logged,
     epochs_done,
     trim_history,
@@ -384,9 +385,10 @@ def continue_run(source: Path, run_dir: Path) -> None:
     if not (source / CHECKPOINT).exists():
         raise FileNotFoundError(f"{source} has no {CHECKPOINT} to continue from")
     run_dir.mkdir(parents=True, exist_ok=True)
-    # The best epoch too, if the source kept one: the continued run's best is over both.
-    names = (STATE, HISTORY, BEST, CHECKPOINT) if (source / BEST).exists() else (STATE, HISTORY, CHECKPOINT)
-    for name in names:  # the checkpoint last: its presence means "copied"
+    # The best epoch too, if the source kept one: the continued run's best is over both. The
+    # teacher cache too: it is keyed by the teachers' hashes, so other teachers still recompute.
+    optional = [name for name in (BEST, TEACHER_CACHE) if (source / name).exists()]
+    for name in (STATE, HISTORY, *optional, CHECKPOINT):  # the checkpoint last: its presence means "copied"
         shutil.copy2(source / name, run_dir / name)
 
 

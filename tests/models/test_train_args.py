@@ -1,6 +1,7 @@
 """The training command line: a recipe by name, with overrides recorded in the recipe itself."""
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,26 @@ def test_unknown_teaching_is_refused() -> None:
     assert RECIPES["vggbn-narrow-kd-consistent"].teaching == "consistent"
     with pytest.raises(ValueError, match="teaching 'online'"):
         dataclasses.replace(RECIPES["vggbn-narrow-kd"], teaching="online")
+
+
+def test_from_copies_the_finished_run_and_its_teacher_cache_once(tmp_path: Path) -> None:
+    from models.train import continue_run
+
+    source, continued = tmp_path / "source", tmp_path / "continued"
+    source.mkdir()
+    for name in ("state.json", "history.csv", "checkpoint.keras", "teacher.npz"):
+        (source / name).write_text(f"source {name}")
+    continue_run(source, continued)
+    copied = sorted(p.name for p in continued.iterdir())
+    assert copied == ["checkpoint.keras", "history.csv", "state.json", "teacher.npz"]  # no best.keras to copy
+    # Once: a continuation that has trained keeps its own files when the command is run again.
+    (continued / "state.json").write_text("continued")
+    continue_run(source, continued)
+    assert (continued / "state.json").read_text() == "continued"
+
+
+def test_from_refuses_a_source_without_a_checkpoint(tmp_path: Path) -> None:
+    from models.train import continue_run
+
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint\.keras"):
+        continue_run(tmp_path, tmp_path / "continued")
