@@ -100,6 +100,9 @@ JITTER = replace(VGGBN, arch="vggbn-wide", teacher_weight=0.7, seed=2, brightnes
 # peak: the control for capture degradation's cycles below, and the recipe served since
 # 2026-12-02 (69.82 % fp32, 69.80 % int8, last 8 averaged; model card).
 JITTER_CYCLE3 = replace(JITTER, epochs=52, cycle_epochs=(*JITTER.cycle_epochs, 12))
+# The served run continued by a fourth cycle of 12 epochs at an eighth of the first peak
+# (restart decay 0.5), from the served artifact rebuilt as a run (models.recover).
+JITTER_CYCLE4 = replace(JITTER_CYCLE3, epochs=64, cycle_epochs=(*JITTER_CYCLE3.cycle_epochs, 12))
 
 RECIPES: dict[str, Recipe] = {
     # The classic report's recipe: Adam 1e-4, batch 64, 50 epochs, no augmentation.
@@ -174,6 +177,9 @@ RECIPES: dict[str, Recipe] = {
     # models/candidates/ for cameras that deliver small, noisy or soft faces.
     "vggbn-wide-kd-jitter-capture10": replace(JITTER_CYCLE3, degrade=0.1),
     "vggbn-wide-kd-jitter-cycle3": JITTER_CYCLE3,
+    # The served network continued by a fourth cycle: models.recover rebuilds it as a run from
+    # models/artifacts/emotion.onnx (its training run was not kept), then --from that run.
+    "vggbn-wide-kd-jitter-cycle4": JITTER_CYCLE4,
     # The served recipe over twice the epochs: a third cosine cycle of 40 epochs at a quarter of
     # the first peak. On a GPU (JAX), seeds 4 and 5 both measured 69.66 % fp32 (served run, 40
     # epochs: 69.32 %; seeds 7 and 8 of the served recipe: 69.16 and 69.77 %); not served.

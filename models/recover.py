@@ -1,0 +1,148 @@
+"""A trainable run folder rebuilt from an exported network, for when its training run is gone.
+
+    python -m models.recover models/artifacts/emotion.onnx --recipe vggbn-wide-kd-jitter-cycle3 \
+        --out runs/served
+    python -m models.train --arch vggbn-wide-kd-jitter-cycle4 --from runs/served --out runs/cycle4 ...
+
+``models.export`` folds each BatchNorm into the convolution before it, so the ONNX file holds
+one kernel and one bias per convolution. The recipe's network is rebuilt around them: each
+convolution takes the folded kernel, and its BatchNorm is given the statistics of that
+kernel's output over the cleaned Training faces (through the rebuilt network itself) with a
+scale and shift that undo them, so the rebuilt network predicts what the file predicts (to
+float32 rounding) and trains like a BatchNorm network again. The run folder records the
+recipe's epochs as done; the optimizer's state was not exported, so the checkpoint carries
+none, and ``models.train`` estimates Adam's moments again before it continues (see there).
+"""
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+import numpy.typing as npt
+import onnx
+from onnx import numpy_helper
+
+from emostream.preprocess import prepare_faces
+from models.architectures import ARCHITECTURES
+from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
+from models.data import DEFAULT_DATA_DIR, load_fer2013
+from models.metrics import evaluate
+from models.recipes import RECIPES, Recipe
+from models.runfolder import HISTORY, write_epochs_done
+from models.train import CHECKPOINT, build_model
+
+log = logging.getLogger(__name__)
+
+
+def exported_layers(
+    path: Path,
+) -> tuple[list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]], list[npt.NDArray[np.float32]]]:
+    """Each Conv node's (kernel, bias) in graph order, and the final MatMul's weights and Add's bias."""
+    graph = onnx.load(str(path)).graph
+    constants = {init.name: numpy_helper.to_array(init).astype(np.float32) for init in graph.initializer}
+    convs, dense = [], []
+    for node in graph.node:
+        if node.op_type == "Conv":
+            if len(node.input) != 3:
+                raise ValueError(f"{path}: a convolution without a folded bias; not an exported BatchNorm network")
+            convs.append((constants[node.input[1]], constants[node.input[2]]))
+        elif node.op_type in ("MatMul", "Add") and any(name in constants for name in node.input):
+            dense.append(next(constants[name] for name in node.input if name in constants))
+    if len(dense) != 2:
+        raise ValueError(f"{path}: expected one dense layer (MatMul and Add), found {len(dense)} parts")
+    return convs, dense
+
+
+def conv_norm_pairs(model: keras.Model) -> list[tuple[keras.layers.Conv2D, keras.layers.BatchNormalization]]:
+    """Every convolution with the BatchNorm right after it (the only shape this rebuilds)."""
+    pairs = []
+    for layer, following in zip(model.layers, model.layers[1:], strict=False):
+        if isinstance(layer, keras.layers.Conv2D):
+            if not isinstance(following, keras.layers.BatchNormalization) or layer.use_bias:
+                raise ValueError(f"{layer.name} is not a bias-free convolution followed by BatchNorm")
+            pairs.append((layer, following))
+    return pairs
+
+
+def rebuild(path: Path, model: keras.Model, images: npt.NDArray[np.uint8], batch_size: int = 256) -> keras.Model:
+    """``model`` (the exported network's architecture, freshly built) given the exported file's
+    weights, with its BatchNorms fitted to ``images``."""
+    convs, (weights, bias) = exported_layers(path)
+    pairs = conv_norm_pairs(model)
+    if [conv.kernel.shape for conv, _ in pairs] != [kernel.transpose(2, 3, 1, 0).shape for kernel, _ in convs]:
+        raise ValueError(f"{path}'s convolutions do not match {model.name}'s")
+    for (conv, norm), (kernel, folded_bias) in zip(pairs, convs, strict=True):
+        conv.set_weights([kernel.transpose(2, 3, 1, 0)])  # ONNX OIHW -> Keras HWIO
+        # Identity BatchNorm plus the folded bias: the exported network exactly, in inference.
+        ones = np.ones_like(folded_bias)
+        norm.set_weights([ones, folded_bias, np.zeros_like(folded_bias), ones - norm.epsilon])
+    model.get_layer("probs").set_weights([weights, bias])
+    means, variances = _conv_output_statistics(model, [conv for conv, _ in pairs], images, batch_size)
+    for (_, norm), mean, variance in zip(pairs, means, variances, strict=True):
+        folded_bias = norm.get_weights()[1]
+        scale = np.sqrt(variance + norm.epsilon)
+        # scale * (u - mean) / sqrt(variance + eps) + mean + bias == u + bias: unchanged in inference,
+        # and in training the batch statistics stand in for the same mean and variance.
+        norm.set_weights([scale, mean + folded_bias, mean, variance])
+    return model
+
+
+def _conv_output_statistics(
+    model: keras.Model, convs: list[keras.layers.Conv2D], images: npt.NDArray[np.uint8], batch_size: int
+) -> tuple[list[npt.NDArray[np.float32]], list[npt.NDArray[np.float32]]]:
+    probe = keras.Model(model.input, [conv.output for conv in convs])
+    sums = [np.zeros(conv.filters) for conv in convs]
+    squares = [np.zeros(conv.filters) for conv in convs]
+    counts = [0] * len(convs)
+    for start in range(0, len(images), batch_size):
+        outputs = probe.predict(prepare_faces(images[start : start + batch_size]), verbose=0)
+        for index, output in enumerate(outputs):
+            values = output.reshape(-1, output.shape[-1]).astype(np.float64)
+            sums[index] += values.sum(axis=0)
+            squares[index] += (values * values).sum(axis=0)
+            counts[index] += len(values)
+    means = [total / count for total, count in zip(sums, counts, strict=True)]
+    variances = [
+        np.maximum(square / count - mean * mean, 0.0)
+        for square, count, mean in zip(squares, counts, means, strict=True)
+    ]
+    return [m.astype(np.float32) for m in means], [v.astype(np.float32) for v in variances]
+
+
+def write_run(model: keras.Model, recipe: Recipe, out: Path, source: Path) -> None:
+    """A run folder that finished ``recipe``, holding ``model`` with an unstepped optimizer."""
+    trainable = build_model(recipe, steps_per_epoch=1)
+    trainable.set_weights(model.get_weights())
+    trainable.optimizer.build(trainable.trainable_variables)  # zero moments, zero iterations
+    out.mkdir(parents=True, exist_ok=True)
+    trainable.save(out / CHECKPOINT)
+    (out / HISTORY).write_text("epoch,accuracy,loss,val_accuracy,val_loss\n")
+    (out / "recovered.json").write_text(json.dumps({"from": str(source), "recipe": recipe.as_dict()}, indent=2))
+    write_epochs_done(out, recipe.epochs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", type=Path, help="an fp32 ONNX file written by models.export (not the int8 one)")
+    parser.add_argument("--recipe", required=True, choices=sorted(RECIPES), help="the recipe that trained it")
+    parser.add_argument("--out", type=Path, required=True, help="the run folder to write")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
+    parser.add_argument("--ferplus", type=Path, default=DEFAULT_FERPLUS_DIR)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    recipe = RECIPES[args.recipe]
+    data = load_fer2013(args.data)
+    train = data.train
+    if recipe.clean:
+        train, _ = clean_training(data.train, data.val, load_votes(args.ferplus, "train"))
+    model = rebuild(args.model, ARCHITECTURES[recipe.arch](), train.x)
+    write_run(model, recipe, args.out, args.model)
+    result = evaluate(data.val.y, model.predict(prepare_faces(data.val.x), verbose=0))
+    print(json.dumps({"run": str(args.out), "epochs_done": recipe.epochs, "publictest_accuracy": result.accuracy}))
+
+
+if __name__ == "__main__":
+    main()
