@@ -293,15 +293,15 @@ def restart_optimizer(model: keras.Model, batches: keras.utils.PyDataset, epochs
     if not isinstance(model.optimizer, keras.optimizers.Adam | keras.optimizers.AdamW):
         raise ValueError(f"no optimizer state to restart for {type(model.optimizer).__name__}")
     optimizer = model.optimizer
-    probe_optimizer = keras.optimizers.Adam(learning_rate=0.0, beta_1=optimizer.beta_1, beta_2=optimizer.beta_2)
-    probe = keras.models.clone_model(model)
-    probe.set_weights(model.get_weights())
-    probe.compile(optimizer=probe_optimizer, loss=model.loss)
+    estimator = keras.optimizers.Adam(learning_rate=0.0, beta_1=optimizer.beta_1, beta_2=optimizer.beta_2)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.compile(optimizer=estimator, loss=model.loss)
     steps = min(MOMENT_ESTIMATE_STEPS, len(batches))
-    probe.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
+    copy.fit(batches, epochs=1, steps_per_epoch=steps, verbose=0)
     corrections = {"momentum": 1 - optimizer.beta_1**steps, "velocity": 1 - optimizer.beta_2**steps}
     # Both optimizers hold a momentum and a velocity per trainable weight, in the same order.
-    mine, estimated = _moments(optimizer), _moments(probe_optimizer)
+    mine, estimated = _moments(optimizer), _moments(estimator)
     if [(kind, v.shape) for kind, v in mine] != [(kind, v.shape) for kind, v in estimated]:
         raise ValueError("the estimated moments do not line up with the optimizer's")
     for (kind, variable), (_, estimate) in zip(mine, estimated, strict=True):
