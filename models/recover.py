@@ -34,8 +34,6 @@ from models.recipes import RECIPES, Recipe
 from models.runfolder import HISTORY, write_epochs_done
 from models.train import CHECKPOINT, build_model
 
-log = logging.getLogger(__name__)
-
 
 def exported_layers(
     path: Path,
