@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from emostream.preprocess import prepare_faces
 from models.architectures import load_float32
-from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
+from models.cleaning import DEFAULT_FERPLUS_DIR, training_split
 from models.data import DEFAULT_DATA_DIR, load_fer2013
 from models.metrics import evaluate
 from models.runfolder import AVERAGED
@@ -71,9 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data = load_fer2013(args.data)
-    train = data.train
-    if json.loads((args.run / "run.json").read_text())["recipe"]["clean"]:
-        train, _ = clean_training(data.train, data.val, load_votes(args.ferplus, "train"))
+    train = training_split(data, json.loads((args.run / "run.json").read_text())["recipe"]["clean"], args.ferplus)
     paths = last_snapshots(args.run, args.last)
     model = average_weights(paths)
     recalibrate_batchnorm(model, train.x)

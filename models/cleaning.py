@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from models.data import REPO_ROOT, Split
+from models.data import REPO_ROOT, Fer2013, Split
 
 DEFAULT_FERPLUS_DIR = REPO_ROOT.parent / "shared" / "data" / "ferplus"
 # FER+ vote columns -> FER2013 labels; 7 contempt, 8 unknown and 9 not-a-face have none.
@@ -124,3 +124,11 @@ def ferplus_majority(votes: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.int64
     valid = ~tied & np.isin(winner, list(FERPLUS_TO_FER2013))
     labels = np.array([FERPLUS_TO_FER2013.get(int(w), -1) for w in winner], dtype=np.int64)
     return labels, valid
+
+
+def training_split(data: Fer2013, clean: bool, ferplus_dir: Path = DEFAULT_FERPLUS_DIR) -> Split:
+    """The Training faces a recipe trained on: cleaned when it cleans (``Recipe.clean``)."""
+    if not clean:
+        return data.train
+    cleaned, _ = clean_training(data.train, data.val, load_votes(ferplus_dir, "train"))
+    return cleaned

@@ -33,7 +33,7 @@ from emostream.labels import NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
 from models.architectures import load_float32, with_flip_averaging
 from models.classifier import load_classifier
-from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
+from models.cleaning import DEFAULT_FERPLUS_DIR, training_split
 from models.data import DEFAULT_DATA_DIR, file_sha256, load_fer2013
 from models.runfolder import TEACHER_CACHE
 
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     data = load_fer2013(args.data)
     # The faces models.train distils on: cleaned Training (every distilling recipe cleans).
-    faces, _ = clean_training(data.train, data.val, load_votes(args.ferplus, "train"))
+    faces = training_split(data, clean=True, ferplus_dir=args.ferplus)
     teachers, made = extend_teacher_cache(args.extend, args.teachers, faces.x, args.out)
     agreement = float(np.mean(made.probabilities.argmax(axis=1) == faces.y))
     print(json.dumps({"teachers": [str(path) for path in teachers], "top_emotion_is_the_label": round(agreement, 4)}))

@@ -27,7 +27,7 @@ from onnx import numpy_helper
 
 from emostream.preprocess import prepare_faces
 from models.architectures import ARCHITECTURES
-from models.cleaning import DEFAULT_FERPLUS_DIR, clean_training, load_votes
+from models.cleaning import DEFAULT_FERPLUS_DIR, training_split
 from models.data import DEFAULT_DATA_DIR, load_fer2013
 from models.metrics import evaluate
 from models.recipes import RECIPES, Recipe
@@ -69,11 +69,12 @@ def rebuild(path: Path, model: keras.Model, images: npt.NDArray[np.uint8], batch
     """``model`` (the exported network's architecture, freshly built) given the exported file's
     weights, with its BatchNorms fitted to ``images``."""
     convs, (weights, bias) = exported_layers(path)
+    kernels = [kernel.transpose(2, 3, 1, 0) for kernel, _ in convs]  # ONNX OIHW -> Keras HWIO
     pairs = conv_norm_pairs(model)
-    if [conv.kernel.shape for conv, _ in pairs] != [kernel.transpose(2, 3, 1, 0).shape for kernel, _ in convs]:
+    if [conv.kernel.shape for conv, _ in pairs] != [kernel.shape for kernel in kernels]:
         raise ValueError(f"{path}'s convolutions do not match {model.name}'s")
-    for (conv, norm), (kernel, folded_bias) in zip(pairs, convs, strict=True):
-        conv.set_weights([kernel.transpose(2, 3, 1, 0)])  # ONNX OIHW -> Keras HWIO
+    for (conv, norm), kernel, (_, folded_bias) in zip(pairs, kernels, convs, strict=True):
+        conv.set_weights([kernel])
         # Identity BatchNorm plus the folded bias: the exported network exactly, in inference.
         ones = np.ones_like(folded_bias)
         norm.set_weights([ones, folded_bias, np.zeros_like(folded_bias), ones - norm.epsilon])
@@ -117,7 +118,7 @@ def write_run(model: keras.Model, recipe: Recipe, out: Path, source: Path) -> No
     trainable.optimizer.build(trainable.trainable_variables)  # zero moments, zero iterations
     out.mkdir(parents=True, exist_ok=True)
     trainable.save(out / CHECKPOINT)
-    (out / HISTORY).write_text("epoch,accuracy,loss,val_accuracy,val_loss\n")
+    (out / HISTORY).write_text("")  # no epochs logged: training drops it and its logger writes the header
     (out / "recovered.json").write_text(json.dumps({"from": str(source), "recipe": recipe.as_dict()}, indent=2))
     write_epochs_done(out, recipe.epochs)
 
@@ -133,9 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     recipe = RECIPES[args.recipe]
     data = load_fer2013(args.data)
-    train = data.train
-    if recipe.clean:
-        train, _ = clean_training(data.train, data.val, load_votes(args.ferplus, "train"))
+    train = training_split(data, recipe.clean, args.ferplus)
     model = rebuild(args.model, ARCHITECTURES[recipe.arch](), train.x)
     write_run(model, recipe, args.out, args.model)
     result = evaluate(data.val.y, model.predict(prepare_faces(data.val.x), verbose=0))
