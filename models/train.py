@@ -44,6 +44,7 @@ from models.runfolder import (
     write_atomically,
     write_epochs_done,
 )
+from models.sam import enable_sam
 from models.schedules import CosineRestarts
 from models.targets import one_hot, training_targets, with_teacher
 
@@ -114,6 +115,8 @@ def build_model(recipe: Recipe, steps_per_epoch: int) -> keras.Model:
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=["accuracy"],
     )
+    if recipe.sam_rho:
+        enable_sam(model, recipe.sam_rho)
     return model
 
 
