@@ -192,6 +192,12 @@ RECIPES: dict[str, Recipe] = {
     # 69.24 % fp32, 69.41 % int8 (control 69.43 % fp32, p = 0.58; served 69.82 / 69.80 %,
     # int8 p = 0.31, fewer right; worse with noise, p = 0.004). Not served.
     "vggbn-wide-kd-jitter-cycle4-sam": replace(JITTER_CYCLE4, sam_rho=0.05),
+    # SAM over a whole run, its usual use (Foret et al. 2021): the served network's schedule (the
+    # jitter recipe's 40 epochs and its third cycle, 52 in one run; same seed and teachers, so
+    # its control is the served run) with SAM steps throughout. Twice the cost per step: about
+    # four CPU sessions here, or some 8 s per epoch on a GPU lease with the JAX backend
+    # (models.sweep), where it is meant to run.
+    "vggbn-wide-kd-jitter-sam": replace(JITTER_CYCLE3, sam_rho=0.05),
     # The served recipe over twice the epochs: a third cosine cycle of 40 epochs at a quarter of
     # the first peak. On a GPU (JAX), seeds 4 and 5 both measured 69.66 % fp32 (served run, 40
     # epochs: 69.32 %; seeds 7 and 8 of the served recipe: 69.16 and 69.77 %); not served.

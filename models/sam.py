@@ -5,10 +5,12 @@ gradient, w + rho * g / |g|, and applies it at w: the optimizer (Adam here) then
 weights whose whole neighbourhood has a low loss. It costs a second forward and backward
 pass per step. Zhou et al. (2025, "Sharpness-aware minimization efficiently selects flatter
 minima late in training") found SAM in the last epochs alone reaches most of its gain, which
-is how the recipes here use it: one extra cosine cycle of a finished run.
+is how one recipe here uses it (one extra cosine cycle of a finished run); another uses it
+over a whole run, as Foret et al. did.
 
-Gradients are backend-specific in Keras 3, so this step exists for the TensorFlow backend
-(the CPU runs); other backends are refused with a clear error rather than trained without it.
+Gradients are backend-specific in Keras 3, so the step is written twice: for TensorFlow (the
+CPU runs) and for JAX (the GPU leases, whose steps are stateless). The PyTorch backend is
+refused with a clear error rather than trained without it.
 """
 
 from typing import Any
@@ -23,11 +25,12 @@ def enable_sam(model: keras.Model, rho: float) -> None:
     if rho <= 0.0:
         raise ValueError(f"SAM radius {rho} must be positive")
     backend = keras.backend.backend()
-    if backend != "tensorflow":
-        raise NotImplementedError(f"SAM is implemented for the tensorflow backend, not {backend}")
+    steps = {"tensorflow": _tensorflow_step, "jax": _jax_step}
+    if backend not in steps:
+        raise NotImplementedError(f"SAM is implemented for the {' and '.join(steps)} backends, not {backend}")
     # An instance attribute: fit() calls self.train_step, and the saved network stays a plain
     # functional model that loads without this module.
-    model.train_step = _tensorflow_step(model, rho)
+    model.train_step = steps[backend](model, rho)
 
 
 def _tensorflow_step(model: keras.Model, rho: float) -> Any:
@@ -58,5 +61,44 @@ def _tensorflow_step(model: keras.Model, rho: float) -> Any:
         # step does (its loss tracker has no public name).
         model._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
         return model.compute_metrics(x, y, y_pred, sample_weight=sample_weight)  # type: ignore[no-any-return]
+
+    return sam_step
+
+
+def _jax_step(model: keras.Model, rho: float) -> Any:
+    """Keras' own stateless JAX step (``JAXTrainer.train_step``) with the gradient taken uphill."""
+    import jax
+    import jax.numpy as jnp
+
+    value_and_gradients = jax.value_and_grad(model.compute_loss_and_updates, has_aux=True)
+
+    def sam_step(state: Any, data: Any) -> tuple[dict[str, Any], Any]:
+        trainable, non_trainable, optimizer_variables, metrics_variables = state
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+
+        def gradients_at(weights: Any) -> tuple[Any, Any]:
+            return value_and_gradients(  # type: ignore[no-any-return]
+                weights,
+                non_trainable,
+                metrics_variables,
+                x,
+                y,
+                sample_weight,
+                training=True,
+                optimizer_variables=optimizer_variables,
+            )
+
+        (_, (loss, y_pred, non_trainable_after, metrics_after)), gradients = gradients_at(trainable)
+        norm = jnp.sqrt(sum(jnp.sum(jnp.square(gradient)) for gradient in gradients))
+        scale = rho / jnp.maximum(norm, MIN_GRADIENT_NORM)
+        uphill = [weight + gradient * scale for weight, gradient in zip(trainable, gradients, strict=True)]
+        # Only the first pass's BatchNorm statistics and metric states are kept, as in the
+        # TensorFlow step; the uphill pass contributes its gradient alone.
+        _, uphill_gradients = gradients_at(uphill)
+        trainable, optimizer_variables = model.optimizer.stateless_apply(
+            optimizer_variables, uphill_gradients, trainable
+        )
+        logs, metrics_variables = model._update_metrics_variables(metrics_after, loss, x, y, y_pred, sample_weight)
+        return logs, (trainable, non_trainable_after, optimizer_variables, metrics_variables)
 
     return sam_step

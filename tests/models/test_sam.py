@@ -10,10 +10,9 @@ import keras  # after the skip: the "train" extra may be absent
 from models.recipes import RECIPES, Recipe
 from models.sam import enable_sam
 
-if keras.backend.backend() != "tensorflow":
-    pytest.skip("models.sam steps exist for the tensorflow backend only", allow_module_level=True)
-
-import tensorflow as tf
+BACKEND = keras.backend.backend()
+if BACKEND not in ("tensorflow", "jax"):
+    pytest.skip("models.sam steps exist for the tensorflow and jax backends only", allow_module_level=True)
 
 RATE = 0.5
 RHO = 0.3
@@ -36,10 +35,21 @@ def small_model(*, normalised: bool = False) -> keras.Model:
 
 
 def gradient_at(model: keras.Model, weights: list[np.ndarray], x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+    """The loss gradient at ``weights``, by the backend's own differentiation (no SAM code)."""
     model.set_weights(weights)
-    with tf.GradientTape() as tape:
-        loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True), training=True)
-    return [g.numpy() for g in tape.gradient(loss, model.trainable_weights)]
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = model.compute_loss(x=x, y=y, y_pred=model(x, training=True), training=True)
+        return [g.numpy() for g in tape.gradient(loss, model.trainable_weights)]
+    import jax
+
+    def loss_at(trainable: list[object]) -> object:
+        y_pred, _ = model.stateless_call(trainable, [], x, training=True)
+        return keras.ops.mean(keras.losses.categorical_crossentropy(y, y_pred))
+
+    return [np.asarray(g) for g in jax.grad(loss_at)([w.value for w in model.trainable_weights])]
 
 
 def test_a_step_applies_the_uphill_gradient_at_the_starting_weights() -> None:
