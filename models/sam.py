@@ -33,6 +33,13 @@ def enable_sam(model: keras.Model, rho: float) -> None:
     model.train_step = steps[backend](model, rho)
 
 
+def uphill_moves(gradients: list[Any], rho: float) -> list[Any]:
+    """The move of each weight to the point rho uphill, rho * g / |g| (backend-neutral ops)."""
+    norm = keras.ops.sqrt(sum(keras.ops.sum(keras.ops.square(gradient)) for gradient in gradients))
+    scale = rho / keras.ops.maximum(norm, MIN_GRADIENT_NORM)
+    return [gradient * scale for gradient in gradients]
+
+
 def _tensorflow_step(model: keras.Model, rho: float) -> Any:
     import tensorflow as tf
 
@@ -45,8 +52,7 @@ def _tensorflow_step(model: keras.Model, rho: float) -> Any:
     def sam_step(data: Any) -> dict[str, Any]:
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         loss, y_pred, gradients = loss_and_gradients(x, y, sample_weight)
-        scale = rho / tf.maximum(tf.linalg.global_norm(gradients), MIN_GRADIENT_NORM)
-        moves = [gradient * scale for gradient in gradients]
+        moves = uphill_moves(gradients, rho)
         for weight, move in zip(model.trainable_weights, moves, strict=True):
             weight.assign_add(move)
         # The uphill pass must not count in the BatchNorm statistics: keep them as they were.
@@ -68,7 +74,6 @@ def _tensorflow_step(model: keras.Model, rho: float) -> Any:
 def _jax_step(model: keras.Model, rho: float) -> Any:
     """Keras' own stateless JAX step (``JAXTrainer.train_step``) with the gradient taken uphill."""
     import jax
-    import jax.numpy as jnp
 
     value_and_gradients = jax.value_and_grad(model.compute_loss_and_updates, has_aux=True)
 
@@ -89,9 +94,7 @@ def _jax_step(model: keras.Model, rho: float) -> Any:
             )
 
         (_, (loss, y_pred, non_trainable_after, metrics_after)), gradients = gradients_at(trainable)
-        norm = jnp.sqrt(sum(jnp.sum(jnp.square(gradient)) for gradient in gradients))
-        scale = rho / jnp.maximum(norm, MIN_GRADIENT_NORM)
-        uphill = [weight + gradient * scale for weight, gradient in zip(trainable, gradients, strict=True)]
+        uphill = [weight + move for weight, move in zip(trainable, uphill_moves(gradients, rho), strict=True)]
         # Only the first pass's BatchNorm statistics and metric states are kept, as in the
         # TensorFlow step; the uphill pass contributes its gradient alone.
         _, uphill_gradients = gradients_at(uphill)
