@@ -21,7 +21,12 @@ import redis
 
 from aggregator import timeline
 from aggregator.cameras import CameraTimelines
-from aggregator.writers import write_csv, write_json
+from aggregator.people import People, analyse_people
+from aggregator.plot import timeline_png
+from aggregator.report import report_html
+from aggregator.smoothing import SmoothingConfig
+from aggregator.tracking import TrackingConfig
+from aggregator.writers import write_atomic, write_atomic_bytes, write_csv, write_json
 from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import MessageError
@@ -54,7 +59,9 @@ class Aggregator:
         self._stopping = False
         self._registered: set[str] = set()
         self._cameras: set[str] = set()
-        self.cameras = CameraTimelines(settings.out_dir, client)
+        self.cameras = CameraTimelines(
+            settings.out_dir, client, tracking=self.tracking_config(), smoothing=self.smoothing_config()
+        )
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -191,12 +198,13 @@ class Aggregator:
 
     def write_outputs(self, record: registry.VideoRecord, missing: list[int] | None = None) -> Path:
         """Timeline files for the results stored so far; ``missing`` set: the video is finalised as partial."""
+        started = time.perf_counter()
         results = self.load_results(record.video_id)
+        people = analyse_people(results, record.sample_fps, self.tracking_config(), self.smoothing_config())
         folder = self.settings.out_dir / record.video_id
-        write_json(folder / "timeline.json", timeline.timeline(record, results))
-        write_csv(folder / "timeline.csv", timeline.CSV_COLUMNS, timeline.csv_rows(record, results))
-        summary = timeline.summary(record, results, missing)
-        write_json(folder / "summary.json", summary)
+        summary = timeline.summary(record, results, people, missing)
+        write_outputs(folder, record, results, people, summary)
+        m.STAGE_SECONDS.labels("finalise").observe(time.perf_counter() - started)
         registry.update(
             self.client, record.video_id, status=summary["status"], completed_at=time.time(),
             frames_failed=summary["frames_failed"], missing_frames=len(missing or ()), output_dir=str(folder),
@@ -212,6 +220,12 @@ class Aggregator:
             record.video_id, summary["status"], len(results), summary["frames_failed"], len(missing or ()), folder,
         )  # fmt: skip
         return folder
+
+    def tracking_config(self) -> TrackingConfig:
+        return TrackingConfig(lost_s=self.settings.track_lost_s, min_track_frames=self.settings.track_min_frames)
+
+    def smoothing_config(self) -> SmoothingConfig:
+        return SmoothingConfig(method=self.settings.smoothing, uncertain_below=self.settings.uncertain_below)
 
     def load_results(self, video_id: str) -> list[Result]:
         stored = self.client.hgetall(keys.video_results_key(video_id))
@@ -239,6 +253,24 @@ class Aggregator:
     def _heartbeat(self) -> None:
         self.liveness.beat()
         report_health(self.client, self.role, self.name, results=self.stats.results)
+
+
+def write_outputs(
+    folder: Path, record: registry.VideoRecord, results: list[Result], people: People, summary: dict[str, object]
+) -> None:
+    """Every file of a finished video, each written atomically; the same inputs give the same bytes."""
+    write_json(folder / "timeline.json", timeline.timeline(record, results, people))
+    write_csv(folder / "timeline.csv", timeline.CSV_COLUMNS, timeline.csv_rows(record, results, people))
+    segments = timeline.segment_rows(record, people)
+    write_csv(
+        folder / "segments.csv", timeline.SEGMENT_COLUMNS, ([s[c] for c in timeline.SEGMENT_COLUMNS] for s in segments)
+    )
+    write_json(folder / "segments.json", segments)
+    png = timeline_png(people.segments, timeline.duration_ms(record, results), record.video_id)
+    write_atomic_bytes(folder / "timeline.png", png)
+    has_video = (folder / "annotated.mp4").is_file()
+    write_atomic(folder / "report.html", report_html(summary, people.segments, png, has_video))
+    write_json(folder / "summary.json", summary)  # last: its presence means the rest is there
 
 
 def _observe_new_result(result: Result, now: float) -> None:

@@ -1,14 +1,19 @@
-"""Building a video's timeline and summary from its stored results (pure functions)."""
+"""Building a video's timeline, summary and segments from its stored results (pure functions).
+
+Each face keeps the worker's raw ``probs`` and ``emotion`` and gains, from ``aggregator.people``,
+its ``track`` (None: phantom), ``smoothed`` probabilities and ``label`` (an emotion or uncertain).
+"""
 
 from collections import Counter
 from typing import Any
 
+from aggregator.people import People
 from emostream.labels import EMOTIONS
 from emostream.registry import VideoRecord
 from emostream.schema import Result
 
 
-def timeline(record: VideoRecord, results: list[Result]) -> dict[str, Any]:
+def timeline(record: VideoRecord, results: list[Result], people: People) -> dict[str, Any]:
     ordered = sorted(results, key=lambda r: r.frame_index)
     return {
         "video_id": record.video_id,
@@ -16,30 +21,40 @@ def timeline(record: VideoRecord, results: list[Result]) -> dict[str, Any]:
         "fps": record.sample_fps,
         "source_fps": record.source_fps,
         "frames_expected": record.frames_expected,
+        "width": record.width,
+        "height": record.height,
+        "box_scale": box_scale(record),
         "labels": list(EMOTIONS),
         "model_version": _common(r.model_version for r in ordered),
         "detector": _common(r.detector for r in ordered),
-        "frames": [_frame(result) for result in ordered],
+        "frames": [_frame(result, people) for result in ordered],
     }
 
 
-def _frame(result: Result) -> dict[str, Any]:
+def _frame(result: Result, people: People) -> dict[str, Any]:
     frame: dict[str, Any] = {"index": result.frame_index, "t_ms": result.t_ms, "status": result.status}
     if result.error is not None:
         frame["error"] = result.error
-    frame["faces"] = [
-        {
-            "box": list(face.box),
-            "score": face.score,
-            "probs": dict(zip(EMOTIONS, face.probs, strict=True)),
-            "emotion": face.emotion,
-        }
-        for face in result.faces
-    ]
+    frame["faces"] = []
+    for number, face in enumerate(result.faces):
+        view = people.view(result.frame_index, number)
+        frame["faces"].append(
+            {
+                "box": list(face.box),
+                "score": face.score,
+                "probs": dict(zip(EMOTIONS, face.probs, strict=True)),
+                "emotion": face.emotion,
+                "track": view.track,
+                "label": view.label,
+                "smoothed": dict(zip(EMOTIONS, view.smoothed, strict=True)),
+            }
+        )
     return frame
 
 
-def summary(record: VideoRecord, results: list[Result], missing: list[int] | None = None) -> dict[str, Any]:
+def summary(
+    record: VideoRecord, results: list[Result], people: People, missing: list[int] | None = None
+) -> dict[str, Any]:
     """``missing`` is given when the video is finalised as partial: the sent frames without a result."""
     faces = [face for result in results for face in result.faces]
     counts = Counter(face.emotion for face in faces)
@@ -49,6 +64,8 @@ def summary(record: VideoRecord, results: list[Result], missing: list[int] | Non
         "source": record.source,
         "status": "partial" if missing is not None else "complete",
         "fps": record.sample_fps,
+        "detector": _common(r.detector for r in results if r.status == "ok"),
+        "model_version": _common(r.model_version for r in results if r.status == "ok"),
         "frames_total": len(results),
         "frames_expected": record.frames_expected,
         "frames_with_faces": sum(1 for result in results if result.faces),
@@ -56,14 +73,20 @@ def summary(record: VideoRecord, results: list[Result], missing: list[int] | Non
         "faces_total": len(faces),
         "emotion_share": shares,
         "dominant_emotion": counts.most_common(1)[0][0] if faces else None,
+        "people": people.people,
+        "phantom_faces": people.phantom_faces,
         **({"missing_frames": missing} if missing is not None else {}),
     }
 
 
-CSV_COLUMNS = ("video_id", "index", "t_ms", "status", "face", "x", "y", "w", "h", "score", "emotion", *EMOTIONS)
+SMOOTHED_COLUMNS = tuple(f"smoothed_{emotion}" for emotion in EMOTIONS)
+CSV_COLUMNS = (
+    "video_id", "index", "t_ms", "status", "face", "x", "y", "w", "h", "score", "emotion", *EMOTIONS,
+    "track", "label", *SMOOTHED_COLUMNS,
+)  # fmt: skip
 
 
-def csv_rows(record: VideoRecord, results: list[Result]) -> list[tuple[object, ...]]:
+def csv_rows(record: VideoRecord, results: list[Result], people: People) -> list[tuple[object, ...]]:
     """One row per frame and face; a frame without faces is one row with empty face columns."""
     rows: list[tuple[object, ...]] = []
     for result in sorted(results, key=lambda r: r.frame_index):
@@ -71,8 +94,33 @@ def csv_rows(record: VideoRecord, results: list[Result]) -> list[tuple[object, .
         if not result.faces:
             rows.append((*head, *([""] * (len(CSV_COLUMNS) - len(head)))))
         for number, face in enumerate(result.faces):
-            rows.append((*head, number, *face.box, face.score, face.emotion, *face.probs))
+            view = people.view(result.frame_index, number)
+            track = "" if view.track is None else view.track
+            rows.append(
+                (*head, number, *face.box, face.score, face.emotion, *face.probs, track, view.label, *view.smoothed)
+            )
     return rows
+
+
+SEGMENT_COLUMNS = ("video_id", "track", "label", "start_ms", "end_ms", "frames", "mean_confidence")
+
+
+def segment_rows(record: VideoRecord, people: People) -> list[dict[str, Any]]:
+    return [segment.row(record.video_id) for segment in people.segments]
+
+
+def duration_ms(record: VideoRecord, results: list[Result]) -> int:
+    """From the start to the end of the last sampled frame."""
+    interval = round(1000 / record.sample_fps) if record.sample_fps > 0 else 0
+    return max((r.t_ms for r in results), default=0) + interval
+
+
+def box_scale(record: VideoRecord) -> float:
+    """Source pixels per box pixel: boxes are in the sent frame, which the producer may have shrunk."""
+    longest = max(record.width, record.height)
+    if record.frame_side_px <= 0 or longest <= record.frame_side_px:
+        return 1.0
+    return round(longest / record.frame_side_px, 6)
 
 
 def _common(values: Any) -> str | None:

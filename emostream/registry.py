@@ -38,6 +38,7 @@ class VideoRecord(BaseModel):
     sample_fps: float = 0.0
     width: int = 0
     height: int = 0
+    frame_side_px: int = 0  # the producer's cap on the sent frames' longest side (0: not recorded)
     duration_s: float = 0.0
     frames_sent: int = 0
     last_index: int = -1

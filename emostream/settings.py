@@ -6,6 +6,7 @@ flags override the environment. Unknown keys are rejected.
 """
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +71,10 @@ class AggregatorSettings(CommonSettings):
     batch: int = Field(keys.AGGREGATOR_BATCH, ge=1)
     block_ms: int = Field(keys.WORKER_BLOCK_MS, ge=1)
     stall_timeout_s: float = Field(keys.STALL_TIMEOUT_S, gt=0)
+    smoothing: Literal["hmm", "ema", "none"] = Field("hmm", description="per-person smoothing over time")
+    uncertain_below: float = Field(keys.UNCERTAIN_BELOW, ge=0, le=1, description="smoothed top probability")
+    track_lost_s: float = Field(keys.TRACK_LOST_S, gt=0, description="a face missed this long keeps its track")
+    track_min_frames: int = Field(keys.TRACK_MIN_FRAMES, ge=1, description="shorter tracks are phantoms")
 
     @field_validator("out_dir")
     @classmethod

@@ -108,7 +108,7 @@ class FileProducer:
                 self.client, video_id,
                 source=source.path.name, source_kind="file",
                 source_fps=plan.source_fps, sample_fps=plan.sample_fps,
-                width=source.probe.width, height=source.probe.height,
+                width=source.probe.width, height=source.probe.height, frame_side_px=s.max_frame_side_px,
                 duration_s=round(source.probe.duration_s, 3), last_index=-1,
             )  # fmt: skip
             m.VIDEOS.labels("started").inc()

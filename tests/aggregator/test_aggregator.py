@@ -65,7 +65,9 @@ def test_video_completes_only_when_frames_expected_is_known_and_reached(client: 
     record = registry.read(client, "v")
     assert record is not None
     assert record.status == "complete"
-    assert sorted(p.name for p in (tmp_path / "v").iterdir()) == ["summary.json", "timeline.csv", "timeline.json"]
+    assert sorted(p.name for p in (tmp_path / "v").iterdir()) == [
+        "report.html", "segments.csv", "segments.json", "summary.json", "timeline.csv", "timeline.json", "timeline.png",
+    ]  # fmt: skip
 
 
 def test_outputs_follow_the_documented_shape(client: "redis.Redis", tmp_path: Path) -> None:
@@ -77,8 +79,9 @@ def test_outputs_follow_the_documented_shape(client: "redis.Redis", tmp_path: Pa
     assert [f["index"] for f in timeline["frames"]] == [0, 3, 6, 9]
     assert timeline["frames"][2] == {"index": 6, "t_ms": 600, "status": "failed", "error": "broken", "faces": []}
     face = timeline["frames"][0]["faces"][0]
-    assert set(face) == {"box", "score", "probs", "emotion"}
+    assert set(face) == {"box", "score", "probs", "emotion", "track", "label", "smoothed"}
     assert list(face["probs"]) == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    assert list(face["smoothed"]) == list(face["probs"])
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())
     assert summary["frames_total"] == 4
     assert summary["frames_with_faces"] == 3

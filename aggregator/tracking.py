@@ -1,0 +1,81 @@
+"""Face tracks: boxes in frame order become people, with the SORT tracker of the ``trackers`` package.
+
+Tracking needs frame order, which workers (many, out of order) do not have, so it runs here:
+over a whole video when it is finalised, and online per camera in capture order.
+
+Why SORT from ``trackers`` 2.1: compared on our labelled clip (``bench/tracking.py``), its
+ByteTrack gives a new track no id on its first frame (that face would count as a phantom) and its
+second, low-score association stage never applies, because workers have already dropped
+low-score faces; ``norfair`` needs numpy < 2, and ``trackers`` >= 2.2 pulls in ``opencv-python``
+beside our headless OpenCV. Detector scores are not comparable across detectors (Haar's level
+weight, YuNet's probability), so every face enters the tracker with confidence 1.
+
+A track seen in fewer than ``min_track_frames`` sampled frames is a phantom (a false detection
+or a face glimpsed once): its faces keep ``track = None`` and are counted apart.
+"""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import supervision as sv
+from trackers import SORTTracker
+
+from emostream import keys
+
+Box = tuple[int, int, int, int]  # x, y, w, h
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    lost_s: float = keys.TRACK_LOST_S
+    min_track_frames: int = keys.TRACK_MIN_FRAMES
+    min_iou: float = keys.TRACK_MIN_IOU
+
+
+DEFAULT_TRACKING = TrackingConfig()
+
+
+class OnlineTracker:
+    """Raw tracker ids for one frame at a time, in frame order (cameras, and the first pass of a video)."""
+
+    def __init__(self, fps: float, config: TrackingConfig = DEFAULT_TRACKING) -> None:
+        # ``trackers`` measures the lost buffer in frames at 30 fps and scales it by frame_rate.
+        self._sort = SORTTracker(
+            lost_track_buffer=max(1, round(30 * config.lost_s)), frame_rate=max(fps, 0.1),
+            track_activation_threshold=0.0, minimum_consecutive_frames=1,
+            minimum_iou_threshold=config.min_iou,
+        )  # fmt: skip
+
+    def update(self, boxes: Sequence[Box]) -> list[int | None]:
+        """One raw track id per box (None: not tracked), in the order of ``boxes``."""
+        xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], dtype=np.float32).reshape(-1, 4)
+        detections = sv.Detections(
+            xyxy=xyxy, confidence=np.ones(len(boxes), dtype=np.float32), data={"face": np.arange(len(boxes))}
+        )
+        tracked = self._sort.update(detections)
+        ids: list[int | None] = [None] * len(boxes)
+        for face, track in zip(tracked.data.get("face", []), _tracker_ids(tracked), strict=True):
+            ids[int(face)] = int(track) if track >= 0 else None
+        return ids
+
+
+def assign_tracks(
+    frames: Sequence[Sequence[Box]], fps: float, config: TrackingConfig = DEFAULT_TRACKING
+) -> list[list[int | None]]:
+    """Track ids for every face of every frame (frames in order): 0, 1, ... by first appearance; None: phantom."""
+    tracker = OnlineTracker(fps, config)
+    raw = [tracker.update(boxes) for boxes in frames]
+    lengths = Counter(track for ids in raw for track in ids if track is not None)
+    numbering: dict[int, int] = {}
+    for ids in raw:
+        for track in ids:
+            if track is not None and lengths[track] >= config.min_track_frames and track not in numbering:
+                numbering[track] = len(numbering)
+    return [[numbering.get(track) if track is not None else None for track in ids] for ids in raw]
+
+
+def _tracker_ids(detections: sv.Detections) -> list[int]:
+    ids = detections.tracker_id
+    return [] if ids is None else [int(i) for i in ids]

@@ -1,0 +1,54 @@
+"""Face tracks from boxes in frame order (the SORT tracker of ``trackers``)."""
+
+from aggregator.tracking import Box, OnlineTracker, TrackingConfig, assign_tracks
+
+FPS = 10.0
+
+
+def walking(start: tuple[int, int], step: tuple[int, int], frames: int, size: int = 60) -> list[Box]:
+    return [(start[0] + step[0] * n, start[1] + step[1] * n, size, size) for n in range(frames)]
+
+
+def test_two_people_who_cross_keep_their_own_tracks() -> None:
+    left = walking((0, 100), (12, 0), 40)  # left to right
+    right = walking((480, 120), (-12, 0), 40)  # right to left, crossing at frame 20
+    ids = assign_tracks([[a, b] for a, b in zip(left, right, strict=True)], FPS)
+    assert {tuple(frame) for frame in ids} == {(0, 1)}
+
+
+def test_a_face_missed_for_a_few_frames_keeps_its_track() -> None:
+    path = walking((50, 50), (4, 0), 30)
+    frames = [[box] if not 10 <= n < 15 else [] for n, box in enumerate(path)]  # 0.5 s unseen
+    ids = assign_tracks(frames, FPS)
+    assert {i for frame in ids for i in frame} == {0}
+
+
+def test_a_face_gone_longer_than_the_lost_time_comes_back_as_a_new_track() -> None:
+    box = (50, 50, 60, 60)
+    frames = [[box]] * 10 + [[]] * 15 + [[box]] * 10  # 1.5 s unseen, lost after 1 s
+    ids = assign_tracks(frames, FPS, TrackingConfig(lost_s=1.0))
+    assert ids[0] == [0]
+    assert ids[-1] == [1]
+
+
+def test_a_box_that_never_forms_a_track_is_a_phantom_and_numbering_follows_first_appearance() -> None:
+    person = walking((300, 50), (2, 0), 12)
+    frames: list[list[Box]] = [[box] for box in person]
+    frames[4] = [(10, 300, 40, 40), *frames[4]]  # one stray box, listed first in its frame
+    ids = assign_tracks(frames, FPS)
+    assert ids[4] == [None, 0]
+    assert all(frame == [0] for n, frame in enumerate(ids) if n != 4)
+
+
+def test_a_track_shorter_than_min_track_frames_is_a_phantom() -> None:
+    frames: list[list[Box]] = [[(0, 0, 50, 50)]] * 2 + [[]] * 40
+    assert assign_tracks(frames, FPS, TrackingConfig(min_track_frames=3))[:2] == [[None], [None]]
+    assert assign_tracks(frames, FPS, TrackingConfig(min_track_frames=2))[:2] == [[0], [0]]
+
+
+def test_the_online_tracker_answers_in_the_order_of_the_boxes_given() -> None:
+    tracker = OnlineTracker(FPS)
+    first = tracker.update([(0, 0, 50, 50), (200, 0, 50, 50)])
+    second = tracker.update([(202, 0, 50, 50), (2, 0, 50, 50)])  # same people, listed the other way round
+    assert second == first[::-1]
+    assert tracker.update([]) == []
