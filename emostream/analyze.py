@@ -41,6 +41,8 @@ class AnalyzeOptions:
     redis_url: str | None
     producer: ProducerSettings
     worker_flags: dict[str, Any] = field(default_factory=dict)
+    render: bool = False
+    blur_faces: bool = False
 
 
 @dataclass
@@ -72,7 +74,25 @@ def run_analyze(options: AnalyzeOptions) -> int:
         jobs = [VideoJob(p, i) for p, i in zip(options.videos, video_ids_for(options.videos), strict=True)]
         with _services(options, url) as services:
             _produce_and_wait(options, url, jobs, services)
+    if options.render:
+        _render(options, jobs)
     return _report(options, jobs)
+
+
+def _render(options: AnalyzeOptions, jobs: list[VideoJob]) -> None:
+    """``emostream render`` per analysed video, as its own process (it re-reads the source)."""
+    for job in jobs:
+        if job.error:
+            continue
+        args = ["render", str(job.path), "--out", str(options.out_dir), "--video-id", job.video_id]
+        args += ["--blur-faces"] if options.blur_faces else []
+        log_path = options.out_dir / "logs" / f"render-{job.video_id}.log"
+        with log_path.open("ab") as log_file:
+            code = subprocess.call(
+                [sys.executable, "-m", "emostream", *args], stdout=log_file, stderr=subprocess.STDOUT
+            )
+        if code != 0:
+            job.error = f"rendering {job.video_id} failed: {_last_line(log_path)} (log: {log_path})"
 
 
 @contextlib.contextmanager

@@ -7,6 +7,7 @@
     emostream worker [--burst] [--check]
     emostream aggregator --out DIR [--burst] [--check]
     emostream status [VIDEO_ID | --camera ID]
+    emostream render VIDEO --out DIR [--video-id ID] [--blur-faces]
     emostream sample-video OUT.mp4
 
 Services import lazily, so ``emostream status`` does not load a model.
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_worker(commands)
     _add_aggregator(commands)
     _add_status(commands)
+    _add_render(commands)
     _add_sample_video(commands)
     return parser
 
@@ -95,6 +97,8 @@ def _add_analyze(commands: Any) -> None:
     p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
     p.add_argument("--out", type=Path, required=True, help="output folder: OUT/<video_id>/timeline.json ...")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--render", action="store_true", help="also write OUT/<video_id>/annotated.mp4")
+    p.add_argument("--blur-faces", action="store_true", help="render with every face blurred (implies --render)")
     _redis_flag(p)
     _sampling_flags(p)
     _detector_flags(p)
@@ -172,6 +176,15 @@ def _add_status(commands: Any) -> None:
     p.add_argument("--camera", metavar="ID", help="a camera's state, counters and latest windows")
     _redis_flag(p)
     p.set_defaults(handler=_status)
+
+
+def _add_render(commands: Any) -> None:
+    p = commands.add_parser("render", help="draw an analysed video's people and emotions: annotated.mp4")
+    p.add_argument("video", type=Path, metavar="VIDEO", help="the source video that was analysed")
+    p.add_argument("--out", type=Path, required=True, help="the output folder given to analyze")
+    p.add_argument("--video-id", help="default: the id analyze gave this file name")
+    p.add_argument("--blur-faces", action="store_true", help="blur every face; labels and bars stay")
+    p.set_defaults(handler=_render)
 
 
 def _add_sample_video(commands: Any) -> None:
@@ -328,6 +341,16 @@ def _status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _render(args: argparse.Namespace) -> int:
+    from aggregator.render import render_video
+    from emostream.analyze import video_ids_for
+
+    video_id = args.video_id or video_ids_for([args.video])[0]
+    stats = render_video(args.video, args.out / video_id, blur_faces=args.blur_faces)
+    print(json.dumps({"path": str(stats.path), "frames": stats.frames, "frames_per_s": round(stats.fps, 1)}))
+    return EXIT_OK
+
+
 def _sample_video(args: argparse.Namespace) -> int:
     from emostream.sample import make_sample_video
 
@@ -346,6 +369,8 @@ def _analyze(args: argparse.Namespace) -> int:
         redis_url=args.redis_url,
         producer=producer_settings(args),
         worker_flags=settings_kwargs(args, ["detector", "yunet_model", "model_path"]),
+        render=args.render or args.blur_faces,
+        blur_faces=args.blur_faces,
     )
     return run_analyze(options)
 

@@ -1,0 +1,205 @@
+"""``annotated.mp4``: the source video with each person's box, track, label and emotion bars.
+
+A step of its own (``emostream render``, or ``analyze --render``) that re-reads the source video
+beside the timeline already written; never done by workers. Every source frame is drawn: the
+faces of the nearest sampled frame (by frame index) are carried to the frames between samples,
+up to one sampling interval away. Encoded as H.264 (libx264, yuv420p, ``+faststart``) with
+PyAV's bundled FFmpeg, so browsers play and seek it; same frame rate as the source, and the same
+size (odd sizes gain one black pixel row or column, which yuv420p needs). ``blur_faces`` blurs
+every face and keeps its label: the render then shows no face.
+"""
+
+import bisect
+import json
+import logging
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from aggregator.people import Segment
+from aggregator.report import report_html
+from aggregator.writers import write_atomic
+from emostream.errors import SourceError
+from emostream.labels import EMOTION_COLORS, EMOTIONS
+
+log = logging.getLogger(__name__)
+
+Image = npt.NDArray[np.uint8]
+CRF = 23  # x264's default quality: faces and text stay sharp at a few Mbit/s
+BAR_W_PX, BAR_H_PX = 6, 24  # one small bar per emotion under the box
+
+
+@dataclass(frozen=True)
+class RenderStats:
+    frames: int
+    seconds: float
+    path: Path
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+def render_video(source: Path, folder: Path, blur_faces: bool = False) -> RenderStats:
+    """Write ``folder/annotated.mp4`` from ``source`` and ``folder/timeline.json``; refresh report.html."""
+    timeline = _read_json(folder / "timeline.json")
+    sampled = _SampledFaces(timeline)
+    capture = cv2.VideoCapture(str(source))
+    if not capture.isOpened():
+        raise SourceError(f"cannot open {source} to render it")
+    fps = _source_rate(source) or Fraction(capture.get(cv2.CAP_PROP_FPS) or timeline.get("source_fps") or 25)
+    target = folder / "annotated.mp4"
+    partial = folder / ".annotated.mp4.tmp"
+    started, frames = time.perf_counter(), 0
+    try:
+        with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
+            stream: Any = None
+            while True:
+                ok, read = capture.read()
+                if not ok or read is None:
+                    break
+                image = np.asarray(read, dtype=np.uint8)
+                if stream is None:
+                    stream = _video_stream(container, image, fps)
+                annotate(image, sampled.faces_at(frames), sampled.scale, blur_faces)
+                _encode(container, stream, _even(image))
+                frames += 1
+            if stream is None:
+                raise SourceError(f"{source}: no frame could be decoded to render")
+            for packet in stream.encode(None):
+                container.mux(packet)
+        partial.replace(target)
+    finally:
+        capture.release()
+        partial.unlink(missing_ok=True)
+    _refresh_report(folder)
+    stats = RenderStats(frames, time.perf_counter() - started, target)
+    log.info("rendered %s: %d frames in %.1f s (%.1f frames/s)", target, frames, stats.seconds, stats.fps)
+    return stats
+
+
+class _SampledFaces:
+    """Faces of the sampled frames, looked up for any source frame index."""
+
+    def __init__(self, timeline: dict[str, Any]) -> None:
+        frames = [f for f in timeline["frames"] if f["status"] == "ok"]
+        self.indices = [int(f["index"]) for f in frames]
+        self.faces = [list(f["faces"]) for f in frames]
+        gaps = np.diff(self.indices) if len(self.indices) > 1 else np.array([1])
+        self.reach = int(np.median(gaps))  # carry a sample's faces up to one sampling interval
+        self.scale = float(timeline.get("box_scale", 1.0))
+
+    def faces_at(self, index: int) -> list[dict[str, Any]]:
+        if not self.indices:
+            return []
+        position = bisect.bisect_left(self.indices, index)
+        nearby = [p for p in (position - 1, position) if 0 <= p < len(self.indices)]
+        nearest = min(nearby, key=lambda p: abs(self.indices[p] - index))
+        return self.faces[nearest] if abs(self.indices[nearest] - index) <= self.reach else []
+
+
+def annotate(image: Image, faces: list[dict[str, Any]], scale: float, blur_faces: bool) -> None:
+    """Draw (in place) each face's box, ``P<track> <label>`` and its smoothed probabilities."""
+    height, width = image.shape[:2]
+    for face in faces:
+        x, y, w, h = (round(v * scale) for v in face["box"])
+        x, y = max(0, x), max(0, y)
+        w, h = min(w, width - x), min(h, height - y)
+        if w < 2 or h < 2:
+            continue
+        if blur_faces:
+            _blur(image, x, y, w, h)
+        if face.get("track") is None:  # a phantom: left out of the people, so not labelled
+            continue
+        color = _bgr(EMOTION_COLORS[face["label"]])
+        cv2.rectangle(image, (x, y), (x + w, y + h), color, 2)
+        _label(image, f"P{face['track']} {face['label']}", x, y, color)
+        _bars(image, face["smoothed"], x, y + h + 4)
+
+
+def _blur(image: Image, x: int, y: int, w: int, h: int) -> None:
+    kernel = max(3, (max(w, h) // 3) | 1)  # strong enough that no feature survives
+    image[y : y + h, x : x + w] = cv2.GaussianBlur(image[y : y + h, x : x + w], (kernel, kernel), 0)
+
+
+def _label(image: Image, text: str, x: int, y: int, color: tuple[int, int, int]) -> None:
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    top = max(0, y - th - base - 4)
+    cv2.rectangle(image, (x, top), (x + tw + 6, top + th + base + 4), color, -1)
+    cv2.putText(image, text, (x + 3, top + th + 2), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def _bars(image: Image, smoothed: dict[str, float], x: int, y: int) -> None:
+    height, width = image.shape[:2]
+    if y + BAR_H_PX >= height:
+        return
+    for n, emotion in enumerate(EMOTIONS):
+        left = x + n * (BAR_W_PX + 1)
+        if left + BAR_W_PX >= width:
+            return
+        cv2.rectangle(image, (left, y), (left + BAR_W_PX, y + BAR_H_PX), (40, 40, 40), -1)
+        filled = round(BAR_H_PX * float(smoothed[emotion]))
+        if filled:
+            cv2.rectangle(
+                image, (left, y + BAR_H_PX - filled), (left + BAR_W_PX, y + BAR_H_PX), _bgr(EMOTION_COLORS[emotion]), -1
+            )
+
+
+def _source_rate(source: Path) -> Fraction | None:
+    """The source's exact frame rate (30000/1001, not 29.97), so the render keeps its timing."""
+    try:
+        with av.open(str(source)) as container:
+            rate = container.streams.video[0].average_rate
+    except (av.FFmpegError, IndexError):
+        return None
+    return Fraction(rate) if rate else None
+
+
+def _video_stream(container: Any, image: Image, fps: Fraction) -> Any:
+    stream = container.add_stream("libx264", rate=fps.limit_denominator(1001))
+    height, width = _even(image).shape[:2]
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = {"crf": str(CRF), "preset": "veryfast"}
+    return stream
+
+
+def _encode(container: Any, stream: Any, image: Image) -> None:
+    frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+    for packet in stream.encode(frame):
+        container.mux(packet)
+
+
+def _even(image: Image) -> Image:
+    height, width = image.shape[:2]
+    if height % 2 == 0 and width % 2 == 0:
+        return image
+    return cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_CONSTANT, value=0)  # type: ignore[return-value]
+
+
+def _refresh_report(folder: Path) -> None:
+    """report.html again, now with the video (its other inputs are the files already written)."""
+    summary = _read_json(folder / "summary.json")
+    segments = [
+        Segment(**{k: v for k, v in s.items() if k != "video_id"}) for s in _read_json(folder / "segments.json")
+    ]
+    png = (folder / "timeline.png").read_bytes()
+    write_atomic(folder / "report.html", report_html(summary, segments, png, has_video=True))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"cannot read {path} (analyse the video first): {exc}") from exc
+
+
+def _bgr(hex_rgb: str) -> tuple[int, int, int]:
+    r, g, b = (int(hex_rgb[i : i + 2], 16) for i in (1, 3, 5))
+    return b, g, r

@@ -1,0 +1,85 @@
+"""annotated.mp4: H.264 a browser plays, same size and rate as the source, faces drawn or blurred."""
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from aggregator.render import annotate, render_video
+from emostream.errors import SourceError
+from emostream.labels import EMOTIONS
+from tests.conftest import write_video
+
+BOX = [40, 30, 60, 50]
+
+
+def face(track: int | None = 0, label: str = "happy") -> dict[str, object]:
+    smoothed = {e: (0.8 if e == "happy" else 0.2 / 6) for e in EMOTIONS}
+    return {"box": BOX, "track": track, "label": label, "smoothed": smoothed}
+
+
+def analysed(folder: Path, sampled_every: int = 3, frames: int = 30) -> None:
+    """The files the aggregator would have written for a video sampled every few frames."""
+    timeline = {
+        "box_scale": 1.0,
+        "frames": [
+            {"index": i, "t_ms": i * 100, "status": "ok", "faces": [face()]} for i in range(0, frames, sampled_every)
+        ],
+    }
+    folder.mkdir(parents=True)
+    (folder / "timeline.json").write_text(json.dumps(timeline))
+    (folder / "segments.json").write_text(json.dumps([]))
+    (folder / "timeline.png").write_bytes(b"")
+    summary = {
+        "video_id": "v", "source": "v.mp4", "status": "complete", "fps": 3.3, "frames_total": 10, "frames_failed": 0,
+        "dominant_emotion": "happy", "people": [], "phantom_faces": 0,
+    }  # fmt: skip
+    (folder / "summary.json").write_text(json.dumps(summary))
+
+
+def decoded(path: Path) -> tuple[str, int, int, float, list[np.ndarray]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        images = [frame.to_ndarray(format="bgr24") for frame in container.decode(stream)]
+        return stream.codec_context.name, stream.width, stream.height, float(stream.average_rate or 0), images
+
+
+def test_every_source_frame_is_rendered_in_h264_at_the_source_size_and_rate(tmp_path: Path) -> None:
+    source = write_video(tmp_path / "v.mp4", frames=30, fps=10.0, size=(160, 120))
+    analysed(tmp_path / "out" / "v")
+    stats = render_video(source, tmp_path / "out" / "v")
+    codec, width, height, rate, images = decoded(stats.path)
+    assert (codec, width, height, round(rate, 2), len(images)) == ("h264", 160, 120, 10.0, 30)
+    assert stats.frames == 30
+    report = (tmp_path / "out" / "v" / "report.html").read_text()
+    assert 'src="annotated.mp4"' in report
+    # Frame 1 was not sampled: it carries frame 0's box, drawn in the happy colour (F0E442 as BGR).
+    top_edge = images[1][BOX[1], BOX[0] + 10 : BOX[0] + 50].astype(int)
+    assert np.abs(top_edge.mean(axis=0) - [0x42, 0xE4, 0xF0]).max() < 40
+
+
+def test_blurring_hides_the_face_but_keeps_its_label() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    plain, blurred = image.copy(), image.copy()
+    annotate(plain, [face()], 1.0, blur_faces=False)
+    annotate(blurred, [face()], 1.0, blur_faces=True)
+    x, y, w, h = BOX
+    inside = (slice(y + 4, y + h - 4), slice(x + 4, x + w - 4))
+    assert blurred[inside].std() < 0.3 * plain[inside].std()  # the face's detail is gone
+    label_strip = (slice(y - 14, y - 4), slice(x, x + 30))
+    assert np.array_equal(blurred[label_strip], plain[label_strip])  # the label is drawn the same
+
+
+def test_a_phantom_is_blurred_but_not_labelled() -> None:
+    image = np.full((120, 160, 3), 128, dtype=np.uint8)
+    annotate(image, [face(track=None)], 1.0, blur_faces=False)
+    assert (image == 128).all()
+
+
+def test_rendering_before_analysing_says_what_is_missing(tmp_path: Path) -> None:
+    source = write_video(tmp_path / "v.mp4", frames=5)
+    with pytest.raises(SourceError, match="analyse the video first"):
+        render_video(source, tmp_path / "out" / "v")
