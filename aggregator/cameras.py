@@ -7,6 +7,12 @@ appended as one JSON line to ``OUT/cameras/<camera_id>/<window>-<YYYYMMDDTHH>.js
 (UTC hour of the window start, so files rotate hourly and are never rewritten) and
 pushed onto a short list in Redis that ``emostream status --camera`` reads.
 
+People: each camera's results wait ``TRACK_DELAY_S`` (shorter than the grace period), then go
+in frame order through an online tracker and a causal smoother (``aggregator.people`` does the
+same for files over a whole video), so a window also says how many people it saw (tracks of at
+least ``min_track_frames`` by the time it closes) and each one's emotion shares. A result that
+arrives after later frames went through the tracker is counted, but not given to a person.
+
 A redelivered result is recognised by its frame index within the window and counted
 once. Frames dropped by the camera (live policy) are attributed to the window in
 which they were noticed. Windows still open when the aggregator is killed are lost
@@ -25,6 +31,8 @@ from typing import Any
 import numpy as np
 import redis
 
+from aggregator.smoothing import DEFAULT_SMOOTHING, UNCERTAIN, CausalSmoother, SmoothingConfig, labels
+from aggregator.tracking import DEFAULT_TRACKING, OnlineTracker, TrackingConfig
 from emostream import keys
 from emostream import metrics as m
 from emostream.labels import EMOTIONS
@@ -34,6 +42,7 @@ log = logging.getLogger(__name__)
 
 WINDOWS: dict[str, int] = {"10s": 10, "1m": 60}
 GRACE_S = 5.0
+TRACK_DELAY_S = 2.0  # results wait this long for stragglers before tracking; below GRACE_S
 
 
 @dataclass
@@ -47,6 +56,7 @@ class Window:
     faces: int = 0
     emotions: Counter[str] = field(default_factory=Counter)
     latencies_s: list[float] = field(default_factory=list)
+    people: dict[int, Counter[str]] = field(default_factory=dict)  # track -> smoothed labels seen here
 
     @property
     def end(self) -> float:
@@ -63,8 +73,12 @@ class Window:
         self.latencies_s.append(max(0.0, now - result.captured_at))
         return True
 
-    def record(self, dropped: int, closed_early: bool) -> dict[str, Any]:
+    def add_person(self, track: int, label: str) -> None:
+        self.people.setdefault(track, Counter())[label] += 1
+
+    def record(self, dropped: int, closed_early: bool, real: set[int] | None = None) -> dict[str, Any]:
         share = {e: round(self.emotions[e] / self.faces, 4) if self.faces else 0.0 for e in EMOTIONS}
+        people = {t: c for t, c in sorted(self.people.items()) if real is None or t in real}
         latency = np.array(self.latencies_s) * 1000
         return {
             "camera_id": self.camera_id,
@@ -79,17 +93,72 @@ class Window:
             "dominant_emotion": self.emotions.most_common(1)[0][0] if self.faces else None,
             "latency_ms_p50": round(float(np.percentile(latency, 50)), 1) if latency.size else None,
             "latency_ms_p95": round(float(np.percentile(latency, 95)), 1) if latency.size else None,
+            "people": len(people),
+            "people_emotion_share": {str(t): _shares(c) for t, c in people.items()},
             "closed_early": closed_early,
         }
 
 
+def _shares(counts: Counter[str]) -> dict[str, float]:
+    total = sum(counts.values())
+    return {label: round(counts[label] / total, 4) for label in (*EMOTIONS, UNCERTAIN) if counts[label]}
+
+
+class CameraPeople:
+    """One camera's online tracker and per-track smoothers, fed in frame order after a short delay."""
+
+    def __init__(self, fps: float, tracking: TrackingConfig, smoothing: SmoothingConfig) -> None:
+        self.tracker = OnlineTracker(fps, tracking)
+        self.smoothing = smoothing
+        self.min_track_frames = tracking.min_track_frames
+        self.waiting: list[Result] = []
+        self.last_index = -1
+        self.numbering: dict[int, int] = {}  # raw tracker id -> person number, from 0
+        self.frames: Counter[int] = Counter()  # person -> frames tracked so far
+        self.smoothers: dict[int, CausalSmoother] = {}
+
+    def release(self, due: float) -> list[tuple[Result, list[tuple[int, str]]]]:
+        """Results captured before ``due``, in frame order, each with its faces' (person, label)."""
+        ready = sorted((r for r in self.waiting if r.captured_at <= due), key=lambda r: r.frame_index)
+        self.waiting = [r for r in self.waiting if r.captured_at > due]
+        return [(result, self._track(result)) for result in ready]
+
+    def _track(self, result: Result) -> list[tuple[int, str]]:
+        if result.frame_index <= self.last_index:  # a straggler: the tracker has moved past it
+            return []
+        self.last_index = result.frame_index
+        people = []
+        for face, raw in zip(result.faces, self.tracker.update([f.box for f in result.faces]), strict=True):
+            if raw is None:
+                continue
+            person = self.numbering.setdefault(raw, len(self.numbering))
+            self.frames[person] += 1
+            smoother = self.smoothers.setdefault(person, CausalSmoother(self.smoothing))
+            smoothed = smoother.update(round(result.captured_at * 1000), face.probs)
+            people.append((person, labels([smoothed], self.smoothing.uncertain_below)[0]))
+        return people
+
+    def real_people(self) -> set[int]:
+        return {person for person, frames in self.frames.items() if frames >= self.min_track_frames}
+
+
 class CameraTimelines:
-    def __init__(self, out_dir: Path, client: "redis.Redis", grace_s: float = GRACE_S) -> None:
+    def __init__(
+        self,
+        out_dir: Path,
+        client: "redis.Redis",
+        grace_s: float = GRACE_S,
+        tracking: TrackingConfig = DEFAULT_TRACKING,
+        smoothing: SmoothingConfig = DEFAULT_SMOOTHING,
+    ) -> None:
         self.out_dir = out_dir
         self.client = client
         self.grace_s = grace_s
+        self.tracking = tracking
+        self.smoothing = smoothing
         self._open: dict[tuple[str, str, float], Window] = {}
         self._dropped_seen: dict[tuple[str, str], int] = {}
+        self._people: dict[str, CameraPeople] = {}
 
     def add(self, result: Result, now: float) -> bool:
         """Fold a live result into its windows; False if it was a redelivery."""
@@ -108,11 +177,30 @@ class CameraTimelines:
             m.CAMERA_FRAMES.labels(camera).inc()
             for face in result.faces:
                 m.CAMERA_EMOTIONS.labels(camera, face.emotion).inc()
+            self._camera_people(camera).waiting.append(result)
         return new
+
+    def _camera_people(self, camera: str) -> CameraPeople:
+        if camera not in self._people:
+            fps = float(self.client.hget(keys.camera_key(camera), "fps") or keys.CAMERA_FPS)
+            self._people[camera] = CameraPeople(fps, self.tracking, self.smoothing)
+        return self._people[camera]
+
+    def _release_people(self, now: float, force: bool) -> None:
+        """Track what has waited long enough, and count each face for its person in its windows."""
+        for camera, people in self._people.items():
+            for result, faces in people.release(float("inf") if force else now - TRACK_DELAY_S):
+                for name, size in WINDOWS.items():
+                    window = self._open.get((camera, name, result.captured_at - result.captured_at % size))
+                    if window is None:  # closed already: the result came later than the grace period
+                        continue
+                    for person, label in faces:
+                        window.add_person(person, label)
 
     def flush(self, now: float | None = None, force: bool = False) -> list[dict[str, Any]]:
         """Write every window that has closed (all of them with ``force``); returns their records."""
         now = time.time() if now is None else now
+        self._release_people(now, force)
         due = [k for k, w in self._open.items() if force or w.end + self.grace_s <= now]
         records = []
         for key in sorted(due, key=lambda k: k[2]):
@@ -125,7 +213,8 @@ class CameraTimelines:
         seen_key = (window.camera_id, window.name)
         dropped = max(0, total - self._dropped_seen.get(seen_key, total))
         self._dropped_seen[seen_key] = total
-        record = window.record(dropped, closed_early)
+        people = self._people.get(window.camera_id)
+        record = window.record(dropped, closed_early, people.real_people() if people else None)
         hour = datetime.fromtimestamp(window.start, UTC).strftime("%Y%m%dT%H")
         path = self.out_dir / "cameras" / window.camera_id / f"{window.name}-{hour}.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)

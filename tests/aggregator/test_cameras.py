@@ -52,3 +52,48 @@ def test_windows_close_after_grace_count_redeliveries_once_and_attribute_drops(t
     assert [json.loads(line)["frames_processed"] for line in lines] == [2, 1]  # appended, oldest first
     latest = [json.loads(w) for w in client.lrange(keys.camera_windows_key("lobby", "10s"), 0, -1)]
     assert [w["frames_processed"] for w in latest] == [1, 2]  # newest first, for status
+
+
+def test_windows_count_people_in_capture_order_and_leave_out_phantoms(tmp_path: Path) -> None:
+    """Two people over 8 s at 5 fps, results arriving out of order; a stray box once."""
+    client = fakeredis.FakeRedis()
+    client.hset(keys.camera_key("lobby"), "fps", 5)
+    timelines = CameraTimelines(tmp_path, client, grace_s=5)
+    frames = []
+    for n in range(40):
+        faces = [
+            Face(box=(10 + n, 10, 40, 40), score=1.0, probs=_probs("happy"), emotion="happy"),
+            Face(box=(300 - n, 10, 40, 40), score=1.0, probs=_probs("sad"), emotion="sad"),
+        ]
+        if n == 7:
+            faces.append(Face(box=(150, 200, 30, 30), score=1.0, probs=_probs("angry"), emotion="angry"))
+        frames.append(
+            Result(
+                video_id="lobby",
+                frame_index=n,
+                t_ms=0,
+                captured_at=T0 + n * 0.2,
+                status="ok",
+                source_kind="rtsp",
+                faces=tuple(faces),
+                model_version="m",
+                detector="d",
+                worker="w",
+            )
+        )
+    for pair in range(0, 40, 2):  # each pair of frames arrives the wrong way round
+        for r in (frames[pair + 1], frames[pair]):
+            timelines.add(r, now=r.captured_at + 0.3)
+    records = timelines.flush(now=T0 + 20)
+    (ten,) = [r for r in records if r["window"] == "10s"]
+    assert ten["faces"] == 81  # every face counts in the window
+    assert ten["people"] == 2  # the stray box is not a person
+    shares = ten["people_emotion_share"]
+    assert set(shares) == {"0", "1"}
+    assert shares["0"]["happy"] >= 0.95  # the causal filter may call a first frame uncertain
+    assert shares["1"]["sad"] >= 0.95
+    assert set(shares["0"]) <= {"happy", "uncertain"}
+
+
+def _probs(emotion: str) -> tuple[float, ...]:
+    return tuple(0.9 if e == emotion else 0.1 / 6 for e in EMOTIONS)
