@@ -1,6 +1,6 @@
 """Fit an artifact's temperature on PublicTest and record it in its metadata.
 
-    python -m models.calibrate --model models/artifacts/emotion-int8.onnx [--data DIR] [--dry-run]
+    python -m models.calibrate --model models/artifacts/emotion-int8.onnx [--data DIR] [--dry-run] [--report DIR]
 
 The temperature is fitted on the artifact's own probabilities (any temperature
 already in the metadata is ignored) and written as ``temperature``, which
@@ -23,7 +23,7 @@ import numpy.typing as npt
 from models.calibration import apply_temperature, fit_temperature, negative_log_likelihood
 from models.classifier import DEFAULT_MODEL, load_classifier, metadata_path
 from models.data import DEFAULT_DATA_DIR, load_fer2013
-from models.metrics import evaluate, expected_calibration_error
+from models.metrics import choose_threshold, evaluate, expected_calibration_error, selective_curve
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,30 @@ def _two_fold_ece(labels: npt.NDArray[np.int64], probs: npt.NDArray[np.float32],
     return expected_calibration_error(labels, scaled.astype(np.float64))
 
 
-def calibrate(model: Path, data_dir: Path, dry_run: bool = False) -> dict[str, Any]:
+def uncertain_report(
+    labels: npt.NDArray[np.int64], raw: npt.NDArray[np.float32], record: dict[str, Any], folder: Path
+) -> dict[str, Any]:
+    """Plots in ``folder``; returns the chosen threshold with its coverage and accuracies."""
+    from models import plots
+
+    scaled = apply_temperature(raw, record["temperature"]).astype(np.float64)
+    curves = {"network": raw.astype(np.float64), f"temperature {record['temperature']:.3f}": scaled}
+    eces = dict(zip(curves, (record["ece_before"], record["ece_after"]), strict=True))
+    folder.mkdir(parents=True, exist_ok=True)
+    plots.reliability(labels, curves, eces, folder / "reliability.png")
+    points = selective_curve(labels, scaled)
+    chosen = choose_threshold(points)
+    plots.selective(points, chosen, folder / "uncertain_threshold.png")
+    return {key: round(value, 4) for key, value in chosen.__dict__.items()}
+
+
+def calibrate(model: Path, data_dir: Path, dry_run: bool = False, report: Path | None = None) -> dict[str, Any]:
     data = load_fer2013(data_dir)
     labels = data.val.y.astype(np.int64)
     raw = load_classifier(model).predict_uncalibrated(data.val.x)
     record = calibration_record(labels, raw)
+    if report is not None:
+        record["uncertain_below"] = uncertain_report(labels, raw, record, report)
     if not dry_run:
         meta_file = metadata_path(model)
         metadata = json.loads(meta_file.read_text())
@@ -72,9 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--dry-run", action="store_true", help="print the fit, leave the metadata alone")
+    parser.add_argument("--report", type=Path, help="write the reliability and uncertain-threshold plots here")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    print(json.dumps(calibrate(args.model, args.data, args.dry_run), indent=1))
+    print(json.dumps(calibrate(args.model, args.data, args.dry_run, args.report), indent=1))
 
 
 if __name__ == "__main__":

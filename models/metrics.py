@@ -107,6 +107,46 @@ def expected_calibration_error(labels: npt.NDArray[np.int64], probs: npt.NDArray
     return float(total / max(len(labels), 1))
 
 
+SELECTIVE_TARGET_ACCURACY = 0.80  # "uncertain" threshold: when a label is named, right 4 times in 5
+THRESHOLD_GRID = tuple(round(0.05 * n, 2) for n in range(1, 20))
+
+
+@dataclass(frozen=True)
+class SelectivePoint:
+    threshold: float
+    coverage: float  # share of faces whose top probability reaches the threshold
+    accuracy_confident: float  # accuracy on those
+    accuracy_uncertain: float  # accuracy on the rest (what "uncertain" hides)
+
+
+def selective_curve(
+    labels: npt.NDArray[np.int64], probs: npt.NDArray[np.float64], thresholds: tuple[float, ...] = THRESHOLD_GRID
+) -> list[SelectivePoint]:
+    """Coverage and accuracy when faces below each threshold are labelled uncertain."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    points = []
+    for threshold in thresholds:
+        kept = confidence >= threshold
+        points.append(
+            SelectivePoint(
+                threshold,
+                float(kept.mean()),
+                float(correct[kept].mean()) if kept.any() else float("nan"),
+                float(correct[~kept].mean()) if (~kept).any() else float("nan"),
+            )
+        )
+    return points
+
+
+def choose_threshold(points: list[SelectivePoint], target: float = SELECTIVE_TARGET_ACCURACY) -> SelectivePoint:
+    """The lowest threshold whose confident faces reach ``target`` accuracy (most coverage at that accuracy)."""
+    for point in sorted(points, key=lambda p: p.threshold):
+        if point.accuracy_confident >= target:
+            return point
+    raise ValueError(f"no threshold reaches {target:.0%} accuracy on confident faces")
+
+
 def headline(publictest: dict[str, Any]) -> str:
     """The headline figures of an artifact's ``publictest`` metadata, as one JSON line."""
     return json.dumps({key: publictest[key] for key in HEADLINE})

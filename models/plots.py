@@ -13,7 +13,7 @@ import numpy.typing as npt
 from matplotlib.figure import Figure
 
 from emostream.labels import EMOTIONS, NUM_EMOTIONS
-from models.metrics import Evaluation
+from models.metrics import ECE_BINS, Evaluation, SelectivePoint
 
 EXAMPLES_PER_ROW = 6
 
@@ -115,6 +115,42 @@ def activation_maps(keras_model: Path, faces: npt.NDArray[np.uint8], path: Path,
     for ax in axes.flat:
         ax.axis("off")
     fig.suptitle("Activation maps of intermediate convolutions")
+    _save(fig, path)
+
+
+def reliability(
+    labels: npt.NDArray[np.int64], curves: Mapping[str, npt.NDArray[np.float64]], eces: Mapping[str, float], path: Path
+) -> None:
+    """Reliability diagram: accuracy against confidence per bin, one line per set of probabilities."""
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfectly calibrated")
+    for name, probs in curves.items():
+        confidence, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+        bins = np.minimum((confidence * ECE_BINS).astype(np.int64), ECE_BINS - 1)
+        used = [b for b in range(ECE_BINS) if (bins == b).sum() >= 10]  # bins of under 10 faces are noise
+        ax.plot(
+            [confidence[bins == b].mean() for b in used], [correct[bins == b].mean() for b in used],
+            marker="o", label=f"{name} (ECE {eces[name]:.3f})",
+        )  # fmt: skip
+    ax.set_xlabel("confidence (top probability)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Reliability on PublicTest")
+    ax.legend(loc="upper left")
+    _save(fig, path)
+
+
+def selective(points: list[SelectivePoint], chosen: SelectivePoint, path: Path) -> None:
+    """Coverage and accuracy-when-confident against the uncertain threshold, with the chosen one marked."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    thresholds = [p.threshold for p in points]
+    ax.plot(thresholds, [p.coverage for p in points], marker=".", label="coverage (faces named)")
+    ax.plot(thresholds, [p.accuracy_confident for p in points], marker=".", label="accuracy when named")
+    ax.plot(thresholds, [p.accuracy_uncertain for p in points], marker=".", label="accuracy of the uncertain")
+    ax.axvline(chosen.threshold, color="grey", linestyle="--", label=f"chosen: {chosen.threshold:.2f}")
+    ax.set_xlabel("uncertain below (top probability)")
+    ax.set_ylim(0, 1)
+    ax.set_title("The uncertain threshold on PublicTest")
+    ax.legend(loc="lower left", fontsize="small")
     _save(fig, path)
 
 

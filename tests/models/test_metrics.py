@@ -52,3 +52,18 @@ def test_confident_and_right_is_perfectly_calibrated() -> None:
 def test_probabilities_of_the_wrong_shape_are_rejected() -> None:
     with pytest.raises(ValueError, match="probs"):
         evaluate(np.array([0, 1]), np.zeros((2, 6)))
+
+
+def test_selective_accuracy_names_fewer_faces_and_gets_more_right_as_the_threshold_rises() -> None:
+    from models.metrics import choose_threshold, selective_curve
+
+    # Four faces: confident and right, confident and wrong, unsure and right, unsure and wrong.
+    probs = np.array([[0.9] + [0.1 / 6] * 6, [0.8] + [0.2 / 6] * 6, [0.4] + [0.6 / 6] * 6, [0.3] + [0.7 / 6] * 6])
+    labels = np.array([0, 1, 0, 1])
+    points = {p.threshold: p for p in selective_curve(labels, probs, (0.2, 0.5, 0.85))}
+    assert (points[0.2].coverage, points[0.2].accuracy_confident) == (1.0, 0.5)
+    assert (points[0.5].coverage, points[0.5].accuracy_confident, points[0.5].accuracy_uncertain) == (0.5, 0.5, 0.5)
+    assert (points[0.85].coverage, points[0.85].accuracy_confident) == (0.25, 1.0)
+    assert choose_threshold(list(points.values()), target=0.8).threshold == 0.85
+    with pytest.raises(ValueError, match="no threshold"):
+        choose_threshold([points[0.2]], target=0.8)
