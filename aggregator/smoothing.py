@@ -43,23 +43,21 @@ DEFAULT_SMOOTHING = SmoothingConfig()
 
 def smooth(probs: npt.ArrayLike, t_ms: Sequence[int], config: SmoothingConfig = DEFAULT_SMOOTHING) -> Probs:
     """Smoothed probabilities (N, 7) of one track whose frames are at ``t_ms`` (increasing)."""
-    p = _as_probs(probs)
+    return _smoothed(_as_probs(probs), t_ms, config, use_future=True)
+
+
+def filter_causal(probs: npt.ArrayLike, t_ms: Sequence[int], config: SmoothingConfig = DEFAULT_SMOOTHING) -> Probs:
+    """Like ``smooth``, but each row only uses frames up to its own (for live cameras)."""
+    return _smoothed(_as_probs(probs), t_ms, config, use_future=False)
+
+
+def _smoothed(p: Probs, t_ms: Sequence[int], config: SmoothingConfig, use_future: bool) -> Probs:
     if config.method == "none" or len(p) == 0:
         return p
     if config.method == "ema":
         return ema(p, t_ms, config.ema_tau_s)
     forward, scales = _forward(p, t_ms, config)
-    return _backward(forward, p, t_ms, config, scales)
-
-
-def filter_causal(probs: npt.ArrayLike, t_ms: Sequence[int], config: SmoothingConfig = DEFAULT_SMOOTHING) -> Probs:
-    """Like ``smooth``, but each row only uses frames up to its own (for live cameras)."""
-    p = _as_probs(probs)
-    if config.method == "none" or len(p) == 0:
-        return p
-    if config.method == "ema":
-        return ema(p, t_ms, config.ema_tau_s)
-    return _forward(p, t_ms, config)[0]
+    return _backward(forward, p, t_ms, config, scales) if use_future else forward
 
 
 class CausalSmoother:

@@ -25,7 +25,9 @@ from emostream.labels import EMOTIONS
 log = logging.getLogger(__name__)
 
 SOURCE_KINDS: Final = ("file", "rtsp", "url", "device")
-STAGES: Final = ("read", "encode", "publish_frames", "decode", "detect", "infer", "publish_results", "store", "finalise")
+STAGES: Final = (
+    "read", "encode", "publish_frames", "decode", "detect", "infer", "publish_results", "store", "finalise",
+)  # fmt: skip
 DROP_REASONS: Final = ("backlog", "redis")
 DEAD_REASONS: Final = ("undecodable", "poison", "rejected")
 VIDEO_OUTCOMES: Final = ("started", "completed", "partial", "failed")

@@ -80,6 +80,8 @@ def test_camera_frames_reach_windows_and_a_restarted_server_is_reconnected(
     assert sum(w["faces"] for w in windows) > 0
     with_faces = [w for w in windows if w["faces"]]
     assert all(abs(sum(w["emotion_share"].values()) - 1) < 0.01 for w in with_faces)
+    assert any(w["people"] >= 1 for w in with_faces)  # the face is tracked online into a person
+    assert all(len(w["people_emotion_share"]) == w["people"] for w in windows)
     assert window_lines(out, "lobby", "1m")  # the clean stop wrote the open minute window
     for log in tmp_path.glob("*.log"):
         assert PASSWORD not in log.read_text(errors="replace"), log.name
