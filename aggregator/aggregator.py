@@ -24,6 +24,7 @@ from aggregator.cameras import CameraTimelines
 from aggregator.people import People, analyse_people
 from aggregator.plot import timeline_png
 from aggregator.report import report_html
+from aggregator.retention import expire_video, prune_outputs
 from aggregator.smoothing import SmoothingConfig
 from aggregator.tracking import TrackingConfig
 from aggregator.writers import write_atomic, write_atomic_bytes, write_csv, write_json
@@ -53,6 +54,7 @@ class Aggregator:
         self.settings = settings
         self.liveness = liveness or m.Liveness()
         self._gauges_at = 0.0
+        self._pruned_at = float("-inf")
         self.client = client
         self.name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
         self.stats = AggregatorStats()
@@ -93,7 +95,13 @@ class Aggregator:
             self._store(entries)
         self.finish_ready_videos()
         self.cameras.flush()
+        self._prune_outputs()
         return bool(entries) or not burst
+
+    def _prune_outputs(self) -> None:
+        if time.monotonic() - self._pruned_at >= keys.RETENTION_SWEEP_S:
+            self._pruned_at = time.monotonic()
+            prune_outputs(self.settings.out_dir, self.settings.output_retention_days)
 
     def _read(self, start: str, block: bool) -> list[tuple[bytes, Fields]]:
         reply = self.client.xreadgroup(
@@ -209,6 +217,7 @@ class Aggregator:
             self.client, record.video_id, status=summary["status"], completed_at=time.time(),
             frames_failed=summary["frames_failed"], missing_frames=len(missing or ()), output_dir=str(folder),
         )  # fmt: skip
+        expire_video(self.client, record.video_id, self.settings.results_ttl_s)
         if summary["status"] == "complete":
             registry.close(self.client, record.video_id)
             self.stats.videos_completed += 1

@@ -8,6 +8,7 @@
     emostream aggregator --out DIR [--burst] [--check]
     emostream status [VIDEO_ID | --camera ID]
     emostream render VIDEO --out DIR [--video-id ID] [--blur-faces]
+    emostream api --out DIR [--host H] [--port P]
     emostream sample-video OUT.mp4
 
 Services import lazily, so ``emostream status`` does not load a model.
@@ -27,7 +28,7 @@ from emostream import registry
 from emostream.errors import ConfigError, EmostreamError, SourceError
 from emostream.redact import redact_text
 from emostream.redisconn import connect
-from emostream.settings import AggregatorSettings, CommonSettings, ProducerSettings, WorkerSettings
+from emostream.settings import AggregatorSettings, ApiSettings, CommonSettings, ProducerSettings, WorkerSettings
 
 if TYPE_CHECKING:
     from emostream.metrics import Liveness
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_aggregator(commands)
     _add_status(commands)
     _add_render(commands)
+    _add_api(commands)
     _add_sample_video(commands)
     return parser
 
@@ -185,6 +187,15 @@ def _add_render(commands: Any) -> None:
     p.add_argument("--video-id", help="default: the id analyze gave this file name")
     p.add_argument("--blur-faces", action="store_true", help="blur every face; labels and bars stay")
     p.set_defaults(handler=_render)
+
+
+def _add_api(commands: Any) -> None:
+    p = commands.add_parser("api", help="the HTTP API: uploads, progress, results, cameras (bearer tokens)")
+    p.add_argument("--out", type=Path, dest="out_dir", help="the aggregator's output folder (default ./out)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8000)")
+    _redis_flag(p)
+    p.set_defaults(handler=_api)
 
 
 def _add_sample_video(commands: Any) -> None:
@@ -333,6 +344,8 @@ def _status(args: argparse.Namespace) -> int:
     states = []
     for video_id in ids:
         record = registry.read(client, video_id)
+        if record is None and not args.video_id:  # expired (EMO_RESULTS_TTL_S) since it was listed
+            continue
         if record is None:
             print(f"emostream: no video with id {video_id!r}", file=sys.stderr)
             return EXIT_FAILED
@@ -348,6 +361,16 @@ def _render(args: argparse.Namespace) -> int:
     video_id = args.video_id or video_ids_for([args.video])[0]
     stats = render_video(args.video, args.out / video_id, blur_faces=args.blur_faces)
     print(json.dumps({"path": str(stats.path), "frames": stats.frames, "frames_per_s": round(stats.fps, 1)}))
+    return EXIT_OK
+
+
+def _api(args: argparse.Namespace) -> int:
+    from api.serve import serve
+
+    settings = ApiSettings(**settings_kwargs(args, ["redis_url", "out_dir", "host", "port"]))
+    if not settings.token_set():
+        raise ConfigError("the API needs at least one token: set EMO_API_TOKENS or EMO_API_TOKENS_FILE")
+    serve(settings, connect(settings.redis_url), args.log_level)
     return EXIT_OK
 
 
