@@ -81,3 +81,8 @@ SMOOTH_SWITCH_PER_S: Final = 2.0  # HMM: prior rate of emotion changes; higher l
 SMOOTH_EVIDENCE_WEIGHT: Final = 0.5  # HMM: consecutive frames of one face are not independent evidence
 SMOOTH_EMA_TAU_S: Final = 0.5  # EMA alternative: time constant
 UNCERTAIN_BELOW: Final = 0.6  # chosen on PublicTest: named faces 80 % right (model card, "Uncertain")
+# HTTP API and retention.
+API_MAX_UPLOAD_MB: Final = 2048  # one upload; larger bodies are cut off with 413 while streaming
+API_UPLOAD_CHUNK_BYTES: Final = 1 << 20  # written to disk as it arrives: memory stays flat
+RESULTS_TTL_S: Final = 7 * 24 * 3600  # a finished video's registry and results stay a week in Redis
+RETENTION_SWEEP_S: Final = 3600.0  # how often the aggregator looks for outputs past their retention

@@ -71,6 +71,14 @@ class AggregatorSettings(CommonSettings):
     batch: int = Field(keys.AGGREGATOR_BATCH, ge=1)
     block_ms: int = Field(keys.WORKER_BLOCK_MS, ge=1)
     stall_timeout_s: float = Field(keys.STALL_TIMEOUT_S, gt=0)
+    results_ttl_s: int = Field(
+        keys.RESULTS_TTL_S, ge=0, validation_alias=AliasChoices("results_ttl_s", "EMO_RESULTS_TTL_S"),
+        description="a finished video's Redis state expires this long after its files are written; 0: never",
+    )  # fmt: skip
+    output_retention_days: float = Field(
+        0, ge=0, validation_alias=AliasChoices("output_retention_days", "EMO_OUTPUT_RETENTION_DAYS"),
+        description="finished videos' output folders older than this are removed; 0: kept for ever",
+    )  # fmt: skip
     smoothing: Literal["hmm", "ema", "none"] = Field("hmm", description="per-person smoothing over time")
     uncertain_below: float = Field(keys.UNCERTAIN_BELOW, ge=0, le=1, description="smoothed top probability")
     track_lost_s: float = Field(keys.TRACK_LOST_S, gt=0, description="a face missed this long keeps its track")
@@ -80,3 +88,37 @@ class AggregatorSettings(CommonSettings):
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+
+class ApiSettings(CommonSettings):
+    model_config = SettingsConfigDict(env_prefix="EMO_API_")
+
+    out_dir: Path = Field(Path("out"), description="the aggregator's output folder, read for results")
+    uploads_dir: Path | None = Field(None, description="where uploads wait to be sent; default OUT/.uploads")
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    # repr=False: secrets. Comma-separated bearer tokens, or a file with one per line.
+    tokens: str = Field("", repr=False)
+    tokens_file: Path | None = None
+    max_upload_mb: float = Field(keys.API_MAX_UPLOAD_MB, gt=0)
+    producers: int = Field(2, ge=1, le=16, description="uploads sent to the frames stream at once")
+
+    @field_validator("out_dir")
+    @classmethod
+    def _absolute_out(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.uploads_dir or self.out_dir / ".uploads"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+    def token_set(self) -> frozenset[str]:
+        """Every accepted token; empty means no key was configured (the API then refuses to start)."""
+        found = [t.strip() for t in self.tokens.split(",")]
+        if self.tokens_file is not None:
+            found += [line.strip() for line in self.tokens_file.read_text().splitlines()]
+        return frozenset(t for t in found if t and not t.startswith("#"))

@@ -41,7 +41,7 @@ def test_compose_file_is_valid_for_docker_compose(tmp_path: Path) -> None:
 
 def test_compose_has_every_service_the_deployment_needs() -> None:
     services = load_yaml(COMPOSE)["services"]
-    wanted = {"redis", "uploads", "cameras", "worker", "aggregator", "prometheus", "grafana", "redis-exporter"}
+    wanted = {"redis", "uploads", "cameras", "worker", "aggregator", "api", "prometheus", "grafana", "redis-exporter"}
     assert set(services) >= wanted
     assert "everysec" in services["redis"]["command"]
     assert "healthcheck" in services["redis"]
@@ -52,6 +52,9 @@ def test_compose_has_every_service_the_deployment_needs() -> None:
     assert "./uploads:/uploads" in services["uploads"]["volumes"]
     assert "./out:/out" in services["aggregator"]["volumes"]
     assert services["cameras"]["command"] == ["camera", "--config", "/config/cameras.toml"]
+    assert services["api"]["command"][:3] == ["api", "--out", "/out"]  # reads what the aggregator writes
+    assert "./out:/out" in services["api"]["volumes"]
+    assert "/healthz" in services["api"]["healthcheck"]["test"][-1]
 
 
 def test_the_example_camera_config_loads() -> None:
@@ -77,7 +80,7 @@ def test_prometheus_config_passes_promtool() -> None:
 
 def test_prometheus_scrapes_every_service_under_the_job_names_the_dashboard_uses() -> None:
     jobs = {job["job_name"] for job in load_yaml(PROMETHEUS_CONFIG)["scrape_configs"]}
-    assert {"emostream-producer", "emostream-worker", "emostream-aggregator", "redis"} <= jobs
+    assert {"emostream-producer", "emostream-worker", "emostream-aggregator", "emostream-api", "redis"} <= jobs
     used = {job for expr in queries() for job in ("emostream-worker",) if job in expr}
     assert used <= jobs
 

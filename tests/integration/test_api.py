@@ -1,0 +1,204 @@
+"""The HTTP API as a client meets it: real uvicorn, a real redis-server, a worker and the aggregator."""
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from emostream import keys
+from emostream.localserver import LocalServer, free_port, system_server_binary
+from tests.integration.processes import command, running, wait_for
+
+pytestmark = pytest.mark.integration
+
+TOKEN = "api-test-token-4f1c9a"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+MAX_UPLOAD_MB = 2
+
+
+@dataclass
+class Api:
+    url: str
+    out: Path
+    log: Path
+
+    @property
+    def spool(self) -> Path:
+        return self.out / ".uploads"
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, headers=AUTH, timeout=30)
+
+
+def start_api(stack: ExitStack, redis_url: str, out: Path, log: Path) -> Api:
+    port = free_port()
+    env = {"EMO_API_TOKENS": f"other-token,{TOKEN}", "EMO_API_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB)}
+    stack.enter_context(running(["api", "--out", str(out), "--port", str(port), "--redis-url", redis_url], log, env))
+    api = Api(f"http://127.0.0.1:{port}", out, log)
+    wait_for(lambda: _answers(api.url), 30, "the API to answer")
+    return api
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def api(redis_server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    folder = tmp_path_factory.mktemp("api")
+    out = folder / "out"
+    with ExitStack() as stack:
+        stack.enter_context(running(["worker", "--redis-url", redis_server.url], folder / "worker.log"))
+        aggregator = ["aggregator", "--out", str(out), "--redis-url", redis_server.url]
+        stack.enter_context(running(aggregator, folder / "aggregator.log"))
+        yield start_api(stack, redis_server.url, out, folder / "api.log")
+
+
+def upload(api: Api, content: bytes, name: str = "clip.mp4", **fields: str) -> httpx.Response:
+    with api.client() as client:
+        return client.post("/v1/videos", files={"file": (name, content, "video/mp4")}, data=fields)
+
+
+def wait_finished(api: Api, video_id: str, timeout: float = 120) -> dict[str, object]:
+    state: dict[str, object] = {}
+
+    def finished() -> bool:
+        nonlocal state
+        with api.client() as client:
+            state = client.get(f"/v1/videos/{video_id}").json()
+        return state.get("status") in ("complete", "partial", "failed")
+
+    wait_for(finished, timeout, f"{video_id} to finish")
+    return state
+
+
+def spool_is_empty(api: Api) -> bool:
+    return not any(api.spool.iterdir()) if api.spool.exists() else True
+
+
+def test_an_upload_is_analysed_rendered_and_every_route_serves_it(
+    api: Api, astronaut_video: Path, redis_server: LocalServer
+) -> None:
+    answer = upload(api, astronaut_video.read_bytes(), "my astronaut.mp4", render="true", fps="5")
+    assert answer.status_code == 202, answer.text
+    video_id = answer.json()["video_id"]
+    assert answer.json()["status_url"] == f"/v1/videos/{video_id}"
+    state = wait_finished(api, video_id)
+    assert state["status"] == "complete"
+    assert (state["frames_expected"], state["frames_processed"]) == (20, 20)  # 4 s at fps=5
+    assert state["source"] == "my astronaut.mp4"
+    wait_for(lambda: spool_is_empty(api), 60, "the render to finish")
+    ttl = redis.Redis.from_url(redis_server.url).ttl(keys.video_results_key(video_id))
+    assert 6 * 86400 < ttl <= 7 * 86400  # EMO_RESULTS_TTL_S: a week from the files being written
+    with api.client() as client:
+        assert client.get(f"/v1/videos/{video_id}/timeline").json()["video_id"] == video_id
+        assert client.get(f"/v1/videos/{video_id}/summary").json()["frames_total"] == 20
+        assert isinstance(client.get(f"/v1/videos/{video_id}/segments").json(), list)
+        assert client.get(f"/v1/videos/{video_id}/timeline.csv").text.startswith("video_id,index,t_ms")
+        assert 'src="annotated.mp4"' in client.get(f"/v1/videos/{video_id}/report").text
+        ranged = client.get(f"/v1/videos/{video_id}/annotated.mp4", headers={"Range": "bytes=0-99"})
+        assert ranged.status_code == 206
+        assert len(ranged.content) == 100
+        assert ranged.headers["content-range"].startswith("bytes 0-99/")
+        listed = client.get("/v1/videos", params={"limit": 500}).json()
+        assert video_id in [v["video_id"] for v in listed["videos"]]
+        assert client.delete(f"/v1/videos/{video_id}").status_code == 204
+        assert client.get(f"/v1/videos/{video_id}").status_code == 404
+    assert not (api.out / video_id).exists()
+
+
+def test_every_v1_route_needs_the_token_and_health_stays_open(api: Api) -> None:
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
+        assert httpx.get(f"{api.url}/v1/videos", headers=headers).status_code == 401
+        assert httpx.post(f"{api.url}/v1/videos", headers=headers, files={"file": ("a.mp4", b"x")}).status_code == 401
+    assert httpx.get(f"{api.url}/v1/videos", headers={"Authorization": "Bearer other-token"}).status_code == 200
+    assert httpx.get(f"{api.url}/healthz").json() == {"ok": True}
+    metrics = httpx.get(f"{api.url}/metrics").text
+    assert 'emostream_api_requests_total{method="GET",route="/v1/videos",status="401"}' in metrics
+    assert TOKEN not in api.log.read_text()
+
+
+def test_a_body_over_the_limit_is_cut_off_with_413_and_nothing_is_kept(api: Api) -> None:
+    answer = upload(api, b"\0" * (MAX_UPLOAD_MB * 1024 * 1024 + 1))
+    assert answer.status_code == 413
+    assert "larger than" in answer.json()["detail"]
+    assert spool_is_empty(api)
+
+
+def test_a_file_that_is_not_a_video_gets_422_with_the_producers_reason(api: Api) -> None:
+    answer = upload(api, b"just some notes\n" * 100, "notes.mp4")
+    assert answer.status_code == 422
+    assert "not a readable video" in answer.json()["detail"]
+    assert upload(api, b"x", fps="-1").status_code == 422
+    assert spool_is_empty(api)
+
+
+@pytest.mark.parametrize("path", ["/v1/videos/nope", "/v1/videos/..%2F..%2Fetc/timeline", "/v1/videos/a.b/summary"])
+def test_ids_that_are_not_ours_get_404(api: Api, path: str) -> None:
+    with api.client() as client:
+        assert client.get(path).status_code == 404
+        assert client.get("/v1/cameras/nope").status_code == 404
+
+
+def test_results_of_an_unfinished_video_are_409(api: Api, redis_server: LocalServer) -> None:
+    from emostream import registry
+
+    # Not the flushing real_redis fixture: this module's worker is blocked on the server.
+    registry.register(redis.Redis.from_url(redis_server.url), "in-progress", source="x.mp4")
+    with api.client() as client:
+        assert client.get("/v1/videos/in-progress").json()["status"] == "producing"
+        assert client.get("/v1/videos/in-progress/timeline").status_code == 409
+        assert client.delete("/v1/videos/in-progress").status_code == 204
+
+
+def test_a_client_that_disconnects_mid_upload_leaves_nothing_behind(api: Api) -> None:
+    host, port = api.url.removeprefix("http://").split(":")
+    boundary = "b0undary"
+    head = (
+        f"POST /v1/videos HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: 1500000\r\n\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cut.mp4"\r\n\r\n'
+    )
+    with socket.create_connection((host, int(port))) as connection:
+        connection.sendall(head.encode() + b"\1" * 400_000)
+        time.sleep(0.5)  # the API is writing it to disk now
+    wait_for(lambda: spool_is_empty(api), 10, "the partial upload to be removed")
+
+
+def test_an_upload_while_redis_is_down_is_refused_with_503_and_not_kept(tmp_path: Path, astronaut_video: Path) -> None:
+    binary = system_server_binary()
+    assert binary is not None
+    with ExitStack() as stack:
+        server = stack.enter_context(LocalServer(binary))
+        api = start_api(stack, server.url, tmp_path / "out", tmp_path / "api.log")
+        server.stop()
+        answer = upload(api, astronaut_video.read_bytes())
+        assert answer.status_code == 503
+        assert "Redis" in answer.json()["detail"]
+        assert spool_is_empty(api)
+        assert httpx.get(f"{api.url}/healthz").status_code == 503
+
+
+def test_the_api_is_fuzzed_from_its_own_openapi_document_without_a_server_error(api: Api) -> None:
+    """schemathesis: every documented route, generated inputs, the token given; no 500 allowed."""
+    report = subprocess.run(
+        [
+            os.path.join(os.path.dirname(command()[0]), "schemathesis"), "run", f"{api.url}/openapi.json",
+            "--checks", "not_a_server_error", "--max-examples", "15", "--header", f"Authorization: Bearer {TOKEN}",
+            "--exclude-method", "DELETE", "--phases", "examples,fuzzing", "--seed", "1", "--no-color",
+        ],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stdout[-4000:]
+    assert _answers(api.url)  # and the API is still up
