@@ -1,4 +1,4 @@
-# The serving image for every emostream process (watch/produce, worker, aggregator).
+# The serving image for every emostream process (watch/produce, worker, aggregator, api).
 # It carries ONNX Runtime and OpenCV, not the training stack (TensorFlow is the
 # "train" extra and never installed here).
 FROM python:3.11-slim AS build
@@ -8,12 +8,16 @@ COPY emostream emostream
 COPY producer producer
 COPY worker worker
 COPY aggregator aggregator
+COPY api api
 COPY models models
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
 COPY --from=build /wheels /wheels
+# The YuNet face detector is fetched once, at build time, and checked against its pinned SHA-256.
+ENV EMO_MODEL_DIR=/opt/emostream/models
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+    && emostream models fetch --dir /opt/emostream/models \
     && useradd --create-home --uid 10001 emostream
 USER 10001
 # Metrics listen on every interface inside the container so Prometheus can scrape them.

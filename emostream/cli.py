@@ -9,6 +9,7 @@
     emostream status [VIDEO_ID | --camera ID]
     emostream render VIDEO --out DIR [--video-id ID] [--blur-faces]
     emostream api --out DIR [--host H] [--port P]
+    emostream models fetch [--dir DIR]
     emostream sample-video OUT.mp4
 
 Services import lazily, so ``emostream status`` does not load a model.
@@ -20,7 +21,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
@@ -28,7 +29,14 @@ from emostream import registry
 from emostream.errors import ConfigError, EmostreamError, SourceError
 from emostream.redact import redact_text
 from emostream.redisconn import connect
-from emostream.settings import AggregatorSettings, ApiSettings, CommonSettings, ProducerSettings, WorkerSettings
+from emostream.settings import (
+    AggregatorSettings,
+    ApiSettings,
+    CommonSettings,
+    DetectorName,
+    ProducerSettings,
+    WorkerSettings,
+)
 
 if TYPE_CHECKING:
     from emostream.metrics import Liveness
@@ -69,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(commands)
     _add_render(commands)
     _add_api(commands)
+    _add_models(commands)
     _add_sample_video(commands)
     return parser
 
@@ -89,8 +98,11 @@ def _sampling_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _detector_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--detector", choices=["haar", "yunet"], help="face detector (default: yunet if --yunet-model)")
-    parser.add_argument("--yunet-model", type=Path, help="YuNet ONNX file (SHA-256 checked)")
+    parser.add_argument(
+        "--detector", choices=get_args(DetectorName),
+        help="face detector (default: yunet, downloaded once into the model cache; haar if it cannot be had)",
+    )  # fmt: skip
+    parser.add_argument("--yunet-model", type=Path, help="YuNet ONNX file (SHA-256 checked); default: the cache")
     parser.add_argument("--model-path", type=Path, help="emotion model artifact (default: the committed one)")
 
 
@@ -196,6 +208,14 @@ def _add_api(commands: Any) -> None:
     p.add_argument("--port", type=int, help="port (default 8000)")
     _redis_flag(p)
     p.set_defaults(handler=_api)
+
+
+def _add_models(commands: Any) -> None:
+    p = commands.add_parser("models", help="third-party model files (the YuNet face detector)")
+    actions = p.add_subparsers(required=True, metavar="ACTION")
+    fetch = actions.add_parser("fetch", help="download YuNet into the model cache now (SHA-256 checked)")
+    fetch.add_argument("--dir", type=Path, help="model cache (env EMO_MODEL_DIR; default ~/.cache/emostream)")
+    fetch.set_defaults(handler=_models_fetch)
 
 
 def _add_sample_video(commands: Any) -> None:
@@ -371,6 +391,15 @@ def _api(args: argparse.Namespace) -> int:
     if not settings.token_set():
         raise ConfigError("the API needs at least one token: set EMO_API_TOKENS or EMO_API_TOKENS_FILE")
     serve(settings, connect(settings.redis_url), args.log_level)
+    return EXIT_OK
+
+
+def _models_fetch(args: argparse.Namespace) -> int:
+    from emostream.modelstore import ModelStore, find_yunet
+
+    settings = WorkerSettings(**({"model_dir": args.dir} if args.dir else {}))
+    store = ModelStore.default(settings.model_dir, settings.yunet_url)
+    print(find_yunet(None, store))
     return EXIT_OK
 
 

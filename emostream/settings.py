@@ -15,6 +15,7 @@ from emostream import keys
 from emostream.redact import redact_url
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DetectorName = Literal["yunet", "haar"]  # the CLI's choices and the detector registry use this too
 
 
 class CommonSettings(BaseSettings):
@@ -55,8 +56,15 @@ class WorkerSettings(CommonSettings):
     block_ms: int = Field(keys.WORKER_BLOCK_MS, ge=1)
     claim_idle_ms: int = Field(keys.CLAIM_IDLE_MS, ge=100)
     max_deliveries: int = Field(keys.MAX_DELIVERIES, ge=1)
-    detector: str | None = Field(None, pattern="^(haar|yunet)$", description="default: yunet if its model is set")
-    yunet_model: Path | None = None
+    detector: DetectorName | None = Field(
+        None, description="default: yunet (fetched once into the model cache), else haar with a warning"
+    )
+    yunet_model: Path | None = Field(None, description="YuNet file to use instead of the model cache")
+    model_dir: Path | None = Field(
+        None, validation_alias=AliasChoices("model_dir", "EMO_MODEL_DIR"),
+        description="model cache; default the user's cache directory (~/.cache/emostream)",
+    )  # fmt: skip
+    yunet_url: str | None = Field(None, description="where to download YuNet from; default OpenCV Zoo")
     detect_max_side_px: int = Field(keys.DETECT_MAX_SIDE_PX, ge=64)
     model_path: Path | None = Field(None, description="emotion model artifact; default: the committed one")
     threads: int = Field(2, ge=1, description="inference and OpenCV threads")

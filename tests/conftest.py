@@ -1,6 +1,7 @@
 """Shared fixtures: the ../shared data, a real redis-server per test session, small videos."""
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,28 @@ def require_shared(path: Path) -> Path:
             pytest.fail(f"{path} is missing: CI must run beside ../shared")
         pytest.skip(f"{path} not found: ../shared (test data) is not beside this checkout")
     return path
+
+
+UNREACHABLE_URL = "http://127.0.0.1:9/yunet.onnx"  # the discard port: refused at once, never the network
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every process the tests start finds YuNet in a temporary EMO_MODEL_DIR (copied from ../shared)
+    and never downloads; without ../shared (a user's machine) they fall back to Haar."""
+    from emostream.modelstore import YUNET_FILE
+
+    folder = tmp_path_factory.mktemp("models")
+    if YUNET.is_file():
+        shutil.copy(YUNET, folder / YUNET_FILE)
+    saved = {name: os.environ.get(name) for name in ("EMO_MODEL_DIR", "EMO_WORKER_YUNET_URL")}
+    os.environ["EMO_MODEL_DIR"], os.environ["EMO_WORKER_YUNET_URL"] = str(folder), UNREACHABLE_URL
+    yield folder
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

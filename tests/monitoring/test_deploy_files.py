@@ -68,6 +68,9 @@ def test_serving_image_installs_no_training_stack() -> None:
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "pip wheel --no-cache-dir --wheel-dir /wheels ." in dockerfile  # the bare package: no [train] extra
     assert "tensorflow" not in dockerfile.lower().replace("tensorflow is the", "")
+    assert "emostream models fetch" in dockerfile  # YuNet baked in, hash checked, at build time
+    for package in ("emostream", "producer", "worker", "aggregator", "api", "models"):
+        assert f"COPY {package} {package}" in dockerfile
 
 
 def test_prometheus_config_passes_promtool() -> None:

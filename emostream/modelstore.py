@@ -1,0 +1,69 @@
+"""Third-party model files the product fetches itself: found locally, or downloaded once, hash checked.
+
+The YuNet face detector (OpenCV Zoo's ``face_detection_yunet_2023mar.onnx``) is not in any wheel
+and is never committed. A worker looks for it in this order: the path it was given
+(``--yunet-model`` / ``EMO_WORKER_YUNET_MODEL``); the model cache ``EMO_MODEL_DIR`` (default: the
+user's cache directory, ``~/.cache/emostream`` on Linux); and if it is not there, it downloads it
+once into that cache from its public address with ``pooch``, which checks the pinned SHA-256.
+``emostream models fetch`` does the same ahead of time (the Docker image runs it at build time).
+"""
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from emostream.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+YUNET_FILE = "face_detection_yunet_2023mar.onnx"
+YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
+YUNET_URL = f"https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/{YUNET_FILE}"
+DOWNLOAD_TIMEOUT_S = 30  # a 228 KB file; an unreachable network fails far sooner (DNS)
+
+
+@dataclass(frozen=True)
+class ModelStore:
+    folder: Path
+    yunet_url: str = YUNET_URL
+
+    @classmethod
+    def default(cls, folder: Path | None = None, yunet_url: str | None = None) -> "ModelStore":
+        return cls(folder or Path(platformdirs.user_cache_dir("emostream")), yunet_url or YUNET_URL)
+
+    @property
+    def yunet_path(self) -> Path:
+        return self.folder / YUNET_FILE
+
+    def fetch_yunet(self) -> Path:
+        """The cached file, downloaded first if needed; ConfigError (with the reason) if it cannot be had."""
+        import pooch  # imported here: a worker given its model file never needs it
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            fetched = pooch.retrieve(
+                self.yunet_url, known_hash=f"sha256:{YUNET_SHA256}", fname=YUNET_FILE, path=self.folder,
+                downloader=pooch.HTTPDownloader(timeout=DOWNLOAD_TIMEOUT_S, progressbar=False), progressbar=False,
+            )  # fmt: skip
+        except Exception as exc:  # requests' and pooch's own errors: network, HTTP status, hash mismatch
+            raise ConfigError(f"cannot download the YuNet model from {self.yunet_url}: {_first_line(exc)}") from exc
+        return Path(fetched)
+
+
+def find_yunet(given: Path | None, store: ModelStore, download: bool = True) -> Path:
+    """The YuNet file to use: the one given, else the cached one, else downloaded into the cache."""
+    if given is not None:
+        return given
+    if store.yunet_path.is_file() or not download:
+        if not store.yunet_path.is_file():
+            raise ConfigError(f"no YuNet model in {store.folder}")
+        return store.yunet_path
+    log.info("YuNet model not in %s: downloading it once from %s", store.folder, store.yunet_url)
+    return store.fetch_yunet()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:300] if text else type(exc).__name__
