@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from emostream import registry
-from emostream.errors import ServiceError
+from emostream.errors import ConfigError, ServiceError
 from emostream.localserver import LocalServer, embedded_server_binary
+from emostream.modelstore import ModelStore, find_yunet
 from emostream.redisconn import connect
-from emostream.settings import ProducerSettings
+from emostream.settings import ProducerSettings, WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,7 @@ def run_analyze(options: AnalyzeOptions) -> int:
     if options.workers < 1:
         raise ServiceError("--workers must be at least 1")
     options.out_dir.mkdir(parents=True, exist_ok=True)
+    options.worker_flags = choose_detector(options.worker_flags)
     with _redis(options.redis_url) as url:
         jobs = [VideoJob(p, i) for p, i in zip(options.videos, video_ids_for(options.videos), strict=True)]
         with _services(options, url) as services:
@@ -93,6 +95,25 @@ def _render(options: AnalyzeOptions, jobs: list[VideoJob]) -> None:
             )
         if code != 0:
             job.error = f"rendering {job.video_id} failed: {_last_line(log_path)} (log: {log_path})"
+
+
+def choose_detector(flags: dict[str, Any]) -> dict[str, Any]:
+    """YuNet found (or fetched) once for every worker; Haar, said on the terminal, if it cannot be had."""
+    if flags.get("detector") == "haar":
+        return flags
+    settings = WorkerSettings(**{k: v for k, v in flags.items() if k in ("detector", "yunet_model")})
+    try:
+        path = find_yunet(settings.yunet_model, ModelStore.default(settings.model_dir, settings.yunet_url))
+    except ConfigError as exc:
+        if settings.detector == "yunet":
+            raise
+        print(
+            f"emostream: warning: {exc}. Using the Haar face detector instead (several times slower, and it finds "
+            "faces that are not there); run `emostream models fetch` with network access, or pass --yunet-model PATH",
+            file=sys.stderr,
+        )
+        return {**flags, "detector": "haar"}
+    return {**flags, "yunet_model": path}
 
 
 @contextlib.contextmanager

@@ -65,3 +65,33 @@ def test_analyze_says_why_when_the_workers_refuse_the_model(astronaut_video: Pat
     assert done.returncode == 1
     assert "every worker exited" in done.stderr
     assert "refusing to serve wrong emotions" in done.stderr
+
+
+def test_without_yunet_and_without_a_network_analyze_says_so_and_uses_haar(
+    astronaut_video: Path, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+
+    from tests.integration.processes import command
+
+    env = {**os.environ, "EMO_MODEL_DIR": str(tmp_path / "empty-cache")}  # the download URL is refused
+    done = subprocess.run(
+        command("analyze", str(astronaut_video), "--out", str(tmp_path / "out")),
+        capture_output=True, text=True, timeout=300, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("Using the Haar face detector instead") == 1
+    assert "emostream models fetch" in done.stderr
+    summary = json.loads((tmp_path / "out" / "astronaut" / "summary.json").read_text())
+    assert summary["detector"] == "haar-frontalface-default"
+
+
+def test_analyze_finds_yunet_in_the_model_cache_by_default(astronaut_video: Path, tmp_path: Path) -> None:
+    from tests.conftest import YUNET, require_shared
+
+    require_shared(YUNET)  # the session's EMO_MODEL_DIR holds a copy
+    done = run("analyze", str(astronaut_video), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "Haar" not in done.stderr
+    assert json.loads((tmp_path / "astronaut" / "summary.json").read_text())["detector"] == "yunet-2023mar"
