@@ -10,8 +10,10 @@ low-score faces; ``norfair`` needs numpy < 2, and ``trackers`` >= 2.2 pulls in `
 beside our headless OpenCV. Detector scores are not comparable across detectors (Haar's level
 weight, YuNet's probability), so every face enters the tracker with confidence 1.
 
-A track seen in fewer than ``min_track_frames`` sampled frames is a phantom (a false detection
-or a face glimpsed once): its faces keep ``track = None`` and are counted apart.
+A track seen in fewer than ``min_track_frames`` sampled frames, or in under ``min_presence`` of
+the sampled frames it spans, is a phantom: a face glimpsed once, or a false detection that a
+detector makes now and then at the same spot (Haar on the sample clip: 3 times in 29 frames).
+Its faces keep ``track = None`` and are counted apart.
 """
 
 from collections import Counter
@@ -32,6 +34,7 @@ class TrackingConfig:
     lost_s: float = keys.TRACK_LOST_S
     min_track_frames: int = keys.TRACK_MIN_FRAMES
     min_iou: float = keys.TRACK_MIN_IOU
+    min_presence: float = keys.TRACK_MIN_PRESENCE
 
 
 DEFAULT_TRACKING = TrackingConfig()
@@ -67,13 +70,31 @@ def assign_tracks(
     """Track ids for every face of every frame (frames in order): 0, 1, ... by first appearance; None: phantom."""
     tracker = OnlineTracker(fps, config)
     raw = [tracker.update(boxes) for boxes in frames]
-    lengths = Counter(track for ids in raw for track in ids if track is not None)
+    real = _real_tracks(raw, config)
     numbering: dict[int, int] = {}
     for ids in raw:
         for track in ids:
-            if track is not None and lengths[track] >= config.min_track_frames and track not in numbering:
+            if track in real and track not in numbering:
                 numbering[track] = len(numbering)
     return [[numbering.get(track) if track is not None else None for track in ids] for ids in raw]
+
+
+def _real_tracks(raw: list[list[int | None]], config: TrackingConfig) -> set[int]:
+    """Tracks seen often enough, overall and within their own span of frames."""
+    seen: Counter[int] = Counter()
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for position, ids in enumerate(raw):
+        for track in ids:
+            if track is not None:
+                seen[track] += 1
+                first.setdefault(track, position)
+                last[track] = position
+    return {
+        track
+        for track, count in seen.items()
+        if count >= config.min_track_frames and count >= config.min_presence * (last[track] - first[track] + 1)
+    }
 
 
 def _tracker_ids(detections: sv.Detections) -> list[int]:

@@ -76,6 +76,7 @@ CAMERAS_REFRESH_S: Final = 2.0  # how often workers look for new camera streams
 # People and smoothing (aggregator). Measured and chosen in docs/people.md.
 TRACK_LOST_S: Final = 3.0  # a face missed (hidden, turned away) for up to 3 s keeps its track
 TRACK_MIN_FRAMES: Final = 3  # a track seen in fewer sampled frames is a phantom (false or fleeting face)
+TRACK_MIN_PRESENCE: Final = 0.3  # a track seen in fewer of the frames it spans is a recurring false box
 TRACK_MIN_IOU: Final = 0.3  # box overlap (after the motion model) that continues a track
 SMOOTH_SWITCH_PER_S: Final = 2.0  # HMM: prior rate of emotion changes; higher lags less, lower flickers less
 SMOOTH_EVIDENCE_WEIGHT: Final = 0.5  # HMM: consecutive frames of one face are not independent evidence

@@ -41,6 +41,7 @@ class ModelStore:
         """The cached file, downloaded first if needed; ConfigError (with the reason) if it cannot be had."""
         import pooch  # imported here: a worker given its model file never needs it
 
+        pooch.get_logger().setLevel(logging.WARNING)  # our own line says what is downloaded, once
         self.folder.mkdir(parents=True, exist_ok=True)
         try:
             fetched = pooch.retrieve(
@@ -48,7 +49,7 @@ class ModelStore:
                 downloader=pooch.HTTPDownloader(timeout=DOWNLOAD_TIMEOUT_S, progressbar=False), progressbar=False,
             )  # fmt: skip
         except Exception as exc:  # requests' and pooch's own errors: network, HTTP status, hash mismatch
-            raise ConfigError(f"cannot download the YuNet model from {self.yunet_url}: {_first_line(exc)}") from exc
+            raise ConfigError(f"cannot download the YuNet model from {self.yunet_url} ({_reason(exc)})") from exc
         return Path(fetched)
 
 
@@ -64,6 +65,17 @@ def find_yunet(given: Path | None, store: ModelStore, download: bool = True) -> 
     return store.fetch_yunet()
 
 
-def _first_line(exc: BaseException) -> str:
+def _reason(exc: BaseException) -> str:
+    """A short reason: requests' own messages run to several hundred characters."""
+    import requests
+
+    if isinstance(exc, requests.ConnectionError):
+        return "no network connection to its host"
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, requests.Timeout):
+        return f"no answer within {DOWNLOAD_TIMEOUT_S} s"
+    if "hash" in str(exc).lower():
+        return "the file's SHA-256 is not the pinned one; it was not kept"
     text = str(exc).strip().splitlines()
-    return text[0][:300] if text else type(exc).__name__
+    return text[0][:200] if text else type(exc).__name__
