@@ -195,7 +195,12 @@ async def _upload(request: Request, services: Services) -> dict[str, str]:
         received.path.unlink(missing_ok=True)
         raise
     video_id = _new_video_id(received.filename)
-    ingest.accept(video_id, received.path, options)
+    try:
+        ingest.accept(video_id, received.path, options)
+    except OSError as exc:  # the spool's disk
+        received.path.unlink(missing_ok=True)
+        ingest.forget(video_id)
+        raise HTTPException(503, f"cannot store the upload: {exc.strerror or exc}") from None
     return {"video_id": video_id, "status_url": f"/v1/videos/{video_id}"}
 
 

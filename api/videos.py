@@ -82,6 +82,10 @@ class VideoStore:
         folder = self._folder(video_id)
         if record is None and not (folder / "summary.json").is_file():
             raise HTTPException(404, "no such video")
+        if record is not None and record.status == "failed":
+            raise HTTPException(
+                404, f"video {video_id} failed and has no results: {record.error or 'no reason recorded'}"
+            )
         if record is not None and record.status not in FINISHED:
             raise HTTPException(409, f"video {video_id} is {record.status}: its results are not written yet")
         path = folder / filename

@@ -1,5 +1,6 @@
 """The HTTP API as a client meets it: real uvicorn, a real redis-server, a worker and the aggregator."""
 
+import functools
 import os
 import socket
 import subprocess
@@ -62,7 +63,13 @@ def api(redis_server: LocalServer, tmp_path_factory: pytest.TempPathFactory) -> 
         stack.enter_context(running(["worker", "--redis-url", redis_server.url], folder / "worker.log"))
         aggregator = ["aggregator", "--out", str(out), "--redis-url", redis_server.url]
         stack.enter_context(running(aggregator, folder / "aggregator.log"))
+        for role in ("worker", "aggregator"):  # running, with their stop handlers installed
+            wait_for(functools.partial(reported, redis_server.url, role), 60, f"the {role} to report")
         yield start_api(stack, redis_server.url, out, folder / "api.log")
+
+
+def reported(url: str, role: str) -> bool:
+    return bool(redis.Redis.from_url(url).keys(keys.health_key(role, "*")))
 
 
 def upload(api: Api, content: bytes, name: str = "clip.mp4", **fields: str) -> httpx.Response:
@@ -155,11 +162,16 @@ def test_results_of_an_unfinished_video_are_409(api: Api, redis_server: LocalSer
     from emostream import registry
 
     # Not the flushing real_redis fixture: this module's worker is blocked on the server.
-    registry.register(redis.Redis.from_url(redis_server.url), "in-progress", source="x.mp4")
+    server = redis.Redis.from_url(redis_server.url)
+    registry.register(server, "in-progress", source="x.mp4")
+    registry.register(server, "broken", source="y.mp4", status="failed", error="y.mp4: not a readable video")
     with api.client() as client:
         assert client.get("/v1/videos/in-progress").json()["status"] == "producing"
         assert client.get("/v1/videos/in-progress/timeline").status_code == 409
         assert client.delete("/v1/videos/in-progress").status_code == 204
+        failed = client.get("/v1/videos/broken/summary")
+        assert failed.status_code == 404
+        assert "not a readable video" in failed.json()["detail"]
 
 
 def test_a_client_that_disconnects_mid_upload_leaves_nothing_behind(api: Api) -> None:
