@@ -32,7 +32,7 @@ from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import MessageError
 from emostream.lifecycle import report_health, run_loop
-from emostream.redisconn import ensure_group, group_entries
+from emostream.redisconn import ensure_group, group_entries, stream_entries
 from emostream.schema import Fields, Result, decode_result
 from emostream.settings import AggregatorSettings
 
@@ -90,7 +90,7 @@ class Aggregator:
     def _step(self, burst: bool) -> bool:
         self._heartbeat()
         self._update_gauges()
-        entries = self._read(">", block=not burst)
+        entries = self._claim_stale() or self._read(">", block=not burst)
         if entries:
             self._store(entries)
         self.finish_ready_videos()
@@ -102,6 +102,20 @@ class Aggregator:
         if time.monotonic() - self._pruned_at >= keys.RETENTION_SWEEP_S:
             self._pruned_at = time.monotonic()
             prune_outputs(self.settings.out_dir, self.settings.output_retention_days)
+
+    def _claim_stale(self) -> list[tuple[bytes, Fields]]:
+        """Results another aggregator read and never acknowledged (it died): ours to store now."""
+        reply = self.client.xautoclaim(
+            keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP, self.name,
+            min_idle_time=self.settings.claim_idle_ms, start_id="0-0", count=self.settings.batch,
+        )  # fmt: skip
+        deleted = reply[2] if len(reply) > 2 else []  # Redis >= 7: ids gone from the stream while pending
+        if deleted:
+            self.client.xack(keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP, *deleted)
+        claimed = stream_entries(reply[1])
+        if claimed:
+            log.warning("aggregator %s claimed %d results left pending by another aggregator", self.name, len(claimed))
+        return claimed
 
     def _read(self, start: str, block: bool) -> list[tuple[bytes, Fields]]:
         reply = self.client.xreadgroup(
@@ -187,14 +201,28 @@ class Aggregator:
                 registry.close(self.client, video_id)
                 continue
             done = registry.results_count(self.client, video_id)
-            if record.frames_expected is not None and done >= record.frames_expected:
-                self.write_outputs(record)
-            elif record.status != "partial" and self._stalled(record):
-                self.write_outputs(record, missing=self._missing(record))
-            else:
+            complete = record.frames_expected is not None and done >= record.frames_expected
+            stalled = not complete and record.status != "partial" and self._stalled(record)
+            if not (complete or stalled) or not self._lease(video_id):
                 continue
+            try:
+                self.write_outputs(record, missing=self._missing(record) if stalled else None)
+            finally:
+                self.client.delete(keys.video_finalising_key(video_id))
             finished.append(video_id)
         return finished
+
+    def _lease(self, video_id: str) -> bool:
+        """Whether this aggregator may finalise the video now (another may be doing it; a dead one's lease lapses)."""
+        taken = self.client.set(keys.video_finalising_key(video_id), self.name, nx=True, ex=keys.FINALISE_LEASE_S)
+        if not taken:
+            return False
+        record = registry.read(self.client, video_id)  # finalised meanwhile by the aggregator that held it?
+        if record is None or record.status == "complete":
+            self.client.delete(keys.video_finalising_key(video_id))
+            registry.close(self.client, video_id)
+            return False
+        return True
 
     def _stalled(self, record: registry.VideoRecord) -> bool:
         last_progress = max(record.updated_at, record.last_result_at)

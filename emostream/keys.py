@@ -30,6 +30,11 @@ def video_sent_key(video_id: str) -> str:
     return f"emo:video:{{{video_id}}}:sent"
 
 
+def video_finalising_key(video_id: str) -> str:
+    """String with TTL: the aggregator writing this video's files now (several may run at once)."""
+    return f"emo:video:{{{video_id}}}:finalising"
+
+
 CAMERAS_INDEX: Final = "emo:cameras"  # set of camera ids: workers read each camera's frames stream
 
 
@@ -64,6 +69,7 @@ MAX_DELIVERIES: Final = 3  # a frame that failed this often is a poison frame
 AGGREGATOR_BATCH: Final = 256  # results are small; read many at once
 DEAD_STREAM_MAXLEN: Final = 10_000  # bounded: metadata and reasons only by default
 RESULTS_STREAM_MAXLEN: Final = 100_000  # entries are deleted once stored; this is a safety cap
+FINALISE_LEASE_S: Final = 120  # far above the time to write a video's files; lapses if its holder dies
 STALL_TIMEOUT_S: Final = 600.0  # a video without progress this long is finalised as partial
 HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unhealthy
 MAX_FRAME_SIDE_PX: Final = 1280  # larger frames are downscaled before encoding

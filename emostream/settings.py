@@ -79,6 +79,7 @@ class AggregatorSettings(CommonSettings):
     batch: int = Field(keys.AGGREGATOR_BATCH, ge=1)
     block_ms: int = Field(keys.WORKER_BLOCK_MS, ge=1)
     stall_timeout_s: float = Field(keys.STALL_TIMEOUT_S, gt=0)
+    claim_idle_ms: int = Field(keys.CLAIM_IDLE_MS, ge=100, description="results pending this long are claimed")
     results_ttl_s: int = Field(
         keys.RESULTS_TTL_S, ge=0, validation_alias=AliasChoices("results_ttl_s", "EMO_RESULTS_TTL_S"),
         description="a finished video's Redis state expires this long after its files are written; 0: never",

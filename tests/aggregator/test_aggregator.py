@@ -151,3 +151,20 @@ def test_camera_results_go_to_windows_and_unknown_cameras_are_rejected(client: "
     assert window["faces"] == 2
     assert window["closed_early"]
     assert not (tmp_path / "cameras" / "nobody").exists()
+
+
+def test_two_aggregators_finalise_a_video_once(client: "redis.Redis", tmp_path: Path) -> None:
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    registry.update(client, "v", status="produced", frames_expected=2)
+    publish(client, result(0), result(3))
+    first = Aggregator(AggregatorSettings(out_dir=tmp_path, name="a1"), client)
+    second = Aggregator(AggregatorSettings(out_dir=tmp_path, name="a2"), client)
+    client.set(keys.video_finalising_key("v"), "a1", ex=60)  # a1 is writing the files right now
+    second.run(burst=True)
+    assert second.stats.videos_completed == 0  # a2 leaves it to a1
+    client.delete(keys.video_finalising_key("v"))  # a1 is done (or its lease lapsed: it died)
+    first.run(burst=True)
+    second.run(burst=True)
+    assert first.stats.videos_completed + second.stats.videos_completed == 1
+    assert registry.read(client, "v").status == "complete"  # type: ignore[union-attr]
+    assert not client.exists(keys.video_finalising_key("v"))

@@ -1,0 +1,48 @@
+"""Results stranded with a dead aggregator are taken over by another, well before the stall timeout."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from emostream import keys, registry
+from emostream.redisconn import ensure_group
+from emostream.schema import Face, Result, encode_result
+from tests.integration.processes import command
+
+
+def result(index: int) -> Result:
+    probs = (0.05, 0.05, 0.05, 0.6, 0.1, 0.05, 0.1)
+    face = Face(box=(10, 10, 60, 60), score=0.9, probs=probs, emotion="happy")
+    return Result(
+        video_id="v", frame_index=index, t_ms=index * 100, captured_at=1.0, status="ok", faces=(face,),
+        model_version="m", detector="d", worker="w",
+    )  # fmt: skip
+
+
+def test_results_left_pending_under_a_consumer_that_never_returns_are_stored_by_a_fresh_aggregator(
+    real_redis: "redis.Redis", redis_url: str, tmp_path: Path
+) -> None:
+    registry.register(real_redis, "v", source="v.mp4", sample_fps=10.0)
+    registry.update(real_redis, "v", status="produced", frames_expected=3)
+    ensure_group(real_redis, keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)
+    for index in range(3):
+        real_redis.xadd(keys.RESULTS_STREAM, encode_result(result(index)))  # type: ignore[arg-type]
+    # An aggregator on a host that is gone read them and died before acknowledging.
+    real_redis.xreadgroup(keys.AGGREGATORS_GROUP, "old-container-4711", {keys.RESULTS_STREAM: ">"}, count=10)
+    time.sleep(0.3)
+    started = time.monotonic()
+    env = {**os.environ, "EMO_AGGREGATOR_CLAIM_IDLE_MS": "200"}  # the stall timeout stays at its 600 s
+    done = subprocess.run(
+        command("aggregator", "--burst", "--out", str(tmp_path), "--redis-url", redis_url),
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert time.monotonic() - started < 60
+    summary = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert (summary["status"], summary["frames_total"]) == ("complete", 3)
+    assert "claimed 3 results left pending by another aggregator" in done.stderr
+    assert real_redis.xpending(keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)["pending"] == 0
