@@ -46,3 +46,36 @@ def test_results_left_pending_under_a_consumer_that_never_returns_are_stored_by_
     assert (summary["status"], summary["frames_total"]) == ("complete", 3)
     assert "claimed 3 results left pending by another aggregator" in done.stderr
     assert real_redis.xpending(keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)["pending"] == 0
+
+
+def test_two_aggregators_one_killed_again_and_again_still_give_each_frame_once(
+    real_redis: "redis.Redis", redis_url: str, tmp_path: Path
+) -> None:
+    """A steady aggregator and one that is SIGKILLed every 1.5 s and comes back under a new name."""
+    from tests.conftest import VIDEOS, require_shared
+    from tests.integration.processes import running, wait_for
+    from tests.integration.test_faults import assert_exactly_once, complete, spawn
+
+    woman = require_shared(VIDEOS / "fer_woman2.mp4")
+    url = ["--redis-url", redis_url]
+    out = tmp_path / "out"
+    fast = {"EMO_AGGREGATOR_CLAIM_IDLE_MS": "1000"}
+    kills = 0
+    with (
+        running(["worker", "--name", "w1", *url], tmp_path / "w1.log"),
+        running(["aggregator", "--out", str(out), "--name", "steady", *url], tmp_path / "steady.log", env=fast),
+    ):
+        producer = spawn(["produce", str(woman), "--video-id", "v", "--every-frame", *url], tmp_path / "p.log")
+        while not complete(real_redis, "v") and kills < 40:
+            flaky = spawn(["aggregator", "--out", str(out), "--name", f"flaky-{kills}", *url], tmp_path / "f.log", fast)
+            time.sleep(1.5)
+            flaky.kill()  # no chance to acknowledge what it read
+            flaky.wait()
+            kills += 1
+        wait_for(lambda: complete(real_redis, "v"), 120, "the video to complete")
+        assert producer.wait(timeout=60) == 0
+    assert kills >= 3
+    assert_exactly_once(out, "v", 464)
+    summary = json.loads((out / "v" / "summary.json").read_text())
+    assert (summary["frames_total"], summary["frames_failed"]) == (464, 0)
+    assert real_redis.xpending(keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)["pending"] == 0
