@@ -1,7 +1,9 @@
 """Stream names, key templates and tunables: the Redis layout, in one place.
 
-Keys that belong to one video share the hash tag ``{video_id}`` so the layout
-also works on Redis Cluster.
+Keys that belong to one video share the hash tag ``{video_id}``, but the design is one Redis
+primary, not Redis Cluster: the worker's transaction (XADD result, XACK and XDEL frame) and the
+aggregator's store span keys that Cluster would put in different slots. Running on Cluster is
+not supported and not tested.
 """
 
 from typing import Final
