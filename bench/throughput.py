@@ -1,0 +1,172 @@
+"""Whole-pipeline throughput against the naive loop, per core and on two cores, in one run.
+
+    python bench/throughput.py --videos ../shared/data/videos --yunet ../shared/models/yunet/yunet_s_640_640.onnx
+
+The naive loop is what hobby emotion projects write, built here: Haar (``scaleFactor=1.3``) on
+every full frame, then one Keras ``model.predict`` per face with the seed CNN
+(``models.architectures.baseline``; its weights do not change its speed). emostream is the whole
+``emostream analyze VIDEO --every-frame`` (embedded server, producer, worker, aggregator), start-up
+included, with its default detector (YuNet, from ``--yunet``) and one thread per worker.
+
+One core: each pinned to core 0 (``os.sched_setaffinity``, inherited by every child process).
+Two cores: two naive loops side by side (one per core, each on the whole clip) against
+``--workers 2`` on both cores. Clips: ``fer_woman2.mp4``, ``short_hamilton_clip.mp4`` and a
+1080p clip made here by tiling the first 105 frames of the latter 3x3. Prints the CPU model and
+flags, frames per second, faces found and the ratios. Needs the training extra (Keras) for the
+naive loop. The machine is shared: compare the ratios of one run.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+CORES = (0, 1)
+TILED_FRAMES = 105
+
+
+def cpu() -> str:
+    info = Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
+    shown = {name: name in flags for name in ("avx2", "avx512f", "avx512_vnni", "amx_int8")}
+    return f"{model}; " + ", ".join(f"{name} {'yes' if has else 'no'}" for name, has in shown.items())
+
+
+def naive_loop(video: Path) -> dict[str, Any]:
+    """Run in a child process already pinned to one core: frames, faces and seconds."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(1)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    cv2.setNumThreads(1)
+    from models.architectures import baseline
+
+    model = baseline()
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]
+    model.predict(np.zeros((1, 48, 48, 1), dtype=np.float32), verbose=0)  # build it, as a script would once
+    capture = cv2.VideoCapture(str(video))
+    started, frames, faces = time.perf_counter(), 0, 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        for x, y, w, h in cascade.detectMultiScale(gray, scaleFactor=1.3, minNeighbors=5):
+            face = cv2.resize(gray[y : y + h, x : x + w], (48, 48)).astype(np.float32) / 255
+            model.predict(face[None, :, :, None], verbose=0)
+            faces += 1
+        frames += 1
+    del keras
+    return {"frames": frames, "faces": faces, "seconds": time.perf_counter() - started}
+
+
+def pinned(command: list[str], cores: tuple[int, ...], env: dict[str, str] | None = None) -> "subprocess.Popen[str]":
+    def pin() -> None:
+        os.sched_setaffinity(0, set(cores))
+
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pin,  # noqa: PLW1509
+        env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def run_naive(video: Path, cores_each: list[tuple[int, ...]]) -> list[dict[str, Any]]:
+    children = [pinned([sys.executable, __file__, "--naive", str(video)], cores) for cores in cores_each]
+    outputs = []
+    for child in children:
+        out, err = child.communicate(timeout=1800)
+        if child.returncode != 0:
+            raise SystemExit(f"naive loop failed: {err[-2000:]}")
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    return outputs
+
+
+def run_emostream(video: Path, yunet: Path, workers: int, cores: tuple[int, ...]) -> dict[str, Any]:
+    out = Path(tempfile.mkdtemp(prefix="emo-throughput-"))
+    command = [
+        sys.executable, "-m", "emostream", "analyze", str(video), "--every-frame", "--workers", str(workers),
+        "--out", str(out), "--yunet-model", str(yunet),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    child = pinned(command, cores, {"EMO_WORKER_THREADS": "1"})
+    _, err = child.communicate(timeout=1800)
+    seconds = time.perf_counter() - started
+    if child.returncode != 0:
+        raise SystemExit(f"emostream analyze failed: {err[-2000:]}")
+    summary = json.loads(next(out.glob("*/summary.json")).read_text())
+    return {"frames": summary["frames_total"], "faces": summary["faces_total"], "seconds": seconds}
+
+
+def tiled_1080p(source: Path, target: Path) -> Path:
+    """3x3 tiles of the clip's first frames at 640x360: 1920x1080 with up to nine times its faces."""
+    capture = cv2.VideoCapture(str(source))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    writer = cv2.VideoWriter(str(target), cv2.VideoWriter.fourcc(*"mp4v"), fps, (1920, 1080))
+    for _ in range(TILED_FRAMES):
+        ok, frame = capture.read()
+        if not ok:
+            break
+        tile = cv2.resize(frame, (640, 360))
+        writer.write(np.vstack([np.hstack([tile, tile[:, ::-1], tile])] * 3))
+    writer.release()
+    return target
+
+
+def rate(result: dict[str, Any]) -> float:
+    return float(result["frames"] / result["seconds"])
+
+
+def compare(name: str, video: Path, yunet: Path) -> None:
+    (naive,) = run_naive(video, [(CORES[0],)])
+    single = run_emostream(video, yunet, 1, (CORES[0],))
+    pair = run_naive(video, [(core,) for core in CORES])
+    naive_pair_rate = sum(r["frames"] for r in pair) / max(r["seconds"] for r in pair)
+    double = run_emostream(video, yunet, 2, CORES)
+    print(
+        f"| {name} | {rate(naive):.1f} ({naive['faces']} faces) | {rate(single):.1f} ({single['faces']} faces) "
+        f"| **{rate(single) / rate(naive):.1f}x** | {naive_pair_rate:.1f} | {rate(double):.1f} "
+        f"| **{rate(double) / naive_pair_rate:.1f}x** |",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=Path, help="folder with fer_woman2.mp4 and short_hamilton_clip.mp4")
+    parser.add_argument("--yunet", type=Path, help="face_detection_yunet_2023mar.onnx")
+    parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)  # the child process's job
+    args = parser.parse_args()
+    if args.naive is not None:
+        print(json.dumps(naive_loop(args.naive)))
+        return
+    if args.videos is None or args.yunet is None:
+        parser.error("--videos and --yunet are required")
+    print(f"CPU: {cpu()} ({os.cpu_count()} cores)")
+    print("frames/s, every frame, start-up included; naive: Haar 1.3 on full frames + Keras predict per face")
+    print(
+        "| clip | naive, 1 core | emostream, 1 core | ratio | 2 naive loops, 2 cores | emostream, 2 workers | ratio |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    tiled = tiled_1080p(args.videos / "short_hamilton_clip.mp4", Path(tempfile.mkdtemp()) / "tiled_1080p.mp4")
+    for name, video in (
+        ("fer_woman2.mp4 (596x336, 464 frames)", args.videos / "fer_woman2.mp4"),
+        ("short_hamilton_clip.mp4 (640x360, 275 frames)", args.videos / "short_hamilton_clip.mp4"),
+        (f"hamilton tiled 3x3 (1920x1080, {TILED_FRAMES} frames)", tiled),
+    ):
+        compare(name, video, args.yunet)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()
