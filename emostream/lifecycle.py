@@ -18,6 +18,11 @@ from emostream.redact import redact_text
 log = logging.getLogger(__name__)
 
 
+def consumer_name() -> str:
+    """This process's default name in consumer groups and health keys: host and pid (unique while it runs)."""
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def install_stop_handlers(request_stop: Callable[[], None]) -> None:
     """First SIGTERM/SIGINT: stop reading, finish the batch in hand. Second: exit at once."""
     received = 0

@@ -5,10 +5,12 @@ Each service has its own environment prefix (``EMO_PRODUCER_``, ``EMO_WORKER_``,
 flags override the environment. Unknown keys are rejected.
 """
 
+import difflib
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from emostream import keys
@@ -34,6 +36,19 @@ class CommonSettings(BaseSettings):
     @property
     def redis_url_redacted(self) -> str:
         return redact_url(self.redis_url)
+
+    @model_validator(mode="after")
+    def _no_unknown_variables(self) -> "CommonSettings":
+        """A typo such as EMO_WORKER_BATCH_FRAMEZ is an error naming the closest setting, not ignored."""
+        prefix = self.model_config.get("env_prefix", "")
+        if not prefix:
+            return self
+        known = {prefix + name.upper() for name in type(self).model_fields}
+        for variable in sorted(v for v in os.environ if v.upper().startswith(prefix) and v.upper() not in known):
+            closest = difflib.get_close_matches(variable.upper(), sorted(known), n=1)
+            hint = f"; did you mean {closest[0]}?" if closest else f" (settings with {prefix}: docs in the README)"
+            raise ValueError(f"unknown setting {variable}{hint}")
+        return self
 
 
 class ProducerSettings(CommonSettings):

@@ -16,7 +16,6 @@ Credentials in URLs are redacted everywhere they could be shown.
 
 import logging
 import os
-import socket
 import threading
 import time
 import tomllib
@@ -32,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from emostream import keys
 from emostream import metrics as m
 from emostream.errors import ConfigError, ServiceError
-from emostream.lifecycle import Backoff, report_health
+from emostream.lifecycle import Backoff, consumer_name, report_health
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
@@ -291,7 +290,7 @@ class CameraProducer:
         _configure_ffmpeg(cameras)
         self.client = client
         self.runners = [CameraRunner(config, client) for config in cameras]
-        self.name = f"{socket.gethostname()}-{os.getpid()}"
+        self.name = consumer_name()
         self.liveness = liveness or m.Liveness()
         self.liveness.report = self._report_health
         self._stopping = threading.Event()

@@ -9,8 +9,6 @@ after back-off; a restarted watcher resumes a half-sent video under the same id.
 """
 
 import logging
-import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import redis
 from emostream import metrics as m
 from emostream import registry
 from emostream.errors import ServiceError, SourceError
-from emostream.lifecycle import Backoff, report_health, sleep_unless
+from emostream.lifecycle import Backoff, consumer_name, report_health, sleep_unless
 from emostream.redact import redact_text
 from emostream.settings import ProducerSettings
 from producer.producer import FileProducer
@@ -51,7 +49,7 @@ class UploadWatcher:
         self.client = client
         self.uploads = uploads
         self.poll_s = poll_s
-        self.name = f"{socket.gethostname()}-{os.getpid()}"
+        self.name = consumer_name()
         self.liveness = liveness or m.Liveness()
         self.liveness.report = self._report_health
         self.stats = WatchStats()

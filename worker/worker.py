@@ -9,8 +9,6 @@ frame and goes to the dead-letter stream, counted as a failed frame of its video
 
 import contextlib
 import logging
-import os
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -19,7 +17,7 @@ import redis
 
 from emostream import keys, registry
 from emostream import metrics as m
-from emostream.lifecycle import report_health, run_loop
+from emostream.lifecycle import consumer_name, report_health, run_loop
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import Fields, encode_result
 from emostream.settings import WorkerSettings
@@ -41,7 +39,7 @@ class WorkerStats:
 
 
 def default_consumer_name() -> str:
-    return f"{socket.gethostname()}-{os.getpid()}"
+    return consumer_name()
 
 
 class Worker:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from emostream.analyze import _last_line
 
 
@@ -28,3 +30,29 @@ def test_a_missing_or_empty_log_says_so(tmp_path: Path) -> None:
     assert _last_line(tmp_path / "absent.log") == "no log"
     (tmp_path / "empty.log").write_text("\n")
     assert _last_line(tmp_path / "empty.log") == "nothing logged"
+
+
+def test_children_get_the_redis_url_in_their_environment_not_on_their_command_line(
+    tmp_path: Path, monkeypatch: "pytest.MonkeyPatch"
+) -> None:
+    """A password in a command line is visible to every user of the machine (ps)."""
+    import subprocess
+
+    from emostream import analyze
+
+    started: list[tuple[list[str], dict[str, str]]] = []
+    monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append((command, kw["env"])))
+    url = "redis://:s3cret@127.0.0.1:7000/0"
+    analyze._spawn(["worker", "--name", "w1"], url, tmp_path / "w.log")
+    ((command, env),) = started
+    assert not any("s3cret" in part for part in command)
+    assert env["EMO_REDIS_URL"] == url
+
+
+def test_zero_workers_is_a_usage_error(capsys: "pytest.CaptureFixture[str]") -> None:
+    from emostream.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["analyze", "x.mp4", "--out", "out", "--workers", "0"])
+    assert stopped.value.code == 2
+    assert "must be at least 1" in capsys.readouterr().err
