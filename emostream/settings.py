@@ -43,9 +43,18 @@ class CommonSettings(BaseSettings):
         prefix = self.model_config.get("env_prefix", "")
         if not prefix:
             return self
-        known = {prefix + name.upper() for name in type(self).model_fields}
+        fields = type(self).model_fields
+        # A field read through an alias (EMO_REDIS_URL, EMO_MODEL_DIR, ...) is not read under the prefix.
+        known = {prefix + name.upper() for name, field in fields.items() if field.validation_alias is None}
+        aliases = {
+            c
+            for f in fields.values()
+            if isinstance(f.validation_alias, AliasChoices)
+            for c in f.validation_alias.choices
+        }
+        names = sorted(known | {str(a) for a in aliases if str(a).startswith("EMO_")})
         for variable in sorted(v for v in os.environ if v.upper().startswith(prefix) and v.upper() not in known):
-            closest = difflib.get_close_matches(variable.upper(), sorted(known), n=1)
+            closest = difflib.get_close_matches(variable.upper(), names, n=1)
             hint = f"; did you mean {closest[0]}?" if closest else f" (settings with {prefix}: docs in the README)"
             raise ValueError(f"unknown setting {variable}{hint}")
         return self

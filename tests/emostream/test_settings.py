@@ -24,3 +24,9 @@ def test_a_variable_far_from_any_setting_still_says_it_is_unknown(monkeypatch: p
     monkeypatch.setenv("EMO_WORKER_ZZZ", "1")
     with pytest.raises(ValidationError, match="unknown setting EMO_WORKER_ZZZ"):
         WorkerSettings()
+
+
+def test_a_setting_read_without_the_prefix_is_pointed_to_by_its_own_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMO_AGGREGATOR_RESULTS_TTL_S", "60")  # read as EMO_RESULTS_TTL_S
+    with pytest.raises(ValidationError, match="did you mean EMO_RESULTS_TTL_S"):
+        AggregatorSettings()
