@@ -52,6 +52,8 @@ class Ingest:
         self.spool = settings.spool_dir
         self.spool.mkdir(parents=True, exist_ok=True)
         self._pool = ThreadPoolExecutor(settings.producers, thread_name_prefix="ingest")
+        # Renders wait for their video to finish: on a thread of their own, so they never hold up sending.
+        self._renders = ThreadPoolExecutor(1, thread_name_prefix="render")
         self._stopping = threading.Event()
         self.queued: set[str] = set()  # accepted, not yet registered by the producer
         self.producer_settings = ProducerSettings(redis_url=settings.redis_url)  # EMO_PRODUCER_* apply too
@@ -78,6 +80,7 @@ class Ingest:
     def close(self) -> None:
         self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._renders.shutdown(wait=True, cancel_futures=True)
 
     def forget(self, video_id: str) -> None:
         """Drop a job's files (the video was deleted)."""
@@ -115,9 +118,21 @@ class Ingest:
         record = registry.read(self.client, video_id)
         if record is None or record.status == "producing":
             self._send(video, video_id, options)
-        if options.render and self._wait_until_finished(video_id):
-            self._render(video, video_id)
-        shutil.rmtree(job.parent, ignore_errors=True)
+        if options.render:
+            self._renders.submit(self._render_when_finished, video_id, video)
+        else:
+            shutil.rmtree(job.parent, ignore_errors=True)
+
+    def _render_when_finished(self, video_id: str, video: Path) -> None:
+        try:
+            finished = self._wait_until_finished(video_id)
+            if self._stopping.is_set():  # the job stays in the spool: rendered after the next start
+                return
+            if finished:
+                self._render(video, video_id)
+        except Exception:
+            log.exception("%s: render could not be run", video_id)
+        shutil.rmtree(self.spool / video_id, ignore_errors=True)
 
     def _send(self, video: Path, video_id: str, options: UploadOptions) -> None:
         overrides: dict[str, object] = {"fps": options.fps, "every_frame": options.every_frame or None}
