@@ -142,9 +142,9 @@ class Ingest:
             log.info("%s: %d frames sent from upload %s", video_id, report.frames_sent, options.filename)
         except SourceError as exc:  # registered as failed by the producer, with the reason
             log.warning("%s: %s", video_id, exc)
+        except ServiceError:  # Redis went away: _run retries
+            raise
         except EmostreamError as exc:
-            if isinstance(exc, ServiceError):
-                raise
             log.warning("%s: %s", video_id, redact_text(str(exc)))
         finally:
             self.queued.discard(video_id)

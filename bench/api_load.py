@@ -10,7 +10,6 @@ video, and waits until every one is complete. Loopback only, bounded in count an
 import argparse
 import asyncio
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from common import cpu_description
 
 from emostream.localserver import LocalServer, free_port, system_server_binary
 from emostream.sample import make_sample_video
@@ -26,17 +26,6 @@ from emostream.sample import make_sample_video
 TOKEN = "bench-token"  # noqa: S105 (a throwaway token for the API this run starts)
 HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 DEADLINE_S = 600.0
-
-
-def cpu() -> str:
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor()
-    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
-    shown = [f for f in ("avx2", "avx512f", "avx512_vnni", "amx_int8") if f in flags]
-    return f"{model}, {os.cpu_count()} cores, {' '.join(shown)}"
 
 
 def start(args: list[str], log: Path, env: dict[str, str] | None = None) -> "subprocess.Popen[bytes]":
@@ -84,7 +73,7 @@ async def load(url: str, clip: bytes, uploads: int, concurrency: int) -> None:
         done_s = await wait_complete(client, ids)
         frames = [(await client.get(f"/v1/videos/{v}/summary")).json()["frames_total"] for v in ids]
     times = np.array([elapsed for _, elapsed in sent]) * 1000
-    print(f"CPU: {cpu()}")
+    print(f"CPU: {cpu_description()}")
     print(f"{uploads} uploads of {len(clip) / 1024:.0f} KB, {concurrency} at once: all accepted in {accepted_s:.2f} s")
     p50, p95 = np.percentile(times, 50), np.percentile(times, 95)
     print(f"time to 202: p50 {p50:.0f} ms, p95 {p95:.0f} ms, max {times.max():.0f} ms")

@@ -12,15 +12,13 @@ raw against smoothed, on the videos given with ``--also``.
 
 import argparse
 import itertools
-import json
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
+from common import analysed_timeline
 
 from aggregator.people import analyse_people
 from aggregator.smoothing import UNCERTAIN, SmoothingConfig, labels, smooth
@@ -53,13 +51,6 @@ def make_cut_clip(source: Path, path: Path) -> tuple[float, list[tuple[str, floa
         clock += len(chosen) / fps
     writer.release()
     return fps, truth
-
-
-def analyse(video: Path, out: Path, yunet: Path) -> dict[str, Any]:
-    command = [sys.executable, "-m", "emostream", "analyze", str(video), "--out", str(out), "--yunet-model", str(yunet)]
-    subprocess.run(command, check=True, capture_output=True)
-    timeline: dict[str, Any] = json.loads((out / video.stem / "timeline.json").read_text())
-    return timeline
 
 
 def track_series(timeline: dict[str, Any]) -> dict[int, tuple[list[int], np.ndarray]]:
@@ -134,7 +125,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="emo-smoothing-"))
     clip = folder / "cut.mp4"
     _, truth = make_cut_clip(args.videos / "fer_woman2.mp4", clip)
-    series = track_series(analyse(clip, folder / "out", args.yunet))
+    series = track_series(analysed_timeline(clip, folder / "out", args.yunet))
     t_ms, probs = max(series.values(), key=lambda s: len(s[0]))  # the woman's track
     print(f"cut clip: truth {[(label, round(start, 2)) for label, start, _ in truth]}, {len(t_ms)} sampled frames")
     print("| smoothing | smiling right | uncertain | spurious switches / min | lag after a change (s) |")
@@ -145,7 +136,7 @@ def main() -> None:
             f"| {name} | {s['accuracy']:.2f} | {s['uncertain']:.2f} | {s['spurious_per_min']:.1f} | {s['lag_s']:.2f} |"
         )
     for name in args.also:
-        timeline = analyse(args.videos / name, folder / "out", args.yunet)
+        timeline = analysed_timeline(args.videos / name, folder / "out", args.yunet)
         results = [Result.model_validate(_result(frame)) for frame in timeline["frames"]]
         minutes = sum((t[-1] - t[0]) / 60000 for t, _ in track_series(timeline).values() if len(t) > 1)
         raw = sum(switches([EMOTIONS[int(p.argmax())] for p in probs]) for _, probs in track_series(timeline).values())

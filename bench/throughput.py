@@ -28,17 +28,10 @@ from typing import Any
 
 import cv2
 import numpy as np
+from common import cpu_description
 
 CORES = (0, 1)
 TILED_FRAMES = 105
-
-
-def cpu() -> str:
-    info = Path("/proc/cpuinfo").read_text().splitlines()
-    model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), "?")
-    flags = set(next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), []))
-    shown = {name: name in flags for name in ("avx2", "avx512f", "avx512_vnni", "amx_int8")}
-    return f"{model}; " + ", ".join(f"{name} {'yes' if has else 'no'}" for name, has in shown.items())
 
 
 def naive_loop(video: Path) -> dict[str, Any]:
@@ -152,7 +145,7 @@ def main() -> None:
         return
     if args.videos is None or args.yunet is None:
         parser.error("--videos and --yunet are required")
-    print(f"CPU: {cpu()} ({os.cpu_count()} cores)")
+    print(f"CPU: {cpu_description()}")
     print("frames/s, every frame, start-up included; naive: Haar 1.3 on full frames + Keras predict per face")
     print(
         "| clip | naive, 1 core | emostream, 1 core | ratio | 2 naive loops, 2 cores | emostream, 2 workers | ratio |"

@@ -10,9 +10,6 @@ tracks the same detections with each tracker configuration and scores them.
 """
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,6 +21,7 @@ import motmetrics as mm
 import numpy as np
 import numpy.typing as npt
 import supervision as sv
+from common import analysed_timeline
 from trackers import ByteTrackTracker
 
 from aggregator.tracking import Box, TrackingConfig, assign_tracks
@@ -118,13 +116,6 @@ def _visible(placed: list[tuple[str, Box, tuple[int, int]]]) -> dict[str, Box]:
     return visible
 
 
-def run_pipeline(clip: Path, out: Path, yunet: Path) -> dict[str, Any]:
-    command = [sys.executable, "-m", "emostream", "analyze", str(clip), "--out", str(out), "--yunet-model", str(yunet)]
-    subprocess.run(command, check=True, capture_output=True)
-    timeline: dict[str, Any] = json.loads((out / clip.stem / "timeline.json").read_text())
-    return timeline
-
-
 def bytetrack_tracks(frames: Sequence[Sequence[Box]], fps: float, config: TrackingConfig) -> list[list[int | None]]:
     """The alternative compared: ``trackers``' ByteTrack on the same detections (a new track has no id at first)."""
     tracker = ByteTrackTracker(
@@ -196,7 +187,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     clip = folder / "crossing.mp4"
     truth = make_clip(clip, actors)
-    timeline = run_pipeline(clip, folder / "out", args.yunet)
+    timeline = analysed_timeline(clip, folder / "out", args.yunet)
     frames = [[tuple(f["box"]) for f in frame["faces"]] for frame in timeline["frames"]]
     fps = float(timeline["fps"])
     detections = sum(map(len, frames))

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from emostream import registry
-from emostream.errors import ConfigError, ServiceError
+from emostream.errors import ServiceError
 from emostream.localserver import LocalServer, embedded_server_binary
-from emostream.modelstore import ModelStore, find_yunet
+from emostream.modelstore import yunet_or_fallback
 from emostream.redisconn import connect
 from emostream.settings import ProducerSettings, WorkerSettings
 
@@ -100,21 +100,13 @@ def _render(options: AnalyzeOptions, jobs: list[VideoJob]) -> None:
 
 def choose_detector(flags: dict[str, Any]) -> dict[str, Any]:
     """YuNet found (or fetched) once for every worker; Haar, said on the terminal, if it cannot be had."""
-    if flags.get("detector") == "haar":
-        return flags
     settings = WorkerSettings(**{k: v for k, v in flags.items() if k in ("detector", "yunet_model")})
-    try:
-        path = find_yunet(settings.yunet_model, ModelStore.default(settings.model_dir, settings.yunet_url))
-    except ConfigError as exc:
-        if settings.detector == "yunet":
-            raise
-        print(
-            f"emostream: warning: {exc}. Using the Haar face detector instead (several times slower, and it finds "
-            "faces that are not there); run `emostream models fetch` with network access, or pass --yunet-model PATH",
-            file=sys.stderr,
-        )
-        return {**flags, "detector": "haar"}
-    return {**flags, "yunet_model": path}
+    path, warning = yunet_or_fallback(settings)
+    if path is not None:
+        return {**flags, "yunet_model": path}
+    if warning:
+        print(f"emostream: warning: {warning}", file=sys.stderr)
+    return {**flags, "detector": "haar"}
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from pathlib import Path
 import platformdirs
 
 from emostream.errors import ConfigError
+from emostream.settings import WorkerSettings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,24 @@ def find_yunet(given: Path | None, store: ModelStore, download: bool = True) -> 
         return store.yunet_path
     log.info("YuNet model not in %s: downloading it once from %s", store.folder, store.yunet_url)
     return store.fetch_yunet()
+
+
+def yunet_or_fallback(settings: WorkerSettings) -> tuple[Path | None, str]:
+    """The YuNet file the settings lead to; or None, with the warning that says why Haar is used
+    and how to fix it. Asking for YuNet by name makes a missing model an error instead."""
+    if settings.detector == "haar":
+        return None, ""
+    store = ModelStore.default(settings.model_dir, settings.yunet_url)
+    try:
+        return find_yunet(settings.yunet_model, store), ""
+    except ConfigError as exc:
+        if settings.detector == "yunet":
+            raise ConfigError(f"{exc}; run `emostream models fetch`, or pass --yunet-model PATH") from exc
+        return None, (
+            f"{exc}. Using the Haar face detector instead (several times slower, and it finds faces that are "
+            f"not there); run `emostream models fetch` with network access, put {YUNET_FILE} in {store.folder} "
+            "(EMO_MODEL_DIR), or pass --yunet-model PATH"
+        )
 
 
 def _reason(exc: BaseException) -> str:

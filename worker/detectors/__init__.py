@@ -8,8 +8,7 @@ names the detector that produced it.
 
 import logging
 
-from emostream.errors import ConfigError
-from emostream.modelstore import YUNET_FILE, ModelStore, find_yunet
+from emostream.modelstore import yunet_or_fallback
 from emostream.settings import WorkerSettings
 from worker.detectors.base import Detection, FaceDetector
 from worker.detectors.haar import HaarDetector
@@ -21,19 +20,9 @@ log = logging.getLogger(__name__)
 
 
 def create_detector(settings: WorkerSettings) -> FaceDetector:
-    if settings.detector == "haar":
-        return HaarDetector(settings.detect_max_side_px)
-    store = ModelStore.default(settings.model_dir, settings.yunet_url)
-    try:
-        path = find_yunet(settings.yunet_model, store)
-    except ConfigError as exc:
-        if settings.detector == "yunet":
-            raise ConfigError(f"{exc}; run `emostream models fetch`, or pass --yunet-model PATH") from exc
-        log.warning(
-            "the YuNet face detector is not available (%s): using Haar instead, which is several times slower "
-            "and finds faces that are not there. To fix it, run `emostream models fetch` where the network is "
-            "reachable, put %s in %s (EMO_MODEL_DIR), or pass --yunet-model PATH",
-            exc, YUNET_FILE, store.folder,
-        )  # fmt: skip
+    path, warning = yunet_or_fallback(settings)
+    if path is None:
+        if warning:
+            log.warning("%s", warning)
         return HaarDetector(settings.detect_max_side_px)
     return YuNetDetector(path, settings.detect_max_side_px)
