@@ -188,14 +188,25 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing_behind(api: Api) ->
     wait_for(lambda: spool_is_empty(api), 10, "the partial upload to be removed")
 
 
-def test_an_upload_while_redis_is_down_is_refused_with_503_and_not_kept(tmp_path: Path, astronaut_video: Path) -> None:
+def test_redis_stopping_during_an_upload_gets_503_and_nothing_is_kept(tmp_path: Path, astronaut_video: Path) -> None:
     binary = system_server_binary()
     assert binary is not None
     with ExitStack() as stack:
         server = stack.enter_context(LocalServer(binary))
         api = start_api(stack, server.url, tmp_path / "out", tmp_path / "api.log")
-        server.stop()
-        answer = upload(api, astronaut_video.read_bytes())
+        boundary = "stop-redis-midway"
+        head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.mp4"\r\n\r\n'.encode()
+        video = astronaut_video.read_bytes()
+
+        def body() -> Iterator[bytes]:
+            yield head + video[: len(video) // 2]
+            server.stop()  # Redis goes away while the upload is still streaming in
+            yield video[len(video) // 2 :] + f"\r\n--{boundary}--\r\n".encode()
+
+        with api.client() as client:
+            answer = client.post(
+                "/v1/videos", content=body(), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+            )
         assert answer.status_code == 503
         assert "Redis" in answer.json()["detail"]
         assert spool_is_empty(api)
