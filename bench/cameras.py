@@ -1,7 +1,8 @@
 """Live-camera latency benchmark: N cameras at F fps through real RTSP, workers and aggregator.
 
-    .venv/bin/python bench/cameras.py [--cameras 4] [--fps 5] [--workers 1] [--seconds 60]
-                                      [--detector haar|yunet] [--batch-frames 16]
+    .venv/bin/python bench/cameras.py --video ../shared/data/videos/short_hamilton_clip.mp4 [--cameras 4]
+        [--fps 5] [--workers 1] [--seconds 60] [--detector haar|yunet --yunet MODEL.onnx] [--batch-frames 16]
+
 
 Starts a redis-server and GStreamer's RTSP server (Debian packages, as the tests do)
 on free loopback ports, one ``emostream camera`` process with every camera (all
@@ -33,14 +34,13 @@ from emostream.localserver import LocalServer, system_server_binary  # noqa: E40
 from emostream.redisconn import connect  # noqa: E402
 from emostream.schema import Result  # noqa: E402
 from emostream.settings import AggregatorSettings  # noqa: E402
-from tests.integration.rtsp import RtspServer, extract_frames, require_gstreamer  # noqa: E402
-
-VIDEO = REPO.parent / "shared" / "data" / "videos" / "short_hamilton_clip.mp4"
-YUNET = REPO.parent / "shared" / "models" / "yunet" / "yunet_s_640_640.onnx"
+from testkit.rtsp import PACKAGES, RtspServer, extract_frames, gstreamer_available  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", type=Path, required=True, help="a clip with faces, looped by every camera")
+    parser.add_argument("--yunet", type=Path, help="the YuNet model file, for --detector yunet")
     parser.add_argument("--cameras", type=int, default=4)
     parser.add_argument("--fps", type=float, default=5.0)
     parser.add_argument("--workers", type=int, default=1)
@@ -49,13 +49,16 @@ def main() -> None:
     parser.add_argument("--detector", choices=["haar", "yunet"], default="haar")
     parser.add_argument("--batch-frames", type=int, default=16, help="worker read size")
     args = parser.parse_args()
-    require_gstreamer()
+    if not gstreamer_available():
+        sys.exit(f"GStreamer's RTSP server is not installed ({PACKAGES})")
+    if args.detector == "yunet" and args.yunet is None:
+        sys.exit("--detector yunet needs --yunet MODEL.onnx")
     binary = system_server_binary()
     if binary is None:
         sys.exit("redis-server is not installed")
     with tempfile.TemporaryDirectory() as tmp, LocalServer(binary) as server:
         work = Path(tmp)
-        rtsp = RtspServer(extract_frames(VIDEO, work / "frames"), work / "rtsp.log")
+        rtsp = RtspServer(extract_frames(args.video, work / "frames"), work / "rtsp.log")
         rtsp.start()
         try:
             run(args, server.url, rtsp, work)
@@ -83,7 +86,7 @@ def run(args: argparse.Namespace, url: str, rtsp: RtspServer, work: Path) -> Non
     env = {**os.environ, "EMO_REDIS_URL": url, "EMO_WORKER_DETECTOR": args.detector}
     env["EMO_WORKER_BATCH_FRAMES"] = str(args.batch_frames)
     if args.detector == "yunet":
-        env["EMO_WORKER_YUNET_MODEL"] = str(YUNET)
+        env["EMO_WORKER_YUNET_MODEL"] = str(args.yunet)
     emostream = [sys.executable, "-m", "emostream"]
     log = (work / "processes.log").open("wb")
     processes = [

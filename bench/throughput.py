@@ -4,7 +4,7 @@
 
 The naive loop is what hobby emotion projects write, built here: Haar (``scaleFactor=1.3``) on
 every full frame, then one Keras ``model.predict`` per face with the seed CNN
-(``models.architectures.baseline``; its weights do not change its speed). emostream is the whole
+(``models.training.architectures.baseline``; its weights do not change its speed). emostream is the whole
 ``emostream analyze VIDEO --every-frame`` (embedded server, producer, worker, aggregator), start-up
 included, with its default detector (YuNet, from ``--yunet``) and one thread per worker.
 
@@ -43,7 +43,7 @@ def naive_loop(video: Path) -> dict[str, Any]:
     tf.config.threading.set_intra_op_parallelism_threads(1)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     cv2.setNumThreads(1)
-    from models.architectures import baseline
+    from models.training.architectures import baseline
 
     model = baseline()
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")  # type: ignore[attr-defined]

@@ -24,10 +24,10 @@ def seconds_per_step(arch: str, precision: str, steps: int) -> float:
     import keras
     import numpy as np
 
-    from models.recipes import RECIPES
-    from models.train import build_model
+    from models.training.recipes import all_recipes
+    from models.training.train import build_model
 
-    recipe = RECIPES[arch]
+    recipe = all_recipes()[arch]
     keras.mixed_precision.set_global_policy(precision)
     model = build_model(recipe, steps_per_epoch=steps)
     rng = np.random.default_rng(0)
@@ -41,7 +41,7 @@ def seconds_per_step(arch: str, precision: str, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--arch", default="vggbn-wide", help="a recipe name from models/recipes.py")
+    parser.add_argument("--arch", default="vggbn-wide", help="a recipe name from models/training/recipes.py")
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--precision", help=argparse.SUPPRESS)  # the child process's one measurement
     args = parser.parse_args()

@@ -265,12 +265,16 @@ def _produce(args: argparse.Namespace) -> int:
     from producer.producer import FileProducer
 
     settings = producer_settings(args)
-    client = connect(settings.redis_url)
-    liveness = start_metrics(settings, "producer")
-    producer = FileProducer(settings, client, replace=args.replace, liveness=liveness)
-    report = producer.produce(args.video, args.video_id)
-    print(json.dumps({"video_id": report.video_id, "frames_sent": report.frames_sent, "sample_fps": report.sample_fps}))
-    return EXIT_OK
+    with connect(settings.redis_url) as client:  # closed however the service ends
+        liveness = start_metrics(settings, "producer")
+        producer = FileProducer(settings, client, replace=args.replace, liveness=liveness)
+        report = producer.produce(args.video, args.video_id)
+        print(
+            json.dumps(
+                {"video_id": report.video_id, "frames_sent": report.frames_sent, "sample_fps": report.sample_fps}
+            )
+        )
+        return EXIT_OK
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -278,17 +282,17 @@ def _worker(args: argparse.Namespace) -> int:
     from worker.factory import create_worker
 
     settings = worker_settings(args)
-    client = connect(settings.redis_url)
-    if args.check:
-        return _report_health(check_health(client, "worker", settings.name))
-    worker = create_worker(settings, client)
-    processor = worker.processor
-    worker.liveness = start_metrics(
-        settings, "worker", model_version=processor.classifier.version, detector=processor.detector.name
-    )
-    install_stop_handlers(worker.request_stop)
-    worker.run(burst=args.burst)
-    return EXIT_OK
+    with connect(settings.redis_url) as client:  # closed however the service ends
+        if args.check:
+            return _report_health(check_health(client, "worker", settings.name))
+        worker = create_worker(settings, client)
+        processor = worker.processor
+        worker.liveness = start_metrics(
+            settings, "worker", model_version=processor.classifier.version, detector=processor.detector.name
+        )
+        install_stop_handlers(worker.request_stop)
+        worker.run(burst=args.burst)
+        return EXIT_OK
 
 
 def _aggregator(args: argparse.Namespace) -> int:
@@ -296,13 +300,13 @@ def _aggregator(args: argparse.Namespace) -> int:
     from emostream.lifecycle import check_health, install_stop_handlers
 
     settings = AggregatorSettings(**settings_kwargs(args, ["redis_url", "out_dir", "name", *METRICS_FLAGS]))
-    client = connect(settings.redis_url)
-    if args.check:
-        return _report_health(check_health(client, "aggregator", settings.name))
-    aggregator = Aggregator(settings, client, start_metrics(settings, "aggregator"))
-    install_stop_handlers(aggregator.request_stop)
-    aggregator.run(burst=args.burst)
-    return EXIT_OK
+    with connect(settings.redis_url) as client:  # closed however the service ends
+        if args.check:
+            return _report_health(check_health(client, "aggregator", settings.name))
+        aggregator = Aggregator(settings, client, start_metrics(settings, "aggregator"))
+        install_stop_handlers(aggregator.request_stop)
+        aggregator.run(burst=args.burst)
+        return EXIT_OK
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -310,14 +314,14 @@ def _watch(args: argparse.Namespace) -> int:
     from producer.watch import UploadWatcher
 
     settings = producer_settings(args)
-    client = connect(settings.redis_url)
-    if args.check:
-        return _report_health(check_health(client, "producer", None))
-    watcher = UploadWatcher(settings, client, args.uploads, args.poll_s, start_metrics(settings, "producer"))
-    install_stop_handlers(watcher.request_stop)
-    stats = watcher.run(once=args.once)
-    print(json.dumps({"processed": stats.processed, "failed": stats.failed}))
-    return EXIT_OK
+    with connect(settings.redis_url) as client:  # closed however the service ends
+        if args.check:
+            return _report_health(check_health(client, "producer", None))
+        watcher = UploadWatcher(settings, client, args.uploads, args.poll_s, start_metrics(settings, "producer"))
+        install_stop_handlers(watcher.request_stop)
+        stats = watcher.run(once=args.once)
+        print(json.dumps({"processed": stats.processed, "failed": stats.failed}))
+        return EXIT_OK
 
 
 def _camera(args: argparse.Namespace) -> int:
@@ -326,7 +330,8 @@ def _camera(args: argparse.Namespace) -> int:
 
     settings = producer_settings(args)
     if args.check:
-        return _report_health(check_health(connect(settings.redis_url), "camera", None))
+        with connect(settings.redis_url) as client:
+            return _report_health(check_health(client, "camera", None))
     if args.config is not None:
         if args.url is not None:
             raise ConfigError("give either a camera URL or --config, not both")
@@ -345,41 +350,41 @@ def _camera(args: argparse.Namespace) -> int:
             "transport",
         ]
         cameras = [CameraConfig(**settings_kwargs(args, names))]
-    client = connect(settings.redis_url)
-    producer = CameraProducer(cameras, client, start_metrics(settings, "producer"))
-    install_stop_handlers(producer.request_stop)
-    states = producer.run()
-    print(json.dumps(states))
-    if all(state == "failed" for state in states.values()):
-        failed = ", ".join(f"{r.config.camera_id}: {r.error}" for r in producer.runners)
-        raise SourceError(f"every camera failed ({redact_text(failed)})")
-    return EXIT_OK
+    with connect(settings.redis_url) as client:  # closed however the service ends
+        producer = CameraProducer(cameras, client, start_metrics(settings, "producer"))
+        install_stop_handlers(producer.request_stop)
+        states = producer.run()
+        print(json.dumps(states))
+        if all(state == "failed" for state in states.values()):
+            failed = ", ".join(f"{r.config.camera_id}: {r.error}" for r in producer.runners)
+            raise SourceError(f"every camera failed ({redact_text(failed)})")
+        return EXIT_OK
 
 
 def _status(args: argparse.Namespace) -> int:
     settings = AggregatorSettings(**settings_kwargs(args, ["redis_url"]))
-    client = connect(settings.redis_url)
-    if args.camera:
-        from emostream.camerastatus import camera_status
+    with connect(settings.redis_url) as client:  # closed however the service ends
+        if args.camera:
+            from emostream.camerastatus import camera_status
 
-        state = camera_status(client, args.camera)
-        if state is None:
-            print(f"emostream: no camera with id {args.camera!r}", file=sys.stderr)
-            return EXIT_FAILED
-        print(json.dumps(state, indent=1))
+            state = camera_status(client, args.camera)
+            if state is None:
+                print(f"emostream: no camera with id {args.camera!r}", file=sys.stderr)
+                return EXIT_FAILED
+            print(json.dumps(state, indent=1))
+            return EXIT_OK
+        ids = [args.video_id] if args.video_id else registry.all_video_ids(client)
+        states = []
+        for video_id in ids:
+            record = registry.read(client, video_id)
+            if record is None and not args.video_id:  # expired (EMO_RESULTS_TTL_S) since it was listed
+                continue
+            if record is None:
+                print(f"emostream: no video with id {video_id!r}", file=sys.stderr)
+                return EXIT_FAILED
+            states.append({**record.model_dump(), "frames_done": registry.results_count(client, video_id)})
+        print(json.dumps(states[0] if args.video_id else states, indent=1))
         return EXIT_OK
-    ids = [args.video_id] if args.video_id else registry.all_video_ids(client)
-    states = []
-    for video_id in ids:
-        record = registry.read(client, video_id)
-        if record is None and not args.video_id:  # expired (EMO_RESULTS_TTL_S) since it was listed
-            continue
-        if record is None:
-            print(f"emostream: no video with id {video_id!r}", file=sys.stderr)
-            return EXIT_FAILED
-        states.append({**record.model_dump(), "frames_done": registry.results_count(client, video_id)})
-    print(json.dumps(states[0] if args.video_id else states, indent=1))
-    return EXIT_OK
 
 
 def _render(args: argparse.Namespace) -> int:
@@ -398,7 +403,8 @@ def _api(args: argparse.Namespace) -> int:
     settings = ApiSettings(**settings_kwargs(args, ["redis_url", "out_dir", "host", "port"]))
     if not settings.token_set():
         raise ConfigError("the API needs at least one token: set EMO_API_TOKENS or EMO_API_TOKENS_FILE")
-    serve(settings, connect(settings.redis_url), args.log_level)
+    with connect(settings.redis_url) as client:
+        serve(settings, client, args.log_level)
     return EXIT_OK
 
 

@@ -45,7 +45,7 @@ def _interpolation(shape: tuple[int, ...], size_px: int) -> int:
     """INTER_AREA averages pixels when a crop shrinks; enlarging, it repeats them like INTER_NEAREST,
     and a blocky face costs accuracy: on PublicTest faces shrunk to 24 px and enlarged again, the
     model served on 2026-12-02 scored 51.5 % with INTER_AREA, 56.4 % with INTER_LINEAR and 61.6 % with
-    INTER_CUBIC (69.2 % at 48 px; `python -m models.capture`). So crops smaller than the input are
+    INTER_CUBIC (69.2 % at 48 px; `python -m models capture`). So crops smaller than the input are
     enlarged bicubically."""
     shrinking = shape[0] >= size_px and shape[1] >= size_px
     return cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC

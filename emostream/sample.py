@@ -1,15 +1,11 @@
-"""A sample video with a real face, for a first run on a fresh machine.
+"""A sample video with a real face, for a first run on a fresh machine, without network.
 
-The face is NASA's public-domain astronaut portrait (Eileen Collins) that the
-scikit-image wheel ships as ``skimage/data/astronaut.png``. If scikit-image is not
-installed, the wheel is fetched with ``pip download --no-deps`` and only that one
-file is read from it; nothing is installed.
+The face is NASA's public-domain astronaut portrait (Eileen Collins, 512x512), the one
+scikit-image ships as ``skimage/data/astronaut.png``; this package carries it as a JPEG
+(``emostream/data/astronaut.jpg``, 61 KB).
 """
 
-import subprocess
-import sys
-import tempfile
-import zipfile
+from importlib import resources
 from pathlib import Path
 
 import cv2
@@ -18,7 +14,6 @@ import numpy.typing as npt
 
 from emostream.errors import SourceError
 
-ASTRONAUT = "skimage/data/astronaut.png"
 SAMPLE_FPS = 15
 SAMPLE_SECONDS = 4
 FRAME_SIZE = (640, 480)
@@ -26,36 +21,7 @@ FRAME_SIZE = (640, 480)
 
 def astronaut_image() -> npt.NDArray[np.uint8]:
     """The astronaut portrait as a BGR image."""
-    try:
-        import skimage
-
-        path = Path(skimage.__file__).parent / "data" / "astronaut.png"
-        if path.exists():
-            return _read(path.read_bytes())
-    except ImportError:
-        pass
-    return _read(_from_wheel())
-
-
-def _from_wheel() -> bytes:
-    with tempfile.TemporaryDirectory() as tmp:
-        command = [
-            sys.executable,
-            "-m",
-            "pip",
-            "download",
-            "--no-deps",
-            "--only-binary=:all:",
-            "-d",
-            tmp,
-            "scikit-image",
-        ]
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-        wheels = list(Path(tmp).glob("scikit_image-*.whl"))
-        if done.returncode != 0 or not wheels:
-            raise SourceError(f"could not download the scikit-image wheel for the sample face: {done.stderr[-500:]}")
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            return wheel.read(ASTRONAUT)
+    return _read(resources.files("emostream").joinpath("data", "astronaut.jpg").read_bytes())
 
 
 def _read(data: bytes) -> npt.NDArray[np.uint8]:

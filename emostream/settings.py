@@ -37,22 +37,30 @@ class CommonSettings(BaseSettings):
     def redis_url_redacted(self) -> str:
         return redact_url(self.redis_url)
 
+    @classmethod
+    def variables(cls) -> tuple[set[str], set[str]]:
+        """(variables read under this class's prefix, variables read through an alias such as EMO_REDIS_URL)."""
+        prefix = cls.model_config.get("env_prefix", "")
+        fields = cls.model_fields
+        # A field read through an alias (EMO_REDIS_URL, EMO_MODEL_DIR, ...) is not read under the prefix.
+        prefixed = {prefix + name.upper() for name, field in fields.items() if field.validation_alias is None}
+        aliases = {
+            str(c)
+            for f in fields.values()
+            if isinstance(f.validation_alias, AliasChoices)
+            for c in f.validation_alias.choices
+            if str(c).startswith("EMO_")
+        }
+        return prefixed, aliases
+
     @model_validator(mode="after")
     def _no_unknown_variables(self) -> "CommonSettings":
         """A typo such as EMO_WORKER_BATCH_FRAMEZ is an error naming the closest setting, not ignored."""
         prefix = self.model_config.get("env_prefix", "")
         if not prefix:
             return self
-        fields = type(self).model_fields
-        # A field read through an alias (EMO_REDIS_URL, EMO_MODEL_DIR, ...) is not read under the prefix.
-        known = {prefix + name.upper() for name, field in fields.items() if field.validation_alias is None}
-        aliases = {
-            c
-            for f in fields.values()
-            if isinstance(f.validation_alias, AliasChoices)
-            for c in f.validation_alias.choices
-        }
-        names = sorted(known | {str(a) for a in aliases if str(a).startswith("EMO_")})
+        known, aliases = self.variables()
+        names = sorted(known | aliases)
         for variable in sorted(v for v in os.environ if v.upper().startswith(prefix) and v.upper() not in known):
             closest = difflib.get_close_matches(variable.upper(), names, n=1)
             hint = f"; did you mean {closest[0]}?" if closest else f" (settings with {prefix}: docs in the README)"

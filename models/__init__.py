@@ -1,7 +1,8 @@
-"""The emotion model: serving (``load_classifier``) is light; training lives in submodules.
+"""The emotion model as the workers serve it: ``load_classifier`` and the committed artifact.
 
-Importing this package never imports TensorFlow or Keras, so a worker install needs
-no training stack.
+Importing this package never imports TensorFlow or Keras, so a worker install needs no
+training stack. Training (``models.training``) and research (``models.experiments``) run from
+a source checkout through ``python -m models COMMAND``; the serving wheel carries neither.
 """
 
 from models.classifier import EmotionClassifier, load_classifier

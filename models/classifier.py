@@ -29,7 +29,7 @@ BUDGET_MULTIPLY_ADDS = 150_000_000
 # Training in one call took 24 GB for vggbn-wide, so large inputs run in chunks.
 SESSION_BATCH = 256
 # The reference check. An int8 artifact with weights up to +-127 scored 51.88 % instead of 69.30 %
-# on an AVX2 CPU without VNNI (models/quantize.py), with no error. There, on these smooth synthetic
+# on an AVX2 CPU without VNNI (models/training/quantize.py), with no error. There, on these smooth synthetic
 # faces, its probabilities were up to 0.34 away from the re-quantized artifact's (0.19 to 0.37 over
 # four seeds of such faces), while one artifact computed twice differs by nothing and an int8
 # artifact from its fp32 network by 0.02.
@@ -49,7 +49,7 @@ class EmotionClassifier:
         self.metadata = _load_metadata(model_path)
         self.input_size = int(self.metadata["input_size"])
         self.version = str(self.metadata["version"])
-        # Temperature scaling chosen by models.calibrate; 1 leaves the network's probabilities as they are.
+        # Temperature scaling chosen by models.training.calibrate; 1 leaves the network's probabilities as they are.
         self.temperature = float(self.metadata.get("temperature", 1.0))
         self._session = _session(model_path, threads)
         self._input_name = self._session.get_inputs()[0].name
@@ -96,7 +96,7 @@ class EmotionClassifier:
             import onnxruntime as ort
 
             remedy = (
-                "quantize it again on this machine (python -m models.quantize) or serve the fp32 artifact it came from"
+                "quantize it again on this machine (python -m models quantize) or serve the fp32 artifact it came from"
                 if "quantization" in self.metadata
                 else "try the onnxruntime it was written with"
             )

@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 VIDEOS = SHARED / "data" / "videos"
 FER2013 = SHARED / "data" / "fer2013"
+FERPLUS = SHARED / "data" / "ferplus"
 YUNET = SHARED / "models" / "yunet" / "yunet_s_640_640.onnx"
 
 
@@ -79,7 +80,7 @@ def real_redis(redis_url: str) -> Iterator["redis.Redis"]:
 
 @pytest.fixture(scope="session")
 def astronaut_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A 4 s, 15 fps video of a real face (the scikit-image astronaut), made once per session."""
+    """A 4 s, 15 fps video of a real face (the astronaut portrait the package carries), made once per session."""
     from emostream.sample import make_sample_video
 
     path = tmp_path_factory.mktemp("videos") / "astronaut.mp4"

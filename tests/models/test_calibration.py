@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.calibration import apply_temperature, fit_temperature, negative_log_likelihood
-from models.metrics import expected_calibration_error
+from models.training.metrics import expected_calibration_error
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -62,9 +62,9 @@ def test_a_temperature_that_is_not_positive_is_refused(temperature: float) -> No
 
 
 def test_calibrate_writes_the_temperature_that_the_classifier_then_applies(tmp_path: Path) -> None:
-    from models.calibrate import calibrate
     from models.classifier import DEFAULT_MODEL, load_classifier, metadata_path
-    from models.data import load_fer2013
+    from models.training.calibrate import calibrate
+    from models.training.data import load_fer2013
     from tests.conftest import FER2013, require_shared
 
     data_dir = require_shared(FER2013)

@@ -1,0 +1,1 @@
+"""Research: experiments behind the findings in docs/model/experiments.md (python -m models COMMAND)."""

@@ -1,0 +1,1 @@
+"""Training: the chain that reproduces the served network (python -m models COMMAND)."""
