@@ -19,6 +19,7 @@ import redis
 
 from aggregator import timeline
 from aggregator.cameras import CameraTimelines
+from aggregator.leader import CameraLease
 from aggregator.people import People, analyse_people
 from aggregator.plot import timeline_png
 from aggregator.report import report_html
@@ -30,7 +31,7 @@ from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import MessageError
 from emostream.lifecycle import consumer_name, report_health, run_loop
-from emostream.redisconn import ensure_group, group_entries, stream_entries
+from emostream.redisconn import ensure_group, stream_entries, streams_entries
 from emostream.schema import Fields, Result, decode_result
 from emostream.settings import AggregatorSettings
 
@@ -62,6 +63,7 @@ class Aggregator:
         self.cameras = CameraTimelines(
             settings.out_dir, client, tracking=self.tracking_config(), smoothing=self.smoothing_config()
         )
+        self.camera_lease = CameraLease(client, self.name)
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -70,7 +72,9 @@ class Aggregator:
         """Store results and finish videos until stopped; with ``burst``, until nothing is left to read."""
         run_loop(lambda: self._step(burst), self._recover, lambda: self._stopping, f"aggregator {self.name}")
         try:
-            self.cameras.flush(force=True)  # a clean stop writes the open camera windows too
+            if self.camera_lease.hold():
+                self.cameras.flush(force=True)  # a clean stop writes the open camera windows too
+            self.camera_lease.release()
         except redis.RedisError as exc:
             log.warning("camera windows still open at stop were not written: %s", exc)
         log.info(
@@ -82,63 +86,82 @@ class Aggregator:
     def _recover(self) -> None:
         """Create the group if needed, then store our own pending entries first (after a restart)."""
         ensure_group(self.client, keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)
-        while entries := self._read("0", block=False):
+        ensure_group(self.client, keys.CAMERA_RESULTS_STREAM, keys.AGGREGATORS_GROUP)
+        while entries := self._read("0", block=False, streams=(keys.RESULTS_STREAM, keys.CAMERA_RESULTS_STREAM)):
             self._store(entries)
 
     def _step(self, burst: bool) -> bool:
         self._heartbeat()
         self._update_gauges()
-        entries = self._claim_stale() or self._read(">", block=not burst)
+        streams = self._streams()
+        entries = self._claim_stale(streams) or self._read(">", block=not burst, streams=streams)
         if entries:
             self._store(entries)
         self.finish_ready_videos()
-        self.cameras.flush()
+        if self.camera_lease.held:
+            self.cameras.flush()
         self._prune_outputs()
         return bool(entries) or not burst
+
+    def _streams(self) -> tuple[str, ...]:
+        """Files' results always; cameras' only while this aggregator holds the camera lease."""
+        held_before = self.camera_lease.held
+        if self.camera_lease.hold():
+            return (keys.RESULTS_STREAM, keys.CAMERA_RESULTS_STREAM)
+        if held_before:  # lost it (stalled past the lease): the new holder goes on from here
+            dropped = self.cameras.drop_open()
+            log.warning("aggregator %s lost the camera lease; dropped %d open camera windows", self.name, dropped)
+        return (keys.RESULTS_STREAM,)
 
     def _prune_outputs(self) -> None:
         if time.monotonic() - self._pruned_at >= keys.RETENTION_SWEEP_S:
             self._pruned_at = time.monotonic()
             prune_outputs(self.settings.out_dir, self.settings.output_retention_days)
 
-    def _claim_stale(self) -> list[tuple[bytes, Fields]]:
+    def _claim_stale(self, streams: tuple[str, ...]) -> list[tuple[str, bytes, Fields]]:
         """Results another aggregator read and never acknowledged (it died): ours to store now."""
-        reply = self.client.xautoclaim(
-            keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP, self.name,
-            min_idle_time=self.settings.claim_idle_ms, start_id="0-0", count=self.settings.batch,
-        )  # fmt: skip
-        deleted = reply[2] if len(reply) > 2 else []  # Redis >= 7: ids gone from the stream while pending
-        if deleted:
-            self.client.xack(keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP, *deleted)
-        claimed = stream_entries(reply[1])
-        if claimed:
-            log.warning("aggregator %s claimed %d results left pending by another aggregator", self.name, len(claimed))
-        return claimed
+        for stream in streams:
+            # Camera results wait no longer than the lease: their windows close within seconds.
+            idle_ms = self.settings.claim_idle_ms if stream == keys.RESULTS_STREAM else keys.CAMERA_LEASE_MS
+            reply = self.client.xautoclaim(
+                stream, keys.AGGREGATORS_GROUP, self.name,
+                min_idle_time=idle_ms, start_id="0-0", count=self.settings.batch,
+            )  # fmt: skip
+            deleted = reply[2] if len(reply) > 2 else []  # Redis >= 7: ids gone from the stream while pending
+            if deleted:
+                self.client.xack(stream, keys.AGGREGATORS_GROUP, *deleted)
+            if claimed := stream_entries(reply[1]):
+                log.warning("aggregator %s claimed %d results left pending on %s", self.name, len(claimed), stream)
+                return [(stream, entry_id, fields) for entry_id, fields in claimed]
+        return []
 
-    def _read(self, start: str, block: bool) -> list[tuple[bytes, Fields]]:
+    def _read(self, start: str, block: bool, streams: tuple[str, ...]) -> list[tuple[str, bytes, Fields]]:
         reply = self.client.xreadgroup(
-            keys.AGGREGATORS_GROUP, self.name, {keys.RESULTS_STREAM: start},
+            keys.AGGREGATORS_GROUP, self.name, dict.fromkeys(streams, start),
             count=self.settings.batch, block=self.settings.block_ms if block else None,
         )  # fmt: skip
-        return group_entries(reply)
+        return [
+            (stream, entry_id, fields) for stream, entries in streams_entries(reply) for entry_id, fields in entries
+        ]
 
-    def _store(self, entries: list[tuple[bytes, Fields]]) -> None:
+    def _store(self, entries: list[tuple[str, bytes, Fields]]) -> None:
         started = time.perf_counter()
         now = time.time()
         stored: list[Result] = []
         live: list[Result] = []
         with self.client.pipeline(transaction=True) as pipe:
-            for entry_id, fields in entries:
-                result = self._decode(entry_id, fields)
+            for stream, entry_id, fields in entries:
+                result = self._decode(stream, entry_id, fields)
                 if result is not None and result.source_kind != "file":
                     live.append(result)  # cameras: rolling windows, not a per-frame store
                 elif result is not None:
                     pipe.hset(keys.video_results_key(result.video_id), str(result.frame_index), fields[b"meta"])
                     pipe.hset(keys.video_key(result.video_id), "last_result_at", now)
                     stored.append(result)
-            ids = [entry_id for entry_id, _ in entries]
-            pipe.xack(keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP, *ids)
-            pipe.xdel(keys.RESULTS_STREAM, *ids)
+            for stream in sorted({stream for stream, _, _ in entries}):
+                ids = [entry_id for s, entry_id, _ in entries if s == stream]
+                pipe.xack(stream, keys.AGGREGATORS_GROUP, *ids)
+                pipe.xdel(stream, *ids)
             replies = pipe.execute()
         # HSET answers 1 for a new field: a redelivered result is stored again but counted once.
         for result, new in zip(stored, replies[0 : 2 * len(stored) : 2], strict=True):
@@ -149,29 +172,29 @@ class Aggregator:
                 _observe_new_result(result, now)
         m.STAGE_SECONDS.labels("store").observe(time.perf_counter() - started)
 
-    def _decode(self, entry_id: bytes, fields: Fields) -> Result | None:
+    def _decode(self, stream: str, entry_id: bytes, fields: Fields) -> Result | None:
         try:
             result = decode_result(fields)
         except MessageError as exc:
-            self._reject(entry_id, str(exc))
+            self._reject(stream, entry_id, str(exc))
             return None
         if result.source_kind == "file" and not self._is_registered(result.video_id):
-            self._reject(entry_id, f"result for unknown video id {result.video_id!r}")
+            self._reject(stream, entry_id, f"result for unknown video id {result.video_id!r}")
             return None
         if result.source_kind != "file" and not self._is_camera(result.video_id):
-            self._reject(entry_id, f"result for unknown camera id {result.video_id!r}")
+            self._reject(stream, entry_id, f"result for unknown camera id {result.video_id!r}")
             return None
         self.stats.results += 1
         return result
 
-    def _reject(self, entry_id: bytes, reason: str) -> None:
+    def _reject(self, stream: str, entry_id: bytes, reason: str) -> None:
         self.stats.rejected += 1
         m.DEAD_LETTERS.labels("rejected").inc()
         log.warning("rejected result %s: %s", entry_id.decode(), reason)
         letter = {
             "entry_id": entry_id.decode(),
             "reason": reason,
-            "stream": keys.RESULTS_STREAM,
+            "stream": stream,
             "at": str(time.time()),
         }
         self.client.xadd(keys.DEAD_STREAM, letter, maxlen=keys.DEAD_STREAM_MAXLEN, approximate=True)  # type: ignore[arg-type]

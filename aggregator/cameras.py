@@ -208,6 +208,14 @@ class CameraTimelines:
             records.append(self._write(window, closed_early=force and window.end + self.grace_s > now))
         return records
 
+    def drop_open(self) -> int:
+        """Forget every open window and tracker unwritten (the camera lease went to another aggregator)."""
+        count = len(self._open)
+        self._open.clear()
+        self._people.clear()
+        self._dropped_seen.clear()
+        return count
+
     def _write(self, window: Window, closed_early: bool) -> dict[str, Any]:
         total = self._dropped_total(window.camera_id)
         seen_key = (window.camera_id, window.name)

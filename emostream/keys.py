@@ -10,6 +10,8 @@ from typing import Final
 
 FRAMES_STREAM: Final = "emo:frames"
 RESULTS_STREAM: Final = "emo:results"
+CAMERA_RESULTS_STREAM: Final = "emo:camera_results"  # read only by the camera lease's holder
+CAMERA_LEASE_KEY: Final = "emo:cameras:lease"  # the aggregator that folds camera results (aggregator/leader.py)
 DEAD_STREAM: Final = "emo:dead"
 VIDEOS_INDEX: Final = "emo:videos"  # set of every registered video id
 OPEN_VIDEOS: Final = "emo:videos:open"  # registered videos the aggregator has not finished
@@ -71,6 +73,8 @@ MAX_DELIVERIES: Final = 3  # a frame that failed this often is a poison frame
 AGGREGATOR_BATCH: Final = 256  # results are small; read many at once
 DEAD_STREAM_MAXLEN: Final = 10_000  # bounded: metadata and reasons only by default
 RESULTS_STREAM_MAXLEN: Final = 100_000  # entries are deleted once stored; this is a safety cap
+# Above a loop step (block 1 s plus a batch); a dead holder's camera windows pause this long.
+CAMERA_LEASE_MS: Final = 10_000
 FINALISE_LEASE_S: Final = 120  # far above the time to write a video's files; lapses if its holder dies
 STALL_TIMEOUT_S: Final = 600.0  # a video without progress this long is finalised as partial
 HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unhealthy

@@ -37,6 +37,16 @@ def group_entries(reply: Any) -> list[tuple[bytes, Fields]]:
     return stream_entries(reply[0][1]) if reply else []
 
 
+def streams_entries(reply: Any) -> list[tuple[str, list[tuple[bytes, Fields]]]]:
+    """(stream, entries) of a many-stream XREADGROUP reply; streams without entries are left out."""
+    batches = [(_text(stream), stream_entries(raw)) for stream, raw in cast(list[Any], reply or [])]
+    return [(stream, entries) for stream, entries in batches if entries]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def stream_entries(raw: Any) -> list[tuple[bytes, Fields]]:
     """(id, fields) pairs of an XRANGE-style entry list; entries deleted meanwhile (no fields) are dropped."""
     return [(cast(bytes, entry_id), cast(Fields, fields)) for entry_id, fields in raw or () if fields]

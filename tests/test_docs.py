@@ -36,7 +36,7 @@ def code_in(text: str) -> str:
 def emostream_commands() -> set[str]:
     parser = build_parser()
     (commands,) = [a for a in parser._actions if a.choices and isinstance(a.choices, dict)]  # the subparsers
-    return set(commands.choices)
+    return {str(name) for name in commands.choices or ()}
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda path: str(path.relative_to(REPO)))

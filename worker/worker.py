@@ -11,15 +11,14 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any, cast
 
 import redis
 
 from emostream import keys, registry
 from emostream import metrics as m
 from emostream.lifecycle import consumer_name, report_health, run_loop
-from emostream.redisconn import ensure_group, stream_entries
-from emostream.schema import Fields, encode_result
+from emostream.redisconn import ensure_group, stream_entries, streams_entries
+from emostream.schema import Fields, Result, encode_result
 from emostream.settings import WorkerSettings
 from worker.batch import BatchProcessor, Outcome
 
@@ -122,8 +121,7 @@ class Worker:
             keys.WORKERS_GROUP, self.name, dict.fromkeys(self._streams, start),
             count=self.settings.batch_frames, block=self.settings.block_ms if block else None,
         )  # fmt: skip
-        batches = [(_text(stream), stream_entries(raw)) for stream, raw in cast(list[Any], reply or [])]
-        return [(stream, entries) for stream, entries in batches if entries]
+        return streams_entries(reply)
 
     def _reclaim(self) -> list[tuple[str, list[Entry]]]:
         for stream in self._streams:
@@ -187,7 +185,7 @@ class Worker:
             for outcome in outcomes:
                 if outcome.result is not None:
                     pipe.xadd(
-                        keys.RESULTS_STREAM, encode_result(outcome.result),  # type: ignore[arg-type]
+                        results_stream(outcome.result), encode_result(outcome.result),  # type: ignore[arg-type]
                         maxlen=keys.RESULTS_STREAM_MAXLEN, approximate=True,
                     )  # fmt: skip
                 if outcome.dead_reason is not None:
@@ -204,8 +202,9 @@ class Worker:
         report_health(self.client, self.role, self.name, frames=self.stats.frames, stopping=self._stopping)
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+def results_stream(result: Result) -> str:
+    """Files' results go to every aggregator; cameras' only to the camera lease's holder."""
+    return keys.RESULTS_STREAM if result.source_kind == "file" else keys.CAMERA_RESULTS_STREAM
 
 
 def _observe_batch(outcomes: list[Outcome], faces: int, failed: int) -> None:

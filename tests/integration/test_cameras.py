@@ -129,3 +129,33 @@ def test_sigterm_stops_cameras_cleanly(redis_url: str, tmp_path: Path, face_fram
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     assert status(redis_url, "hall")["state"] == "stopped"
+
+
+def test_two_aggregators_write_each_camera_window_once_and_one_takes_over_when_the_other_dies(
+    redis_url: str, tmp_path: Path, face_frames: Path
+) -> None:
+    """Only the aggregator holding the camera lease folds camera results; killed, the other takes over."""
+    out = tmp_path / "out"
+    url = ["--redis-url", redis_url]
+    with (
+        rtsp_server(face_frames, tmp_path / "rtsp.log") as server,
+        running(["worker", "--name", "w1", *url], tmp_path / "worker.log"),
+        running(["camera", server.url(), "--camera-id", "hall2", "--fps", "5", *url], tmp_path / "camera.log"),
+        running(["aggregator", "--name", "a1", "--out", str(out), *url], tmp_path / "a1.log"),
+    ):
+        with (tmp_path / "a2.log").open("wb") as log:
+            second = subprocess.Popen(
+                command("aggregator", "--name", "a2", "--out", str(out), *url), stdout=log, stderr=log
+            )
+        try:
+            wait_for(lambda: len(window_lines(out, "hall2", "10s")) >= 2, 90, "two closed 10 s windows")
+        finally:
+            second.kill()  # whichever held the lease, the other must go on alone
+            second.wait(timeout=30)
+        closed = len(window_lines(out, "hall2", "10s"))
+        wait_for(lambda: len(window_lines(out, "hall2", "10s")) >= closed + 2, 90, "windows after the kill")
+    windows = window_lines(out, "hall2", "10s")
+    starts = [w["start"] for w in windows]
+    assert len(starts) == len(set(starts)), f"a window was written more than once: {sorted(starts)}"
+    sent = int(status(redis_url, "hall2")["frames_sent"])
+    assert sum(w["frames_processed"] for w in windows) <= sent

@@ -44,7 +44,7 @@ def test_results_left_pending_under_a_consumer_that_never_returns_are_stored_by_
     assert time.monotonic() - started < 60
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())
     assert (summary["status"], summary["frames_total"]) == ("complete", 3)
-    assert "claimed 3 results left pending by another aggregator" in done.stderr
+    assert "claimed 3 results left pending on emo:results" in done.stderr
     assert real_redis.xpending(keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)["pending"] == 0
 
 

@@ -1,0 +1,55 @@
+"""The camera lease: one aggregator at a time folds camera results into windows.
+
+A file's results can be stored by any number of aggregators (each result is one hash field,
+each video finalised once under its own lease), but a camera's windows and its online tracker
+live in one process's memory. So only the holder of ``emo:cameras:lease`` reads the camera
+results stream. The holder renews the lease on every loop step; if it dies, the lease lapses
+after ``CAMERA_LEASE_MS`` and the next aggregator to ask takes it, with the results the dead
+one left pending. A holder that finds its lease gone (it stalled past it) drops its open
+windows rather than write them twice.
+"""
+
+import logging
+
+import redis
+
+from emostream import keys
+
+log = logging.getLogger(__name__)
+
+
+class CameraLease:
+    def __init__(self, client: "redis.Redis", name: str, lease_ms: int = keys.CAMERA_LEASE_MS) -> None:
+        self.client = client
+        self.name = name
+        self.lease_ms = lease_ms
+        self.held = False
+
+    def hold(self) -> bool:
+        """Renew the lease if it is ours, else take it if it is free; True while we hold it."""
+        was_held = self.held
+        self.held = self._renew() or bool(self.client.set(keys.CAMERA_LEASE_KEY, self.name, nx=True, px=self.lease_ms))
+        if self.held != was_held:
+            log.info("aggregator %s %s the camera lease", self.name, "holds" if self.held else "lost")
+        return self.held
+
+    def _renew(self) -> bool:
+        """PEXPIRE only if the lease still names us (WATCH makes the check and the renewal one step)."""
+        with self.client.pipeline(transaction=True) as pipe:
+            try:
+                pipe.watch(keys.CAMERA_LEASE_KEY)  # type: ignore[no-untyped-call]
+                holder = pipe.get(keys.CAMERA_LEASE_KEY)
+                if holder not in (self.name, self.name.encode()):
+                    return False
+                pipe.multi()
+                pipe.pexpire(keys.CAMERA_LEASE_KEY, self.lease_ms)
+                pipe.execute()
+            except redis.WatchError:
+                return False
+        return True
+
+    def release(self) -> None:
+        """At a clean stop: hand the lease over at once instead of letting it lapse."""
+        if self.held and self._renew():
+            self.client.delete(keys.CAMERA_LEASE_KEY)
+        self.held = False
