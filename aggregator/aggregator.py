@@ -21,6 +21,7 @@ from aggregator import timeline
 from aggregator.cameras import CameraTimelines
 from aggregator.leader import CameraLease
 from aggregator.people import People, analyse_people
+from aggregator.persistence import AofScrubber
 from aggregator.plot import timeline_png
 from aggregator.report import report_html
 from aggregator.retention import expire_video, prune_outputs
@@ -64,6 +65,7 @@ class Aggregator:
             settings.out_dir, client, tracking=self.tracking_config(), smoothing=self.smoothing_config()
         )
         self.camera_lease = CameraLease(client, self.name)
+        self.aof = AofScrubber(client, settings.aof_scrub_s)
 
     def request_stop(self) -> None:
         self._stopping = True
@@ -100,6 +102,7 @@ class Aggregator:
         self.finish_ready_videos()
         if self.camera_lease.held:
             self.cameras.flush()
+        self.aof.maybe_rewrite()
         self._prune_outputs()
         return bool(entries) or not burst
 
@@ -163,6 +166,7 @@ class Aggregator:
                 pipe.xack(stream, keys.AGGREGATORS_GROUP, *ids)
                 pipe.xdel(stream, *ids)
             replies = pipe.execute()
+        self.aof.frames_deleted()
         # HSET answers 1 for a new field: a redelivered result is stored again but counted once.
         for result, new in zip(stored, replies[0 : 2 * len(stored) : 2], strict=True):
             if new:

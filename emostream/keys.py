@@ -73,6 +73,8 @@ MAX_DELIVERIES: Final = 3  # a frame that failed this often is a poison frame
 AGGREGATOR_BATCH: Final = 256  # results are small; read many at once
 DEAD_STREAM_MAXLEN: Final = 10_000  # bounded: metadata and reasons only by default
 RESULTS_STREAM_MAXLEN: Final = 100_000  # entries are deleted once stored; this is a safety cap
+# How long a processed frame's JPEG may stay in Redis's append-only file (aggregator/persistence.py).
+AOF_SCRUB_S: Final = 60.0
 # Above a loop step (block 1 s plus a batch); a dead holder's camera windows pause this long.
 CAMERA_LEASE_MS: Final = 10_000
 FINALISE_LEASE_S: Final = 120  # far above the time to write a video's files; lapses if its holder dies

@@ -124,6 +124,9 @@ class AggregatorSettings(CommonSettings):
     uncertain_below: float = Field(keys.UNCERTAIN_BELOW, ge=0, le=1, description="smoothed top probability")
     track_lost_s: float = Field(keys.TRACK_LOST_S, gt=0, description="a face missed this long keeps its track")
     track_min_frames: int = Field(keys.TRACK_MIN_FRAMES, ge=1, description="shorter tracks are phantoms")
+    aof_scrub_s: float = Field(
+        keys.AOF_SCRUB_S, ge=0, description="rewrite Redis's AOF this often while frames were deleted; 0: never"
+    )
 
     @field_validator("out_dir")
     @classmethod
