@@ -27,7 +27,10 @@ from emostream.settings import ProducerSettings, WorkerSettings
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.5
+POLL_S = 0.2  # a finished video is noticed this soon
+# Children read with this short a wait (services default to 1 s), so they notice the stop that
+# follows the last video at once: a one-off job's time ends with its outputs, not a second later.
+STOP_BLOCK_MS = 250
 STALL_TIMEOUT_S = 300.0  # no progress at all for this long means something is wrong
 STOP_GRACE_S = 15.0
 # Each service writes to its own file under OUT/logs; a failed job quotes the right one.
@@ -125,40 +128,36 @@ def _services(options: AnalyzeOptions, url: str) -> "Iterator[list[subprocess.Po
     logs.mkdir(exist_ok=True)
     processes: list[subprocess.Popen[bytes]] = []
     try:
+        worker_env = _settings_env("EMO_WORKER_", {**options.worker_flags, "block_ms": STOP_BLOCK_MS})
         for n in range(options.workers):
-            args = ["worker", "--name", f"analyze-worker-{n + 1}", *_flags(options.worker_flags)]
-            processes.append(_spawn(args, url, logs / WORKER_LOG.format(n + 1)))
-        processes.append(
-            _spawn(["aggregator", "--out", str(options.out_dir), "--name", "analyze"], url, logs / AGGREGATOR_LOG)
-        )
+            args = ["worker", "--name", f"analyze-worker-{n + 1}"]
+            processes.append(_spawn(args, url, logs / WORKER_LOG.format(n + 1), worker_env))
+        aggregator_env = _settings_env("EMO_AGGREGATOR_", {"block_ms": STOP_BLOCK_MS})
+        args = ["aggregator", "--out", str(options.out_dir), "--name", "analyze"]
+        processes.append(_spawn(args, url, logs / AGGREGATOR_LOG, aggregator_env))
         yield processes
     finally:
         _stop(processes)
 
 
-def _spawn(args: list[str], url: str, log_path: Path) -> "subprocess.Popen[bytes]":
-    """A child service; the Redis URL goes in its environment, since a command line (and any
-    password in it) is visible to every user of the machine in ``ps``."""
+def _spawn(args: list[str], url: str, log_path: Path, settings: dict[str, str]) -> "subprocess.Popen[bytes]":
+    """A child service, its settings in its environment as the user would set them: a command
+    line (and any password in it) is visible to every user of the machine in ``ps``."""
     command = [sys.executable, "-m", "emostream", *args]
-    env = {**os.environ, "EMO_REDIS_URL": url}
+    env = {**os.environ, **settings, "EMO_REDIS_URL": url}
     with log_path.open("ab") as log_file:
         return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
 
 
-def _flags(values: dict[str, Any]) -> list[str]:
-    flags: list[str] = []
-    for name, value in values.items():
-        flag = "--" + name.replace("_", "-")
-        if value is True:
-            flags.append(flag)
-        elif value not in (None, False):
-            flags += [flag, str(value)]
-    return flags
+def _settings_env(prefix: str, values: dict[str, Any]) -> dict[str, str]:
+    """Settings as the service's environment variables (``EMO_WORKER_DETECTOR=yunet``); None: unset."""
+    return {prefix + name.upper(): str(value).lower() if isinstance(value, bool) else str(value)
+            for name, value in values.items() if value is not None}  # fmt: skip
 
 
-def _producer_flags(settings: ProducerSettings) -> list[str]:
+def _producer_env(settings: ProducerSettings) -> dict[str, str]:
     values = {"fps": settings.fps, "every_frame": settings.every_frame, "jpeg_quality": settings.jpeg_quality}
-    return _flags(values)
+    return _settings_env("EMO_PRODUCER_", values)
 
 
 def _produce_and_wait(
@@ -200,8 +199,8 @@ def _advance_producers(
     if not running and queue:
         job = queue.pop(0)
         logs = options.out_dir / "logs" / f"producer-{job.video_id}.log"
-        args = ["produce", str(job.path), "--video-id", job.video_id, "--replace", *_producer_flags(options.producer)]
-        job.process = _spawn(args, url, logs)
+        args = ["produce", str(job.path), "--video-id", job.video_id, "--replace"]
+        job.process = _spawn(args, url, logs, _producer_env(options.producer))
 
 
 def _check_services(services: "list[subprocess.Popen[bytes]]", logs: Path) -> None:

@@ -83,6 +83,10 @@ HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unh
 MAX_FRAME_SIDE_PX: Final = 1280  # larger frames are downscaled before encoding
 MAX_JPEG_BYTES: Final = 1_000_000  # a frame is re-encoded smaller rather than exceed this
 DETECT_MAX_SIDE_PX: Final = 640  # detection runs on a frame at most this large
+# YuNet need not find faces smaller than this (source pixels): the classifier names them poorly
+# (a 24 px face costs 9 points and a 16 px one 28 on PublicTest; docs/model/results.md), and
+# detecting at the scale that keeps them 3x faster on 640 px frames (docs/measurements.md).
+DETECT_MIN_FACE_PX: Final = 24
 CAMERA_FPS: Final = 5.0  # live sampling default: enough for emotions, light on CPU workers
 CAMERA_BACKLOG_FRAMES: Final = 10  # per camera: 2 s at 5 fps; older frames are dropped, not queued
 CAMERA_WINDOWS_KEPT: Final = 60  # closed windows per size kept in Redis for status

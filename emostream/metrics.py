@@ -45,6 +45,14 @@ RESULTS_STORED = Counter(
     "emostream_results_stored", "Results stored for the first time (redeliveries not counted)", ["status"]
 )
 STAGE_SECONDS = Histogram("emostream_stage_seconds", "Time per stage", ["stage"], buckets=STAGE_BUCKETS)
+
+
+def stage_totals(stages: tuple[str, ...]) -> dict[str, float]:
+    """Seconds this process spent in each stage so far (its own histogram sums), for its stop log."""
+    sums = {stage: REGISTRY.get_sample_value("emostream_stage_seconds_sum", {"stage": stage}) for stage in stages}
+    return {stage: round(value or 0.0, 3) for stage, value in sums.items()}
+
+
 END_TO_END_SECONDS = Histogram(
     "emostream_end_to_end_seconds", "Capture (or read) to stored result", ["source_kind"], buckets=LATENCY_BUCKETS
 )

@@ -98,6 +98,9 @@ class WorkerSettings(CommonSettings):
     )  # fmt: skip
     yunet_url: str | None = Field(None, description="where to download YuNet from; default OpenCV Zoo")
     detect_max_side_px: int = Field(keys.DETECT_MAX_SIDE_PX, ge=64)
+    detect_min_face_px: int = Field(
+        keys.DETECT_MIN_FACE_PX, ge=0, description="YuNet: the smallest face to find; frames are downscaled no further"
+    )
     model_path: Path | None = Field(None, description="emotion model artifact; default: the committed one")
     threads: int = Field(2, ge=1, description="inference and OpenCV threads")
     dead_letter_keep_frames: bool = Field(False, description="keep poison frames' JPEG in emo:dead (off: privacy)")

@@ -8,6 +8,7 @@ frame and goes to the dead-letter stream, counted as a failed frame of its video
 """
 
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ class Worker:
             self.name, self.stats.frames, self.stats.faces, self.stats.failed,
             self.stats.reclaimed, self.stats.batches, self.stats.busy_s,
         )  # fmt: skip
+        # Per stage, from this worker's own metrics: what bench/throughput.py reports.
+        log.info("worker %s stage seconds: %s", self.name, json.dumps(m.stage_totals(WORKER_STAGES)))
         return self.stats
 
     def _recover(self) -> None:
@@ -200,6 +203,9 @@ class Worker:
     def _heartbeat(self) -> None:
         self.liveness.beat()
         report_health(self.client, self.role, self.name, frames=self.stats.frames, stopping=self._stopping)
+
+
+WORKER_STAGES = ("decode", "detect", "infer", "publish_results")
 
 
 def results_stream(result: Result) -> str:

@@ -110,6 +110,33 @@ def test_yunet_detector_finds_the_face_and_checks_the_model_hash(tmp_path: Path)
         create_detector(WorkerSettings(detector="yunet", yunet_model=fake))
 
 
+def small_faces_frame(face_px: int) -> npt.NDArray[np.uint8]:
+    """A 640x360 grey frame with the astronaut's face pasted at ``face_px`` wide, twice."""
+    face = astronaut_frame()[60:360, 200:440]  # her head and shoulders
+    small = cv2.resize(face, (face_px * 2, face_px * 5 // 2), interpolation=cv2.INTER_AREA)
+    frame = np.full((360, 640, 3), 128, np.uint8)
+    for x in (100, 400):
+        frame[100 : 100 + small.shape[0], x : x + small.shape[1]] = small
+    return frame
+
+
+@pytest.mark.parametrize(("min_face_px", "input_side"), [(24, 400), (0, 640), (12, 640)])
+def test_yunet_detects_on_a_frame_shrunk_only_as_far_as_the_smallest_wanted_face_allows(
+    min_face_px: int, input_side: int
+) -> None:
+    detector = create_detector(
+        WorkerSettings(detector="yunet", yunet_model=require_shared(YUNET), detect_min_face_px=min_face_px)
+    )
+    found = detector.detect(small_faces_frame(30))
+    assert detector._size[0] == input_side  # type: ignore[attr-defined]
+    assert len(found) == 2  # faces 24 px wide are found either way, boxes in full-frame pixels
+    assert all(20 <= face.box[2] <= 28 for face in found)
+    assert all(box.box[0] in range(90, 130) or box.box[0] in range(390, 430) for box in found)
+    # A 1280 px frame is detected at 640 as before: half of 1280 is also the side limit.
+    detector.detect(cv2.resize(small_faces_frame(30), (1280, 720)))
+    assert detector._size[0] == 640  # type: ignore[attr-defined]
+
+
 def test_the_dynamic_yunet_n_model_is_refused_with_its_reason() -> None:
     """OpenCV 4 cannot load it (its ONNX importer refuses the dynamic Shape node)."""
     with pytest.raises(ConfigError, match="dynamic input size"):

@@ -25,4 +25,4 @@ def create_detector(settings: WorkerSettings) -> FaceDetector:
         if warning:
             log.warning("%s", warning)
         return HaarDetector(settings.detect_max_side_px)
-    return YuNetDetector(path, settings.detect_max_side_px)
+    return YuNetDetector(path, settings.detect_max_side_px, settings.detect_min_face_px)

@@ -26,6 +26,9 @@ UNLOADABLE_SHA256 = {
     "104ee26c71d5c270ce79a6b3dced91c91013260d29a6bf18f9296c5b8c4c2b12": "yunet_n with a dynamic input size, "
     "which OpenCV's ONNX importer cannot load",
 }
+# The smallest face YuNet finds for sure, in pixels of its input (tests/worker/test_batch.py: 12 px
+# faces are missed, 14 to 15 px ones found).
+SMALLEST_FACE_PX = 15
 SCORE_THRESHOLD = 0.7
 NMS_THRESHOLD = 0.3
 TOP_K = 50
@@ -36,7 +39,7 @@ def file_sha256(path: Path) -> str:
 
 
 class YuNetDetector:
-    def __init__(self, model_path: Path, max_side_px: int) -> None:
+    def __init__(self, model_path: Path, max_side_px: int, min_face_px: int = 0) -> None:
         if not model_path.is_file():
             raise ConfigError(f"YuNet model not found at {model_path}")
         digest = file_sha256(model_path)
@@ -46,6 +49,9 @@ class YuNetDetector:
             raise ConfigError(f"{model_path} has SHA-256 {digest}, not a known YuNet model")
         self.name = KNOWN_SHA256[digest]
         self.max_side_px = max_side_px
+        # Detection cost grows with the pixels it sees: shrink a frame as far as keeps a face of
+        # min_face_px source pixels at SMALLEST_FACE_PX, within max_side_px. Crops stay full size.
+        self.min_scale = SMALLEST_FACE_PX / min_face_px if min_face_px > SMALLEST_FACE_PX else 1.0
         try:
             self._net = cv2.FaceDetectorYN.create(
                 str(model_path), "", (320, 320), SCORE_THRESHOLD, NMS_THRESHOLD, TOP_K
@@ -58,7 +64,8 @@ class YuNetDetector:
     def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]:
         if image_bgr.ndim == 2:
             image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)  # type: ignore[assignment]
-        small, scale = downscale(image_bgr, self.max_side_px)
+        longest = max(image_bgr.shape[:2])
+        small, scale = downscale(image_bgr, min(self.max_side_px, round(longest * self.min_scale)))
         size = (small.shape[1], small.shape[0])
         if size != self._size:
             self._net.setInputSize(size)
