@@ -43,10 +43,16 @@ def test_children_get_the_redis_url_in_their_environment_not_on_their_command_li
     started: list[tuple[list[str], dict[str, str]]] = []
     monkeypatch.setattr(subprocess, "Popen", lambda command, **kw: started.append((command, kw["env"])))
     url = "redis://:s3cret@127.0.0.1:7000/0"
-    analyze._spawn(["worker", "--name", "w1"], url, tmp_path / "w.log")
+    settings = analyze._settings_env("EMO_WORKER_", {"detector": "yunet", "yunet_model": Path("/m.onnx"), "x": None})
+    analyze._spawn(["worker", "--name", "w1"], url, tmp_path / "w.log", settings)
     ((command, env),) = started
     assert not any("s3cret" in part for part in command)
     assert env["EMO_REDIS_URL"] == url
+    # Settings travel as the variables a user would set, not as flags rebuilt by hand.
+    assert (env["EMO_WORKER_DETECTOR"], env["EMO_WORKER_YUNET_MODEL"]) == ("yunet", "/m.onnx")
+    assert "EMO_WORKER_X" not in env
+    assert command[-3:] == ["worker", "--name", "w1"]
+    assert analyze._settings_env("EMO_PRODUCER_", {"every_frame": True}) == {"EMO_PRODUCER_EVERY_FRAME": "true"}
 
 
 def test_zero_workers_is_a_usage_error(capsys: "pytest.CaptureFixture[str]") -> None:

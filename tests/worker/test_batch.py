@@ -133,7 +133,7 @@ def test_yunet_detects_on_a_frame_shrunk_only_as_far_as_the_smallest_wanted_face
     assert all(20 <= face.box[2] <= 28 for face in found)
     assert all(box.box[0] in range(90, 130) or box.box[0] in range(390, 430) for box in found)
     # A 1280 px frame is detected at 640 as before: half of 1280 is also the side limit.
-    detector.detect(cv2.resize(small_faces_frame(30), (1280, 720)))
+    detector.detect(cv2.resize(small_faces_frame(30), (1280, 720)).astype(np.uint8))
     assert detector._size[0] == 640  # type: ignore[attr-defined]
 
 
