@@ -89,7 +89,9 @@ class Aggregator:
         """Create the group if needed, then store our own pending entries first (after a restart)."""
         ensure_group(self.client, keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)
         ensure_group(self.client, keys.CAMERA_RESULTS_STREAM, keys.AGGREGATORS_GROUP)
-        while entries := self._read("0", block=False, streams=(keys.RESULTS_STREAM, keys.CAMERA_RESULTS_STREAM)):
+        # Our own pending camera results only if we hold the lease; else its holder claims them.
+        streams = self._streams()
+        while entries := self._read("0", block=False, streams=streams):
             self._store(entries)
 
     def _step(self, burst: bool) -> bool:
@@ -299,10 +301,11 @@ class Aggregator:
             return
         self._gauges_at = time.monotonic()
         frame_streams = registry.frame_streams(self.client)
-        for stream in (*frame_streams, keys.RESULTS_STREAM, keys.DEAD_STREAM):
+        results = (keys.RESULTS_STREAM, keys.CAMERA_RESULTS_STREAM)
+        for stream in (*frame_streams, *results, keys.DEAD_STREAM):
             m.STREAM_LENGTH.labels(stream).set(self.client.xlen(stream))
         groups = [(stream, keys.WORKERS_GROUP) for stream in frame_streams]
-        for stream, group in (*groups, (keys.RESULTS_STREAM, keys.AGGREGATORS_GROUP)):
+        for stream, group in (*groups, *((stream, keys.AGGREGATORS_GROUP) for stream in results)):
             m.PENDING.labels(stream, group).set(self._pending(stream, group))
         m.VIDEOS_OPEN.set(self.client.scard(keys.OPEN_VIDEOS))
 

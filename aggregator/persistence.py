@@ -31,7 +31,6 @@ class AofScrubber:
         now = time.monotonic() if now is None else now
         if not self._dirty or self.interval_s <= 0 or now - self._last < self.interval_s:
             return False
-        self._last = now
         try:
             info = self.client.info("persistence")
         except redis.ResponseError as exc:  # a server without INFO cannot say whether it writes an AOF
@@ -39,10 +38,11 @@ class AofScrubber:
             self.interval_s = 0
             return False
         if not info.get("aof_enabled"):
-            self._dirty = False  # nothing is appended to disk: nothing to scrub
+            self._last, self._dirty = now, False  # nothing is appended to disk: nothing to scrub
             return False
         if info.get("aof_rewrite_in_progress") or info.get("aof_rewrite_scheduled"):
-            return False  # one running may have started before the last deletions: try again later
+            return False  # it may have started before the last deletions: ask again next step
+        self._last = now
         try:
             self.client.bgrewriteaof()
         except redis.ResponseError as exc:  # another aggregator's started meanwhile, or the command is disabled
