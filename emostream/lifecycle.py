@@ -76,11 +76,16 @@ class Backoff:
         self.attempt = 0
 
 
+# Replies that mean our streams or groups went away (a restarted server, a deleted camera stream
+# while we blocked on it): recover() recreates what we read from, instead of the process dying.
+RECOVERABLE_REPLIES = ("NOGROUP", "UNBLOCKED")
+
+
 def run_loop(step: Callable[[], bool], recover: Callable[[], None], stopping: Callable[[], bool], what: str) -> None:
     """``recover()`` then ``step()`` until a step returns False or a stop is requested.
 
-    A Redis outage (connection lost, or a restarted server without our consumer
-    group) is waited out with back-off; then ``recover()`` runs again (recreate
+    A Redis outage (connection lost, a restarted server without our consumer group, a stream
+    deleted while we waited on it) is waited out with back-off; then ``recover()`` runs again (recreate
     groups, re-read our own pending entries) so nothing given to us is lost.
     """
     backoff = Backoff()
@@ -94,7 +99,7 @@ def run_loop(step: Callable[[], bool], recover: Callable[[], None], stopping: Ca
                 return
             backoff.reset()
         except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
-            if isinstance(exc, redis.ResponseError) and "NOGROUP" not in str(exc):
+            if isinstance(exc, redis.ResponseError) and not str(exc).startswith(RECOVERABLE_REPLIES):
                 raise
             ready = False
             delay = backoff.next_delay()

@@ -166,3 +166,21 @@ def test_first_sigterm_finishes_the_batch_second_exits_at_once(
     assert worker.wait(timeout=10) == 128 + signal.SIGTERM
     # Its unacknowledged batch stays pending, to be reclaimed: still nothing lost.
     assert pending_of(real_redis, "g2") + real_redis.xlen(keys.RESULTS_STREAM) >= done
+
+
+def test_a_worker_survives_a_stream_deleted_while_it_waits_on_it(
+    real_redis: "redis.Redis", redis_url: str, tmp_path: Path
+) -> None:
+    """Redis answers a blocked read with UNBLOCKED when its stream is deleted: recover, not crash."""
+    real_redis.sadd(keys.CAMERAS_INDEX, "gone")
+    camera_stream = keys.camera_frames_stream("gone")
+    real_redis.xgroup_create(camera_stream, keys.WORKERS_GROUP, id="0", mkstream=True)
+    log = tmp_path / "worker.log"
+    with running(["worker", "--name", "w-unblocked", "--redis-url", redis_url], log) as worker:
+        wait_for(lambda: "w-unblocked" in log.read_text() and "model" in log.read_text(), 60, "the worker to start")
+        time.sleep(keys.CAMERAS_REFRESH_S + 1.5)  # it now blocks on the camera's stream too
+        real_redis.delete(camera_stream)
+        real_redis.srem(keys.CAMERAS_INDEX, "gone")
+        time.sleep(3)
+        assert worker.poll() is None, log.read_text()[-2000:]
+        assert "Traceback" not in log.read_text()
