@@ -14,9 +14,11 @@ least ``min_track_frames`` by the time it closes) and each one's emotion shares.
 arrives after later frames went through the tracker is counted, but not given to a person.
 
 A redelivered result is recognised by its frame index within the window and counted
-once. Frames dropped by the camera (live policy) are attributed to the window in
-which they were noticed. Windows still open when the aggregator is killed are lost
-(a clean stop writes them, marked ``closed_early``).
+once; a result for a window already written (the newest written start is read from Redis, so this
+holds across aggregators) is left out of it rather than write the window again. Frames dropped
+by the camera (live policy) are attributed to the window in which they were noticed. Windows
+still open when the aggregator is killed are lost (a clean stop writes them, marked
+``closed_early``).
 """
 
 import json
@@ -157,6 +159,9 @@ class CameraTimelines:
         self.tracking = tracking
         self.smoothing = smoothing
         self._open: dict[tuple[str, str, float], Window] = {}
+        # The start of the latest window written, per (camera, window): a later result for it or an
+        # earlier one (a straggler, or one claimed from a dead aggregator) must not write it again.
+        self._written_until: dict[tuple[str, str], float] = {}
         self._dropped_seen: dict[tuple[str, str], int] = {}
         self._people: dict[str, CameraPeople] = {}
 
@@ -168,9 +173,15 @@ class CameraTimelines:
             total = self._dropped_total(camera)
             for name in WINDOWS:
                 self._dropped_seen[(camera, name)] = total
+                self._written_until[(camera, name)] = self._latest_written_start(camera, name)
         new = False
         for name, size in WINDOWS.items():
             start = result.captured_at - result.captured_at % size
+            if start <= self._written_until[(camera, name)]:
+                log.info(
+                    "camera %s: a result for the %s window at %s came after it was written", camera, name, _iso(start)
+                )
+                continue
             window = self._open.setdefault((camera, name, start), Window(camera, name, start, size))
             new = window.add(result, now) or new
         if new:
@@ -214,7 +225,15 @@ class CameraTimelines:
         self._open.clear()
         self._people.clear()
         self._dropped_seen.clear()
+        self._written_until.clear()  # the next holder writes on; read again if the lease comes back
         return count
+
+    def _latest_written_start(self, camera: str, name: str) -> float:
+        """The start of the newest window any aggregator wrote for this camera (its Redis list's head)."""
+        latest = self.client.lindex(keys.camera_windows_key(camera, name), 0)
+        if latest is None:
+            return float("-inf")
+        return datetime.fromisoformat(json.loads(latest)["start"]).timestamp()
 
     def _write(self, window: Window, closed_early: bool) -> dict[str, Any]:
         total = self._dropped_total(window.camera_id)
@@ -228,6 +247,8 @@ class CameraTimelines:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as fh:  # append-only: one line per closed window
             fh.write(json.dumps(record) + "\n")
+        written = self._written_until.get(seen_key, float("-inf"))
+        self._written_until[seen_key] = max(written, window.start)
         list_key = keys.camera_windows_key(window.camera_id, window.name)
         with self.client.pipeline(transaction=True) as pipe:
             pipe.lpush(list_key, json.dumps(record))

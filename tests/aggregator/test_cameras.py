@@ -97,3 +97,26 @@ def test_windows_count_people_in_capture_order_and_leave_out_phantoms(tmp_path: 
 
 def _probs(emotion: str) -> tuple[float, ...]:
     return tuple(0.9 if e == emotion else 0.1 / 6 for e in EMOTIONS)
+
+
+def test_a_result_for_a_window_already_written_never_writes_it_again(tmp_path: Path) -> None:
+    """A straggler, or a result claimed from a dead aggregator by the next lease holder, comes late."""
+    client = fakeredis.FakeRedis()
+    timelines = CameraTimelines(tmp_path, client, grace_s=5)
+    assert timelines.add(result(0, T0 + 1), now=T0 + 1.1)
+    assert [r["window"] for r in timelines.flush(now=T0 + 15)] == ["10s"]
+    assert timelines.add(result(1, T0 + 2), now=T0 + 20)  # only its 1 min window is still open
+    assert timelines.flush(now=T0 + 40) == []
+    timelines.drop_open()  # the camera lease went to another aggregator
+
+    # The next holder starts with nothing in memory: Redis says which windows were written.
+    successor = CameraTimelines(tmp_path, client, grace_s=5)
+    assert successor.add(result(2, T0 + 4), now=T0 + 41)  # 1 min only: its 10 s window is written
+    assert successor.add(result(3, T0 + 45), now=T0 + 46)
+    records = successor.flush(now=T0 + 100, force=True)
+    assert sorted((r["window"], r["start"][11:19], r["frames_processed"]) for r in records) == [
+        ("10s", "08:00:40", 1),
+        ("1m", "08:00:00", 2),
+    ]
+    lines = (tmp_path / "cameras" / "lobby" / "10s-20270115T08.jsonl").read_text().splitlines()
+    assert [json.loads(line)["start"][11:19] for line in lines] == ["08:00:00", "08:00:40"]  # each once
