@@ -10,12 +10,14 @@ windows rather than write them twice.
 """
 
 import logging
+import time
 
 import redis
 
 from emostream import keys
 
 log = logging.getLogger(__name__)
+CHECK_EVERY_S = 1.0  # a tenth of the lease: renewed long before it lapses, not on every loop step
 
 
 class CameraLease:
@@ -24,9 +26,14 @@ class CameraLease:
         self.name = name
         self.lease_ms = lease_ms
         self.held = False
+        self._checked_at = float("-inf")
 
     def hold(self) -> bool:
-        """Renew the lease if it is ours, else take it if it is free; True while we hold it."""
+        """Renew the lease if it is ours, else take it if it is free; True while we hold it.
+        Asks Redis at most every ``CHECK_EVERY_S``: the aggregator calls this on every step."""
+        if time.monotonic() - self._checked_at < CHECK_EVERY_S:
+            return self.held
+        self._checked_at = time.monotonic()
         was_held = self.held
         self.held = self._renew() or bool(self.client.set(keys.CAMERA_LEASE_KEY, self.name, nx=True, px=self.lease_ms))
         if self.held != was_held:

@@ -29,14 +29,18 @@ def namespaces_available() -> str | None:
 
 
 @dataclass(frozen=True)
-class Host:
+class Namespace:
     namespace: str
-    address: str  # this host's address on its link to the hub
-    link: str  # this host's end of the link
 
     def command(self, *args: str) -> list[str]:
-        """``args`` run inside this host's namespace."""
+        """``args`` run inside this namespace."""
         return ["ip", "netns", "exec", self.namespace, *args]
+
+
+@dataclass(frozen=True)
+class Host(Namespace):
+    address: str  # this host's address on its link to the hub
+    link: str  # this host's end of the link
 
     def cut(self) -> None:
         _ip("-n", self.namespace, "link", "set", self.link, "down")
@@ -47,7 +51,7 @@ class Host:
 
 @dataclass(frozen=True)
 class Network:
-    hub: Host  # its address is on every link: use hub_address(host) to reach it from a host
+    hub: Namespace  # it has an address on every link: hub_address(host) is the one a host reaches
     hosts: list[Host]
 
     def hub_address(self, host: Host) -> str:
@@ -75,7 +79,7 @@ def network(hosts: int) -> Iterator[Network]:
             for ns, dev in ((hub, hub_end), (name, host_end), (name, "lo")):
                 _ip("-n", ns, "link", "set", dev, "up")
             members.append(Host(name, f"{subnet}.2", host_end))
-        yield Network(Host(hub, "10.77.0.1", "lo"), members)
+        yield Network(Namespace(hub), members)
     finally:
         for name in reversed(made):
             subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)

@@ -95,23 +95,15 @@ def data_default(name: str) -> Path | None:
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
     """``--data``: required unless EMO_DATA_DIR names the folder holding ``fer2013/``."""
-    default = data_default("fer2013")
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=default,
-        required=default is None,
-        help=f"FER2013 folder or .npz.xz bundle (default: ${DATA_DIR_VARIABLE}/fer2013)",
-    )
+    _add_folder_argument(parser, "--data", "fer2013", "FER2013 folder or .npz.xz bundle")
 
 
 def add_ferplus_argument(parser: argparse.ArgumentParser) -> None:
     """``--ferplus``: the FER+ votes folder; required unless EMO_DATA_DIR is set."""
-    default = data_default("ferplus")
-    parser.add_argument(
-        "--ferplus",
-        type=Path,
-        default=default,
-        required=default is None,
-        help=f"FER+ votes folder, for cleaning and soft targets (default: ${DATA_DIR_VARIABLE}/ferplus)",
-    )
+    _add_folder_argument(parser, "--ferplus", "ferplus", "FER+ votes folder, for cleaning and soft targets")
+
+
+def _add_folder_argument(parser: argparse.ArgumentParser, flag: str, name: str, what: str) -> None:
+    default = data_default(name)
+    help_text = f"{what} (default: ${DATA_DIR_VARIABLE}/{name})"
+    parser.add_argument(flag, type=Path, default=default, required=default is None, help=help_text)

@@ -17,7 +17,7 @@ import pytest
 
 from emostream import keys
 from emostream.localserver import system_server_binary
-from testkit.netns import Host, Network, namespaces_available, network
+from testkit.netns import Host, Namespace, Network, namespaces_available, network
 from tests.conftest import VIDEOS, require_shared
 from tests.integration.processes import wait_for
 from tests.integration.test_faults import assert_exactly_once
@@ -30,7 +30,7 @@ FAST = {"EMO_WORKER_CLAIM_IDLE_MS": "3000", "EMO_WORKER_BATCH_FRAMES": "4"}
 
 @contextmanager
 def process(
-    host: Host, args: list[str], log: Path, env: dict[str, str] | None = None
+    host: Namespace, args: list[str], log: Path, env: dict[str, str] | None = None
 ) -> Iterator["subprocess.Popen[bytes]"]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
@@ -52,7 +52,7 @@ def emostream(*args: str) -> list[str]:
     return [sys.executable, "-m", "emostream", *args]
 
 
-def answers(host: Host, url: list[str]) -> bool:
+def answers(host: Namespace, url: list[str]) -> bool:
     return subprocess.run(host.command(*emostream("status", *url)), capture_output=True, check=False).returncode == 0
 
 
