@@ -214,7 +214,7 @@ def _add_api(commands: Any) -> None:
 def _add_models(commands: Any) -> None:
     p = commands.add_parser("models", help="third-party model files (the YuNet face detector)")
     actions = p.add_subparsers(required=True, metavar="ACTION")
-    fetch = actions.add_parser("fetch", help="download YuNet into the model cache now (SHA-256 checked)")
+    fetch = actions.add_parser("fetch", help="download YuNet into the model cache now (hash checked), load it once")
     fetch.add_argument("--dir", type=Path, help="model cache (env EMO_MODEL_DIR; default ~/.cache/emostream)")
     fetch.set_defaults(handler=_models_fetch)
 
@@ -410,10 +410,13 @@ def _api(args: argparse.Namespace) -> int:
 
 def _models_fetch(args: argparse.Namespace) -> int:
     from emostream.modelstore import ModelStore, find_yunet
+    from worker.detectors.yunet import YuNetDetector
 
     settings = WorkerSettings(**({"model_dir": args.dir} if args.dir else {}))
     store = ModelStore.default(settings.model_dir, settings.yunet_url)
-    print(find_yunet(None, store))
+    path = find_yunet(None, store)
+    YuNetDetector(path, settings.detect_max_side_px, cache=store.folder)  # loads it and derives its any-size copy
+    print(path)
     return EXIT_OK
 
 

@@ -6,9 +6,13 @@ and is never committed. A worker looks for it in this order: the path it was giv
 user's cache directory, ``~/.cache/emostream`` on Linux); and if it is not there, it downloads it
 once into that cache from its public address with ``pooch``, which checks the pinned SHA-256.
 ``emostream models fetch`` does the same ahead of time (the Docker image runs it at build time).
+
+The file declares a fixed 640x640 input; workers run it at each frame's size on ONNX Runtime, from
+a copy with the input size left free, derived once into the same cache (``any_size_copy``).
 """
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +56,44 @@ class ModelStore:
         except Exception as exc:  # requests' and pooch's own errors: network, HTTP status, hash mismatch
             raise ConfigError(f"cannot download the YuNet model from {self.yunet_url} ({_reason(exc)})") from exc
         return Path(fetched)
+
+
+def any_size_copy(model: Path, name: str, folder: Path | None = None, refresh: bool = False) -> Path | bytes:
+    """``model`` with its input's batch, height and width left free: ``NAME-any-size.onnx`` in the model
+    cache, derived once (``onnx`` is imported only then: about a second). Where the cache cannot be
+    written, the copy is returned in memory and derived again by the next process, with a warning."""
+    folder = folder or ModelStore.default().folder
+    target = folder / f"{name}-any-size.onnx"
+    if target.is_file() and not refresh:
+        return target
+    derived = free_input_size(model.read_bytes())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}")
+        partial.write_bytes(derived)
+        partial.replace(target)  # atomic: workers starting together each write the same bytes
+    except OSError as exc:
+        log.warning("cannot keep %s in %s (%s): each worker derives it again at start", target.name, folder, exc)
+        return derived
+    return target
+
+
+def free_input_size(model_bytes: bytes) -> bytes:
+    """The ONNX model with every input dimension but channels named instead of fixed, and the
+    output and intermediate shapes (inferred for the fixed size) left for the runtime to infer."""
+    import onnx  # a second of import: only when deriving, never at an ordinary start
+
+    model = onnx.load_from_string(model_bytes)
+    for value in model.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        for index, name in ((0, "batch"), (2, "height"), (3, "width")):
+            if index < len(dims):
+                dims[index].dim_param = name
+    for value in model.graph.output:
+        value.type.tensor_type.ClearField("shape")
+    del model.graph.value_info[:]
+    data: bytes = model.SerializeToString()
+    return data
 
 
 def find_yunet(given: Path | None, store: ModelStore, download: bool = True) -> Path:

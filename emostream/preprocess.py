@@ -1,7 +1,8 @@
-"""Face preprocessing shared by training, evaluation and the worker.
+"""Image preprocessing shared by training, evaluation, the producer and the worker.
 
 One function turns grayscale uint8 face crops into the model's input, so the
-three places can never disagree (the classic bug: training on RGB, serving BGR).
+three places can never disagree (the classic bug: training on RGB, serving BGR);
+one shrinks frames, for the producer's size cap and the detectors' input.
 """
 
 from collections.abc import Sequence
@@ -11,6 +12,24 @@ import numpy as np
 import numpy.typing as npt
 
 FACE_SIZE_PX = 48  # FER2013's native resolution; the model is trained on it
+
+
+def downscale(image: npt.NDArray[np.uint8], max_side_px: int) -> tuple[npt.NDArray[np.uint8], float]:
+    """The image shrunk so its longest side is at most ``max_side_px``, and the factor back to full size.
+
+    Halved by 2x2 averaging while more than twice too large, then bilinear: as free of aliasing as
+    ``INTER_AREA`` and 3 to 6 times cheaper at these sizes (area resampling at a non-integer factor
+    took longer than YuNet itself on a 596x336 frame)."""
+    height, width = image.shape[:2]
+    scale = max_side_px / max(height, width)
+    if scale >= 1:
+        return image, 1.0
+    target = (round(width * scale), round(height * scale))
+    small = image
+    while max(small.shape[:2]) >= 2 * max_side_px:
+        small = cv2.resize(small, (small.shape[1] // 2, small.shape[0] // 2), interpolation=cv2.INTER_AREA)  # type: ignore[assignment]
+    small = cv2.resize(small, target, interpolation=cv2.INTER_LINEAR)  # type: ignore[assignment]
+    return small, 1 / scale
 
 
 def to_gray(image_bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

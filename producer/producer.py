@@ -20,6 +20,7 @@ import redis
 from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import ConfigError, ServiceError, SourceError
+from emostream.preprocess import downscale
 from emostream.redact import redact_text
 from emostream.schema import Frame, FrameMeta, encode_frame
 from emostream.settings import ProducerSettings
@@ -196,10 +197,7 @@ def encode_jpeg(
 ) -> bytes:
     """JPEG bytes of ``image``: downscaled if its longest side exceeds ``max_side_px``, and
     re-encoded at lower quality, then smaller, until it fits in ``max_bytes``."""
-    height, width = image.shape[:2]
-    scale = max_side_px / max(height, width)
-    if scale < 1:
-        image = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)  # type: ignore[assignment]
+    image, _ = downscale(image, max_side_px)
     while True:
         ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
@@ -209,4 +207,4 @@ def encode_jpeg(
         if quality > MIN_JPEG_QUALITY:
             quality = max(MIN_JPEG_QUALITY, quality - 20)
         else:
-            image = cv2.resize(image, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)  # type: ignore[assignment]
+            image, _ = downscale(image, round(max(image.shape[:2]) * 0.75))

@@ -60,3 +60,19 @@ def test_without_a_network_the_error_says_where_it_tried(tmp_path: Path) -> None
 def test_a_given_file_wins_over_the_cache(tmp_path: Path) -> None:
     given = tmp_path / "mine.onnx"
     assert find_yunet(given, ModelStore.default(tmp_path / "empty", UNREACHABLE_URL)) == given
+
+
+def test_models_fetch_downloads_yunet_and_derives_its_any_size_copy_ahead_of_time(
+    tmp_path: Path,
+    served: tuple[Path, str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from emostream.cli import main
+
+    www, url, _ = served
+    (www / YUNET_FILE).write_bytes(require_shared(YUNET).read_bytes())
+    monkeypatch.setenv("EMO_WORKER_YUNET_URL", url)
+    assert main(["models", "fetch", "--dir", str(tmp_path / "cache")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / YUNET_FILE)
+    assert len(list((tmp_path / "cache").glob("yunet-2023mar-*-any-size.onnx"))) == 1

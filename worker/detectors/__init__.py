@@ -8,7 +8,7 @@ names the detector that produced it.
 
 import logging
 
-from emostream.modelstore import yunet_or_fallback
+from emostream.modelstore import ModelStore, yunet_or_fallback
 from emostream.settings import WorkerSettings
 from worker.detectors.base import Detection, FaceDetector
 from worker.detectors.haar import HaarDetector
@@ -25,4 +25,5 @@ def create_detector(settings: WorkerSettings) -> FaceDetector:
         if warning:
             log.warning("%s", warning)
         return HaarDetector(settings.detect_max_side_px)
-    return YuNetDetector(path, settings.detect_max_side_px, settings.detect_min_face_px)
+    cache = ModelStore.default(settings.model_dir).folder
+    return YuNetDetector(path, settings.detect_max_side_px, settings.detect_min_face_px, settings.threads, cache)

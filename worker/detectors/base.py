@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from typing import Protocol
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -18,16 +17,6 @@ class FaceDetector(Protocol):
     name: str
 
     def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]: ...
-
-
-def downscale(image: npt.NDArray[np.uint8], max_side_px: int) -> tuple[npt.NDArray[np.uint8], float]:
-    """The image shrunk so its longest side is at most ``max_side_px``, and the factor back to full size."""
-    height, width = image.shape[:2]
-    scale = max_side_px / max(height, width)
-    if scale >= 1:
-        return image, 1.0
-    small = cv2.resize(image, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
-    return small, 1 / scale  # type: ignore[return-value]
 
 
 def clip_box(

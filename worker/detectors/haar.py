@@ -8,8 +8,8 @@ import numpy as np
 import numpy.typing as npt
 
 from emostream.errors import ConfigError
-from emostream.preprocess import to_gray
-from worker.detectors.base import Detection, clip_box, downscale
+from emostream.preprocess import downscale, to_gray
+from worker.detectors.base import Detection, clip_box
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 SCALE_FACTOR = 1.1  # 1.3 is 2.5x faster but misses more faces; frames are downscaled instead

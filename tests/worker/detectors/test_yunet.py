@@ -1,0 +1,117 @@
+"""YuNet on ONNX Runtime against OpenCV's own FaceDetectorYN on the same model file and frames."""
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from emostream import modelstore
+from emostream.preprocess import downscale
+from tests.conftest import VIDEOS, YUNET, require_shared
+from worker.detectors.base import clip_box
+from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, YuNetDetector, snapped_side
+
+
+def frames(video: Path, every: int) -> list[npt.NDArray[np.uint8]]:
+    capture = cv2.VideoCapture(str(video))
+    found: list[npt.NDArray[np.uint8]] = []
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            return found
+        if index % every == 0:
+            found.append(np.asarray(frame, dtype=np.uint8))
+        index += 1
+
+
+def opencv_faces(
+    reference: cv2.FaceDetectorYN, frame: npt.NDArray[np.uint8], side: int
+) -> list[tuple[tuple[int, int, int, int], float]]:
+    """FaceDetectorYN's boxes (full-frame pixels) and scores on the frame shrunk as the detector shrinks it."""
+    small, scale = downscale(frame, side)
+    reference.setInputSize((small.shape[1], small.shape[0]))
+    _, rows = reference.detect(small)
+    faces = []
+    for row in rows if rows is not None else ():
+        box = clip_box((float(row[0]), float(row[1]), float(row[2]), float(row[3])), scale, *frame.shape[1::-1])
+        if box is not None:
+            faces.append((box, float(row[14])))
+    return sorted(faces)
+
+
+@pytest.mark.parametrize(("clip", "every"), [("fer_woman2.mp4", 8), ("short_hamilton_clip.mp4", 5)])
+def test_boxes_and_scores_are_those_of_opencvs_face_detector_on_the_same_model(
+    clip: str, every: int, tmp_path: Path
+) -> None:
+    model = require_shared(YUNET)
+    detector = YuNetDetector(model, 640, 24, cache=tmp_path)
+    reference = cv2.FaceDetectorYN.create(str(model), "", (320, 320), SCORE_THRESHOLD, NMS_THRESHOLD, TOP_K)
+    found = 0
+    for frame in frames(require_shared(VIDEOS / clip), every):
+        ours = sorted((d.box, d.score) for d in detector.detect(frame))
+        theirs = opencv_faces(reference, frame, max(detector.input_size))
+        assert len(ours) == len(theirs)
+        for (box, score), (other_box, other_score) in zip(ours, theirs, strict=True):
+            assert max(abs(a - b) for a, b in zip(box, other_box, strict=True)) <= 1
+            assert score == pytest.approx(other_score, abs=1e-3)
+        found += len(ours)
+    assert found >= len(frames(VIDEOS / clip, every))  # every frame of both clips shows a face or more
+
+
+def test_the_any_size_copy_is_derived_once_into_the_cache_and_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = require_shared(YUNET)
+    YuNetDetector(model, 640, cache=tmp_path)
+    (copy,) = tmp_path.glob("*-any-size.onnx")
+
+    def no_second_derivation(data: bytes) -> bytes:
+        raise AssertionError("derived again")
+
+    monkeypatch.setattr(modelstore, "free_input_size", no_second_derivation)
+    assert len(YuNetDetector(model, 640, cache=tmp_path).detect(np.zeros((90, 160, 3), np.uint8))) == 0
+    assert copy.stat().st_size > 100_000
+
+
+def test_a_damaged_cached_copy_is_derived_again(tmp_path: Path) -> None:
+    model = require_shared(YUNET)
+    YuNetDetector(model, 640, cache=tmp_path)
+    (copy,) = tmp_path.glob("*-any-size.onnx")
+    copy.write_bytes(b"\x08\x07 damaged")
+    assert YuNetDetector(model, 640, cache=tmp_path).name == "yunet-2023mar"
+    assert copy.stat().st_size > 100_000
+
+
+def test_an_unwritable_cache_keeps_the_copy_in_memory_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = require_shared(YUNET)
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    with caplog.at_level(logging.WARNING):
+        detector = YuNetDetector(model, 640, cache=blocked / "cache")
+    assert "each worker derives it again" in caplog.text
+    frame = cv2.resize(frames(require_shared(VIDEOS / "fer_woman2.mp4"), 200)[0], (640, 360))
+    assert len(detector.detect(frame.astype(np.uint8))) == 1
+
+
+@pytest.mark.parametrize(
+    ("size", "side", "snapped"),
+    [
+        ((640, 360), 400, 398),  # 400x225 would run as 416x256; 398x224 runs as 416x224
+        ((360, 640), 400, 398),  # portrait alike
+        ((1280, 720), 640, 625),  # 640x360 would run as 640x384; 625x352 as 640x352
+        ((596, 336), 373, 373),  # 373 to 352 would be 6 % smaller: too far, the frame is padded instead
+        ((640, 384), 600, 586),  # 600x360 would run as 608x384; 586x352 as 608x352
+        ((640, 360), 640, 640),  # not shrunk at all: left as it is
+        ((100, 80), 400, 100),  # never larger than the frame
+    ],
+)
+def test_a_frame_is_shrunk_a_little_further_only_where_that_saves_a_band_of_padding(
+    size: tuple[int, int], side: int, snapped: int
+) -> None:
+    assert snapped_side(*size, side) == snapped
