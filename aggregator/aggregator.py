@@ -324,7 +324,7 @@ def write_outputs(
     folder: Path, record: registry.VideoRecord, results: list[Result], people: People, summary: dict[str, object]
 ) -> None:
     """Every file of a finished video, each written atomically; the same inputs give the same bytes."""
-    write_json(folder / "timeline.json", timeline.timeline(record, results, people))
+    write_json(folder / "timeline.json", timeline.timeline(record, results, people), compact=True)
     write_csv(folder / "timeline.csv", timeline.CSV_COLUMNS, timeline.csv_rows(record, results, people))
     segments = timeline.segment_rows(record, people)
     write_csv(
