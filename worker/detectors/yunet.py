@@ -44,11 +44,6 @@ SCORE_THRESHOLD = 0.7
 NMS_THRESHOLD = 0.3
 TOP_K = 50
 STRIDES = (8, 16, 32)  # the network's three output scales; its input must be a multiple of the largest
-# A frame a few pixels over a multiple of 32 is padded by a whole band of 32 (640x360 at the scale
-# for 24 px faces is 400x225, run as 416x256). Shrinking it up to 3 % further to save the band
-# (398x224, run as 416x224: a sixth less work) keeps the smallest wanted face at 14.5 px or more;
-# 6 % (384x216) lost 2 % of the stage clip's faces.
-SNAP = 0.03
 
 
 def file_sha256(path: Path) -> str:
@@ -73,6 +68,7 @@ class YuNetDetector:
         self.min_scale = SMALLEST_FACE_PX / min_face_px if min_face_px > SMALLEST_FACE_PX else 1.0
         self._session = _session(model_path, f"{self.name}-{digest[:12]}", threads, cache)
         self._input = self._session.get_inputs()[0].name
+        self._outputs = [output.name for output in self._session.get_outputs()]
         self.input_size = (0, 0)  # width, height of the last frame the network saw, before padding
 
     def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]:
@@ -80,31 +76,16 @@ class YuNetDetector:
             image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)  # type: ignore[assignment]
         height, width = image_bgr.shape[:2]
         side = min(self.max_side_px, round(max(height, width) * self.min_scale))
-        small, scale = downscale(image_bgr, snapped_side(width, height, side))
+        small, scale = downscale(image_bgr, side)
         self.input_size = (small.shape[1], small.shape[0])
         outputs = self._session.run(None, {self._input: _blob(small)})
-        names = [output.name for output in self._session.get_outputs()]
-        boxes, scores = decode(dict(zip(names, outputs, strict=True)), _padded(small.shape[1]))
+        boxes, scores = decode(dict(zip(self._outputs, outputs, strict=True)), _padded(small.shape[1]))
         found = []
         for i in cv2.dnn.NMSBoxes(boxes, scores, SCORE_THRESHOLD, NMS_THRESHOLD, top_k=TOP_K):
             clipped = clip_box(tuple(boxes[i]), scale, width, height)  # type: ignore[arg-type]
             if clipped is not None:
                 found.append(Detection(clipped, round(float(scores[i]), 4)))
         return found
-
-
-def snapped_side(width: int, height: int, side: int) -> int:
-    """The longest side to detect at: ``side``, or, where the frame is shrunk anyway, up to ``SNAP``
-    shorter where that brings either side down to a multiple of 32, which saves a band of padding."""
-    longest = max(width, height, 1)
-    if side >= longest:
-        return longest  # full size, as asked (no smallest face set, or a small frame)
-    best = side
-    for extent in (side, min(width, height) * side / longest):
-        band = extent // STRIDES[-1] * STRIDES[-1]
-        if 0 < band < extent and band >= extent * (1 - SNAP):
-            best = min(best, int(side * band / extent))
-    return best
 
 
 def decode(outputs: dict[str, npt.NDArray[np.float32]], padded_width: int) -> tuple[list[list[float]], list[float]]:

@@ -12,7 +12,7 @@ from emostream import modelstore
 from emostream.preprocess import downscale
 from tests.conftest import VIDEOS, YUNET, require_shared
 from worker.detectors.base import clip_box
-from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, YuNetDetector, snapped_side
+from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, YuNetDetector
 
 
 def frames(video: Path, every: int) -> list[npt.NDArray[np.uint8]]:
@@ -97,21 +97,3 @@ def test_an_unwritable_cache_keeps_the_copy_in_memory_with_a_warning(
     assert "each worker derives it again" in caplog.text
     frame = cv2.resize(frames(require_shared(VIDEOS / "fer_woman2.mp4"), 200)[0], (640, 360))
     assert len(detector.detect(frame.astype(np.uint8))) == 1
-
-
-@pytest.mark.parametrize(
-    ("size", "side", "snapped"),
-    [
-        ((640, 360), 400, 398),  # 400x225 would run as 416x256; 398x224 runs as 416x224
-        ((360, 640), 400, 398),  # portrait alike
-        ((1280, 720), 640, 625),  # 640x360 would run as 640x384; 625x352 as 640x352
-        ((596, 336), 373, 373),  # 373 to 352 would be 6 % smaller: too far, the frame is padded instead
-        ((640, 384), 600, 586),  # 600x360 would run as 608x384; 586x352 as 608x352
-        ((640, 360), 640, 640),  # not shrunk at all: left as it is
-        ((100, 80), 400, 100),  # never larger than the frame
-    ],
-)
-def test_a_frame_is_shrunk_a_little_further_only_where_that_saves_a_band_of_padding(
-    size: tuple[int, int], side: int, snapped: int
-) -> None:
-    assert snapped_side(*size, side) == snapped
