@@ -21,6 +21,9 @@ pytestmark = pytest.mark.integration
 FAST_RECLAIM = {"EMO_WORKER_CLAIM_IDLE_MS": "2000"}
 
 
+SLOW_WORKER = {"EMO_WORKER_DETECTOR": "haar"}  # for tests that need frames to stay in hand a while
+
+
 def spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> "subprocess.Popen[bytes]":
     with log.open("ab") as out:
         return subprocess.Popen(command(*args), stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
@@ -83,7 +86,9 @@ def test_an_aggregator_killed_and_restarted_counts_nothing_twice(
 ) -> None:
     url = ["--redis-url", redis_url]
     out = tmp_path / "out"
-    with running(["worker", "--name", "w1", *url], tmp_path / "w1.log"):
+    # Haar, several times slower than YuNet, so the video is surely unfinished when the aggregator
+    # is killed (with YuNet the worker could finish it before the kill, and the restart had nothing to do).
+    with running(["worker", "--name", "w1", *url], tmp_path / "w1.log", SLOW_WORKER):
         aggregator = spawn(["aggregator", "--out", str(out), "--name", "agg", *url], tmp_path / "agg1.log")
         assert run("produce", str(woman), "--video-id", "v", *url).returncode == 0
         wait_for(lambda: registry.results_count(real_redis, "v") >= 32, 120, "some results stored")
@@ -156,8 +161,11 @@ def test_first_sigterm_finishes_the_batch_second_exits_at_once(
     assert done > 0
     assert done + real_redis.xlen(keys.FRAMES_STREAM) == 155  # nothing lost
 
-    # A long batch (64 frames) so the second signal surely lands while it is in hand.
-    worker = spawn(["worker", "--name", "g2", *url], tmp_path / "g2.log", {"EMO_WORKER_BATCH_FRAMES": "64"})
+    # A long batch (64 frames, with the slower detector) so the second signal surely lands while it
+    # is in hand: with YuNet the batch could be done (0.3 s) before the second signal.
+    worker = spawn(
+        ["worker", "--name", "g2", *url], tmp_path / "g2.log", {**SLOW_WORKER, "EMO_WORKER_BATCH_FRAMES": "64"}
+    )
     wait_for(lambda: pending_of(real_redis, "g2") > 0, 60, "the second worker to hold a batch")
     worker.send_signal(signal.SIGTERM)
     # Two signals sent at once coalesce in the kernel: send the second once the first is handled.
