@@ -11,6 +11,7 @@ The file declares a fixed 640x640 input; workers run it at each frame's size on 
 a copy with the input size left free, derived once into the same cache (``any_size_copy``).
 """
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
@@ -67,12 +68,14 @@ def any_size_copy(model: Path, name: str, folder: Path | None = None, refresh: b
     if target.is_file() and not refresh:
         return target
     derived = free_input_size(model.read_bytes())
+    partial = target.with_name(f".{target.name}.{os.getpid()}")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}")
         partial.write_bytes(derived)
         partial.replace(target)  # atomic: workers starting together each write the same bytes
     except OSError as exc:
+        with contextlib.suppress(OSError):  # a full disk leaves no half-written file behind
+            partial.unlink(missing_ok=True)
         log.warning("cannot keep %s in %s (%s): each worker derives it again at start", target.name, folder, exc)
         return derived
     return target

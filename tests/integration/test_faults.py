@@ -59,10 +59,11 @@ def test_a_worker_killed_mid_batch_loses_nothing(
 ) -> None:
     url = ["--redis-url", redis_url]
     out = tmp_path / "out"
-    victim = spawn(["worker", "--name", "victim", *url], tmp_path / "victim.log", FAST_RECLAIM)
+    # Haar keeps frames in the workers' hands long enough to catch the victim holding some.
+    victim = spawn(["worker", "--name", "victim", *url], tmp_path / "victim.log", {**FAST_RECLAIM, **SLOW_WORKER})
     try:
         with (
-            running(["worker", "--name", "w2", *url], tmp_path / "w2.log"),
+            running(["worker", "--name", "w2", *url], tmp_path / "w2.log", SLOW_WORKER),
             running(["aggregator", "--out", str(out), *url], tmp_path / "agg.log"),
         ):
             assert run("produce", str(woman), "--video-id", "v", "--every-frame", *url).returncode == 0

@@ -25,7 +25,9 @@ from tests.integration.test_faults import assert_exactly_once
 pytestmark = pytest.mark.integration
 
 PORT = "6390"  # inside the test's own hub namespace, where nothing else listens
-FAST = {"EMO_WORKER_CLAIM_IDLE_MS": "3000", "EMO_WORKER_BATCH_FRAMES": "4"}
+# Small batches, quick reclaims, and Haar (several times slower than YuNet) so the video is still
+# being worked on when the test looks for a moment the near worker holds frames.
+FAST = {"EMO_WORKER_CLAIM_IDLE_MS": "3000", "EMO_WORKER_BATCH_FRAMES": "4", "EMO_WORKER_DETECTOR": "haar"}
 
 
 @contextmanager
@@ -118,11 +120,11 @@ def test_a_worker_host_cut_off_mid_video_loses_nothing_and_comes_back(tmp_path: 
 
         near.restore()
         time.sleep(2)
-        again = subprocess.run(
-            hub.command(*emostream("produce", str(video), "--video-id", "v2", "--every-frame", *local)),
+        again = subprocess.run(  # sampled at 10 fps: 155 frames are enough to see w1 work again
+            hub.command(*emostream("produce", str(video), "--video-id", "v2", *local)),
             capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
         assert again.returncode == 0, again.stderr
         wait_for(lambda: complete(out, "v2"), 180, "the second video")
-        assert_exactly_once(out, "v2", 464)
+        assert_exactly_once(out, "v2", 155)
         assert batches(logs["w1"]) > cut_at + 1, "the cut worker took no frames after its link came back"

@@ -2,7 +2,7 @@
 
 The model file is OpenCV Zoo's ``face_detection_yunet_2023mar.onnx`` (found, or fetched with its
 SHA-256 checked, by ``emostream.modelstore``). OpenCV's ``cv2.FaceDetectorYN`` runs the same file
-with its DNN module; ONNX Runtime runs it 2.5 to 3 times faster on one core (``bench/detector.py``),
+with its DNN module; ONNX Runtime runs it 2.3 to 2.7 times faster on one core (``bench/detector.py``),
 so the worker runs it there and does what ``FaceDetectorYN`` does around the network itself: pad
 the frame to a multiple of 32, decode the three strides' outputs, non-maximum suppression. The
 boxes agree with ``FaceDetectorYN``'s (``tests/worker/detectors/test_yunet.py``).
@@ -12,7 +12,6 @@ left free is derived once into the model cache (``emostream.modelstore.any_size_
 """
 
 import hashlib
-import logging
 from pathlib import Path
 
 import cv2
@@ -24,8 +23,6 @@ from emostream.errors import ConfigError
 from emostream.modelstore import any_size_copy
 from emostream.preprocess import downscale
 from worker.detectors.base import Detection, clip_box
-
-log = logging.getLogger(__name__)
 
 KNOWN_SHA256 = {
     # OpenCV Zoo face_detection_yunet_2023mar.onnx
