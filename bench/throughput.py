@@ -201,7 +201,7 @@ def main() -> None:
     print(f"CPU: {cpu_description()}")
     print("frames/s, every frame. Naive (Haar 1.3 on full frames + Keras predict per face): its loop alone / its")
     print("whole command. emostream: its whole analyze command on the clip, start-up included; and sustained, once")
-    print(f"running (the clip {REPEATS} times over against once). 2 cores: two naive loops against --workers 2.")
+    print(f"running (the clip re-encoded {REPEATS} times over against once). 2 cores: two naive loops, --workers 2.")
     print("Ratios: whole command against the naive loop alone (strict) and against its whole command (like for")
     print("like); sustained against the naive loop alone. Faces: found by the naive loop / by emostream.")
     print("| clip | cores | naive | emostream | emostream sustained | strict | like for like | sustained | faces |")
