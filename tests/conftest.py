@@ -1,4 +1,4 @@
-"""Shared fixtures: the ../shared data, a real redis-server per test session, small videos."""
+"""Shared fixtures: the test data folder, a real redis-server per test session, small videos."""
 
 import os
 import shutil
@@ -12,21 +12,28 @@ import redis
 
 from emostream.localserver import LocalServer, system_server_binary
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-VIDEOS = SHARED / "data" / "videos"
-FER2013 = SHARED / "data" / "fer2013"
-FERPLUS = SHARED / "data" / "ferplus"
-YUNET = SHARED / "models" / "yunet" / "yunet_s_640_640.onnx"
+# The test data (videos, FER2013, YuNet) is where EMO_SHARED_DIR says: scripts/check names
+# ../shared beside the checkout; nothing here guesses it from where the source lies.
+SHARED_SETTING = "EMO_SHARED_DIR"
+SHARED = Path(os.environ[SHARED_SETTING]) if os.environ.get(SHARED_SETTING) else None
+_DATA = SHARED or Path("/EMO_SHARED_DIR-is-not-set")  # only ever passed to require_shared, which skips
+VIDEOS = _DATA / "data" / "videos"
+FER2013 = _DATA / "data" / "fer2013"
+FERPLUS = _DATA / "data" / "ferplus"
+YUNET = _DATA / "models" / "yunet" / "yunet_s_640_640.onnx"
 
 
 def require_shared(path: Path) -> Path:
-    """``path`` inside ../shared, or a skip with the reason (a user's machine has no ../shared)."""
-    if not path.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{path} is missing: CI must run beside ../shared")
-        pytest.skip(f"{path} not found: ../shared (test data) is not beside this checkout")
-    return path
+    """``path`` inside the test data folder, or a skip with the reason (a user's machine has none)."""
+    if SHARED is None:
+        reason = f"{SHARED_SETTING} is not set: scripts/check sets it to ../shared (the test data) beside the checkout"
+    elif not path.exists():
+        reason = f"{path} not found: {SHARED} ({SHARED_SETTING}) does not hold the test data"
+    else:
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run beside ../shared")
+    pytest.skip(reason)
 
 
 UNREACHABLE_URL = "http://127.0.0.1:9/yunet.onnx"  # the discard port: refused at once, never the network
@@ -34,8 +41,8 @@ UNREACHABLE_URL = "http://127.0.0.1:9/yunet.onnx"  # the discard port: refused a
 
 @pytest.fixture(scope="session", autouse=True)
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Every process the tests start finds YuNet in a temporary EMO_MODEL_DIR (copied from ../shared)
-    and never downloads; without ../shared (a user's machine) they fall back to Haar."""
+    """Every process the tests start finds YuNet in a temporary EMO_MODEL_DIR (copied from the test
+    data) and never downloads; without the test data (a user's machine) they fall back to Haar."""
     from emostream.modelstore import YUNET_FILE
 
     folder = tmp_path_factory.mktemp("models")

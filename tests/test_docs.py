@@ -13,9 +13,9 @@ from models.__main__ import COMMANDS
 REPO = Path(__file__).resolve().parent.parent
 DOCS = sorted([REPO / "README.md", REPO / "models" / "MODEL_CARD.md", *(REPO / "docs").rglob("*.md")])
 SERVICES = (ProducerSettings, WorkerSettings, AggregatorSettings, ApiSettings)
-# Read by code that is not a service's settings: training data (models/training/data.py) and
-# docker-compose.yml's user id.
-OTHER_VARIABLES = {"EMO_DATA_DIR", "EMO_UID"}
+# Read by code that is not a service's settings: training data (models/training/data.py), the
+# tests' data (tests/conftest.py) and docker-compose.yml's user id.
+OTHER_VARIABLES = {"EMO_DATA_DIR", "EMO_SHARED_DIR", "EMO_UID"}
 
 
 def settings_variables() -> set[str]:
