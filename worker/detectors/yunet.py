@@ -20,14 +20,11 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from emostream.errors import ConfigError
-from emostream.modelstore import any_size_copy
+from emostream.modelstore import YUNET_SHA256, any_size_copy
 from emostream.preprocess import downscale
 from worker.detectors.base import Detection, clip_box
 
-KNOWN_SHA256 = {
-    # OpenCV Zoo face_detection_yunet_2023mar.onnx
-    "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4": "yunet-2023mar",
-}
+KNOWN_SHA256 = {YUNET_SHA256: "yunet-2023mar"}  # OpenCV Zoo face_detection_yunet_2023mar.onnx, pinned once
 # Other YuNet files, recognised so the error says what they are rather than "not a known model".
 OTHER_SHA256 = {
     # libfacedetection.train yunet_n with a dynamic input size
