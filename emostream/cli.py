@@ -28,6 +28,7 @@ from pydantic import ValidationError
 
 from emostream import registry
 from emostream.errors import ConfigError, EmostreamError, SourceError
+from emostream.memory import keep_frame_buffers
 from emostream.redact import redact_text
 from emostream.redisconn import connect
 from emostream.settings import (
@@ -55,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    keep_frame_buffers()  # every service handles frames; emostream.memory says why
     try:
         return int(args.handler(args))
     except ValidationError as exc:

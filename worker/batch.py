@@ -93,10 +93,10 @@ class BatchProcessor:
 
     def _detect(self, item: _Decoded) -> None:
         started = time.perf_counter()
-        gray = to_gray(item.image)
         for detection in self.detector.detect(item.image):
             x, y, w, h = detection.box
-            item.crops.append(gray[y : y + h, x : x + w])
+            # Only the faces are made gray: the whole frame took 0.1 ms at 640x360, a face's crop microseconds.
+            item.crops.append(to_gray(item.image[y : y + h, x : x + w]))
             item.boxes.append((detection.box, detection.score))
         item.detect_ms = _ms_since(started)
 

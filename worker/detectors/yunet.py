@@ -64,6 +64,7 @@ class YuNetDetector:
         self._input = self._session.get_inputs()[0].name
         self._outputs = [output.name for output in self._session.get_outputs()]
         self.input_size = (0, 0)  # width, height of the last frame the network saw, before padding
+        self._blob = _Blob()
 
     def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]:
         if image_bgr.ndim == 2:
@@ -72,7 +73,7 @@ class YuNetDetector:
         side = min(self.max_side_px, round(max(height, width) * self.min_scale))
         small, scale = downscale(image_bgr, side)
         self.input_size = (small.shape[1], small.shape[0])
-        outputs = self._session.run(None, {self._input: _blob(small)})
+        outputs = self._session.run(None, {self._input: self._blob.fill(small)})
         boxes, scores = decode(dict(zip(self._outputs, outputs, strict=True)), _padded(small.shape[1]))
         found = []
         for i in cv2.dnn.NMSBoxes(boxes, scores, SCORE_THRESHOLD, NMS_THRESHOLD, top_k=TOP_K):
@@ -110,12 +111,24 @@ def _padded(side: int) -> int:
     return -(-side // STRIDES[-1]) * STRIDES[-1]
 
 
-def _blob(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    """NCHW float32, BGR as it is, padded with black at the right and bottom (as FaceDetectorYN does)."""
-    height, width = image.shape[:2]
-    blob = np.zeros((1, 3, _padded(height), _padded(width)), np.float32)
-    blob[0, :, :height, :width] = image.transpose(2, 0, 1)
-    return blob
+class _Blob:
+    """The network's input, NCHW float32, BGR as it is, padded with black at the right and bottom
+    (as FaceDetectorYN does). One buffer is kept while frames keep their size and filled plane by
+    plane: 0.28 ms instead of 0.49 for a fresh one filled through a transposed view (400x225, the
+    stage clip's detection size), about 0.1 ms of each 2.2 ms detection once the network runs."""
+
+    def __init__(self) -> None:
+        self._size = (0, 0)
+        self._buffer: npt.NDArray[np.float32] = np.zeros((1, 3, 0, 0), np.float32)
+
+    def fill(self, image: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        height, width = image.shape[:2]
+        if self._size != (height, width):  # a new size: new padding, so a fresh (zeroed) buffer
+            self._buffer = np.zeros((1, 3, _padded(height), _padded(width)), np.float32)
+            self._size = (height, width)
+        for channel, plane in enumerate(cv2.split(image)):
+            self._buffer[0, channel, :height, :width] = plane
+        return self._buffer
 
 
 def _session(model_path: Path, copy_name: str, threads: int, cache: Path | None) -> ort.InferenceSession:
