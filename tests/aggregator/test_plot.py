@@ -8,7 +8,7 @@ from matplotlib.colors import to_rgba
 from PIL import Image
 
 from aggregator.people import Segment
-from aggregator.plot import WIDTH_IN, timeline_figure, timeline_png
+from aggregator.plot import MAX_PEOPLE, WIDTH_IN, timeline_figure, timeline_png
 from emostream.labels import EMOTION_COLORS
 
 SEGMENTS = [
@@ -54,3 +54,16 @@ def test_png_is_ten_inches_wide_and_grows_with_people() -> None:
     assert one.format == "PNG"
     assert one.width == two.width == WIDTH_IN * 100
     assert two.height > one.height
+
+
+def test_a_crowd_is_plotted_as_the_people_seen_longest_in_order_of_appearance() -> None:
+    crowd = [Segment(t, "happy", t * 100, t * 100 + 500, frames=1 + t % 7, mean_confidence=0.9) for t in range(120)]
+    figure = timeline_figure(crowd, 13_000, "crowd.mp4")
+    try:
+        axes = figure.axes[0]
+        shown = [int(t.get_text().removeprefix("person ")) for t in axes.get_yticklabels()]
+        longest = sorted(range(120), key=lambda t: -(1 + t % 7))[:MAX_PEOPLE]
+        assert shown == sorted(longest)
+        assert axes.get_title() == f"crowd.mp4: the {MAX_PEOPLE} people seen longest, of 120"
+    finally:
+        plt.close(figure)
