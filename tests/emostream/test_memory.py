@@ -1,3 +1,4 @@
+import ctypes
 import subprocess
 import sys
 
@@ -39,5 +40,5 @@ def test_it_reports_when_the_c_library_has_no_mallopt(monkeypatch: pytest.Monkey
     class NoMallopt:
         def __init__(self, _name: object) -> None: ...
 
-    monkeypatch.setattr(memory.ctypes, "CDLL", NoMallopt)
+    monkeypatch.setattr(ctypes, "CDLL", NoMallopt)
     assert memory.keep_frame_buffers() is False
