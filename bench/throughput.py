@@ -78,13 +78,15 @@ def naive_loop(video: Path) -> dict[str, Any]:
     return {"frames": frames, "faces": faces, "seconds": time.perf_counter() - started}
 
 
-def pinned(command: list[str], cores: tuple[int, ...], env: dict[str, str] | None = None) -> "subprocess.Popen[str]":
+def pinned(
+    command: list[str], cores: tuple[int, ...], env: dict[str, str] | None = None, cwd: Path | None = None
+) -> "subprocess.Popen[str]":
     def pin() -> None:
         os.sched_setaffinity(0, set(cores))
 
     return subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=pin,  # noqa: PLW1509
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {})}, cwd=cwd,
     )  # fmt: skip
 
 
@@ -101,14 +103,17 @@ def run_naive(video: Path, cores_each: list[tuple[int, ...]]) -> list[dict[str, 
     return outputs
 
 
-def run_emostream(video: Path, yunet: Path, workers: int, cores: tuple[int, ...]) -> dict[str, Any]:
+def run_emostream(
+    video: Path, yunet: Path, workers: int, cores: tuple[int, ...], tree: Path | None = None
+) -> dict[str, Any]:
+    """``emostream analyze`` of the checkout at ``tree`` (default: the one on the path), timed."""
     out = Path(tempfile.mkdtemp(prefix="emo-throughput-"))
     command = [
         sys.executable, "-m", "emostream", "analyze", str(video), "--every-frame", "--workers", str(workers),
         "--out", str(out), "--yunet-model", str(yunet),
     ]  # fmt: skip
     started = time.perf_counter()
-    child = pinned(command, cores, {"EMO_WORKER_THREADS": "1"})
+    child = pinned(command, cores, {"EMO_WORKER_THREADS": "1"}, tree)  # -m: the tree's package comes first
     _, err = child.communicate(timeout=1800)
     seconds = time.perf_counter() - started
     if child.returncode != 0:

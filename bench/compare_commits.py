@@ -1,0 +1,85 @@
+"""Two checkouts of emostream side by side: the whole pipeline on the same clips, run alternately.
+
+    git worktree add ../baseline COMMIT
+    python bench/compare_commits.py --baseline ../baseline --videos ../shared/data/videos \\
+        --yunet ../shared/models/yunet/yunet_s_640_640.onnx [--rounds 3]
+
+This machine's speed drifts by tens of percent within an hour, so two runs of
+``bench/throughput.py`` cannot show a 10 % change. Here both trees' ``emostream analyze
+--every-frame --workers 1`` run on one core, one after the other, ``--rounds`` times on each clip
+and on the clip repeated four times (``bench/throughput.py``'s clips and sustained method), and
+medians are printed: the whole command's seconds, and ms per frame once running (the extra
+seconds of the long run over its extra frames). Both trees run with this Python environment, so
+a baseline that needs other packages cannot be compared this way.
+"""
+
+import argparse
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from common import cpu_description
+from throughput import CORES, REPEATS, repeated, run_emostream, tiled_1080p
+
+
+@dataclass(frozen=True)
+class Comparison:
+    trees: dict[str, Path]  # baseline first
+    yunet: Path
+    rounds: int
+    work: Path  # where the repeated clips are written
+
+
+def compare(name: str, video: Path, setup: Comparison) -> None:
+    """One table row: both trees on the clip and on it repeated, alternately, ``setup.rounds`` times."""
+    once, long = (repeated(video, times, setup.work / f"{video.stem}-x{times}.mp4") for times in (1, REPEATS))
+    seconds: dict[tuple[str, str], list[float]] = {}
+    frames = {}
+    for _ in range(setup.rounds):
+        for label, tree in setup.trees.items():
+            for length, clip in (("once", once), ("long", long)):
+                result = run_emostream(clip, setup.yunet, 1, (CORES[0],), tree)
+                seconds.setdefault((label, length), []).append(result["seconds"])
+                frames[length] = result["frames"]
+    median = {key: statistics.median(values) for key, values in seconds.items()}
+    extra = frames["long"] - frames["once"]
+    base, this = (
+        (median[(label, "once")], (median[(label, "long")] - median[(label, "once")]) / extra * 1000)
+        for label in setup.trees
+    )
+    print(
+        f"| {name} | {base[0]:.2f} s | {this[0]:.2f} s | {this[0] / base[0]:.2f} "
+        f"| {base[1]:.2f} ms | {this[1]:.2f} ms | {this[1] / base[1]:.2f} |",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--baseline", type=Path, required=True, help="another checkout (git worktree add)")
+    parser.add_argument("--videos", type=Path, required=True, help="with fer_woman2.mp4 and short_hamilton_clip.mp4")
+    parser.add_argument("--yunet", type=Path, required=True, help="face_detection_yunet_2023mar.onnx")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(f"CPU: {cpu_description()}")
+    print(f"emostream analyze --every-frame --workers 1 on one core; medians of {args.rounds} alternate runs.")
+    print(f"Once running: ms per frame between the clip and the clip repeated {REPEATS} times. Ratio: this / baseline.")
+    print("| clip | baseline, whole command | this | ratio | baseline, once running | this | ratio |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    work = Path(tempfile.mkdtemp(prefix="emo-compare-"))
+    trees = {"baseline": args.baseline.resolve(), "this": Path(__file__).resolve().parent.parent}
+    setup = Comparison(trees, args.yunet.resolve(), args.rounds, work)  # the trees run in their own folders
+    tiled = tiled_1080p(args.videos / "short_hamilton_clip.mp4", work / "tiled_1080p.mp4")
+    for name, video in (
+        ("fer_woman2.mp4", args.videos / "fer_woman2.mp4"),
+        ("short_hamilton_clip.mp4", args.videos / "short_hamilton_clip.mp4"),
+        ("hamilton tiled 3x3 (1080p)", tiled),
+    ):
+        compare(name, video, setup)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    main()
