@@ -12,7 +12,7 @@ from emostream import modelstore
 from emostream.preprocess import downscale
 from tests.conftest import VIDEOS, YUNET, require_shared
 from worker.detectors.base import clip_box
-from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, YuNetDetector
+from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, YuNetDetector, _Blob
 
 
 def frames(video: Path, every: int) -> list[npt.NDArray[np.uint8]]:
@@ -97,3 +97,22 @@ def test_an_unwritable_cache_keeps_the_copy_in_memory_with_a_warning(
     assert "each worker derives it again" in caplog.text
     frame = cv2.resize(frames(require_shared(VIDEOS / "fer_woman2.mp4"), 200)[0], (640, 360))
     assert len(detector.detect(frame.astype(np.uint8))) == 1
+
+
+def test_the_kept_input_buffer_never_shows_an_earlier_frame_in_its_padding() -> None:
+    blob = _Blob()
+    blob.fill(np.full((230, 410, 3), 255, np.uint8))
+    filled = blob.fill(np.zeros((225, 400, 3), np.uint8))  # padded to the same 256x416
+    assert filled.shape == (1, 3, 256, 416)
+    assert not filled.any()
+
+
+def test_one_detector_over_frames_of_changing_sizes_finds_what_fresh_ones_find(tmp_path: Path) -> None:
+    model = require_shared(YUNET)
+    frame = frames(require_shared(VIDEOS / "short_hamilton_clip.mp4"), 100)[1]
+    sizes = [frame, cv2.resize(frame, (656, 372)), frame, cv2.resize(frame, (1280, 720)), frame]
+    kept = YuNetDetector(model, 640, 24, cache=tmp_path)
+    for image in sizes:
+        fresh = YuNetDetector(model, 640, 24, cache=tmp_path).detect(np.asarray(image, dtype=np.uint8))
+        assert kept.detect(np.asarray(image, dtype=np.uint8)) == fresh
+        assert fresh  # the stage clip's frame 100 shows faces
