@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import cpu_description
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -53,6 +54,7 @@ def main() -> None:
         sys.exit(f"GStreamer's RTSP server is not installed ({PACKAGES})")
     if args.detector == "yunet" and args.yunet is None:
         sys.exit("--detector yunet needs --yunet MODEL.onnx")
+    print(f"CPU: {cpu_description()}", flush=True)
     binary = system_server_binary()
     if binary is None:
         sys.exit("redis-server is not installed")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import cpu_description
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -92,6 +93,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child, args.path, args.seconds, args.threads, args.data)))
         return
+    print(f"CPU: {cpu_description()}", flush=True)
     models = args.model or [str(artifacts / "emotion.onnx"), str(artifacts / "emotion-int8.onnx")]
     runs = [("onnxruntime", path) for path in models] + ([("keras", args.keras)] if args.keras else [])
     results = {}

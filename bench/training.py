@@ -16,6 +16,8 @@ import sys
 import time
 from pathlib import Path
 
+from common import cpu_description
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
@@ -48,6 +50,7 @@ def main() -> None:
     if args.precision:
         print(json.dumps({"seconds_per_step": seconds_per_step(args.arch, args.precision, args.steps)}))
         return
+    print(f"CPU: {cpu_description()}", flush=True)
     measured = {}
     for precision in ("float32", "mixed_bfloat16"):
         child = [sys.executable, __file__, "--arch", args.arch, "--steps", str(args.steps), "--precision", precision]
