@@ -10,7 +10,8 @@ glibc's own string functions are told the same through ``GLIBC_TUNABLES``). It i
 cores running AVX2 code, not another CPU: clock speeds, caches and memory stay this machine's.
 Needs Linux on x86-64 with the ``cpuid_fault`` CPU flag (Intel since Ivy Bridge, where the
 hypervisor passes it on) and gcc. ``common.cpu_description`` says when a benchmark ran so, and
-checks that the features are hidden.
+checks that the features are hidden. A program that installs its own SIGSEGV handler after
+start (Python's ``faulthandler``, so pytest) takes CPUID's fault for a crash: benchmarks only.
 """
 
 import os
