@@ -42,16 +42,17 @@ def timeline_png(segments: list[Segment], duration_ms: int, title: str) -> bytes
 
 def timeline_figure(segments: list[Segment], duration_ms: int, title: str) -> Figure:
     """The plot, drawn by the caller and closed with ``plt.close``."""
-    frames: Counter[int] = Counter()
+    by_person: dict[int, list[Segment]] = {}
     for s in segments:
-        frames[s.track] += s.frames
+        by_person.setdefault(s.track, []).append(s)
+    frames = Counter({track: sum(s.frames for s in mine) for track, mine in by_person.items()})
     tracks = sorted(track for track, _ in frames.most_common(MAX_PEOPLE))
     if len(frames) > len(tracks):
         title = f"{title}: the {len(tracks)} people seen longest, of {len(frames)}"
     height = 1.4 + ROW_HEIGHT_IN * max(1, len(tracks))
     figure, axes = plt.subplots(figsize=(WIDTH_IN, height), dpi=100)
     for row, track in enumerate(tracks):
-        mine = [s for s in segments if s.track == track]
+        mine = by_person[track]
         spans = [(s.start_ms / 1000, max(s.end_ms - s.start_ms, 1) / 1000) for s in mine]
         # One collection per person, not per segment: drawing cost grows with artists.
         axes.broken_barh(spans, (row - 0.4, 0.8), facecolors=[EMOTION_COLORS[s.label] for s in mine])
