@@ -29,6 +29,9 @@ from emostream.spawn import ServiceProcess, start_fork_server
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2  # a finished video is noticed this soon
+# Once every frame has its result, only the aggregator's files are awaited (0.1 to 0.3 s): asking
+# this often then ends a job 0.1 s sooner on average, for a few Redis reads.
+FINISHING_POLL_S = 0.02
 # Children read with this short a wait (services default to 1 s), so they notice the stop that
 # follows the last video at once: a one-off job's time ends with its outputs, not a second later.
 # 100 ms: an idle child then asks Redis ten times a second (a few microseconds of CPU each); at
@@ -165,7 +168,7 @@ def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], s
     queue = list(jobs)
     while True:
         _advance_producers(options, url, jobs, queue, client)
-        done_frames = progress.show(client, jobs)
+        done_frames, finishing = progress.show(client, jobs)
         if all(job.done for job in jobs):
             progress.finish()
             return
@@ -174,7 +177,7 @@ def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], s
             last_change, last_seen = time.monotonic(), done_frames
         elif time.monotonic() - last_change > STALL_TIMEOUT_S:
             raise ServiceError(f"no progress for {STALL_TIMEOUT_S:.0f} s; see the logs in {options.out_dir / 'logs'}")
-        time.sleep(POLL_S)
+        time.sleep(FINISHING_POLL_S if finishing and not queue else POLL_S)
 
 
 def _advance_producers(
@@ -240,12 +243,15 @@ class _Progress:
         self.started = time.monotonic()
         self.last_print = 0.0
 
-    def show(self, client: Any, jobs: list[VideoJob]) -> int:
-        parts, done_total = [], 0
+    def show(self, client: Any, jobs: list[VideoJob]) -> tuple[int, bool]:
+        """Frames done in all, and whether every video has all its results (only files to write)."""
+        parts, done_total, finishing = [], 0, True
         for job in jobs:
             record = registry.read(client, job.video_id)
             done = registry.results_count(client, job.video_id) if record else 0
             done_total += done
+            all_in = record is not None and record.frames_expected is not None and done >= record.frames_expected
+            finishing = finishing and (job.done or job.error is not None or all_in)
             total = (
                 record.frames_expected
                 if record and record.frames_expected is not None
@@ -261,7 +267,7 @@ class _Progress:
         elif time.monotonic() - self.last_print >= 5:
             self.stream.write(line + "\n")
             self.last_print = time.monotonic()
-        return done_total
+        return done_total, finishing
 
     def finish(self) -> None:
         if self.tty:

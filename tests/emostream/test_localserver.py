@@ -21,3 +21,22 @@ def test_free_ports_are_bindable_distinct_and_outside_the_outgoing_connection_ra
     for port in ports[:3]:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_stop_asks_the_server_to_shut_down_and_signals_only_one_that_refuses(tmp_path: Path) -> None:
+    """SHUTDOWN is done at once; SIGTERM waits for the server's timer (up to 100 ms a stop)."""
+    asked = _log_of_a_stop(tmp_path / "plain.log", ())
+    assert "User requested shutdown... (user request from" in asked
+    assert "SIGTERM" not in asked
+    assert "Received SIGTERM" in _log_of_a_stop(tmp_path / "password.log", ("--requirepass", "s3cret"))
+
+
+def _log_of_a_stop(log: Path, args: tuple[str, ...]) -> str:
+    from emostream.localserver import LocalServer, embedded_server_binary
+
+    server = LocalServer(embedded_server_binary(), ("--appendonly", "no", "--logfile", str(log), *args)).start()
+    process = server._process
+    assert process is not None
+    server.stop()
+    assert process.returncode == 0
+    return log.read_text()
