@@ -8,8 +8,9 @@ This machine's speed drifts by tens of percent within an hour, so two runs of
 ``bench/throughput.py`` cannot show a 10 % change. Here both trees' ``emostream analyze
 --every-frame --workers 1`` run on one core, one after the other, ``--rounds`` times on each clip
 and on the clip repeated four times (``bench/throughput.py``'s clips and sustained method), and
-medians are printed: the whole command's seconds, and ms per frame once running (the extra
-seconds of the long run over its extra frames). Both trees run with this Python environment, so
+medians are printed: the whole command's seconds, ms per frame once running (the extra seconds
+of the long run over its extra frames), and what is left of the whole command at that rate: the
+seconds of starting and stopping. Both trees run with this Python environment, so
 a baseline that needs other packages cannot be compared this way.
 """
 
@@ -49,9 +50,12 @@ def compare(name: str, video: Path, setup: Comparison) -> None:
         (median[(label, "once")], (median[(label, "long")] - median[(label, "once")]) / extra * 1000)
         for label in setup.trees
     )
+    # Start and stop: the whole command less its frames at the once-running rate (the time a clip
+    # of no frames would take).
+    fixed = [whole - frames["once"] * per_frame / 1000 for whole, per_frame in (base, this)]
     print(
         f"| {name} | {base[0]:.2f} s | {this[0]:.2f} s | {this[0] / base[0]:.2f} "
-        f"| {base[1]:.2f} ms | {this[1]:.2f} ms | {this[1] / base[1]:.2f} |",
+        f"| {base[1]:.2f} ms | {this[1]:.2f} ms | {this[1] / base[1]:.2f} | {fixed[0]:.2f} s | {fixed[1]:.2f} s |",
         flush=True,
     )
 
@@ -66,8 +70,12 @@ def main() -> None:
     print(f"CPU: {cpu_description()}")
     print(f"emostream analyze --every-frame --workers 1 on one core; medians of {args.rounds} alternate runs.")
     print(f"Once running: ms per frame between the clip and the clip repeated {REPEATS} times. Ratio: this / baseline.")
-    print("| clip | baseline, whole command | this | ratio | baseline, once running | this | ratio |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("Start and stop: the whole command less the clip's frames at the once-running rate.")
+    print(
+        "| clip | baseline, whole command | this | ratio | baseline, once running | this | ratio "
+        "| baseline, start and stop | this |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     work = Path(tempfile.mkdtemp(prefix="emo-compare-"))
     trees = {"baseline": args.baseline.resolve(), "this": Path(__file__).resolve().parent.parent}
     setup = Comparison(trees, args.yunet.resolve(), args.rounds, work)  # the trees run in their own folders
