@@ -28,10 +28,9 @@ from emostream.spawn import ServiceProcess, start_fork_server
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.2  # a finished video is noticed this soon
-# Once every frame has its result, only the aggregator's files are awaited (0.1 to 0.3 s): asking
-# this often then ends a job 0.1 s sooner on average, for a few Redis reads.
-FINISHING_POLL_S = 0.02
+# Progress is redrawn this often; a video's end is noticed at once (registry events), or this
+# soon where the server refuses a subscription.
+POLL_S = 0.2
 # Children read with this short a wait (services default to 1 s), so they notice the stop that
 # follows the last video at once: a one-off job's time ends with its outputs, not a second later.
 # 100 ms: an idle child then asks Redis ten times a second (a few microseconds of CPU each); at
@@ -39,6 +38,8 @@ FINISHING_POLL_S = 0.02
 STOP_BLOCK_MS = 100
 STALL_TIMEOUT_S = 300.0  # no progress at all for this long means something is wrong
 STOP_GRACE_S = 15.0
+# Services told to stop are woken from their stream reads this often, for at most this long.
+WAKE_EVERY_S, WAKE_FOR_S = 0.01, 2.0
 # Each service writes to its own file under OUT/logs; a failed job quotes the right one.
 WORKER_LOG = "worker-{}.log"
 AGGREGATOR_LOG = "aggregator.log"
@@ -84,9 +85,9 @@ def run_analyze(options: AnalyzeOptions) -> int:
     (options.out_dir / "logs").mkdir(parents=True, exist_ok=True)
     start_fork_server(options.out_dir / "logs" / FORK_SERVER_LOG)  # it imports while the detector is found
     options.worker_flags = choose_detector(options.worker_flags)
-    with _redis(options.redis_url) as url:
+    with _redis(options.redis_url) as (url, server):
         jobs = [VideoJob(p, i) for p, i in zip(options.videos, video_ids_for(options.videos), strict=True)]
-        with _services(options, url) as services:
+        with _services(options, url, server) as services:
             _produce_and_wait(options, url, jobs, services)
     if options.render:
         _render(options, jobs)
@@ -118,17 +119,18 @@ def choose_detector(flags: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _redis(url: str | None) -> Iterator[str]:
+def _redis(url: str | None) -> Iterator[tuple[str, LocalServer | None]]:
+    """The server's URL, and the embedded server if this job started one."""
     if url is not None:
         connect(url).close()
-        yield url
+        yield url, None
         return
     with LocalServer(embedded_server_binary()) as server:
-        yield server.url
+        yield server.url, server
 
 
 @contextlib.contextmanager
-def _services(options: AnalyzeOptions, url: str) -> Iterator[list[ServiceProcess]]:
+def _services(options: AnalyzeOptions, url: str, server: LocalServer | None) -> Iterator[list[ServiceProcess]]:
     logs = options.out_dir / "logs"
     processes: list[ServiceProcess] = []
     try:
@@ -141,7 +143,7 @@ def _services(options: AnalyzeOptions, url: str) -> Iterator[list[ServiceProcess
         processes.append(_spawn(args, url, logs / AGGREGATOR_LOG, aggregator_env))
         yield processes
     finally:
-        _stop(processes)
+        _stop(processes, server)
 
 
 def _spawn(args: list[str], url: str, log_path: Path, settings: dict[str, str]) -> ServiceProcess:
@@ -163,21 +165,28 @@ def _producer_env(settings: ProducerSettings) -> dict[str, str]:
 
 def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], services: list[ServiceProcess]) -> None:
     client = connect(url)
+    events = registry.subscribe_to_events(client)  # before the first producer: no status change is missed
     progress = _Progress(sys.stderr)
     last_change, last_seen = time.monotonic(), -1
     queue = list(jobs)
-    while True:
-        _advance_producers(options, url, jobs, queue, client)
-        done_frames, finishing = progress.show(client, jobs)
-        if all(job.done for job in jobs):
-            progress.finish()
-            return
-        _check_services(services, options.out_dir / "logs")
-        if done_frames != last_seen:
-            last_change, last_seen = time.monotonic(), done_frames
-        elif time.monotonic() - last_change > STALL_TIMEOUT_S:
-            raise ServiceError(f"no progress for {STALL_TIMEOUT_S:.0f} s; see the logs in {options.out_dir / 'logs'}")
-        time.sleep(FINISHING_POLL_S if finishing and not queue else POLL_S)
+    try:
+        while True:
+            _advance_producers(options, url, jobs, queue, client)
+            done_frames = progress.show(client, jobs)
+            if all(job.done for job in jobs):
+                progress.finish()
+                return
+            _check_services(services, options.out_dir / "logs")
+            if done_frames != last_seen:
+                last_change, last_seen = time.monotonic(), done_frames
+            elif time.monotonic() - last_change > STALL_TIMEOUT_S:
+                logs = options.out_dir / "logs"
+                raise ServiceError(f"no progress for {STALL_TIMEOUT_S:.0f} s; see the logs in {logs}")
+            registry.wait_for_event(events, POLL_S)
+    finally:
+        if events is not None:
+            events.close()
+        client.close()
 
 
 def _advance_producers(
@@ -223,15 +232,25 @@ def _last_line(log: Path) -> str:
     return statements[-1] if statements else "nothing logged"
 
 
-def _stop(processes: list[ServiceProcess]) -> None:
+def _stop(processes: list[ServiceProcess], server: LocalServer | None = None) -> None:
     for process in processes:
         if process.poll() is None:
             process.terminate()
     deadline = time.monotonic() + STOP_GRACE_S
+    if server is not None:  # its clients are all this job's: wake the services rather than wait
+        _wake_until_stopped(processes, server, time.monotonic() + WAKE_FOR_S)
     for process in processes:
         if process.wait(timeout=max(0.1, deadline - time.monotonic())) is None:
             process.kill()
             process.wait()
+
+
+def _wake_until_stopped(processes: list[ServiceProcess], server: LocalServer, until: float) -> None:
+    """A service told to stop that is waiting on a stream read notices only when the wait ends
+    (100 ms): end the waits, as if they had timed out, until every service has gone."""
+    while any(process.poll() is None for process in processes) and time.monotonic() < until:
+        server.unblock_clients()
+        time.sleep(WAKE_EVERY_S)
 
 
 class _Progress:
@@ -243,15 +262,12 @@ class _Progress:
         self.started = time.monotonic()
         self.last_print = 0.0
 
-    def show(self, client: Any, jobs: list[VideoJob]) -> tuple[int, bool]:
-        """Frames done in all, and whether every video has all its results (only files to write)."""
-        parts, done_total, finishing = [], 0, True
+    def show(self, client: Any, jobs: list[VideoJob]) -> int:
+        parts, done_total = [], 0
         for job in jobs:
             record = registry.read(client, job.video_id)
             done = registry.results_count(client, job.video_id) if record else 0
             done_total += done
-            all_in = record is not None and record.frames_expected is not None and done >= record.frames_expected
-            finishing = finishing and (job.done or job.error is not None or all_in)
             total = (
                 record.frames_expected
                 if record and record.frames_expected is not None
@@ -267,7 +283,7 @@ class _Progress:
         elif time.monotonic() - self.last_print >= 5:
             self.stream.write(line + "\n")
             self.last_print = time.monotonic()
-        return done_total, finishing
+        return done_total
 
     def finish(self) -> None:
         if self.tty:

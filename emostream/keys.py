@@ -15,6 +15,9 @@ CAMERA_LEASE_KEY: Final = "emo:cameras:lease"  # the aggregator that folds camer
 DEAD_STREAM: Final = "emo:dead"
 VIDEOS_INDEX: Final = "emo:videos"  # set of every registered video id
 OPEN_VIDEOS: Final = "emo:videos:open"  # registered videos the aggregator has not finished
+# Pub/sub: "VIDEO_ID STATUS" each time a video's status is set, so that waiters wake at once. A
+# hint only (a subscriber that was away misses it): the registry hash is the truth.
+VIDEO_EVENTS: Final = "emo:videos:events"
 WORKERS_GROUP: Final = "workers"
 AGGREGATORS_GROUP: Final = "aggregators"
 

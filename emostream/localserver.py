@@ -169,6 +169,19 @@ class LocalServer:
                 self._process.wait()
         self._process = None
 
+    def unblock_clients(self) -> None:
+        """End every client's blocking command (``XREADGROUP ... BLOCK``) as if its wait had timed
+        out (``CLIENT UNBLOCK``); nothing if the server refuses (a password is set)."""
+        client: redis.Redis = redis.Redis(port=self.port, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+        try:
+            for entry in client.client_list():
+                if "b" in entry["flags"]:
+                    client.client_unblock(int(entry["id"]))
+        except redis.RedisError:
+            pass
+        finally:
+            client.close()
+
     def _shut_down_now(self) -> bool:
         """SHUTDOWN NOSAVE, done at once: SIGTERM waits for the server's next timer tick (10 a
         second), 114 ms at the end of every ``analyze``. False if refused (a password is set).

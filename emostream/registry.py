@@ -12,11 +12,13 @@ from typing import Any, Literal, cast
 
 import redis
 from pydantic import BaseModel, ConfigDict
+from redis.client import PubSub
 
 from emostream.keys import (
     CAMERAS_INDEX,
     FRAMES_STREAM,
     OPEN_VIDEOS,
+    VIDEO_EVENTS,
     VIDEOS_INDEX,
     camera_frames_stream,
     video_key,
@@ -69,12 +71,40 @@ def register(client: "redis.Redis", video_id: str, **fields: FieldValue) -> None
         pipe.sadd(VIDEOS_INDEX, video_id)
         if mapping["status"] != "failed":
             pipe.sadd(OPEN_VIDEOS, video_id)
+        pipe.publish(VIDEO_EVENTS, f"{video_id} {mapping['status']}")
         pipe.execute()
 
 
 def update(client: "redis.Redis", video_id: str, **fields: FieldValue) -> None:
     mapping: dict[Any, Any] = {**fields, "updated_at": time.time()}
-    client.hset(video_key(video_id), mapping=mapping)
+    if "status" not in fields:
+        client.hset(video_key(video_id), mapping=mapping)
+        return
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset(video_key(video_id), mapping=mapping)
+        pipe.publish(VIDEO_EVENTS, f"{video_id} {fields['status']}")
+        pipe.execute()
+
+
+def subscribe_to_events(client: "redis.Redis") -> "PubSub | None":
+    """A subscription to ``VIDEO_EVENTS``, or None where the server refuses one (an ACL without
+    pub/sub): waiters then poll."""
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    try:
+        pubsub.subscribe(VIDEO_EVENTS)
+        pubsub.get_message(timeout=2.0)  # the confirmation, or the refusal (NOPERM) raised here
+    except redis.ResponseError:
+        pubsub.close()
+        return None
+    return pubsub
+
+
+def wait_for_event(events: "PubSub | None", seconds: float) -> None:
+    """Until a video's status changes or ``seconds`` have passed (without a subscription: sleep)."""
+    if events is None:
+        time.sleep(seconds)
+    else:
+        events.get_message(timeout=seconds)
 
 
 def read(client: "redis.Redis", video_id: str) -> VideoRecord | None:

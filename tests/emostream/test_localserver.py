@@ -40,3 +40,29 @@ def _log_of_a_stop(log: Path, args: tuple[str, ...]) -> str:
     server.stop()
     assert process.returncode == 0
     return log.read_text()
+
+
+def test_unblock_clients_ends_a_blocking_read_as_if_it_had_timed_out() -> None:
+    import threading
+
+    import redis
+
+    from emostream.localserver import LocalServer, embedded_server_binary
+
+    with LocalServer(embedded_server_binary()) as server:
+        client: redis.Redis = redis.Redis(port=server.port)
+        client.xgroup_create("s", "g", id="0", mkstream=True)
+        replies: list[object] = []
+        reader = threading.Thread(target=lambda: replies.append(client.xreadgroup("g", "c", {"s": ">"}, block=0)))
+        reader.start()  # block=0: it would wait for ever
+        watcher: redis.Redis = redis.Redis(port=server.port)
+        for _ in range(500):
+            if any("b" in entry["flags"] for entry in watcher.client_list()):
+                break
+            reader.join(0.01)
+        server.unblock_clients()
+        reader.join(30)
+        assert not reader.is_alive()
+        assert replies in ([None], [[]], [{}])  # nothing read: the reply of a wait that timed out
+        watcher.close()
+        client.close()
