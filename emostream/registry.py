@@ -6,6 +6,7 @@ recorded failure), ``partial`` (no progress for the stall timeout: finalised wit
 its missing frames listed), ``failed`` (the source could not be read).
 """
 
+import contextlib
 import re
 import time
 from typing import Any, Literal, cast
@@ -71,19 +72,22 @@ def register(client: "redis.Redis", video_id: str, **fields: FieldValue) -> None
         pipe.sadd(VIDEOS_INDEX, video_id)
         if mapping["status"] != "failed":
             pipe.sadd(OPEN_VIDEOS, video_id)
-        pipe.publish(VIDEO_EVENTS, f"{video_id} {mapping['status']}")
         pipe.execute()
+    announce(client, video_id, mapping["status"])
 
 
 def update(client: "redis.Redis", video_id: str, **fields: FieldValue) -> None:
     mapping: dict[Any, Any] = {**fields, "updated_at": time.time()}
-    if "status" not in fields:
-        client.hset(video_key(video_id), mapping=mapping)
-        return
-    with client.pipeline(transaction=True) as pipe:
-        pipe.hset(video_key(video_id), mapping=mapping)
-        pipe.publish(VIDEO_EVENTS, f"{video_id} {fields['status']}")
-        pipe.execute()
+    client.hset(video_key(video_id), mapping=mapping)
+    if "status" in fields:
+        announce(client, video_id, str(fields["status"]))
+
+
+def announce(client: "redis.Redis", video_id: str, status: str) -> None:
+    """Publish the status change on ``VIDEO_EVENTS``: a hint for waiters, sent after the change
+    and on its own, so that a server refusing pub/sub (an ACL) refuses only the hint."""
+    with contextlib.suppress(redis.ResponseError):
+        client.publish(VIDEO_EVENTS, f"{video_id} {status}")
 
 
 def subscribe_to_events(client: "redis.Redis") -> "PubSub | None":

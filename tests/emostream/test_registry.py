@@ -62,3 +62,17 @@ def test_a_server_that_refuses_pub_sub_means_polling(real_redis: "redis.Redis", 
 def test_a_video_registered_as_failed_is_published_too(real_redis: "redis.Redis") -> None:
     client = real_redis
     assert _published(client, lambda: registry.register(client, "bad", status="failed", error="x")) == ["bad failed"]
+
+
+def test_a_server_that_refuses_publishing_still_records_the_status(real_redis: "redis.Redis", redis_url: str) -> None:
+    real_redis.acl_setuser("nopubsub", enabled=True, passwords=["+pw"], keys=["*"], commands=["+@all", "-@pubsub"])
+    try:
+        limited = redis.Redis.from_url(redis_url.replace("redis://", "redis://nopubsub:pw@"))
+        registry.register(limited, "talk")
+        registry.update(limited, "talk", status="complete")
+        record = registry.read(limited, "talk")
+        assert record is not None
+        assert record.status == "complete"
+        limited.close()
+    finally:
+        real_redis.acl_deluser("nopubsub")
