@@ -140,9 +140,7 @@ class LocalServer:
         ]  # fmt: skip
 
     def _wait_ready(self) -> bool:
-        # No retries of its own: redis-py retries a refused password (an AuthenticationError is a
-        # ConnectionError to it) for 4 s; this loop retries what is worth retrying.
-        client: redis.Redis = redis.Redis(port=self.port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
+        client = self._client(socket_connect_timeout=0.5)  # this loop retries what is worth retrying
         deadline = time.monotonic() + READY_TIMEOUT_S
         try:
             while time.monotonic() < deadline:
@@ -172,7 +170,7 @@ class LocalServer:
     def unblock_clients(self) -> None:
         """End every client's blocking command (``XREADGROUP ... BLOCK``) as if its wait had timed
         out (``CLIENT UNBLOCK``); nothing if the server refuses (a password is set)."""
-        client: redis.Redis = redis.Redis(port=self.port, socket_timeout=1, retry=Retry(NoBackoff(), 0))
+        client = self._client(socket_timeout=1)
         try:
             for entry in client.client_list():
                 if "b" in entry["flags"]:
@@ -181,6 +179,11 @@ class LocalServer:
             pass
         finally:
             client.close()
+
+    def _client(self, **timeouts: float) -> "redis.Redis":
+        """A client that does not retry: redis-py's default retries a refused password (an
+        AuthenticationError is a ConnectionError to it) for 4 s."""
+        return redis.Redis(port=self.port, retry=Retry(NoBackoff(), 0), **timeouts)  # type: ignore[arg-type]
 
     def _shut_down_now(self) -> bool:
         """SHUTDOWN NOSAVE, done at once: SIGTERM waits for the server's next timer tick (10 a

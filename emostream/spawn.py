@@ -29,6 +29,7 @@ PRELOAD = ["emostream.forkserver_setup", "emostream.cli", "producer.producer", "
 _PR_SET_NAME = 15  # prctl: the name ps -o comm, top and /proc/PID/comm show
 
 _context = multiprocessing.get_context("forkserver")
+_context.set_forkserver_preload(PRELOAD)
 
 
 def start_fork_server(log_path: Path) -> None:
@@ -38,11 +39,10 @@ def start_fork_server(log_path: Path) -> None:
     Its output goes to ``log_path``: it outlives the caller by the 0.2 s its imports take to
     unload, and with the caller's stdout a pipe reading the caller's output would stay open that
     long (``subprocess.run(capture_output=True)``, ``| tee``)."""
-    _context.set_forkserver_preload(PRELOAD)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log_fd = _open_to_append(log_path)
     try:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
@@ -60,7 +60,6 @@ class ServiceProcess:
     stdout and stderr appended to ``log_path``."""
 
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
-        _context.set_forkserver_preload(PRELOAD)
         name = f"emostream {args[0]}"
         # daemon: should the parent die of an exception, multiprocessing ends it at exit rather than waiting
         self._process = _context.Process(target=_run, args=(args, env, str(log_path)), name=name, daemon=True)
@@ -93,7 +92,7 @@ def _run(args: list[str], env: dict[str, str], log_path: str) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     _redirect(os.open(os.devnull, os.O_RDONLY), 0)
-    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    log_fd = _open_to_append(Path(log_path))
     _redirect(os.dup(log_fd), 1)
     _redirect(log_fd, 2)
     os.environ.clear()
@@ -103,6 +102,10 @@ def _run(args: list[str], env: dict[str, str], log_path: str) -> None:
     from emostream.cli import main
 
     sys.exit(main(args))
+
+
+def _open_to_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 
 
 def _redirect(fd: int, target: int) -> None:
