@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from aggregator.segments import Segment
 from aggregator.smoothing import DEFAULT_SMOOTHING, UNCERTAIN, SmoothingConfig, labels, smooth
 from aggregator.tracking import DEFAULT_TRACKING, TrackingConfig, assign_tracks
 from emostream.labels import EMOTIONS
@@ -27,19 +28,6 @@ class FaceView:
     track: int | None
     label: str
     smoothed: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class Segment:
-    track: int
-    label: str
-    start_ms: int
-    end_ms: int
-    frames: int
-    mean_confidence: float
-
-    def row(self, video_id: str) -> dict[str, Any]:
-        return {"video_id": video_id, **self.__dict__}
 
 
 @dataclass

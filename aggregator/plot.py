@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from aggregator.people import Segment
+from aggregator.segments import Segment
 from aggregator.smoothing import UNCERTAIN
 from emostream.labels import EMOTION_COLORS, EMOTIONS
 

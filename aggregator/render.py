@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from aggregator.people import Segment
 from aggregator.report import report_html
+from aggregator.segments import Segment
 from aggregator.writers import write_atomic
 from emostream.errors import SourceError
 from emostream.labels import EMOTION_COLORS, EMOTIONS

@@ -9,7 +9,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from aggregator.people import Segment
+from aggregator.segments import Segment
 from emostream.labels import EMOTION_COLORS
 
 STYLE = """

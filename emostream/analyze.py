@@ -24,7 +24,7 @@ from emostream.localserver import LocalServer, embedded_server_binary
 from emostream.modelstore import yunet_or_fallback
 from emostream.redisconn import connect
 from emostream.settings import ProducerSettings, WorkerSettings
-from emostream.spawn import ServiceProcess, start_fork_server
+from emostream.spawn import FORK_SERVER_LOG, ServiceProcess, start_fork_server
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,6 @@ WAKE_EVERY_S, WAKE_FOR_S = 0.01, 2.0
 # Each service writes to its own file under OUT/logs; a failed job quotes the right one.
 WORKER_LOG = "worker-{}.log"
 AGGREGATOR_LOG = "aggregator.log"
-FORK_SERVER_LOG = "fork-server.log"  # empty unless an import in it warned
 
 
 @dataclass
@@ -83,7 +82,7 @@ def run_analyze(options: AnalyzeOptions) -> int:
     if options.workers < 1:
         raise ServiceError("--workers must be at least 1")
     (options.out_dir / "logs").mkdir(parents=True, exist_ok=True)
-    start_fork_server(options.out_dir / "logs" / FORK_SERVER_LOG)  # it imports while the detector is found
+    start_fork_server(options.out_dir / "logs" / FORK_SERVER_LOG)  # started already by `emostream analyze`
     options.worker_flags = choose_detector(options.worker_flags)
     with _redis(options.redis_url) as (url, server):
         jobs = [VideoJob(p, i) for p, i in zip(options.videos, video_ids_for(options.videos), strict=True)]

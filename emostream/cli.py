@@ -12,7 +12,9 @@
     emostream models fetch [--dir DIR]
     emostream sample-video OUT.mp4
 
-Services import lazily, so ``emostream status`` does not load a model.
+Commands import what they use when they run: ``emostream status`` does not load a model, and
+``emostream analyze`` starts its fork server (``emostream.spawn``) before this process imports
+Redis's client and the settings, so that on two cores the two import side by side.
 """
 
 import argparse
@@ -26,22 +28,16 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
-from emostream import registry
 from emostream.errors import ConfigError, EmostreamError, SourceError
+from emostream.keys import DetectorName
 from emostream.memory import keep_frame_buffers
 from emostream.redact import redact_text
-from emostream.redisconn import connect
-from emostream.settings import (
-    AggregatorSettings,
-    ApiSettings,
-    CommonSettings,
-    DetectorName,
-    ProducerSettings,
-    WorkerSettings,
-)
 
 if TYPE_CHECKING:
+    import redis
+
     from emostream.metrics import Liveness
+    from emostream.settings import CommonSettings, ProducerSettings, WorkerSettings
 
 log = logging.getLogger("emostream")
 
@@ -246,17 +242,21 @@ def settings_kwargs(args: argparse.Namespace, names: Sequence[str]) -> dict[str,
 METRICS_FLAGS = ["metrics_port", "metrics_host"]
 
 
-def producer_settings(args: argparse.Namespace) -> ProducerSettings:
+def producer_settings(args: argparse.Namespace) -> "ProducerSettings":
+    from emostream.settings import ProducerSettings
+
     names = ["redis_url", "fps", "every_frame", "jpeg_quality", *METRICS_FLAGS]
     return ProducerSettings(**settings_kwargs(args, names))
 
 
-def worker_settings(args: argparse.Namespace) -> WorkerSettings:
+def worker_settings(args: argparse.Namespace) -> "WorkerSettings":
+    from emostream.settings import WorkerSettings
+
     names = ["redis_url", "name", "batch_frames", "detector", "yunet_model", "model_path", *METRICS_FLAGS]
     return WorkerSettings(**settings_kwargs(args, names))
 
 
-def start_metrics(settings: CommonSettings, role: str, **build: str) -> "Liveness":
+def start_metrics(settings: "CommonSettings", role: str, **build: str) -> "Liveness":
     """Build info and zeroed series; the /metrics + /healthz server if a port is set."""
     from emostream import metrics
 
@@ -267,11 +267,17 @@ def start_metrics(settings: CommonSettings, role: str, **build: str) -> "Livenes
     return liveness
 
 
+def _connect(url: str) -> "redis.Redis":
+    from emostream.redisconn import connect
+
+    return connect(url)
+
+
 def _produce(args: argparse.Namespace) -> int:
     from producer.producer import FileProducer
 
     settings = producer_settings(args)
-    with connect(settings.redis_url) as client:  # closed however the service ends
+    with _connect(settings.redis_url) as client:  # closed however the service ends
         liveness = start_metrics(settings, "producer")
         producer = FileProducer(settings, client, replace=args.replace, liveness=liveness)
         report = producer.produce(args.video, args.video_id)
@@ -288,7 +294,7 @@ def _worker(args: argparse.Namespace) -> int:
     from worker.factory import create_worker
 
     settings = worker_settings(args)
-    with connect(settings.redis_url) as client:  # closed however the service ends
+    with _connect(settings.redis_url) as client:  # closed however the service ends
         if args.check:
             return _report_health(check_health(client, "worker", settings.name))
         worker = create_worker(settings, client)
@@ -304,9 +310,10 @@ def _worker(args: argparse.Namespace) -> int:
 def _aggregator(args: argparse.Namespace) -> int:
     from aggregator.aggregator import Aggregator
     from emostream.lifecycle import check_health, install_stop_handlers
+    from emostream.settings import AggregatorSettings
 
     settings = AggregatorSettings(**settings_kwargs(args, ["redis_url", "out_dir", "name", *METRICS_FLAGS]))
-    with connect(settings.redis_url) as client:  # closed however the service ends
+    with _connect(settings.redis_url) as client:  # closed however the service ends
         if args.check:
             return _report_health(check_health(client, "aggregator", settings.name))
         aggregator = Aggregator(settings, client, start_metrics(settings, "aggregator"))
@@ -320,7 +327,7 @@ def _watch(args: argparse.Namespace) -> int:
     from producer.watch import UploadWatcher
 
     settings = producer_settings(args)
-    with connect(settings.redis_url) as client:  # closed however the service ends
+    with _connect(settings.redis_url) as client:  # closed however the service ends
         if args.check:
             return _report_health(check_health(client, "producer", None))
         watcher = UploadWatcher(settings, client, args.uploads, args.poll_s, start_metrics(settings, "producer"))
@@ -336,7 +343,7 @@ def _camera(args: argparse.Namespace) -> int:
 
     settings = producer_settings(args)
     if args.check:
-        with connect(settings.redis_url) as client:
+        with _connect(settings.redis_url) as client:
             return _report_health(check_health(client, "camera", None))
     if args.config is not None:
         if args.url is not None:
@@ -356,7 +363,7 @@ def _camera(args: argparse.Namespace) -> int:
             "transport",
         ]
         cameras = [CameraConfig(**settings_kwargs(args, names))]
-    with connect(settings.redis_url) as client:  # closed however the service ends
+    with _connect(settings.redis_url) as client:  # closed however the service ends
         producer = CameraProducer(cameras, client, start_metrics(settings, "producer"))
         install_stop_handlers(producer.request_stop)
         states = producer.run()
@@ -368,8 +375,11 @@ def _camera(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from emostream import registry
+    from emostream.settings import AggregatorSettings
+
     settings = AggregatorSettings(**settings_kwargs(args, ["redis_url"]))
-    with connect(settings.redis_url) as client:  # closed however the service ends
+    with _connect(settings.redis_url) as client:  # closed however the service ends
         if args.camera:
             from emostream.camerastatus import camera_status
 
@@ -405,17 +415,19 @@ def _render(args: argparse.Namespace) -> int:
 
 def _api(args: argparse.Namespace) -> int:
     from api.serve import serve
+    from emostream.settings import ApiSettings
 
     settings = ApiSettings(**settings_kwargs(args, ["redis_url", "out_dir", "host", "port"]))
     if not settings.token_set():
         raise ConfigError("the API needs at least one token: set EMO_API_TOKENS or EMO_API_TOKENS_FILE")
-    with connect(settings.redis_url) as client:
+    with _connect(settings.redis_url) as client:
         serve(settings, client, args.log_level)
     return EXIT_OK
 
 
 def _models_fetch(args: argparse.Namespace) -> int:
     from emostream.modelstore import ModelStore, find_yunet
+    from emostream.settings import WorkerSettings
     from worker.detectors.yunet import YuNetDetector
 
     settings = WorkerSettings(**({"model_dir": args.dir} if args.dir else {}))
@@ -435,6 +447,10 @@ def _sample_video(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    from emostream.spawn import FORK_SERVER_LOG, start_fork_server
+
+    # First: it imports the services' libraries while this process imports the rest of its own.
+    start_fork_server(args.out / "logs" / FORK_SERVER_LOG)
     from emostream.analyze import AnalyzeOptions, run_analyze
 
     options = AnalyzeOptions(

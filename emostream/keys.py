@@ -6,7 +6,7 @@ aggregator's store span keys that Cluster would put in different slots. Running 
 not supported and not tested.
 """
 
-from typing import Final
+from typing import Final, Literal
 
 FRAMES_STREAM: Final = "emo:frames"
 RESULTS_STREAM: Final = "emo:results"
@@ -85,6 +85,7 @@ STALL_TIMEOUT_S: Final = 600.0  # a video without progress this long is finalise
 HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unhealthy
 MAX_FRAME_SIDE_PX: Final = 1280  # larger frames are downscaled before encoding
 MAX_JPEG_BYTES: Final = 1_000_000  # a frame is re-encoded smaller rather than exceed this
+DetectorName = Literal["yunet", "haar"]  # face detectors by name: the settings and the CLI's choices
 DETECT_MAX_SIDE_PX: Final = 640  # detection runs on a frame at most this large
 # YuNet need not find faces smaller than this (source pixels): the classifier names them poorly
 # (a 24 px face costs 9 points and a 16 px one 28 on PublicTest; docs/model/results.md), and

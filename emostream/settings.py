@@ -14,10 +14,10 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from emostream import keys
+from emostream.keys import DetectorName
 from emostream.redact import redact_url
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-DetectorName = Literal["yunet", "haar"]  # the CLI's choices and the detector registry use this too
 
 
 class CommonSettings(BaseSettings):

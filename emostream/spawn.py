@@ -8,6 +8,13 @@ the job, and forks each service from it. They stay separate processes, with thei
 connections, logs and exit codes, and run the same code as ``emostream worker`` and the rest
 (``emostream.cli.main``); deployments that start each service themselves are not concerned.
 
+Where the job has a core to spare, the fork server imports only what the workers and the
+producer need (numpy, OpenCV, Redis's client, pydantic: 0.3 s of CPU) and the aggregator imports
+its own plotting and tracking libraries (matplotlib, ``trackers`` with SciPy: 0.6 s) after the
+fork, beside the workers' start and first frames rather than before them while a core waits. On
+one core the fork server imports those too: imported beside the worker, they cost the worker
+more CPU for its frames than they save (its caches; ``docs/measurements.md``).
+
 Forking copies only the thread that forks, along with any lock another thread held: the fork
 server must have no other thread. ONNX Runtime starts one when imported, so workers import it
 themselves after the fork; OpenBLAS (numpy's, SciPy's) starts one per core when loaded, so the
@@ -18,6 +25,7 @@ numpy. ``tests/emostream/test_spawn.py`` checks that the fork server stays singl
 import contextlib
 import ctypes
 import gc
+import importlib
 import multiprocessing
 import multiprocessing.forkserver
 import os
@@ -25,20 +33,33 @@ import sys
 from pathlib import Path
 
 # What the fork server imports before it forks anything, in this order.
-PRELOAD = ["emostream.forkserver_setup", "emostream.cli", "producer.producer", "aggregator.aggregator"]
+PRELOAD = ["emostream.forkserver_setup", "emostream.cli", "producer.producer"]
+# What a service imports in its own process, by command: libraries no other service uses. Where
+# the fork server has imported them already (one core), importing them again does nothing.
+OWN_IMPORTS = {"aggregator": ["aggregator.aggregator"]}
+FORK_SERVER_LOG = "fork-server.log"  # in a job's logs folder; empty unless an import in it warned
 _PR_SET_NAME = 15  # prctl: the name ps -o comm, top and /proc/PID/comm show
 
+
+def fork_server_preload(cores: int) -> list[str]:
+    """``PRELOAD``, and on one core every service's own imports as well."""
+    own = [module for modules in OWN_IMPORTS.values() for module in modules]
+    return PRELOAD if cores > 1 else PRELOAD + own
+
+
 _context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(PRELOAD)
+_context.set_forkserver_preload(fork_server_preload(len(os.sched_getaffinity(0))))
 
 
 def start_fork_server(log_path: Path) -> None:
-    """Start the fork server now (it imports for a second or two), so that it warms up while the
-    caller does other work; ``ServiceProcess`` starts it otherwise, with the caller's output.
+    """Start the fork server now (it imports for 0.3 s), so that it warms up while the caller does
+    other work; ``ServiceProcess`` starts it otherwise, with the caller's output. Once it runs,
+    this does nothing.
 
     Its output goes to ``log_path``: it outlives the caller by the 0.2 s its imports take to
     unload, and with the caller's stdout a pipe reading the caller's output would stay open that
     long (``subprocess.run(capture_output=True)``, ``| tee``)."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
@@ -62,7 +83,10 @@ class ServiceProcess:
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
         name = f"emostream {args[0]}"
         # daemon: should the parent die of an exception, multiprocessing ends it at exit rather than waiting
-        self._process = _context.Process(target=_run, args=(args, env, str(log_path)), name=name, daemon=True)
+        own_imports = OWN_IMPORTS.get(args[0], [])
+        self._process = _context.Process(
+            target=_run, args=(args, env, str(log_path), own_imports), name=name, daemon=True
+        )
         self._process.start()
         self.pid = self._process.pid
 
@@ -86,7 +110,7 @@ class ServiceProcess:
         return self._process.exitcode
 
 
-def _run(args: list[str], env: dict[str, str], log_path: str) -> None:
+def _run(args: list[str], env: dict[str, str], log_path: str, own_imports: list[str]) -> None:
     """The child: what ``python -m emostream ARGS`` with that environment and output would do."""
     gc.freeze()  # the fork server's objects are never collected here, so scanning them is not done either
     sys.stdout.flush()
@@ -95,10 +119,14 @@ def _run(args: list[str], env: dict[str, str], log_path: str) -> None:
     log_fd = _open_to_append(Path(log_path))
     _redirect(os.dup(log_fd), 1)
     _redirect(log_fd, 2)
+    _set_process_name(f"emo-{args[0]}")
+    # In the fork server's environment, as if it had imported them (OpenBLAS limited to a thread).
+    for module in own_imports:
+        importlib.import_module(module)
+    gc.freeze()  # nor the libraries' objects
     os.environ.clear()
     os.environ.update(env)
     sys.argv = ["emostream", *args]
-    _set_process_name(f"emo-{args[0]}")
     from emostream.cli import main
 
     sys.exit(main(args))

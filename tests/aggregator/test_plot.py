@@ -7,8 +7,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgba
 from PIL import Image
 
-from aggregator.people import Segment
 from aggregator.plot import MAX_PEOPLE, WIDTH_IN, timeline_figure, timeline_png
+from aggregator.segments import Segment
 from emostream.labels import EMOTION_COLORS
 
 SEGMENTS = [

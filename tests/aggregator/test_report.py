@@ -2,8 +2,8 @@
 
 import re
 
-from aggregator.people import Segment
 from aggregator.report import report_html
+from aggregator.segments import Segment
 
 
 def summary(video_id: str = "clip") -> dict[str, object]:
