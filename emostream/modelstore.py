@@ -12,6 +12,7 @@ a copy with the input size left free, derived once into the same cache (``any_si
 """
 
 import contextlib
+import hashlib
 import logging
 import os
 from dataclasses import dataclass
@@ -57,6 +58,12 @@ class ModelStore:
         except Exception as exc:  # requests' and pooch's own errors: network, HTTP status, hash mismatch
             raise ConfigError(f"cannot download the YuNet model from {self.yunet_url} ({_reason(exc)})") from exc
         return Path(fetched)
+
+
+def file_sha256(path: Path) -> str:
+    """Hash of a file's bytes: pins third-party models, and identifies our artifacts in their metadata."""
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def any_size_copy(model: Path, name: str, folder: Path | None = None, refresh: bool = False) -> Path | bytes:

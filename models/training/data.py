@@ -54,15 +54,6 @@ class Fer2013:
         return digest.hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    """Hash of a file's bytes: identifies artifacts and teachers in run records and metadata."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def load_fer2013(path: Path) -> Fer2013:
     """Load Training and PublicTest from a folder of npz files or the .npz.xz bundle."""
     if path.is_file():

@@ -30,11 +30,12 @@ import numpy as np
 import numpy.typing as npt
 
 from emostream.labels import NUM_EMOTIONS
+from emostream.modelstore import file_sha256
 from emostream.preprocess import prepare_faces
 from models.classifier import load_classifier
 from models.training.architectures import load_float32, with_flip_averaging
 from models.training.cleaning import training_split
-from models.training.data import add_data_argument, add_ferplus_argument, file_sha256, load_fer2013
+from models.training.data import add_data_argument, add_ferplus_argument, load_fer2013
 from models.training.runfolder import TEACHER_CACHE
 
 log = logging.getLogger(__name__)

@@ -25,10 +25,11 @@ from typing import Any
 import numpy as np
 
 from emostream.labels import EMOTIONS
+from emostream.modelstore import file_sha256
 from emostream.preprocess import FACE_SIZE_PX
 from models.classifier import FP32_MODEL, load_classifier, metadata_path, record_reference
 from models.training.architectures import load_float32, multiply_adds, with_flip_averaging
-from models.training.data import add_data_argument, file_sha256, load_fer2013
+from models.training.data import add_data_argument, load_fer2013
 from models.training.metrics import evaluate, headline
 from models.training.runfolder import epochs_done
 

@@ -26,9 +26,10 @@ import numpy as np
 import numpy.typing as npt
 
 from emostream.errors import ModelError
+from emostream.modelstore import file_sha256
 from emostream.preprocess import prepare_faces
 from models.classifier import DEFAULT_MODEL, FP32_MODEL, load_classifier, metadata_path, record_reference
-from models.training.data import Fer2013, add_data_argument, file_sha256, load_fer2013
+from models.training.data import Fer2013, add_data_argument, load_fer2013
 from models.training.metrics import evaluate, headline
 
 log = logging.getLogger(__name__)

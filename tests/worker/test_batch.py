@@ -7,6 +7,7 @@ import numpy.typing as npt
 import pytest
 
 from emostream.errors import ConfigError
+from emostream.modelstore import file_sha256
 from emostream.schema import Fields, Frame, FrameMeta, encode_frame
 from emostream.settings import WorkerSettings
 from models import load_classifier
@@ -150,7 +151,7 @@ def test_a_known_yunet_file_that_onnx_runtime_cannot_load_is_a_config_error(
 
     damaged = tmp_path / "yunet.onnx"
     damaged.write_bytes(b"\x08\x07 not an onnx graph")
-    monkeypatch.setitem(yunet.KNOWN_SHA256, yunet.file_sha256(damaged), "test-entry")
+    monkeypatch.setitem(yunet.KNOWN_SHA256, file_sha256(damaged), "test-entry")
     with pytest.raises(ConfigError, match="ONNX Runtime cannot load"):
         create_detector(WorkerSettings(detector="yunet", yunet_model=damaged))
 

@@ -11,7 +11,6 @@ The file declares a fixed 640x640 input, which ONNX Runtime enforces; a copy wit
 left free is derived once into the model cache (``emostream.modelstore.any_size_copy``).
 """
 
-import hashlib
 from pathlib import Path
 
 import cv2
@@ -20,7 +19,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 
 from emostream.errors import ConfigError
-from emostream.modelstore import YUNET_SHA256, any_size_copy
+from emostream.modelstore import YUNET_SHA256, any_size_copy, file_sha256
 from emostream.preprocess import downscale
 from worker.detectors.base import Detection, clip_box
 
@@ -38,10 +37,6 @@ SCORE_THRESHOLD = 0.7
 NMS_THRESHOLD = 0.3
 TOP_K = 50
 STRIDES = (8, 16, 32)  # the network's three output scales; its input must be a multiple of the largest
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class YuNetDetector:

@@ -8,8 +8,8 @@ import pytest
 
 keras = pytest.importorskip("keras", reason="the training stack is the 'train' extra")
 
+from emostream.modelstore import file_sha256  # noqa: E402
 from emostream.preprocess import prepare_faces  # noqa: E402
-from models.training.data import file_sha256  # noqa: E402
 from models.training.distill import (  # noqa: E402
     cached_teacher_probabilities,
     extend_teacher_cache,

@@ -95,7 +95,7 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
     assert epochs_done(continued) == 3
     assert_trained_in_bfloat16(continued)
     assert epochs_done(run) == 2
-    from models.training.data import file_sha256
+    from emostream.modelstore import file_sha256
 
     recorded = [{"path": str(teacher), "sha256": file_sha256(teacher)}]
     assert json.loads((continued / "run.json").read_text())["teachers"] == recorded

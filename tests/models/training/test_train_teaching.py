@@ -84,7 +84,7 @@ def test_a_consistently_taught_run_records_its_teachers_and_caches_nothing(tmp_p
     import dataclasses
     import json
 
-    from models.training.data import file_sha256
+    from emostream.modelstore import file_sha256
     from models.training.recipes import all_recipes
     from models.training.runfolder import TEACHER_CACHE, epochs_done
     from models.training.train import train
