@@ -316,6 +316,7 @@ def _aggregator(args: argparse.Namespace) -> int:
     with _connect(settings.redis_url) as client:  # closed however the service ends
         if args.check:
             return _report_health(check_health(client, "aggregator", settings.name))
+        _output_folder(settings.out_dir)  # now, rather than at the first video's end
         aggregator = Aggregator(settings, client, start_metrics(settings, "aggregator"))
         install_stop_handlers(aggregator.request_stop)
         aggregator.run(burst=args.burst)
@@ -449,8 +450,9 @@ def _sample_video(args: argparse.Namespace) -> int:
 def _analyze(args: argparse.Namespace) -> int:
     from emostream.spawn import FORK_SERVER_LOG, start_fork_server
 
+    logs = _output_folder(_output_folder(args.out) / "logs")
     # First: it imports the services' libraries while this process imports the rest of its own.
-    start_fork_server(args.out / "logs" / FORK_SERVER_LOG)
+    start_fork_server(logs / FORK_SERVER_LOG)
     from emostream.analyze import AnalyzeOptions, run_analyze
 
     options = AnalyzeOptions(
@@ -464,6 +466,16 @@ def _analyze(args: argparse.Namespace) -> int:
         blur_faces=args.blur_faces,
     )
     return run_analyze(options)
+
+
+def _output_folder(path: Path) -> Path:
+    """``path``, made if missing; a clear error where it cannot be (a file, no permission)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "a file has that name" if isinstance(exc, FileExistsError) else exc.strerror
+        raise ConfigError(f"cannot use {path} as an output folder: {reason}") from exc
+    return path
 
 
 def _report_health(health: tuple[bool, str]) -> int:

@@ -47,8 +47,15 @@ def fork_server_preload(cores: int) -> list[str]:
     return PRELOAD if cores > 1 else PRELOAD + own
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (``taskset``; not a container's CPU quota)."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 _context = multiprocessing.get_context("forkserver")
-_context.set_forkserver_preload(fork_server_preload(len(os.sched_getaffinity(0))))
+_context.set_forkserver_preload(fork_server_preload(usable_cores()))
 
 
 def start_fork_server(log_path: Path) -> None:
@@ -59,7 +66,6 @@ def start_fork_server(log_path: Path) -> None:
     Its output goes to ``log_path``: it outlives the caller by the 0.2 s its imports take to
     unload, and with the caller's stdout a pipe reading the caller's output would stay open that
     long (``subprocess.run(capture_output=True)``, ``| tee``)."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)

@@ -39,6 +39,14 @@ def test_analyze_rejects_an_invalid_fps(astronaut_video: Path, tmp_path: Path) -
     assert "fps" in done.stderr
 
 
+def test_analyze_says_when_the_output_folder_cannot_be_made(astronaut_video: Path, tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("")
+    done = run("analyze", str(astronaut_video), "--out", str(taken))
+    assert done.returncode == 1
+    assert done.stderr.strip() == f"emostream: cannot use {taken} as an output folder: a file has that name"
+
+
 def test_a_video_without_faces_completes_with_empty_frames(tmp_path: Path) -> None:
     from tests.conftest import write_video
 
