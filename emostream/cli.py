@@ -421,6 +421,8 @@ def _api(args: argparse.Namespace) -> int:
     settings = ApiSettings(**settings_kwargs(args, ["redis_url", "out_dir", "host", "port"]))
     if not settings.token_set():
         raise ConfigError("the API needs at least one token: set EMO_API_TOKENS or EMO_API_TOKENS_FILE")
+    _output_folder(settings.out_dir)
+    _output_folder(settings.spool_dir)
     with _connect(settings.redis_url) as client:
         serve(settings, client, args.log_level)
     return EXIT_OK

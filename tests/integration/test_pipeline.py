@@ -99,11 +99,15 @@ def test_unreachable_redis_is_a_clear_error_and_a_non_zero_exit(tmp_path: Path) 
     assert "hunter2" not in done.stderr + done.stdout
 
 
-def test_an_aggregator_that_cannot_write_its_outputs_says_so_at_start(redis_url: str, tmp_path: Path) -> None:
-    """Not at the end of its first video, with a traceback."""
+@pytest.mark.parametrize("service", [["aggregator", "--burst"], ["api", "--port", "1"]])
+def test_a_service_that_cannot_write_its_outputs_says_so_at_start(
+    service: list[str], redis_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not with a traceback, nor (the aggregator) at the end of its first video."""
+    monkeypatch.setenv("EMO_API_TOKENS", "a-token")
     taken = tmp_path / "out"
     taken.write_text("")
-    done = run("aggregator", "--burst", "--out", str(taken / "videos"), "--redis-url", redis_url, timeout=60)
+    done = run(*service, "--out", str(taken / "videos"), "--redis-url", redis_url, timeout=60)
     assert done.returncode == 1
     expected = f"emostream: cannot use {taken / 'videos'} as an output folder: Not a directory"
     assert done.stderr.strip().endswith(expected)
