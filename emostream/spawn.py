@@ -59,7 +59,7 @@ _context.set_forkserver_preload(fork_server_preload(usable_cores()))
 
 
 def start_fork_server(log_path: Path) -> None:
-    """Start the fork server now (it imports for 0.3 s), so that it warms up while the caller does
+    """Start the fork server now (it imports for 0.3 to 1 s), so that it warms up while the caller does
     other work; ``ServiceProcess`` starts it otherwise, with the caller's output. Once it runs,
     this does nothing.
 
