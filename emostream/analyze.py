@@ -24,7 +24,7 @@ from emostream.localserver import LocalServer, embedded_server_binary
 from emostream.modelstore import yunet_or_fallback
 from emostream.redisconn import connect
 from emostream.settings import ProducerSettings, WorkerSettings
-from emostream.spawn import FORK_SERVER_LOG, ServiceProcess, start_fork_server
+from emostream.spawn import ServiceProcess
 
 log = logging.getLogger(__name__)
 
@@ -79,10 +79,10 @@ def video_ids_for(paths: list[Path]) -> list[str]:
 
 
 def run_analyze(options: AnalyzeOptions) -> int:
+    """The job. ``emostream analyze`` has made ``OUT/logs`` and started the fork server before it
+    imported this module (``emostream.cli``), so that the fork server's imports run beside its own."""
     if options.workers < 1:
         raise ServiceError("--workers must be at least 1")
-    (options.out_dir / "logs").mkdir(parents=True, exist_ok=True)
-    start_fork_server(options.out_dir / "logs" / FORK_SERVER_LOG)  # started already by `emostream analyze`
     options.worker_flags = choose_detector(options.worker_flags)
     with _redis(options.redis_url) as (url, server):
         jobs = [VideoJob(p, i) for p, i in zip(options.videos, video_ids_for(options.videos), strict=True)]
