@@ -54,7 +54,7 @@ def produce(client: "redis.Redis", frames: int, jpeg: bytes) -> None:
             for index in range(first, min(first + PRODUCER_CHUNK, frames)):
                 meta = FrameMeta(video_id="v", frame_index=index, t_ms=index * 100, captured_at=time.time(),
                                  source_kind="file", jpeg_size=len(jpeg))  # fmt: skip
-                pipe.xadd(keys.FRAMES_STREAM, encode_frame(Frame(meta=meta, jpeg=jpeg)))  # type: ignore[arg-type]
+                pipe.xadd(keys.FRAMES_STREAM, encode_frame(Frame(meta=meta, payload=jpeg)))  # type: ignore[arg-type]
                 pipe.setbit(keys.video_sent_key("v"), index, 1)
             pipe.hset(keys.video_key("v"), mapping={"last_index": index, "frames_sent": index + 1})
             pipe.execute()

@@ -1,7 +1,9 @@
 """Frame and result messages: frozen, versioned pydantic models with explicit encoding.
 
 A stream entry is a flat map of byte fields: ``v`` (schema version), ``meta`` (JSON)
-and, for frames, ``jpeg`` (the raw bytes, not base64). Nothing is pickled.
+and, for frames, the picture's bytes (not base64): ``jpeg`` for a JPEG, or ``i420`` for raw
+pixels (``emostream.framecodec``), which a producer sends only where its workers share its
+machine. Nothing is pickled.
 Decoding checks the version first, so a message from another release is rejected
 with a clear reason instead of being misread.
 """
@@ -16,6 +18,7 @@ from emostream.labels import EMOTIONS, NUM_EMOTIONS
 
 SCHEMA_VERSION: Final = 1
 MAX_JPEG_BYTES_ACCEPTED: Final = 8_000_000  # producers cap at 1 MB; anything far above is not ours
+MAX_SIDE_PX_ACCEPTED: Final = 8192
 VIDEO_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
 VideoId = Annotated[str, Field(pattern=VIDEO_ID_PATTERN)]
@@ -28,6 +31,17 @@ class _Message(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+class PictureSize(_Message):
+    width: int = Field(gt=0, le=MAX_SIDE_PX_ACCEPTED)
+    height: int = Field(gt=0, le=MAX_SIDE_PX_ACCEPTED)
+
+    @property
+    def i420_bytes(self) -> int:
+        """Size of the picture as I420, its sides padded to even numbers (the format's 2x2 chroma)."""
+        width, height = self.width + self.width % 2, self.height + self.height % 2
+        return width * height * 3 // 2
+
+
 class FrameMeta(_Message):
     schema_version: Literal[1] = SCHEMA_VERSION
     video_id: VideoId
@@ -35,17 +49,36 @@ class FrameMeta(_Message):
     t_ms: int = Field(ge=0, description="presentation time in the video")
     captured_at: float = Field(ge=0, description="wall-clock capture time, Unix seconds")
     source_kind: SourceKind
-    jpeg_size: int = Field(gt=0, le=MAX_JPEG_BYTES_ACCEPTED)
+    # Exactly one of the two says how the picture travels. A JPEG frame's meta is what it was
+    # before raw frames existed (``i420`` is left out when encoded), so older workers read it.
+    jpeg_size: int | None = Field(None, gt=0, le=MAX_JPEG_BYTES_ACCEPTED)
+    i420: PictureSize | None = Field(None, description="raw I420 pixels of a picture this size")
+
+    @model_validator(mode="after")
+    def _one_encoding(self) -> "FrameMeta":
+        if (self.jpeg_size is None) == (self.i420 is None):
+            raise ValueError("a frame has either jpeg_size or i420, not both or neither")
+        return self
+
+    @property
+    def payload_field(self) -> bytes:
+        """The entry's field that holds the picture."""
+        return b"jpeg" if self.i420 is None else b"i420"
+
+    @property
+    def payload_size(self) -> int:
+        return self.i420.i420_bytes if self.i420 is not None else self.jpeg_size or 0
 
 
 class Frame(_Message):
     meta: FrameMeta
-    jpeg: bytes
+    payload: bytes  # the JPEG, or the I420 pixels: ``meta`` says which
 
     @model_validator(mode="after")
     def _size_matches(self) -> "Frame":
-        if len(self.jpeg) != self.meta.jpeg_size:
-            raise ValueError(f"jpeg field has {len(self.jpeg)} bytes, meta says {self.meta.jpeg_size}")
+        if len(self.payload) != self.meta.payload_size:
+            field = self.meta.payload_field.decode()
+            raise ValueError(f"{field} field has {len(self.payload)} bytes, meta says {self.meta.payload_size}")
         return self
 
 
@@ -73,16 +106,25 @@ class Result(_Message):
 
 
 def encode_frame(frame: Frame) -> Fields:
-    return {b"v": str(SCHEMA_VERSION).encode(), b"meta": frame.meta.model_dump_json().encode(), b"jpeg": frame.jpeg}
+    meta = frame.meta.model_dump_json(exclude_none=True).encode()
+    return {b"v": str(SCHEMA_VERSION).encode(), b"meta": meta, frame.meta.payload_field: frame.payload}
 
 
 def decode_frame(fields: Fields) -> Frame:
     _check_version(fields)
     meta = _validate(FrameMeta, fields.get(b"meta"))
     try:
-        return Frame(meta=meta, jpeg=fields.get(b"jpeg", b""))
+        return Frame(meta=meta, payload=fields.get(meta.payload_field, b""))
     except ValidationError as exc:
         raise MessageError(f"invalid frame: {_first_error(exc)}") from None
+
+
+def frame_payload(fields: Fields) -> tuple[bytes, bytes]:
+    """(field name, bytes) of an entry's picture, whatever else is wrong with it (for dead letters)."""
+    for name in (b"jpeg", b"i420"):
+        if name in fields:
+            return name, fields[name]
+    return b"jpeg", b""
 
 
 def encode_result(result: Result) -> Fields:

@@ -75,6 +75,9 @@ class ProducerSettings(CommonSettings):
     max_fps: float = Field(keys.DEFAULT_MAX_FPS, gt=0)
     every_frame: bool = False
     jpeg_quality: int = Field(keys.JPEG_QUALITY, ge=10, le=100)
+    frame_encoding: Literal["jpeg", "i420"] = Field(
+        "jpeg", description="i420: raw pixels, for workers on this machine (what analyze uses with its own server)"
+    )
     backlog_max_frames: int = Field(keys.BACKLOG_MAX_FRAMES, ge=1)
     max_frame_side_px: int = Field(keys.MAX_FRAME_SIDE_PX, ge=64)
     max_jpeg_bytes: int = Field(keys.MAX_JPEG_BYTES, ge=10_000)

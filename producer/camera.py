@@ -214,7 +214,7 @@ class CameraRunner:
             source_kind=c.source_kind, jpeg_size=len(jpeg),
         )  # fmt: skip
         try:
-            dropped = self._send(Frame(meta=meta, jpeg=jpeg))
+            dropped = self._send(Frame(meta=meta, payload=jpeg))
         except redis.RedisError as exc:
             # LIVE POLICY: never wait; a frame that cannot be sent is dropped and counted.
             self._count_dropped(1, "redis")

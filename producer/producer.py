@@ -1,8 +1,9 @@
-"""The file producer: decode, sample, encode JPEG, push to the frames stream.
+"""The file producer: decode, sample, encode JPEG (or raw I420 pixels on one machine), push to the frames stream.
 
 File sources never drop frames: before each push the producer waits while the
 frames stream (which holds only the backlog, since workers delete what they
-finish) is above its limit, so Redis memory stays bounded on long videos.
+finish) is above its limit, so Redis memory stays bounded on long videos; raw
+frames, 15 to 25 times a JPEG's size, get a limit in bytes as well.
 Progress (last frame index sent, and a bitmap of sent indices) is recorded in the
 same transaction as the frames, so a killed producer resumes without gaps or duplicates.
 """
@@ -11,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,6 +22,7 @@ import redis
 from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import ConfigError, ServiceError, SourceError
+from emostream.framecodec import encode_i420
 from emostream.preprocess import downscale
 from emostream.redact import redact_text
 from emostream.schema import Frame, FrameMeta, encode_frame
@@ -30,6 +33,8 @@ from producer.source import FileSource
 log = logging.getLogger(__name__)
 
 PUSH_CHUNK_FRAMES = 8  # frames per pipelined XADD round trip
+MAX_RAW_FRAME_BYTES = keys.RAW_BACKLOG_BYTES // (2 * PUSH_CHUNK_FRAMES)  # 4 MB: up to about 1920x1440
+FRAME_ENCODING_NAMES = {"jpeg": "JPEG", "i420": "raw I420"}
 MIN_JPEG_QUALITY = 50  # below this, faces blur; shrink the frame instead
 MIN_SIDE_PX = 64
 
@@ -57,6 +62,7 @@ class FileProducer:
         self.replace = replace
         self._pending: list[Frame] = []
         self._sent_so_far = 0
+        self._backlog_limit = settings.backlog_max_frames
 
     def produce(self, path: Path, video_id: str) -> ProduceReport:
         """Send every sampled frame of ``path``; registers the video, failed ones included.
@@ -114,6 +120,7 @@ class FileProducer:
             )  # fmt: skip
             m.VIDEOS.labels("started").inc()
         last = -1 if resume_after is None else resume_after
+        log.info("%s: sending %s frames at %.2f fps", video_id, FRAME_ENCODING_NAMES[s.frame_encoding], plan.sample_fps)
         sampler, sent = Sampler(plan), 0
         try:
             # The sampler sees every frame from the start, so a resumed run keeps the same frames.
@@ -148,13 +155,21 @@ class FileProducer:
     def _frame(self, video_id: str, index: int, t_ms: float, image: npt.NDArray[np.uint8]) -> Frame:
         s = self.settings
         started = time.perf_counter()
-        jpeg = encode_jpeg(image, s.jpeg_quality, s.max_frame_side_px, s.max_jpeg_bytes)
+        meta: dict[str, Any] = {
+            "video_id": video_id, "frame_index": index, "t_ms": round(t_ms), "captured_at": time.time(),
+            "source_kind": "file",
+        }  # fmt: skip
+        frame = None
+        if s.frame_encoding == "i420":
+            pixels, size = encode_i420(downscale(image, s.max_frame_side_px)[0])
+            if len(pixels) <= MAX_RAW_FRAME_BYTES:  # else a JPEG: the backlog in bytes needs a few frames
+                self._backlog_limit = raw_backlog_limit(s.backlog_max_frames, len(pixels))
+                frame = Frame(meta=FrameMeta(**meta, i420=size), payload=pixels)
+        if frame is None:
+            jpeg = encode_jpeg(image, s.jpeg_quality, s.max_frame_side_px, s.max_jpeg_bytes)
+            frame = Frame(meta=FrameMeta(**meta, jpeg_size=len(jpeg)), payload=jpeg)
         m.STAGE_SECONDS.labels("encode").observe(time.perf_counter() - started)
-        meta = FrameMeta(
-            video_id=video_id, frame_index=index, t_ms=round(t_ms), captured_at=time.time(),
-            source_kind="file", jpeg_size=len(jpeg),
-        )  # fmt: skip
-        return Frame(meta=meta, jpeg=jpeg)
+        return frame
 
     def _queue(self, frame: Frame, sent_so_far: int) -> None:
         self._pending.append(frame)
@@ -185,11 +200,17 @@ class FileProducer:
         self._pending.clear()
 
     def _wait_for_backlog(self) -> None:
-        limit = self.settings.backlog_max_frames
+        limit = self._backlog_limit
         self.liveness.beat()
         while self.client.xlen(keys.FRAMES_STREAM) >= limit:
             self.liveness.beat()  # waiting on workers is healthy; a hung source is not
             time.sleep(keys.BACKLOG_POLL_MS / 1000)
+
+
+def raw_backlog_limit(max_frames: int, frame_bytes: int) -> int:
+    """The backlog in frames that keeps raw frames within ``keys.RAW_BACKLOG_BYTES`` of Redis
+    memory (46 frames at 1280x720, 185 at 640x360), and never under two pushes' worth."""
+    return min(max_frames, max(2 * PUSH_CHUNK_FRAMES, keys.RAW_BACKLOG_BYTES // frame_bytes))
 
 
 def encode_jpeg(

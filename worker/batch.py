@@ -15,9 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 from emostream.errors import MessageError
+from emostream.framecodec import decode_i420
 from emostream.labels import EMOTIONS
 from emostream.preprocess import to_gray
-from emostream.schema import Face, Fields, Frame, Result, SourceKind, decode_frame, frame_identity
+from emostream.schema import Face, Fields, Frame, Result, SourceKind, decode_frame, frame_identity, frame_payload
 from models.classifier import EmotionClassifier
 from worker.detectors import FaceDetector
 
@@ -29,7 +30,8 @@ class Outcome:
     entry_id: bytes
     result: Result | None  # None: the entry cannot even be attributed to a video
     dead_reason: str | None = None  # set for poison frames: also goes to the dead-letter stream
-    frame_bytes: bytes = b""  # the poison frame's JPEG, kept in the dead letter only if configured
+    frame_bytes: bytes = b""  # the poison frame's picture, kept in the dead letter only if configured
+    frame_field: bytes = b"jpeg"  # its field name: jpeg or i420
 
 
 @dataclass
@@ -65,9 +67,9 @@ class BatchProcessor:
     def failure(self, entry_id: bytes, fields: Fields, reason: str) -> Outcome:
         """A poison frame: a failed result if it can be attributed to a video, and a dead letter."""
         identity = frame_identity(fields)
-        jpeg = fields.get(b"jpeg", b"")
+        name, picture = frame_payload(fields)
         if identity is None:
-            return Outcome(entry_id, None, reason, jpeg)
+            return Outcome(entry_id, None, reason, picture, name)
         video_id, index = identity
         meta = _meta(fields)
         kind = meta.get("source_kind")
@@ -77,7 +79,7 @@ class BatchProcessor:
             source_kind=kind if kind in get_args(SourceKind) else "file", error=reason,
             model_version=self.classifier.version, detector=self.detector.name, worker=self.worker_name,
         )  # fmt: skip
-        return Outcome(entry_id, result, reason, jpeg)
+        return Outcome(entry_id, result, reason, picture, name)
 
     def _decode(self, entry_id: bytes, fields: Fields) -> "_Decoded | Outcome":
         started = time.perf_counter()
@@ -85,11 +87,10 @@ class BatchProcessor:
             frame = decode_frame(fields)
         except MessageError as exc:
             return self.failure(entry_id, fields, str(exc))
-        buffer = np.frombuffer(frame.jpeg, dtype=np.uint8)
-        image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
+        image = _picture(frame)
         if image is None:
-            return self.failure(entry_id, fields, "jpeg field cannot be decoded")
-        return _Decoded(entry_id, frame, image, decode_ms=_ms_since(started))  # type: ignore[arg-type]
+            return self.failure(entry_id, fields, f"{frame.meta.payload_field.decode()} field cannot be decoded")
+        return _Decoded(entry_id, frame, image, decode_ms=_ms_since(started))
 
     def _detect(self, item: _Decoded) -> None:
         started = time.perf_counter()
@@ -125,6 +126,13 @@ class BatchProcessor:
             detector=self.detector.name, worker=self.worker_name,
             timings_ms={k: round(float(v), 3) for k, v in timings.items()},
         )  # fmt: skip
+
+
+def _picture(frame: Frame) -> npt.NDArray[np.uint8] | None:
+    if frame.meta.i420 is not None:
+        return decode_i420(frame.payload, frame.meta.i420)
+    buffer = np.frombuffer(frame.payload, dtype=np.uint8)
+    return cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None  # type: ignore[return-value]
 
 
 def _face(box: tuple[int, int, int, int], score: float, probs: npt.NDArray[np.float32]) -> Face:

@@ -244,5 +244,5 @@ def _dead_letter(outcome: Outcome, keep_frame: bool) -> dict[str, str | bytes]:
     if outcome.result is not None:
         letter |= {"video_id": outcome.result.video_id, "frame_index": str(outcome.result.frame_index)}
     if keep_frame and outcome.frame_bytes:
-        letter["jpeg"] = outcome.frame_bytes
+        letter[outcome.frame_field.decode()] = outcome.frame_bytes
     return letter

@@ -60,3 +60,21 @@ def test_zero_workers_is_a_usage_error(capsys: "pytest.CaptureFixture[str]") -> 
         main(["analyze", "x.mp4", "--out", "out", "--workers", "0"])
     assert stopped.value.code == 2
     assert "must be at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("environment", "own_server", "expected"),
+    [({}, True, "i420"), ({}, False, "jpeg"), ({"EMO_PRODUCER_FRAME_ENCODING": "jpeg"}, True, "jpeg"),
+     ({"EMO_PRODUCER_FRAME_ENCODING": "i420"}, False, "i420")],
+)  # fmt: skip
+def test_raw_frames_where_the_job_runs_its_own_server_unless_the_user_chose(
+    environment: dict[str, str], own_server: bool, expected: str, monkeypatch: "pytest.MonkeyPatch"
+) -> None:
+    from emostream.analyze import _producer_env, with_frame_encoding
+    from emostream.settings import ProducerSettings
+
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = with_frame_encoding(ProducerSettings(every_frame=True), own_server)
+    assert settings.frame_encoding == expected
+    assert _producer_env(settings)["EMO_PRODUCER_FRAME_ENCODING"] == expected

@@ -8,12 +8,14 @@ from emostream.schema import (
     Face,
     Frame,
     FrameMeta,
+    PictureSize,
     Result,
     decode_frame,
     decode_result,
     encode_frame,
     encode_result,
     frame_identity,
+    frame_payload,
 )
 
 
@@ -21,7 +23,7 @@ def make_frame(jpeg: bytes = b"\xff\xd8jpeg\xff\xd9", video_id: str = "clip-1", 
     meta = FrameMeta(
         video_id=video_id, frame_index=index, t_ms=100, captured_at=1.5, source_kind="file", jpeg_size=len(jpeg)
     )
-    return Frame(meta=meta, jpeg=jpeg)
+    return Frame(meta=meta, payload=jpeg)
 
 
 def make_result() -> Result:
@@ -35,8 +37,43 @@ def make_result() -> Result:
 def test_frame_round_trip_keeps_every_field_and_the_raw_jpeg() -> None:
     frame = make_frame()
     fields = encode_frame(frame)
-    assert fields[b"jpeg"] == frame.jpeg  # raw bytes, not base64 or pickle
+    assert fields[b"jpeg"] == frame.payload  # raw bytes, not base64 or pickle
     assert decode_frame(fields) == frame
+
+
+def make_raw_frame(width: int = 5, height: int = 3) -> Frame:
+    size = PictureSize(width=width, height=height)
+    meta = FrameMeta(video_id="clip-1", frame_index=3, t_ms=100, captured_at=1.5, source_kind="file", i420=size)
+    return Frame(meta=meta, payload=bytes(size.i420_bytes))
+
+
+def test_a_raw_frame_travels_in_its_own_field() -> None:
+    frame = make_raw_frame()
+    fields = encode_frame(frame)
+    assert set(fields) == {b"v", b"meta", b"i420"}
+    assert len(fields[b"i420"]) == 6 * 4 * 3 // 2  # sides padded to even numbers
+    assert decode_frame(fields) == frame
+    assert frame_payload(fields) == (b"i420", fields[b"i420"])
+
+
+def test_a_jpeg_frame_is_encoded_as_before_raw_frames_existed() -> None:
+    """Workers of earlier releases (extra meta fields forbidden) keep reading JPEG frames."""
+    meta = json.loads(encode_frame(make_frame())[b"meta"])
+    assert set(meta) == {"schema_version", "video_id", "frame_index", "t_ms", "captured_at", "source_kind", "jpeg_size"}
+
+
+@pytest.mark.parametrize("sizes", [{}, {"jpeg_size": 10, "i420": {"width": 2, "height": 2}}])
+def test_a_frame_says_exactly_one_encoding(sizes: dict[str, object]) -> None:
+    meta = json.loads(make_frame().meta.model_dump_json(exclude_none=True))
+    del meta["jpeg_size"]
+    with pytest.raises(MessageError, match="either jpeg_size or i420"):
+        decode_frame({b"v": b"1", b"meta": json.dumps(meta | sizes).encode(), b"jpeg": b"x" * 10})
+
+
+def test_raw_pixels_of_another_size_are_rejected() -> None:
+    fields = encode_frame(make_raw_frame()) | {b"i420": b"short"}
+    with pytest.raises(MessageError, match="i420 field has 5 bytes, meta says 36"):
+        decode_frame(fields)
 
 
 def test_result_round_trip() -> None:

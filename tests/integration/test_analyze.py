@@ -24,6 +24,8 @@ def test_analyze_processes_good_videos_and_fails_clearly_on_a_bad_one(astronaut_
     assert summary["dominant_emotion"] is not None
     assert (out / "astronaut" / "timeline.csv").read_text().count("\n") == 1 + summary["faces_total"]
     assert not (out / "notes").exists()
+    # Its own server, workers on this machine: raw frames, no JPEG work.
+    assert "sending raw I420 frames" in (out / "logs" / "producer-astronaut.log").read_text()
 
 
 def test_analyze_every_frame_option_reaches_the_producer(astronaut_video: Path, tmp_path: Path) -> None:

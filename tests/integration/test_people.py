@@ -31,6 +31,11 @@ def analysed(tmp_path_factory: pytest.TempPathFactory, redis_server: object) -> 
     return out
 
 
+def test_a_server_given_by_url_gets_jpeg_frames(analysed: Path) -> None:
+    """The server may be on another machine: frames travel compressed."""
+    assert "sending JPEG frames" in (analysed / "logs" / "producer-fer_woman2.log").read_text()
+
+
 def test_every_face_has_a_track_label_and_smoothed_probabilities(analysed: Path) -> None:
     for video in ("fer_woman2", "short_hamilton_clip"):
         timeline = json.loads((analysed / video / "timeline.json").read_text())

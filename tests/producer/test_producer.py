@@ -7,10 +7,12 @@ import redis
 
 from emostream import keys, registry
 from emostream.errors import ConfigError, SourceError
+from emostream.framecodec import decode_i420
 from emostream.redisconn import stream_entries
 from emostream.schema import decode_frame
 from emostream.settings import ProducerSettings
-from producer.producer import FileProducer, encode_jpeg
+from producer import producer as producer_module
+from producer.producer import FileProducer, encode_jpeg, raw_backlog_limit
 from tests.conftest import write_video
 
 
@@ -35,7 +37,7 @@ def test_frames_carry_decodable_jpeg_and_presentation_time(real_redis: "redis.Re
     FileProducer(ProducerSettings(every_frame=True), real_redis).produce(video, "v2")
     frame = decode_frame(stream_entries(real_redis.xrange(keys.FRAMES_STREAM))[4][1])
     assert frame.meta.t_ms == 400
-    image = cv2.imdecode(np.frombuffer(frame.jpeg, np.uint8), cv2.IMREAD_COLOR)
+    image = cv2.imdecode(np.frombuffer(frame.payload, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None
     assert image.shape == (120, 160, 3)
 
@@ -164,3 +166,37 @@ def test_encode_jpeg_keeps_noisy_frames_under_the_byte_cap() -> None:
     capped = encode_jpeg(noise, 95, 1920, max_bytes=1_000_000)
     assert len(capped) <= 1_000_000
     assert cv2.imdecode(np.frombuffer(capped, np.uint8), cv2.IMREAD_COLOR) is not None
+
+
+def test_raw_frames_carry_the_pictures_the_video_decodes_to(real_redis: "redis.Redis", tmp_path: Path) -> None:
+    video = write_video(tmp_path / "v.mp4", frames=6, fps=10.0)
+    FileProducer(ProducerSettings(every_frame=True, frame_encoding="i420"), real_redis).produce(video, "raw")
+    frames = [decode_frame(fields) for _, fields in stream_entries(real_redis.xrange(keys.FRAMES_STREAM))]
+    capture = cv2.VideoCapture(str(video))
+    for frame in frames:
+        assert frame.meta.i420 is not None
+        assert frame.meta.jpeg_size is None
+        picture = decode_i420(frame.payload, frame.meta.i420)
+        ok, decoded = capture.read()
+        assert ok
+        assert picture is not None
+        assert picture.shape == decoded.shape == (120, 160, 3)
+        assert np.abs(picture.astype(int) - decoded.astype(int)).mean() < 2
+    assert len(frames) == 6
+
+
+def test_the_backlog_of_raw_frames_is_bounded_in_bytes() -> None:
+    assert raw_backlog_limit(256, 640 * 360 * 3 // 2) == 185
+    assert raw_backlog_limit(256, 1280 * 720 * 3 // 2) == 46
+    assert raw_backlog_limit(100, 1000) == 100  # small frames: the limit in frames
+    assert raw_backlog_limit(256, 50_000_000) == 16  # never under two pushes
+
+
+def test_a_frame_too_large_to_send_raw_goes_as_jpeg(
+    real_redis: "redis.Redis", tmp_path: Path, monkeypatch: "pytest.MonkeyPatch"
+) -> None:
+    monkeypatch.setattr(producer_module, "MAX_RAW_FRAME_BYTES", 160 * 120 * 3 // 2 - 1)
+    video = write_video(tmp_path / "v.mp4", frames=3, fps=10.0)
+    FileProducer(ProducerSettings(every_frame=True, frame_encoding="i420"), real_redis).produce(video, "big")
+    frames = [decode_frame(fields) for _, fields in stream_entries(real_redis.xrange(keys.FRAMES_STREAM))]
+    assert [(f.meta.i420, f.meta.jpeg_size is not None) for f in frames] == [(None, True)] * 3

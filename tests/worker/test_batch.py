@@ -7,6 +7,7 @@ import numpy.typing as npt
 import pytest
 
 from emostream.errors import ConfigError
+from emostream.framecodec import encode_i420
 from emostream.modelstore import file_sha256
 from emostream.schema import Fields, Frame, FrameMeta, encode_frame
 from emostream.settings import WorkerSettings
@@ -44,7 +45,7 @@ def entry(image: npt.NDArray[np.uint8] | None, index: int, jpeg: bytes | None = 
     meta = FrameMeta(
         video_id="v", frame_index=index, t_ms=index * 100, captured_at=1.0, source_kind="file", jpeg_size=len(data)
     )
-    return f"{index}-0".encode(), encode_frame(Frame(meta=meta, jpeg=data))
+    return f"{index}-0".encode(), encode_frame(Frame(meta=meta, payload=data))
 
 
 @pytest.fixture
@@ -81,6 +82,37 @@ def test_garbage_jpeg_becomes_a_failed_result_and_a_dead_letter(
     assert outcome.result.status == "failed"
     assert outcome.result.frame_index == 7
     assert outcome.dead_reason == "jpeg field cannot be decoded"
+
+
+def raw_entry(image: npt.NDArray[np.uint8], index: int) -> tuple[bytes, Fields]:
+    pixels, size = encode_i420(image)
+    meta = FrameMeta(video_id="v", frame_index=index, t_ms=index * 100, captured_at=1.0, source_kind="file", i420=size)
+    return f"{index}-0".encode(), encode_frame(Frame(meta=meta, payload=pixels))
+
+
+def test_a_raw_frame_finds_the_face_its_jpeg_finds(processor: tuple[BatchProcessor, CountingClassifier]) -> None:
+    batch, _ = processor
+    face = astronaut_frame()[:, :-1]  # an odd width: padded on the way, cut on arrival
+    raw, jpeg = (outcome.result for outcome in batch.process([raw_entry(face, 0), entry(face, 1)]))
+    assert raw is not None
+    assert jpeg is not None
+    assert raw.status == "ok"
+    assert len(raw.faces) == len(jpeg.faces) >= 1
+    for ours, theirs in zip(raw.faces, jpeg.faces, strict=True):
+        assert np.abs(np.subtract(ours.box, theirs.box)).max() <= 8
+        assert ours.emotion == theirs.emotion
+
+
+def test_raw_pixels_that_do_not_fit_become_a_failed_result_and_a_dead_letter(
+    processor: tuple[BatchProcessor, CountingClassifier],
+) -> None:
+    batch, _ = processor
+    entry_id, fields = raw_entry(np.zeros((4, 4, 3), np.uint8), 2)
+    (outcome,) = batch.process([(entry_id, fields | {b"i420": b"\x00" * 5})])
+    assert outcome.result is not None
+    assert outcome.result.status == "failed"
+    assert "i420 field has 5 bytes" in (outcome.dead_reason or "")
+    assert (outcome.frame_field, outcome.frame_bytes) == (b"i420", b"\x00" * 5)
 
 
 def test_entry_without_identity_is_only_a_dead_letter(processor: tuple[BatchProcessor, CountingClassifier]) -> None:

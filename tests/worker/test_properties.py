@@ -58,7 +58,7 @@ def test_decoder_accepts_or_rejects_with_a_message_error(fields: Fields) -> None
         frame = decode_frame(fields)
     except MessageError:
         return
-    assert len(frame.jpeg) == frame.meta.jpeg_size
+    assert len(frame.payload) == frame.meta.jpeg_size
 
 
 @given(st.lists(entries(), min_size=1, max_size=6))

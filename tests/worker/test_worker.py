@@ -9,7 +9,7 @@ import redis
 
 from emostream import keys, registry
 from emostream.redisconn import ensure_group, stream_entries
-from emostream.schema import Frame, FrameMeta, decode_result, encode_frame
+from emostream.schema import Frame, FrameMeta, PictureSize, decode_result, encode_frame
 from emostream.settings import WorkerSettings
 from models import load_classifier
 from worker.batch import BatchProcessor
@@ -21,7 +21,7 @@ def push(client: "redis.Redis", index: int, jpeg: bytes) -> None:
     meta = FrameMeta(
         video_id="v", frame_index=index, t_ms=index, captured_at=1.0, source_kind="file", jpeg_size=len(jpeg)
     )
-    client.xadd(keys.FRAMES_STREAM, encode_frame(Frame(meta=meta, jpeg=jpeg)))  # type: ignore[arg-type]
+    client.xadd(keys.FRAMES_STREAM, encode_frame(Frame(meta=meta, payload=jpeg)))  # type: ignore[arg-type]
 
 
 def make_worker(client: "redis.Redis", **settings: object) -> Worker:
@@ -91,3 +91,17 @@ def test_dead_letters_keep_the_frame_only_when_asked(real_redis: "redis.Redis") 
     make_worker(real_redis, dead_letter_keep_frames=True).run(burst=True)
     ((_, letter),) = stream_entries(real_redis.xrange(keys.DEAD_STREAM))
     assert letter[b"jpeg"] == b"\x89PNG not a jpeg at all"
+
+
+def test_a_kept_raw_frame_stays_under_its_own_field(real_redis: "redis.Redis") -> None:
+    registry.register(real_redis, "v")
+    meta = FrameMeta(
+        video_id="v", frame_index=2, t_ms=2, captured_at=1.0, source_kind="file", i420=PictureSize(width=2, height=2)
+    )
+    fields = encode_frame(Frame(meta=meta, payload=bytes(6))) | {b"i420": b"\x01" * 4}  # cut short in transit
+    real_redis.xadd(keys.FRAMES_STREAM, fields)  # type: ignore[arg-type]
+    make_worker(real_redis, dead_letter_keep_frames=True).run(burst=True)
+    assert results(real_redis) == {2: "failed"}
+    ((_, letter),) = stream_entries(real_redis.xrange(keys.DEAD_STREAM))
+    assert letter[b"i420"] == b"\x01" * 4
+    assert b"i420 field has 4 bytes" in letter[b"reason"]
