@@ -68,7 +68,9 @@ def health_key(role: str, consumer: str) -> str:
 DEFAULT_MAX_FPS: Final = 10.0  # emotions change over seconds; 10 fps keeps CPU workers ahead
 JPEG_QUALITY: Final = 90  # faces stay sharp; about 30-60 KB for a 640x360 frame
 BACKLOG_MAX_FRAMES: Final = 256  # about 16 MB of Redis memory at 60 KB per entry
-RAW_BACKLOG_BYTES: Final = 64_000_000  # raw (I420) frames: 1.4 MB each at 1280x720
+RAW_BACKLOG_BYTES: Final = 16_000_000  # raw (I420) frames, 0.35 MB at 640x360: fewer pages for Redis to fault in
+RAW_BACKLOG_MIN_FRAMES: Final = 48  # but three worker batches, or two workers starve (1.4 MB each at 1280x720)
+MAX_RAW_FRAME_BYTES: Final = 1280 * 720 * 3 // 2  # larger frames go as JPEG: the backlog stays under 70 MB
 BACKLOG_POLL_MS: Final = 50  # how often a waiting file producer re-checks the backlog
 WORKER_BATCH_FRAMES: Final = 16  # one read, one inference call over all faces of 16 frames
 WORKER_BLOCK_MS: Final = 1000  # blocking read; also the latency of noticing a stop request

@@ -33,7 +33,6 @@ from producer.source import FileSource
 log = logging.getLogger(__name__)
 
 PUSH_CHUNK_FRAMES = 8  # frames per pipelined XADD round trip
-MAX_RAW_FRAME_BYTES = keys.RAW_BACKLOG_BYTES // (2 * PUSH_CHUNK_FRAMES)  # 4 MB: up to about 1920x1440
 FRAME_ENCODING_NAMES = {"jpeg": "JPEG", "i420": "raw I420"}
 MIN_JPEG_QUALITY = 50  # below this, faces blur; shrink the frame instead
 MIN_SIDE_PX = 64
@@ -162,7 +161,7 @@ class FileProducer:
         frame = None
         if s.frame_encoding == "i420":
             pixels, size = encode_i420(downscale(image, s.max_frame_side_px)[0])
-            if len(pixels) <= MAX_RAW_FRAME_BYTES:  # else a JPEG: the backlog in bytes needs a few frames
+            if len(pixels) <= keys.MAX_RAW_FRAME_BYTES:
                 self._backlog_limit = raw_backlog_limit(s.backlog_max_frames, len(pixels))
                 frame = Frame(meta=FrameMeta(**meta, i420=size), payload=pixels)
         if frame is None:
@@ -208,9 +207,11 @@ class FileProducer:
 
 
 def raw_backlog_limit(max_frames: int, frame_bytes: int) -> int:
-    """The backlog in frames that keeps raw frames within ``keys.RAW_BACKLOG_BYTES`` of Redis
-    memory (46 frames at 1280x720, 185 at 640x360), and never under two pushes' worth."""
-    return min(max_frames, max(2 * PUSH_CHUNK_FRAMES, keys.RAW_BACKLOG_BYTES // frame_bytes))
+    """The backlog in frames for raw frames: ``keys.RAW_BACKLOG_BYTES`` of Redis memory, since a
+    backlog of 185 frames at 640x360 (64 MB) cost Redis 10,000 more page faults a job than 46 did
+    (0.1 s of one core), but never fewer frames than ``keys.RAW_BACKLOG_MIN_FRAMES``: with 16 at
+    1280x720, two workers on two cores were 12 % slower than with JPEG (waiting for frames)."""
+    return min(max_frames, max(keys.RAW_BACKLOG_MIN_FRAMES, keys.RAW_BACKLOG_BYTES // frame_bytes))
 
 
 def encode_jpeg(

@@ -11,7 +11,6 @@ from emostream.framecodec import decode_i420
 from emostream.redisconn import stream_entries
 from emostream.schema import decode_frame
 from emostream.settings import ProducerSettings
-from producer import producer as producer_module
 from producer.producer import FileProducer, encode_jpeg, raw_backlog_limit
 from tests.conftest import write_video
 
@@ -185,17 +184,18 @@ def test_raw_frames_carry_the_pictures_the_video_decodes_to(real_redis: "redis.R
     assert len(frames) == 6
 
 
-def test_the_backlog_of_raw_frames_is_bounded_in_bytes() -> None:
-    assert raw_backlog_limit(256, 640 * 360 * 3 // 2) == 185
-    assert raw_backlog_limit(256, 1280 * 720 * 3 // 2) == 46
-    assert raw_backlog_limit(100, 1000) == 100  # small frames: the limit in frames
-    assert raw_backlog_limit(256, 50_000_000) == 16  # never under two pushes
+def test_the_backlog_of_raw_frames_is_bounded_in_bytes_but_keeps_three_worker_batches() -> None:
+    assert raw_backlog_limit(256, 160 * 120 * 3 // 2) == 256  # small frames: the limit in frames
+    assert raw_backlog_limit(256, 320 * 180 * 3 // 2) == 185  # 16 MB
+    assert raw_backlog_limit(256, 640 * 360 * 3 // 2) == 48
+    assert raw_backlog_limit(256, 1280 * 720 * 3 // 2) == 48
+    assert raw_backlog_limit(20, 1280 * 720 * 3 // 2) == 20  # the user's limit still holds
 
 
 def test_a_frame_too_large_to_send_raw_goes_as_jpeg(
     real_redis: "redis.Redis", tmp_path: Path, monkeypatch: "pytest.MonkeyPatch"
 ) -> None:
-    monkeypatch.setattr(producer_module, "MAX_RAW_FRAME_BYTES", 160 * 120 * 3 // 2 - 1)
+    monkeypatch.setattr(keys, "MAX_RAW_FRAME_BYTES", 160 * 120 * 3 // 2 - 1)
     video = write_video(tmp_path / "v.mp4", frames=3, fps=10.0)
     FileProducer(ProducerSettings(every_frame=True, frame_encoding="i420"), real_redis).produce(video, "big")
     frames = [decode_frame(fields) for _, fields in stream_entries(real_redis.xrange(keys.FRAMES_STREAM))]
