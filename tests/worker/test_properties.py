@@ -14,7 +14,7 @@ from models import load_classifier
 from worker.batch import BatchProcessor
 from worker.detectors.haar import HaarDetector
 
-FIELD_NAMES = st.sampled_from([b"v", b"meta", b"jpeg", b"extra", b""])
+FIELD_NAMES = st.sampled_from([b"v", b"meta", b"jpeg", b"i420", b"extra", b""])
 VALID_META: dict[str, object] = {
     "schema_version": 1,
     "video_id": "v",
@@ -32,18 +32,26 @@ JSON_VALUES = st.recursive(
 
 @st.composite
 def entries(draw: st.DrawFn) -> Fields:
-    """Anything from pure noise to a nearly valid frame with one field mutated."""
+    """Anything from pure noise to a nearly valid frame (JPEG or raw) with one field mutated."""
     if draw(st.booleans()):
         return draw(st.dictionaries(FIELD_NAMES, st.binary(max_size=64), max_size=4))
-    jpeg = draw(st.binary(max_size=64) | st.just(bytes(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1])))
-    meta = VALID_META | {"jpeg_size": len(jpeg) or 1}
-    key = draw(st.sampled_from([*VALID_META, "unknown"]))
+    if draw(st.booleans()):
+        field = b"jpeg"
+        picture = draw(st.binary(max_size=64) | st.just(bytes(cv2.imencode(".jpg", np.zeros((8, 8, 3), np.uint8))[1])))
+        meta = VALID_META | {"jpeg_size": len(picture) or 1}
+    else:
+        field = b"i420"
+        width, height = draw(st.integers(-1, 9)), draw(st.integers(-1, 9))
+        exact = bytes(max(width + width % 2, 0) * max(height + height % 2, 0) * 3 // 2)
+        picture = draw(st.binary(max_size=64) | st.just(exact))
+        meta = VALID_META | {"i420": {"width": width, "height": height}}
+    key = draw(st.sampled_from([*VALID_META, "jpeg_size", "i420", "unknown"]))
     if draw(st.booleans()):
         meta.pop(key, None)
     else:
         meta[key] = draw(JSON_VALUES)
     version = draw(st.sampled_from([b"1", b"2", b"", b"\xff"]))
-    return {b"v": version, b"meta": json.dumps(meta).encode(), b"jpeg": jpeg}
+    return {b"v": version, b"meta": json.dumps(meta).encode(), field: picture}
 
 
 @functools.cache
@@ -58,7 +66,7 @@ def test_decoder_accepts_or_rejects_with_a_message_error(fields: Fields) -> None
         frame = decode_frame(fields)
     except MessageError:
         return
-    assert len(frame.payload) == frame.meta.jpeg_size
+    assert len(frame.payload) == frame.meta.payload_size
 
 
 @given(st.lists(entries(), min_size=1, max_size=6))
