@@ -208,9 +208,9 @@ class FileProducer:
 
 def raw_backlog_limit(max_frames: int, frame_bytes: int) -> int:
     """The backlog in frames for raw frames: ``keys.RAW_BACKLOG_BYTES`` of Redis memory, since a
-    backlog of 185 frames at 640x360 (64 MB) cost Redis 10,000 more page faults a job than 46 did
-    (0.1 s of one core), but never fewer frames than ``keys.RAW_BACKLOG_MIN_FRAMES``: with 16 at
-    1280x720, two workers on two cores were 12 % slower than with JPEG (waiting for frames)."""
+    backlog of 185 frames at 640x360 (64 MB) cost a one-core job about 10,000 more page faults
+    than 16 MB did (``perf stat``), but never fewer frames than ``keys.RAW_BACKLOG_MIN_FRAMES``:
+    with 16 at 1280x720, two workers on two cores took 12 % longer than with JPEG (waiting for frames)."""
     return min(max_frames, max(keys.RAW_BACKLOG_MIN_FRAMES, keys.RAW_BACKLOG_BYTES // frame_bytes))
 
 
