@@ -63,12 +63,19 @@ def test_unreadable_files_fail_clearly_and_are_registered_as_failed(
     assert real_redis.xlen(keys.FRAMES_STREAM) == 0
 
 
-def test_producer_waits_while_the_backlog_is_full(real_redis: "redis.Redis", tmp_path: Path) -> None:
+@pytest.mark.parametrize("encoding", ["jpeg", "i420"])
+def test_producer_waits_while_the_backlog_is_full(
+    real_redis: "redis.Redis", tmp_path: Path, monkeypatch: "pytest.MonkeyPatch", encoding: str
+) -> None:
     import threading
     import time
 
     video = write_video(tmp_path / "v.mp4", frames=40, fps=10.0)
-    settings = ProducerSettings(every_frame=True, backlog_max_frames=8)
+    settings = ProducerSettings(every_frame=True, backlog_max_frames=8, frame_encoding=encoding)
+    if encoding == "i420":  # raw frames: the limit in bytes applies (8 frames of 160x120), not the one in frames
+        settings = ProducerSettings(every_frame=True, frame_encoding=encoding)
+        monkeypatch.setattr(keys, "RAW_BACKLOG_BYTES", 8 * 160 * 120 * 3 // 2)
+        monkeypatch.setattr(keys, "RAW_BACKLOG_MIN_FRAMES", 1)
     peak = 0
 
     def drain() -> None:
