@@ -27,7 +27,7 @@ def encode_i420(image_bgr: npt.NDArray[np.uint8]) -> tuple[bytes, PictureSize]:
 
 def decode_i420(data: bytes, size: PictureSize) -> npt.NDArray[np.uint8] | None:
     """The BGR image back, or None if ``data`` is not I420 of that size."""
-    width, height = size.width + size.width % 2, size.height + size.height % 2
+    width, height = size.even_sides
     if len(data) != size.i420_bytes:
         return None
     planes = np.frombuffer(data, dtype=np.uint8).reshape(height * 3 // 2, width)

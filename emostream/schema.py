@@ -36,9 +36,13 @@ class PictureSize(_Message):
     height: int = Field(gt=0, le=MAX_SIDE_PX_ACCEPTED)
 
     @property
+    def even_sides(self) -> tuple[int, int]:
+        """Width and height padded to even numbers, as I420's 2x2 colour samples need."""
+        return self.width + self.width % 2, self.height + self.height % 2
+
+    @property
     def i420_bytes(self) -> int:
-        """Size of the picture as I420, its sides padded to even numbers (the format's 2x2 chroma)."""
-        width, height = self.width + self.width % 2, self.height + self.height % 2
+        width, height = self.even_sides
         return width * height * 3 // 2
 
 

@@ -25,7 +25,7 @@ from emostream.errors import ConfigError, ServiceError, SourceError
 from emostream.framecodec import encode_i420
 from emostream.preprocess import downscale
 from emostream.redact import redact_text
-from emostream.schema import Frame, FrameMeta, encode_frame
+from emostream.schema import Frame, FrameMeta, PictureSize, encode_frame
 from emostream.settings import ProducerSettings
 from producer.sampling import Sampler, frame_time_ms, plan_sampling
 from producer.source import FileSource
@@ -158,13 +158,12 @@ class FileProducer:
             "video_id": video_id, "frame_index": index, "t_ms": round(t_ms), "captured_at": time.time(),
             "source_kind": "file",
         }  # fmt: skip
-        frame = None
-        if s.frame_encoding == "i420":
-            pixels, size = encode_i420(downscale(image, s.max_frame_side_px)[0])
-            if len(pixels) <= keys.MAX_RAW_FRAME_BYTES:
-                self._backlog_limit = raw_backlog_limit(s.backlog_max_frames, len(pixels))
-                frame = Frame(meta=FrameMeta(**meta, i420=size), payload=pixels)
-        if frame is None:
+        image, _ = downscale(image, s.max_frame_side_px)
+        if s.frame_encoding == "i420" and _fits_raw(image):
+            pixels, size = encode_i420(image)
+            self._backlog_limit = raw_backlog_limit(s.backlog_max_frames, len(pixels))
+            frame = Frame(meta=FrameMeta(**meta, i420=size), payload=pixels)
+        else:
             jpeg = encode_jpeg(image, s.jpeg_quality, s.max_frame_side_px, s.max_jpeg_bytes)
             frame = Frame(meta=FrameMeta(**meta, jpeg_size=len(jpeg)), payload=jpeg)
         m.STAGE_SECONDS.labels("encode").observe(time.perf_counter() - started)
@@ -204,6 +203,12 @@ class FileProducer:
         while self.client.xlen(keys.FRAMES_STREAM) >= limit:
             self.liveness.beat()  # waiting on workers is healthy; a hung source is not
             time.sleep(keys.BACKLOG_POLL_MS / 1000)
+
+
+def _fits_raw(image: npt.NDArray[np.uint8]) -> bool:
+    """Whether the picture as I420 stays within ``keys.MAX_RAW_FRAME_BYTES`` (else it goes as a JPEG)."""
+    height, width = image.shape[:2]
+    return PictureSize(width=width, height=height).i420_bytes <= keys.MAX_RAW_FRAME_BYTES
 
 
 def raw_backlog_limit(max_frames: int, frame_bytes: int) -> int:
