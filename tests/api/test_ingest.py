@@ -20,7 +20,8 @@ def test_an_upload_waiting_to_be_rendered_does_not_hold_up_the_next_one(astronau
             shutil.copy(astronaut_video, upload)
             ingest.accept(video_id, upload, UploadOptions(render=render, filename="astronaut.mp4"))
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not _sent(client, "second"):
+        # Its spool folder goes just after its frames are sent (frames_expected set): wait for both.
+        while time.monotonic() < deadline and not (_sent(client, "second") and not (ingest.spool / "second").exists()):
             time.sleep(0.1)
         assert _sent(client, "second")  # though "first" never finishes, so its render waits
         assert (ingest.spool / "first").is_dir()  # kept until rendered
