@@ -94,6 +94,9 @@ DETECT_MAX_SIDE_PX: Final = 640  # detection runs on a frame at most this large
 # (a 24 px face costs 9 points and a 16 px one 28 on PublicTest; docs/model/results.md), and
 # detecting at the scale that keeps them 3x faster on 640 px frames (docs/measurements.md).
 DETECT_MIN_FACE_PX: Final = 24
+# Frames of a video closer than this to the last detected one get interpolated faces (worker.keyframes):
+# every other frame at 25 or 30 fps, none at the default 10 fps sampling or from cameras.
+DETECT_INTERVAL_MS: Final = 50
 CAMERA_FPS: Final = 5.0  # live sampling default: enough for emotions, light on CPU workers
 CAMERA_BACKLOG_FRAMES: Final = 10  # per camera: 2 s at 5 fps; older frames are dropped, not queued
 CAMERA_WINDOWS_KEPT: Final = 60  # closed windows per size kept in Redis for status

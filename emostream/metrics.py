@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 SOURCE_KINDS: Final = ("file", "rtsp", "url", "device")
 STAGES: Final = (
-    "read", "encode", "publish_frames", "decode", "detect", "infer", "publish_results", "store", "finalise",
+    "read", "encode", "publish_frames", "decode", "detect", "interpolate", "infer", "publish_results", "store",
+    "finalise",
 )  # fmt: skip
 DROP_REASONS: Final = ("backlog", "redis")
 DEAD_REASONS: Final = ("undecodable", "poison", "rejected")

@@ -104,6 +104,11 @@ class WorkerSettings(CommonSettings):
     detect_min_face_px: int = Field(
         keys.DETECT_MIN_FACE_PX, ge=0, description="YuNet: the smallest face to find; frames are downscaled no further"
     )
+    detect_interval_ms: int = Field(
+        keys.DETECT_INTERVAL_MS, ge=0,
+        description="a frame this close (video time) to the last detected one of its batch gets faces interpolated "
+        "from the detected frames around it; 0: detect on every frame",
+    )  # fmt: skip
     model_path: Path | None = Field(None, description="emotion model artifact; default: the committed one")
     threads: int = Field(2, ge=1, description="inference and OpenCV threads")
     dead_letter_keep_frames: bool = Field(False, description="keep poison frames' JPEG in emo:dead (off: privacy)")

@@ -26,4 +26,4 @@ def create_worker(settings: WorkerSettings, client: "redis.Redis") -> Worker:
         detector.name,
         settings.redis_url_redacted,
     )
-    return Worker(settings, client, BatchProcessor(detector, classifier, name))
+    return Worker(settings, client, BatchProcessor(detector, classifier, name, settings.detect_interval_ms))

@@ -205,7 +205,7 @@ class Worker:
         report_health(self.client, self.role, self.name, frames=self.stats.frames, stopping=self._stopping)
 
 
-WORKER_STAGES = ("decode", "detect", "infer", "publish_results")
+WORKER_STAGES = ("decode", "detect", "interpolate", "infer", "publish_results")
 
 
 def results_stream(result: Result) -> str:
@@ -225,8 +225,9 @@ def _observe_batch(outcomes: list[Outcome], faces: int, failed: int) -> None:
         result = outcome.result
         if result is None or result.status != "ok":
             continue
-        for stage in ("decode", "detect"):
-            m.STAGE_SECONDS.labels(stage).observe(result.timings_ms.get(stage, 0.0) / 1000)
+        for stage in ("decode", "detect", "interpolate"):  # a frame is detected or interpolated, not both
+            if stage in result.timings_ms:
+                m.STAGE_SECONDS.labels(stage).observe(result.timings_ms[stage] / 1000)
         if not infer_observed:  # one inference call per batch
             m.STAGE_SECONDS.labels("infer").observe(result.timings_ms.get("infer_batch", 0.0) / 1000)
             infer_observed = True

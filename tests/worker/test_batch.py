@@ -13,10 +13,12 @@ from emostream.schema import Fields, Frame, FrameMeta, encode_frame
 from emostream.settings import WorkerSettings
 from models import load_classifier
 from models.classifier import EmotionClassifier
-from tests.conftest import YUNET, require_shared
+from tests.conftest import VIDEOS, YUNET, require_shared
 from worker.batch import BatchProcessor
-from worker.detectors import create_detector
+from worker.detectors import FaceDetector, create_detector
+from worker.detectors.base import Detection
 from worker.detectors.haar import HaarDetector
+from worker.keyframes import iou
 
 YUNET_DYNAMIC = YUNET.parent / "yunet_n_dynamic.onnx"
 
@@ -215,3 +217,54 @@ def test_a_failed_camera_frame_keeps_its_camera_and_capture_time() -> None:
     assert outcome.result.source_kind == "file"
     assert outcome.result.captured_at > 1_700_000_000  # now, not 1970
     assert outcome.result.t_ms == 0
+
+
+class CountingDetector:
+    """The real detector, counting the frames it is given."""
+
+    def __init__(self, inner: FaceDetector) -> None:
+        self.inner, self.name, self.frames = inner, inner.name, 0
+
+    def detect(self, image: npt.NDArray[np.uint8]) -> list[Detection]:
+        self.frames += 1
+        return self.inner.detect(image)
+
+
+def video_batch(video: Path, count: int) -> list[tuple[bytes, Fields]]:
+    """The video's first frames as a worker reads them: raw, with their times at the video's rate."""
+    capture = cv2.VideoCapture(str(video))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    batch = []
+    for index in range(count):
+        image = np.asarray(capture.read()[1], dtype=np.uint8)
+        pixels, size = encode_i420(image)
+        meta = FrameMeta(
+            video_id="v", frame_index=index, t_ms=round(index * 1000 / fps), captured_at=1.0, source_kind="file",
+            i420=size,
+        )  # fmt: skip
+        batch.append((f"{index}-0".encode(), encode_frame(Frame(meta=meta, payload=pixels))))
+    return batch
+
+
+def test_at_30_fps_every_other_frame_gets_its_face_interpolated_where_detection_puts_it() -> None:
+    detector = CountingDetector(create_detector(WorkerSettings(detector="yunet", yunet_model=require_shared(YUNET))))
+    batch = video_batch(require_shared(VIDEOS / "fer_woman2.mp4"), 16)  # 29.97 fps, one face throughout
+    classifier = load_classifier()
+    every = [o.result for o in BatchProcessor(detector, classifier, "w").process(batch)]
+    assert detector.frames == 16
+    some = [o.result for o in BatchProcessor(detector, classifier, "w", 50).process(batch)]
+    assert detector.frames == 16 + 9  # frames 0, 2, ..., 14 and the last one
+    interpolated = 0
+    for full, mixed in zip(every, some, strict=True):
+        assert full is not None
+        assert mixed is not None
+        assert (mixed.frame_index, mixed.status, len(mixed.faces)) == (full.frame_index, "ok", 1)
+        if "interpolate" in mixed.timings_ms:
+            interpolated += 1
+            assert "detect" not in mixed.timings_ms
+            assert iou(full.faces[0].box, mixed.faces[0].box) > 0.85
+            # Classified from the frame's own pixels: close to what its detected box gives.
+            assert np.abs(np.subtract(full.faces[0].probs, mixed.faces[0].probs)).max() < 0.25
+        else:
+            assert mixed.faces == full.faces
+    assert interpolated == 7
