@@ -222,13 +222,16 @@ def main() -> None:
         )
     }
     print(
-        "\nemostream, 1 core: the worker's own stage times (its metrics), ms per frame, and the rest of the wall time"
+        "\nemostream, 1 core: the worker's own stage times (its metrics), ms per frame of the clip (frames whose faces"
+        " were interpolated, not detected, count in interpolate), and the whole command's wall time per frame"
     )
-    print("| clip | decode | detect | infer | publish | worker total | whole command |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| clip | decode | detect | interpolate | infer | publish | worker total | whole command |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, single in singles.items():
         ms = {stage: seconds / single["frames"] * 1000 for stage, seconds in single["stages"].items()}
-        row = " | ".join(f"{ms.get(stage, 0.0):.1f}" for stage in ("decode", "detect", "infer", "publish_results"))
+        row = " | ".join(
+            f"{ms.get(stage, 0.0):.1f}" for stage in ("decode", "detect", "interpolate", "infer", "publish_results")
+        )
         print(f"| {name} | {row} | {sum(ms.values()):.1f} | {single['seconds'] / single['frames'] * 1000:.1f} |")
 
 

@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from worker.keyframes import Between, FrameTime, interpolate, iou, plan
 
@@ -91,3 +93,28 @@ def test_boxes_overlapping_too_little_are_not_taken_for_one_face() -> None:
     assert iou(a, b) == pytest.approx(400 / 2800)
     assert len(interpolate([(a, 0.9)], [(b, 0.9)], 0.25)) == 1  # a, from the nearer side; not a blend
     assert interpolate([(a, 0.9)], [(b, 0.9)], 0.25) == [(a, 0.9)]
+
+
+frame_times = st.builds(
+    FrameTime, st.sampled_from(["a", "b"]), st.integers(0, 40), st.integers(0, 1500)
+)  # fmt: skip
+
+
+@given(st.lists(frame_times, max_size=24), st.integers(0, 120))
+def test_any_batch_interpolates_only_between_detected_frames_of_its_video_close_in_time(
+    frames: list[FrameTime], interval_ms: int
+) -> None:
+    """Whatever a batch holds (repeats, gaps, times out of step with indexes, two videos)."""
+    planned = plan(frames, interval_ms)
+    assert len(planned) == len(frames)
+    for position, between in enumerate(planned):
+        if between is None:
+            continue
+        frame, before, after = frames[position], frames[between.before], frames[between.after]
+        assert planned[between.before] is None
+        assert planned[between.after] is None
+        assert before.video_id == after.video_id == frame.video_id
+        assert before.frame_index < frame.frame_index < after.frame_index
+        assert before.t_ms < frame.t_ms < after.t_ms
+        assert after.t_ms - before.t_ms < 2 * interval_ms
+        assert 0 < between.weight < 1
