@@ -5,9 +5,10 @@ the worker's largest cost. So within one batch, a frame less than ``interval_ms`
 last frame that was detected (of the same video) is not detected: its faces are the detected faces
 of the frames before and after it, matched by overlap and interpolated in time. Its emotions are
 still classified from its own pixels. The first and last frames of a video's run in the batch are
-always detected, so every interpolated frame lies between two detected ones, at most
-``2 * interval_ms`` apart. Frames sampled at intervals of ``interval_ms`` or more (the default
-10 frames a second, cameras) are all detected.
+always detected, and so are the frames either side of a gap or a repeated frame, so every
+interpolated frame lies between two detected ones less than ``2 * interval_ms`` apart. Frames
+sampled at intervals of ``interval_ms`` or more (the default 10 frames a second, cameras) are all
+detected.
 
 What it changes is measured by ``bench/detect_interval.py``.
 """
@@ -68,8 +69,8 @@ def _keyframes(run: Sequence[FrameTime], interval_ms: int) -> list[int]:
         return later.frame_index > earlier.frame_index and 0 < later.t_ms - earlier.t_ms < interval_ms
 
     keys: list[int] = []
+    last = len(run) - 1
     for index, frame in enumerate(run):
-        last = len(run) - 1
         edge = index in (0, last) or not continues(run[index - 1], frame) or not continues(frame, run[index + 1])
         if edge or frame.t_ms - run[keys[-1]].t_ms >= interval_ms:
             keys.append(index)

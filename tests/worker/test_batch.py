@@ -100,7 +100,8 @@ def test_a_raw_frame_finds_the_face_its_jpeg_finds(processor: tuple[BatchProcess
     assert jpeg is not None
     assert raw.status == "ok"
     assert len(raw.faces) == len(jpeg.faces) >= 1
-    for ours, theirs in zip(raw.faces, jpeg.faces, strict=True):
+    for ours in raw.faces:  # Haar's threads may list the same faces in another order
+        theirs = min(jpeg.faces, key=lambda face: np.abs(np.subtract(ours.box, face.box)).max())
         assert np.abs(np.subtract(ours.box, theirs.box)).max() <= 8
         assert ours.emotion == theirs.emotion
 

@@ -39,4 +39,5 @@ class HaarDetector:
             clipped = clip_box(tuple(float(v) for v in box), scale, width, height)  # type: ignore[arg-type]
             if clipped is not None:
                 found.append(Detection(clipped, round(float(weight), 4)))
-        return found
+        # OpenCV's threads list the same faces in a varying order: results should not vary with it.
+        return sorted(found, key=lambda detection: (-detection.score, detection.box))
