@@ -12,7 +12,8 @@ def test_the_same_frame_gives_the_same_faces_in_the_same_order() -> None:
     cores, as in a worker (on this frame, two faces, swapped in a third to two thirds of the calls
     before the order was fixed)."""
     cv2.setNumThreads(2)
-    frame = decode_i420(*encode_i420(cv2.resize(astronaut_image(), (640, 640))[:, :-1]))
+    picture = np.asarray(cv2.resize(astronaut_image(), (640, 640))[:, :-1], dtype=np.uint8)
+    frame = decode_i420(*encode_i420(picture))
     assert frame is not None
     detector, classifier = HaarDetector(640), load_classifier()
     first = detector.detect(frame)
