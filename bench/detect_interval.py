@@ -13,6 +13,7 @@ agrees between consecutive frames when every frame is detected (what an emotion 
 """
 
 import argparse
+import itertools
 import sys
 import tempfile
 import time
@@ -25,8 +26,6 @@ from common import cpu_description
 from throughput import tiled_1080p
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import itertools
 
 from emostream import keys
 from emostream.framecodec import encode_i420
