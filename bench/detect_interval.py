@@ -33,7 +33,7 @@ from emostream.schema import Fields, Frame, FrameMeta, Result, encode_frame
 from models.classifier import load_classifier
 from worker.batch import BatchProcessor
 from worker.detectors.yunet import YuNetDetector
-from worker.keyframes import iou
+from worker.keyframes import iou, match
 
 MATCH_IOU = 0.5
 
@@ -67,16 +67,8 @@ def analysed(processor: BatchProcessor, entries: list[tuple[bytes, Fields]]) -> 
 
 
 def matched(first: Result, second: Result) -> list[tuple[int, int, float]]:
-    pairs = sorted(
-        ((iou(a.box, b.box), i, j) for i, a in enumerate(first.faces) for j, b in enumerate(second.faces)), reverse=True
-    )
-    used_i, used_j, kept = set(), set(), []
-    for overlap, i, j in pairs:
-        if overlap >= MATCH_IOU and i not in used_i and j not in used_j:
-            kept.append((i, j, overlap))
-            used_i.add(i)
-            used_j.add(j)
-    return kept
+    pairs = match([face.box for face in first.faces], [face.box for face in second.faces], MATCH_IOU)
+    return [(i, j, iou(first.faces[i].box, second.faces[j].box)) for i, j in pairs.items()]
 
 
 def agreement(pairs: list[tuple[Result, Result]]) -> tuple[int, int, int, list[float], float]:

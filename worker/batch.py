@@ -24,6 +24,7 @@ from emostream.preprocess import to_gray
 from emostream.schema import Face, Fields, Frame, Result, SourceKind, decode_frame, frame_identity, frame_payload
 from models.classifier import EmotionClassifier
 from worker.detectors import FaceDetector
+from worker.detectors.base import clip_box
 from worker.keyframes import Between, FrameTime, interpolate, plan
 
 PROB_DECIMALS = 6
@@ -116,7 +117,7 @@ class BatchProcessor:
         started = time.perf_counter()
         height, width = item.image.shape[:2]
         for box, score in interpolate(decoded[between.before].boxes, decoded[between.after].boxes, between.weight):
-            inside = _inside(box, width, height)
+            inside = clip_box(box, 1.0, width, height)  # rounding can move a blended box a pixel out
             if inside is not None:
                 _add_face(item, inside, score)
         item.interpolate_ms = _ms_since(started)
@@ -154,14 +155,6 @@ def _add_face(item: _Decoded, box: tuple[int, int, int, int], score: float) -> N
     # Only the faces are made gray: the whole frame took 0.1 ms at 640x360, a face's crop microseconds.
     item.crops.append(to_gray(item.image[y : y + h, x : x + w]))
     item.boxes.append((box, score))
-
-
-def _inside(box: tuple[int, int, int, int], width: int, height: int) -> tuple[int, int, int, int] | None:
-    """An interpolated box cut to the frame (rounding can move it a pixel out); None if nothing is left."""
-    x, y, w, h = box
-    left, top = max(0, x), max(0, y)
-    right, bottom = min(width, x + w), min(height, y + h)
-    return (left, top, right - left, bottom - top) if right > left and bottom > top else None
 
 
 def _picture(frame: Frame) -> npt.NDArray[np.uint8] | None:

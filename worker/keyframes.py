@@ -80,7 +80,7 @@ def _keyframes(run: Sequence[FrameTime], interval_ms: int) -> list[int]:
 def interpolate(before: Sequence[Detected], after: Sequence[Detected], weight: float) -> list[Detected]:
     """The faces of a frame between two detected ones: matched faces moved in proportion to time
     (with the lower of their two scores); a face seen on one side only, from the nearer side."""
-    pairs = _match([box for box, _ in before], [box for box, _ in after])
+    pairs = match([box for box, _ in before], [box for box, _ in after])
     faces = [
         (_blend(before[i][0], after[j][0], weight), min(before[i][1], after[j][1])) for i, j in sorted(pairs.items())
     ]
@@ -92,14 +92,15 @@ def interpolate(before: Sequence[Detected], after: Sequence[Detected], weight: f
     return faces
 
 
-def _match(first: Sequence[Box], second: Sequence[Box]) -> dict[int, int]:
-    """Greedy one-to-one matching by overlap, best pairs first (a few faces a frame: no need for
-    an optimal assignment, nor for SciPy's import in the worker)."""
+def match(first: Sequence[Box], second: Sequence[Box], min_iou: float = MIN_MATCH_IOU) -> dict[int, int]:
+    """Index in ``first`` -> index in ``second`` of the boxes taken for one face: greedy one-to-one
+    matching by overlap, best pairs first (a few faces a frame: no need for an optimal assignment,
+    nor for SciPy's import in the worker)."""
     candidates = sorted(((iou(a, b), i, j) for i, a in enumerate(first) for j, b in enumerate(second)), reverse=True)
     pairs: dict[int, int] = {}
     used: set[int] = set()
     for overlap, i, j in candidates:
-        if overlap < MIN_MATCH_IOU:
+        if overlap < min_iou:
             break
         if i not in pairs and j not in used:
             pairs[i] = j
