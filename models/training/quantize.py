@@ -41,31 +41,9 @@ CALIBRATION_BATCH = 50
 
 def quantize(fp32: Path, out: Path, data: Fer2013, seed: int = 0) -> dict[str, Any]:
     """Write ``out`` (int8) and its metadata next to it; returns the metadata."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     rng = np.random.default_rng(seed)
     rows = rng.choice(len(data.train), size=min(CALIBRATION_IMAGES, len(data.train)), replace=False)
-    calibration = prepare_faces(data.train.x[rows], load_classifier(fp32).input_size)
-    input_name = _input_name(fp32)
-
-    class Batches(CalibrationDataReader):  # type: ignore[misc]
-        def __init__(self, images: npt.NDArray[np.float32]) -> None:
-            self._batches = iter(
-                [{input_name: images[i : i + CALIBRATION_BATCH]} for i in range(0, len(images), CALIBRATION_BATCH)]
-            )
-
-        def get_next(self) -> dict[str, npt.NDArray[np.float32]] | None:
-            return next(self._batches, None)
-
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
-        quantize_static(
-            str(prepared), str(out), Batches(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
-            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True,
-            nodes_to_exclude=_softmax_nodes(prepared),
-        )  # fmt: skip
+    quantize_graph(fp32, out, prepare_faces(data.train.x[rows], load_classifier(fp32).input_size))
     fp32_meta = json.loads(metadata_path(fp32).read_text())
     metadata = {
         **{key: value for key, value in fp32_meta.items() if key != "reference"},  # the fp32 network's, not ours
@@ -94,6 +72,33 @@ def quantize(fp32: Path, out: Path, data: Fer2013, seed: int = 0) -> dict[str, A
     metadata = record_reference(out)
     log.info("int8: PublicTest accuracy %.4f (fp32 %.4f)", result.accuracy, fp32_meta["publictest"]["accuracy"])
     return metadata
+
+
+def quantize_graph(fp32: Path, out: Path, calibration: npt.NDArray[np.float32]) -> None:
+    """The served int8 form of an fp32 graph: QDQ, per-channel int8 weights within +-64, uint8
+    activations calibrated on ``calibration`` (faces as ``prepare_faces`` makes them), softmax float."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    input_name = _input_name(fp32)
+
+    class Batches(CalibrationDataReader):  # type: ignore[misc]
+        def __init__(self, images: npt.NDArray[np.float32]) -> None:
+            self._batches = iter(
+                [{input_name: images[i : i + CALIBRATION_BATCH]} for i in range(0, len(images), CALIBRATION_BATCH)]
+            )
+
+        def get_next(self) -> dict[str, npt.NDArray[np.float32]] | None:
+            return next(self._batches, None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(fp32), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared), str(out), Batches(calibration), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, reduce_range=True,
+            nodes_to_exclude=_softmax_nodes(prepared),
+        )  # fmt: skip
 
 
 def _softmax_nodes(model: Path) -> list[str]:
