@@ -3,6 +3,10 @@
 - ``vggbn-narrow``: vggbn-wide at three quarters of its widths (48 to 384 filters, stem 24):
   about 72 M multiply-adds, so that with test-time flip averaging (two passes) a face costs
   about 144 M, inside the budget.
+- ``vggbn-quarter``: vggbn-wide at half its widths (32 to 256 filters, stem 12): 31.4 M
+  multiply-adds, a quarter of vggbn-wide's, for CPUs without VNNI. Untrained weights serve at the
+  speed trained ones do, so its int8 speed was measured before training (``bench/students.py``):
+  3.5 times the served network's faces per second on AVX2 code paths, 2.8 times with VNNI.
 - ``vggbn-xl``: vggbn-wide's stages at the full 48x48 resolution (no stem): about 470 M
   multiply-adds, over the serving budget, so it is only ever a teacher for distillation.
 - ``vggbn-wide-se``: vggbn-wide with a squeeze-and-excitation gate (Hu et al. 2018) after each
@@ -30,6 +34,11 @@ def vggbn_wide_se() -> keras.Model:
 def vggbn_narrow() -> keras.Model:
     """vggbn-wide at three quarters of its widths: about 72 M multiply-adds, 144 M with its mirror."""
     return vggbn(widths=(48, 96, 192, 384), stem=24)
+
+
+def vggbn_quarter() -> keras.Model:
+    """vggbn-wide at half its widths, stem 12: 31.4 M multiply-adds, a quarter of vggbn-wide's 128.1 M."""
+    return vggbn(widths=(32, 64, 128, 256), stem=12)
 
 
 def vggbn_xl() -> keras.Model:
@@ -71,6 +80,7 @@ def basic_block(x: keras.KerasTensor, width: int, name: str) -> keras.KerasTenso
 RESEARCH_ARCHITECTURES: dict[str, Callable[[], keras.Model]] = {
     "vggbn-wide-se": vggbn_wide_se,
     "vggbn-narrow": vggbn_narrow,
+    "vggbn-quarter": vggbn_quarter,
     "vggbn-xl": vggbn_xl,
     "resbn": resbn,
 }

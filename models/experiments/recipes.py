@@ -152,4 +152,9 @@ RESEARCH_RECIPES: dict[str, Recipe] = {
     "vggbn-wide-distill": replace(
         VGGBN, arch="vggbn-wide", epochs=52, cycle_epochs=(*VGGBN.cycle_epochs, 12), teacher_weight=0.7
     ),
+    # The served recipe's whole schedule (52 epochs: cycles of 16, 24 and 12, jitter, the same two
+    # teachers) from scratch on vggbn-quarter (31.4 M multiply-adds, a quarter of the served network's):
+    # the student issue 42 asks for on CPUs without VNNI, if it keeps PublicTest within a point of the
+    # served model. Prepared for a GPU lease (docs/model/training.md), not trained yet.
+    "vggbn-quarter-kd-jitter": replace(JITTER_CYCLE3, arch="vggbn-quarter"),
 }

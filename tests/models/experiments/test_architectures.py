@@ -53,3 +53,11 @@ def test_the_gated_network_costs_the_wide_network_plus_its_gates() -> None:
         multiply_adds(all_architectures()["vggbn-wide-se"]())
         == multiply_adds(all_architectures()["vggbn-wide"]()) + gates
     )
+
+
+def test_the_quarter_network_costs_at_most_a_quarter_of_the_served_network() -> None:
+    # Issue 42's student for CPUs without VNNI: a quarter of the cost or less.
+    quarter, wide = (all_architectures()[name]() for name in ("vggbn-quarter", "vggbn-wide"))
+    assert 4 * multiply_adds(quarter) <= multiply_adds(wide)
+    assert quarter.output.shape[1:] == (7,)
+    assert [quarter.get_layer(f"s{stage}c1").filters for stage in range(4)] == [width // 2 for width in WIDE]

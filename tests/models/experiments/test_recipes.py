@@ -52,3 +52,9 @@ def test_weight_decay_is_scaled_by_the_learning_rate(name: str) -> None:
 def test_the_squeeze_excite_recipe_changes_only_the_served_recipes_network() -> None:
     served, excited = all_recipes()["vggbn-wide-kd"], all_recipes()["vggbn-wide-se-kd"]
     assert excited == dataclasses.replace(served, arch="vggbn-wide-se")
+
+
+def test_the_quarter_student_recipe_is_the_served_recipe_on_the_quarter_network() -> None:
+    served, student = all_recipes()["vggbn-wide-kd-jitter-cycle3"], all_recipes()["vggbn-quarter-kd-jitter"]
+    assert student == dataclasses.replace(served, arch="vggbn-quarter")
+    assert served.arch == "vggbn-wide"
