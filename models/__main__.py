@@ -26,7 +26,7 @@ TRAINING = {
     "quantize": Command("models.training.quantize", "quantize an fp32 artifact to int8 again"),
     "calibrate": Command("models.training.calibrate", "fit the temperature; choose the uncertain threshold"),
     "evaluate": Command("models.training.evaluate", "the honest evaluation report: metrics, plots, activations"),
-    "distill": Command("models.training.distill", "extend a run's teacher cache with more teachers"),
+    "distill": Command("models.training.distill", "cache teachers' targets ahead of a run, or extend a run's cache"),
 }
 RESEARCH = {
     "sweep": Command("models.experiments.sweep", "train several recipes until a deadline (GPU leases)"),

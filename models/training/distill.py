@@ -9,8 +9,10 @@ are computed once on the unaugmented training images and cached in the run folde
 with each teacher file's hash: a run can then go on (or move to another machine) without
 the teacher files, and still record exactly which networks taught it.
 
-A run's cache can be extended with more teachers where the cached ones cannot go (a GPU lease):
+A cache can be made ahead of a run, or a run's cache extended with more teachers, where the
+teachers cannot go (a GPU lease carries 64 MiB: the data and the cache, not the teachers' 23 MB):
 
+    python -m models distill --teacher A.onnx --teacher B.onnx --out teacher.npz   # a new cache
     python -m models distill --extend runs/wide-kd/teacher.npz --teacher runs/xla/averaged.keras \
         --out teacher.npz   # then name all the teachers, cached ones first, with models.training.train --teacher
 
@@ -130,11 +132,16 @@ def cached_teacher_probabilities(
         cached = _read_cache(cache, key, teachers)
         if cached is not None:
             return cached
+    return write_teacher_cache(teachers, images, cache)
+
+
+def write_teacher_cache(teachers: Sequence[Path], images: npt.NDArray[np.uint8], out: Path) -> TeacherTargets:
+    """The teachers' targets for ``images``, written to ``out`` as a run folder's cache: a run naming
+    the same teacher paths takes them from it, with or without the teachers' files."""
     loaded = Teachers(teachers)
     made = TeacherTargets(loaded.predict(images), loaded.records())
     log.info("teachers %s: predicted %d faces and their mirrors", [str(path) for path in teachers], len(images))
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _write_cache(cache, key, made)
+    _write_cache(out, _cache_key(teachers, images), made)
     return made
 
 
@@ -170,6 +177,7 @@ def _cache_key(teachers: Sequence[Path], images: npt.NDArray[np.uint8]) -> str:
 
 
 def _write_cache(cache: Path, key: str, targets: TeacherTargets) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
     teachers = np.array(json.dumps(targets.teachers))
     np.savez(cache, key=np.array(key), probabilities=targets.probabilities, teachers=teachers)
 
@@ -189,7 +197,7 @@ def _read_cache(cache: Path, key: str, teachers: Sequence[Path]) -> TeacherTarge
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--extend", type=Path, required=True, help="a teacher.npz from a run folder")
+    parser.add_argument("--extend", type=Path, help="a teacher.npz from a run folder (default: a new cache)")
     parser.add_argument("--teacher", dest="teachers", type=Path, action="append", required=True)
     parser.add_argument("--out", type=Path, required=True, help="the extended teacher.npz")
     add_data_argument(parser)
@@ -200,6 +208,9 @@ def run(args: argparse.Namespace) -> None:
     data = load_fer2013(args.data)
     # The faces models.training.train distils on: cleaned Training (every distilling recipe cleans).
     faces = training_split(data, clean=True, ferplus_dir=args.ferplus)
-    teachers, made = extend_teacher_cache(args.extend, args.teachers, faces.x, args.out)
+    if args.extend is None:
+        teachers, made = args.teachers, write_teacher_cache(args.teachers, faces.x, args.out)
+    else:
+        teachers, made = extend_teacher_cache(args.extend, args.teachers, faces.x, args.out)
     agreement = float(np.mean(made.probabilities.argmax(axis=1) == faces.y))
     print(json.dumps({"teachers": [str(path) for path in teachers], "top_emotion_is_the_label": round(agreement, 4)}))

@@ -14,6 +14,7 @@ from models.training.distill import (  # noqa: E402
     cached_teacher_probabilities,
     extend_teacher_cache,
     teacher_probabilities,
+    write_teacher_cache,
 )
 from models.training.runfolder import TEACHER_CACHE  # noqa: E402
 
@@ -154,3 +155,20 @@ def test_a_cache_is_extended_only_for_the_images_it_was_made_for(tmp_path: Path)
     cached_teacher_probabilities(run, [saved_teacher(tmp_path / "a.keras", 1)], IMAGES)
     with pytest.raises(ValueError, match="other images"):
         extend_teacher_cache(run / TEACHER_CACHE, [saved_teacher(tmp_path / "b.keras", 2)], IMAGES[:3], tmp_path / "x")
+
+
+def test_a_cache_made_ahead_serves_a_run_where_the_teachers_are_not(tmp_path: Path) -> None:
+    # A GPU lease carries the data and this cache; the teachers' files stay behind.
+    teachers = [saved_teacher(tmp_path / "a.keras", 1), saved_teacher(tmp_path / "b.keras", 2)]
+    made = write_teacher_cache(teachers, IMAGES, tmp_path / "lease" / "teacher.npz")  # its folder made too
+    hashes = [file_sha256(path) for path in teachers]
+    for path in teachers:
+        path.unlink()
+    run = tmp_path / "lease-run"
+    run.mkdir()
+    (run / TEACHER_CACHE).write_bytes((tmp_path / "lease" / "teacher.npz").read_bytes())
+    taken = cached_teacher_probabilities(run, teachers, IMAGES)
+    np.testing.assert_array_equal(taken.probabilities, made.probabilities)
+    assert [record["sha256"] for record in taken.teachers] == hashes
+    with pytest.raises(ValueError, match="File not found"):  # other images need the teachers themselves
+        cached_teacher_probabilities(run, teachers, IMAGES[:3])
