@@ -1,6 +1,7 @@
 """Whole-pipeline throughput against the naive loop, per core and on two cores, in one run.
 
     python bench/throughput.py --videos ../shared/data/videos --yunet ../shared/models/yunet/yunet_s_640_640.onnx
+                               [--model-path NETWORK-int8.onnx]
 
 The naive loop is what hobby emotion projects write, built here: Haar (``scaleFactor=1.3``) on
 every full frame, then one Keras ``model.predict`` per face with the seed CNN
@@ -26,7 +27,8 @@ seconds is its rate once running; against the naive loop alone.
 Then the worker's own stage times (``worker ... stage seconds`` in its log, from its metrics) per
 frame, beside the whole command's wall time per frame. Prints the CPU model and flags, frames per
 second and faces found. Needs the training extra (Keras) for the naive loop. The machine is
-shared: compare the ratios of one run.
+shared: compare the ratios of one run. ``--model-path`` serves another emotion network, such as an
+untrained candidate kept by ``bench/students.py``: what the pipeline would gain from it.
 """
 
 import argparse
@@ -104,13 +106,20 @@ def run_naive(video: Path, cores_each: list[tuple[int, ...]]) -> list[dict[str, 
 
 
 def run_emostream(
-    video: Path, yunet: Path, workers: int, cores: tuple[int, ...], tree: Path | None = None
+    video: Path,
+    yunet: Path,
+    workers: int,
+    cores: tuple[int, ...],
+    tree: Path | None = None,
+    *,
+    model: Path | None = None,
 ) -> dict[str, Any]:
-    """``emostream analyze`` of the checkout at ``tree`` (default: the one on the path), timed."""
+    """``emostream analyze`` of the checkout at ``tree`` (default: the one on the path), timed; with
+    ``model``, serving that emotion network instead of the default."""
     out = Path(tempfile.mkdtemp(prefix="emo-throughput-"))
     command = [
         sys.executable, "-m", "emostream", "analyze", str(video), "--every-frame", "--workers", str(workers),
-        "--out", str(out), "--yunet-model", str(yunet),
+        "--out", str(out), "--yunet-model", str(yunet), *(["--model-path", str(model)] if model else []),
     ]  # fmt: skip
     started = time.perf_counter()
     child = pinned(command, cores, {"EMO_WORKER_THREADS": "1"}, tree)  # -m: the tree's package comes first
@@ -167,13 +176,15 @@ def rate(result: dict[str, Any]) -> float:
     return float(result["frames"] / result["seconds"])
 
 
-def compare(name: str, video: Path, yunet: Path, work: Path) -> dict[str, Any]:
+def compare(name: str, video: Path, yunet: Path, work: Path, model: Path | None = None) -> dict[str, Any]:
     """The clip's rows (one core, two cores); emostream's one-core run (for the stage table)."""
     once, long = (repeated(video, times, work / f"{video.stem}-x{times}.mp4") for times in (1, REPEATS))
     (naive,) = run_naive(video, [(CORES[0],)])
-    single, single_once, single_long = (run_emostream(v, yunet, 1, (CORES[0],)) for v in (video, once, long))
+    single, single_once, single_long = (
+        run_emostream(v, yunet, 1, (CORES[0],), model=model) for v in (video, once, long)
+    )
     pair = run_naive(video, [(core,) for core in CORES])
-    double, double_once, double_long = (run_emostream(v, yunet, 2, CORES) for v in (video, once, long))
+    double, double_once, double_long = (run_emostream(v, yunet, 2, CORES, model=model) for v in (video, once, long))
     naive_rate, naive_command = rate(naive), naive["frames"] / naive["command_seconds"]
     pair_rate = sum(r["frames"] for r in pair) / max(r["seconds"] for r in pair)
     pair_command = sum(r["frames"] for r in pair) / max(r["command_seconds"] for r in pair)
@@ -196,6 +207,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=Path, help="folder with fer_woman2.mp4 and short_hamilton_clip.mp4")
     parser.add_argument("--yunet", type=Path, help="face_detection_yunet_2023mar.onnx")
+    parser.add_argument(
+        "--model-path", type=Path, help="the emotion network emostream serves (default: the served one)"
+    )
     parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)  # the child process's job
     args = parser.parse_args()
     if args.naive is not None:
@@ -204,6 +218,8 @@ def main() -> None:
     if args.videos is None or args.yunet is None:
         parser.error("--videos and --yunet are required")
     print(f"CPU: {cpu_description()}")
+    if args.model_path is not None:
+        print(f"emostream serves {args.model_path} (--model-path), not the served emotion network")
     print("frames/s, every frame. Naive (Haar 1.3 on full frames + Keras predict per face): its loop alone / its")
     print("whole command. emostream: its whole analyze command on the clip, start-up included; and sustained, once")
     print(f"running (the clip re-encoded {REPEATS} times over against once). 2 cores: two naive loops, --workers 2.")
@@ -214,7 +230,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="emo-throughput-clips-"))
     tiled = tiled_1080p(args.videos / "short_hamilton_clip.mp4", work / "tiled_1080p.mp4")
     singles = {
-        name: compare(name, video, args.yunet, work)
+        name: compare(name, video, args.yunet, work, args.model_path)
         for name, video in (
             ("fer_woman2.mp4 (596x336, 464 frames)", args.videos / "fer_woman2.mp4"),
             ("short_hamilton_clip.mp4 (640x360, 275 frames)", args.videos / "short_hamilton_clip.mp4"),
