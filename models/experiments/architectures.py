@@ -6,7 +6,7 @@
 - ``vggbn-quarter``: vggbn-wide at half its widths (32 to 256 filters, stem 12): 31.4 M
   multiply-adds, a quarter of vggbn-wide's, for CPUs without VNNI. Untrained weights serve at the
   speed trained ones do, so its int8 speed was measured before training (``bench/students.py``):
-  3.5 times the served network's faces per second on AVX2 code paths, 2.8 times with VNNI.
+  3.6 times the served network's faces per second on AVX2 code paths, 2.7 times with VNNI.
 - ``vggbn-xl``: vggbn-wide's stages at the full 48x48 resolution (no stem): about 470 M
   multiply-adds, over the serving budget, so it is only ever a teacher for distillation.
 - ``vggbn-wide-se``: vggbn-wide with a squeeze-and-excitation gate (Hu et al. 2018) after each
