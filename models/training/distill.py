@@ -199,7 +199,7 @@ def _read_cache(cache: Path, key: str, teachers: Sequence[Path]) -> TeacherTarge
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extend", type=Path, help="a teacher.npz from a run folder (default: a new cache)")
     parser.add_argument("--teacher", dest="teachers", type=Path, action="append", required=True)
-    parser.add_argument("--out", type=Path, required=True, help="the extended teacher.npz")
+    parser.add_argument("--out", type=Path, required=True, help="the teacher.npz to write")
     add_data_argument(parser)
     add_ferplus_argument(parser)
 
