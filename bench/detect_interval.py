@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emostream import keys
 from emostream.framecodec import encode_i420
 from emostream.schema import Fields, Frame, FrameMeta, Result, encode_frame
-from models.classifier import load_classifier
+from models.classifier import EmotionClassifier, load_classifier
 from worker.batch import BatchProcessor
 from worker.detectors.yunet import YuNetDetector
 from worker.keyframes import iou, match
@@ -85,9 +85,8 @@ def agreement(pairs: list[tuple[Result, Result]]) -> tuple[int, int, int, list[f
     return found, missed, extra, overlaps, agree / max(found, 1)
 
 
-def report(name: str, video: Path, detector: YuNetDetector, interval_ms: int) -> None:
+def report(name: str, video: Path, detector: YuNetDetector, classifier: EmotionClassifier, interval_ms: int) -> None:
     entries = frame_entries(video)
-    classifier = load_classifier(threads=1)
     every, every_s = analysed(BatchProcessor(detector, classifier, "bench"), entries)
     some, some_s = analysed(BatchProcessor(detector, classifier, "bench", interval_ms), entries)
     between = [(full, mixed) for full, mixed in zip(every, some, strict=True) if "interpolate" in mixed.timings_ms]
@@ -117,13 +116,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         detector = YuNetDetector(args.yunet, keys.DETECT_MAX_SIDE_PX, keys.DETECT_MIN_FACE_PX, cache=work)
+        classifier = load_classifier(threads=1)
         clips = [
             ("fer_woman2.mp4", args.videos / "fer_woman2.mp4"),
             ("short_hamilton_clip.mp4", args.videos / "short_hamilton_clip.mp4"),
             ("hamilton tiled 3x3 (1920x1080)", tiled_1080p(args.videos / "short_hamilton_clip.mp4", work / "t.mp4")),
         ]
         for name, video in clips:
-            report(name, video, detector, args.interval_ms)
+            report(name, video, detector, classifier, args.interval_ms)
 
 
 if __name__ == "__main__":

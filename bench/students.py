@@ -76,11 +76,13 @@ def time_networks(paths: list[Path], batch: int) -> dict[str, dict[int, float]]:
     """Median ms a face of each network, on one thread, at batch 1 and ``batch``, rounds alternating."""
     import onnxruntime as ort
 
+    from emostream.preprocess import FACE_SIZE_PX
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     sessions = {str(p): ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in paths}
     rng = np.random.default_rng(1)
-    inputs = {size: rng.random((size, 48, 48, 1), dtype=np.float32) for size in (1, batch)}
+    inputs = {size: rng.random((size, FACE_SIZE_PX, FACE_SIZE_PX, 1), dtype=np.float32) for size in (1, batch)}
     times: dict[str, dict[int, list[float]]] = {name: {size: [] for size in inputs} for name in sessions}
     for _ in range(ROUNDS):
         for name, session in sessions.items():
