@@ -30,6 +30,7 @@ TRAINING = {
 }
 RESEARCH = {
     "sweep": Command("models.experiments.sweep", "train several recipes until a deadline (GPU leases)"),
+    "unpack": Command("models.experiments.unpack", "rebuild run folders from what a sweep brought back"),
     "recover": Command("models.experiments.recover", "rebuild an exported fp32 network as a run to continue"),
     "compare": Command("models.experiments.compare", "pair two artifacts on PublicTest (McNemar)"),
     "ensemble": Command("models.experiments.ensemble", "score networks averaged together"),

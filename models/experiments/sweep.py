@@ -12,8 +12,8 @@ run resumes from its last checkpoint with its ``models.training.train`` command 
 replaced whole, so a run stopped at any moment resumes). Every run that
 finished is weight-averaged (``models.training.average``), and its ``averaged.keras`` is copied to OUT in
 parts of at most ``--part-bytes`` (for transfer limits); OUT/summary.json holds each run's
-epochs, history and run record. Put back together with ``cat NAME-averaged.keras.part* >
-runs/NAME/averaged.keras``; ``models.training.export`` takes it from there.
+epochs, history and run record. ``python -m models unpack OUT`` puts each averaged run back
+together as ``runs/NAME``; ``models.training.export`` takes it from there.
 """
 
 import argparse
@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emostream.modelstore import file_sha256
 from models.training.data import add_data_argument, add_ferplus_argument
 from models.training.recipes import all_recipes
 from models.training.runfolder import AVERAGED, HISTORY, TEACHER_CACHE, epochs_done
@@ -191,6 +192,7 @@ def average_and_collect(specs: Sequence[RunSpec], args: argparse.Namespace) -> d
             if averaging[spec.name].returncode == 0:
                 entry["averaged"] = json.loads(stdout.decode().strip().splitlines()[-1])
                 entry["parts"] = split_file(run / AVERAGED, args.out / f"{spec.name}-{AVERAGED}", args.part_bytes)
+                entry["sha256"] = file_sha256(run / AVERAGED)  # models unpack checks the parts joined back
             else:
                 log.error("averaging %s failed (exit %d)", spec.name, averaging[spec.name].returncode)
         summary[spec.name] = entry

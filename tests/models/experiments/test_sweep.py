@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from models.experiments.sweep import Progress, RunSpec, run_to_stop, split_file
+from models.experiments.unpack import unpack
 from tests.conftest import FER2013, require_shared
 
 
@@ -83,6 +84,18 @@ def test_two_runs_train_side_by_side_and_come_back_averaged(tmp_path: Path, monk
         assert b"".join(p.read_bytes() for p in parts) == (tmp_path / "runs" / name / "averaged.keras").read_bytes()
     assert summary["b"]["run"]["recipe"]["seed"] == 3
     assert summary["a"]["run"]["recipe"]["seed"] == 1
+
+    # Back from the lease: the run folders rebuilt from the parts, and exported from there.
+    assert unpack(out, tmp_path / "back") == ["a", "b"]
+    for name in ("a", "b"):
+        for file in ("averaged.keras", "run.json", "state.json"):
+            assert (tmp_path / "back" / name / file).read_bytes() == (tmp_path / "runs" / name / file).read_bytes()
+        history = [(tmp_path / folder / name / "history.csv").read_text().splitlines() for folder in ("back", "runs")]
+        assert history[0] == history[1]  # Keras ends its lines with CRLF, the summary carries text
+    back = tmp_path / "back" / "b"
+    main(["export", "--run", str(back), "--checkpoint", "averaged.keras", "--out", str(back / "b.onnx"), "--no-int8",
+          "--data", str(data)])  # fmt: skip
+    assert (back / "b.onnx").stat().st_size > 0
 
     # A deadline before the first epoch ends: the run is stopped, nothing is averaged, and it says so.
     main(["sweep", "late=vggbn", "--deadline", "0.5", "--poll", "0.2", "--out", str(tmp_path / "late"), *common])
