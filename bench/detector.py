@@ -8,6 +8,11 @@ worker's path before ONNX Runtime: area resampling, then ``FaceDetectorYN.detect
 ``worker.detectors.yunet.YuNetDetector`` (halving, bilinear, ONNX Runtime, our decoding and NMS).
 Also the 1080p clip ``bench/throughput.py`` makes (the stage clip tiled 3x3). Prints the CPU, ms
 per frame and faces found; the machine is shared, so compare the ratios of one run.
+
+Then whether detecting in batches pays: the network alone (ONNX Runtime, one thread, its input
+size left free) on the frames one worker batch detects at 25 fps (``keys.WORKER_BATCH_FRAMES``
+frames, ``worker.keyframes.plan``), one call a frame against all of them in one call; the
+outputs are checked equal.
 """
 
 import argparse
@@ -20,12 +25,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 import numpy.typing as npt
+import onnxruntime as ort
 from common import cpu_description
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from emostream import keys
+from emostream.modelstore import any_size_copy
 from worker.detectors.base import clip_box
-from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, YuNetDetector
+from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, InputBlob, YuNetDetector
+from worker.keyframes import FrameTime, plan
 
 Frame = npt.NDArray[np.uint8]
 
@@ -45,7 +54,7 @@ def opencv_path(model: Path, detector: YuNetDetector) -> Callable[[Frame], int]:
 
     def detect(frame: Frame) -> int:
         height, width = frame.shape[:2]
-        side = min(detector.max_side_px, round(max(height, width) * detector.min_scale))
+        side = detector.side_for(height, width)
         scale = min(1.0, side / max(height, width))
         small = cv2.resize(frame, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
         net.setInputSize((small.shape[1], small.shape[0]))
@@ -87,6 +96,61 @@ def main() -> None:
             f"| {after:.2f} ms ({after_faces} faces) | {before / after:.1f}x |",
             flush=True,
         )
+    network = yunet_session(args.yunet, cache)
+    detected = frames_detected_per_batch()
+    print(f"\nThe network alone, ms a frame: one call a frame, or the {detected} frames a worker batch detects in one")
+    print("| clip | network input | one call a frame | one call for the batch | batch / one a frame |")
+    print("| --- | --- | --- | --- | --- |")
+    for clip in clips:
+        blobs = network_inputs(read_frames(clip)[:detected], detector)
+        single, batched = batched_against_single(network, blobs)
+        print(
+            f"| {clip.name} | {blobs[0].shape[3]}x{blobs[0].shape[2]} | {single:.2f} ms | {batched:.2f} ms "
+            f"| {batched / single:.2f} |",
+            flush=True,
+        )
+
+
+def frames_detected_per_batch() -> int:
+    """How many of a worker batch's frames are detected at 25 fps (the rest are interpolated)."""
+    times = [FrameTime("clip", index, index * 40) for index in range(keys.WORKER_BATCH_FRAMES)]
+    return sum(between is None for between in plan(times, keys.DETECT_INTERVAL_MS))
+
+
+def yunet_session(model: Path, cache: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
+    free = any_size_copy(model, "bench-yunet", cache)
+    source = free if isinstance(free, bytes) else str(free)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def network_inputs(frames: list[Frame], detector: YuNetDetector) -> list[npt.NDArray[np.float32]]:
+    """Each frame as the worker gives it to the network: shrunk as it shrinks it, NCHW, padded to a multiple of 32."""
+    return [InputBlob().fill(detector.shrink(frame)[0]) for frame in frames]
+
+
+def batched_against_single(
+    network: ort.InferenceSession, blobs: list[npt.NDArray[np.float32]], rounds: int = 7
+) -> tuple[float, float]:
+    """Median ms a frame over ``rounds``, alternating: one call a frame, then one call for all."""
+    name, batch = network.get_inputs()[0].name, np.concatenate(blobs)
+    single = [network.run(None, {name: blob}) for blob in blobs]
+    together = network.run(None, {name: batch})
+    for k, output in enumerate(together):  # the network flattens its batch into its outputs' rows
+        if not np.array_equal(np.concatenate([s[k].reshape(-1) for s in single]), output.reshape(-1)):
+            raise SystemExit("the batched outputs differ from the single ones")
+    calls: dict[str, Callable[[], object]] = {
+        "single": lambda: [network.run(None, {name: blob}) for blob in blobs],
+        "batched": lambda: network.run(None, {name: batch}),
+    }
+    times: dict[str, list[float]] = {way: [] for way in calls}
+    for _ in range(rounds):
+        for way, call in calls.items():
+            started = time.perf_counter()
+            call()
+            times[way].append((time.perf_counter() - started) / len(blobs) * 1000)
+    return float(np.median(times["single"])), float(np.median(times["batched"]))
 
 
 if __name__ == "__main__":

@@ -59,14 +59,13 @@ class YuNetDetector:
         self._input = self._session.get_inputs()[0].name
         self._outputs = [output.name for output in self._session.get_outputs()]
         self.input_size = (0, 0)  # width, height of the last frame the network saw, before padding
-        self._blob = _Blob()
+        self._blob = InputBlob()
 
     def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]:
         if image_bgr.ndim == 2:
             image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)  # type: ignore[assignment]
         height, width = image_bgr.shape[:2]
-        side = min(self.max_side_px, round(max(height, width) * self.min_scale))
-        small, scale = downscale(image_bgr, side)
+        small, scale = self.shrink(image_bgr)
         self.input_size = (small.shape[1], small.shape[0])
         outputs = self._session.run(None, {self._input: self._blob.fill(small)})
         boxes, scores = decode(dict(zip(self._outputs, outputs, strict=True)), _padded(small.shape[1]))
@@ -76,6 +75,14 @@ class YuNetDetector:
             if clipped is not None:
                 found.append(Detection(clipped, round(float(scores[i]), 4)))
         return found
+
+    def shrink(self, image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], float]:
+        """The frame as the network sees it, before padding, and the factor back to full size."""
+        return downscale(image, self.side_for(image.shape[0], image.shape[1]))
+
+    def side_for(self, height: int, width: int) -> int:
+        """The longest side a frame of this size is shrunk to (or kept at, where it is smaller)."""
+        return min(self.max_side_px, round(max(height, width) * self.min_scale))
 
 
 def decode(outputs: dict[str, npt.NDArray[np.float32]], padded_width: int) -> tuple[list[list[float]], list[float]]:
@@ -106,7 +113,7 @@ def _padded(side: int) -> int:
     return -(-side // STRIDES[-1]) * STRIDES[-1]
 
 
-class _Blob:
+class InputBlob:
     """The network's input, NCHW float32, BGR as it is, padded with black at the right and bottom
     (as FaceDetectorYN does). One buffer is kept while frames keep their size, and filled plane by
     plane: at the stage clip's 400x225, 0.28 ms instead of 0.49 for a fresh buffer filled through a

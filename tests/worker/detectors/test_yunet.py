@@ -12,7 +12,7 @@ from emostream import modelstore
 from emostream.preprocess import downscale
 from tests.conftest import VIDEOS, YUNET, require_shared
 from worker.detectors.base import clip_box
-from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, YuNetDetector, _Blob
+from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, InputBlob, YuNetDetector
 
 
 def frames(video: Path, every: int) -> list[npt.NDArray[np.uint8]]:
@@ -100,7 +100,7 @@ def test_an_unwritable_cache_keeps_the_copy_in_memory_with_a_warning(
 
 
 def test_the_kept_input_buffer_never_shows_an_earlier_frame_in_its_padding() -> None:
-    blob = _Blob()
+    blob = InputBlob()
     blob.fill(np.full((230, 410, 3), 255, np.uint8))
     filled = blob.fill(np.zeros((225, 400, 3), np.uint8))  # padded to the same 256x416
     assert filled.shape == (1, 3, 256, 416)
