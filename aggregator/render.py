@@ -52,6 +52,7 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
     timeline = _read_json(folder / "timeline.json")
     sampled = _SampledFaces(timeline)
     capture = cv2.VideoCapture(str(source))
+    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # upright, as the producer read it (producer/source.py)
     if not capture.isOpened():
         raise SourceError(f"cannot open {source} to render it")
     fps = _source_rate(source) or Fraction(capture.get(cv2.CAP_PROP_FPS) or timeline.get("source_fps") or 25)

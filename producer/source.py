@@ -34,6 +34,9 @@ class FileSource:
         self.path = path
         self._check_file()
         self._capture = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        # Phones store portrait video sideways with a display rotation: frames as players show them
+        # (OpenCV's default today, set so that no version or build changes it; render.py does the same).
+        self._capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         if not self._capture.isOpened():
             raise SourceError(f"{path.name}: not a readable video (OpenCV/FFmpeg could not open it)")
         self.probe = self._probe()

@@ -159,3 +159,41 @@ def _group_members(group: int) -> list[str]:
         if int(fields[2]) == group and fields[0] != "Z":
             members.append(Path(f"/proc/{pid}/comm").read_text().strip())
     return members
+
+
+def test_a_phone_video_stored_sideways_is_analysed_and_rendered_upright(astronaut_video: Path, tmp_path: Path) -> None:
+    """Phones store portrait video as landscape frames plus a display rotation: faces are found,
+    boxes given, and annotated.mp4 drawn on the picture as players show it, not lying on its side."""
+    import av
+    import cv2
+    import numpy as np
+
+    from worker.keyframes import iou
+
+    capture, upright = cv2.VideoCapture(str(astronaut_video)), []
+    while (frame := capture.read())[0]:
+        upright.append(frame[1])
+    phone = tmp_path / "phone.mp4"
+    with av.open(str(phone), "w") as container:
+        stream = container.add_stream("mpeg4", rate=15)
+        stream.height, stream.width = upright[0].shape[:2][::-1]  # stored sideways
+        stream.options = {"qscale": "2"}
+        stream.set_display_rotation(90)  # shown turned back upright
+        for image in upright:
+            sideways = np.ascontiguousarray(cv2.rotate(image, cv2.ROTATE_90_CLOCKWISE), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(sideways, format="bgr24")))
+        container.mux(stream.encode())
+    out = tmp_path / "out"
+    done = run("analyze", str(astronaut_video), str(phone), "--out", str(out), "--render")
+    assert done.returncode == 0, done.stderr
+    timelines = {name: json.loads((out / name / "timeline.json").read_text()) for name in ("astronaut", "phone")}
+    assert (timelines["phone"]["width"], timelines["phone"]["height"]) == (upright[0].shape[1], upright[0].shape[0])
+    boxes = {name: [[face["box"] for face in f["faces"]] for f in t["frames"]] for name, t in timelines.items()}
+    assert sum(map(len, boxes["phone"])) >= 36
+    for theirs, ours in zip(boxes["astronaut"], boxes["phone"], strict=True):
+        assert len(theirs) == len(ours)
+        for box, other in zip(theirs, ours, strict=True):  # the same face, through one more encoding
+            assert iou(tuple(box), tuple(other)) >= 0.8, (box, other)
+    rendered = cv2.VideoCapture(str(out / "phone" / "annotated.mp4"))
+    assert rendered.get(cv2.CAP_PROP_ORIENTATION_META) == 0  # players must not turn it again
+    assert rendered.read()[1].shape == upright[0].shape
