@@ -27,7 +27,7 @@ from emostream.preprocess import downscale
 from emostream.redact import redact_text
 from emostream.schema import Frame, FrameMeta, PictureSize, encode_frame
 from emostream.settings import ProducerSettings
-from producer.sampling import Sampler, frame_time_ms, plan_sampling
+from producer.sampling import Sampler, plan_sampling
 from producer.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -124,10 +124,9 @@ class FileProducer:
         try:
             # The sampler sees every frame from the start, so a resumed run keeps the same frames.
             read_started = time.perf_counter()
-            for index, image in source.frames():
+            for index, t_ms, image in source.frames(plan.source_fps):
                 m.STAGE_SECONDS.labels("read").observe(time.perf_counter() - read_started)
                 m.FRAMES_READ.labels("file").inc()
-                t_ms = frame_time_ms(index, plan.source_fps)
                 if sampler.keep(t_ms):
                     m.FRAMES_SAMPLED.labels("file").inc()
                     sent += 1

@@ -24,6 +24,8 @@ class SamplingPlan:
         return sum(1 for _ in self.kept_indices(frame_count))
 
     def kept_indices(self, frame_count: int) -> "range | list[int]":
+        """The frames kept of a video at a constant ``source_fps`` (the producer samples by each
+        frame's own time, which also holds for variable frame rates)."""
         if self.every_frame:
             return range(frame_count)
         sampler = Sampler(self)

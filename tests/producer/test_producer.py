@@ -12,6 +12,7 @@ from emostream.redisconn import stream_entries
 from emostream.schema import decode_frame
 from emostream.settings import ProducerSettings
 from producer.producer import FileProducer, encode_jpeg, raw_backlog_limit
+from producer.source import FileSource
 from tests.conftest import write_video
 
 
@@ -39,6 +40,61 @@ def test_frames_carry_decodable_jpeg_and_presentation_time(real_redis: "redis.Re
     image = cv2.imdecode(np.frombuffer(frame.payload, np.uint8), cv2.IMREAD_COLOR)
     assert image is not None
     assert image.shape == (120, 160, 3)
+
+
+def variable_rate_video(path: Path, times_ms: list[int]) -> Path:
+    """An MPEG-4 video whose frames are shown at the given times, as phones and screen recorders write them."""
+    import fractions
+
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=30)
+        stream.width, stream.height = 160, 120
+        stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        for index, t_ms in enumerate(times_ms):
+            image = np.full((120, 160, 3), index * 5 % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = t_ms, fractions.Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
+def test_frames_are_timed_by_the_video_so_a_variable_frame_rate_keeps_its_clock(
+    real_redis: "redis.Redis", tmp_path: Path
+) -> None:
+    # 30 fps for a second, then 10 fps for two: frame 40 is shown at 1.99 s, not at 40 / 16.7 fps = 2.4 s.
+    times = [i * 33 for i in range(30)] + [990 + i * 100 for i in range(1, 21)]
+    video = variable_rate_video(tmp_path / "vfr.mp4", times)
+    FileProducer(ProducerSettings(fps=10.0), real_redis).produce(video, "vfr")
+    sent = [decode_frame(fields).meta for _, fields in stream_entries(real_redis.xrange(keys.FRAMES_STREAM))]
+    assert all(meta.t_ms == times[meta.frame_index] for meta in sent)
+    indexes = [meta.frame_index for meta in sent]
+    assert indexes[-20:] == list(range(30, 50))  # at 10 fps every frame is due
+    assert len(indexes) == 30  # and one in about three of the first second's
+
+
+def test_a_frame_without_a_usable_time_goes_one_nominal_frame_after_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = FileSource(write_video(tmp_path / "v.mp4", frames=6, fps=10.0))
+    reported = iter([0.0, 100.0, 100.0, float("nan"), 400.0, 300.0])  # repeated, missing, going back
+
+    class Capture:  # the real decoder, reporting the times above
+        def __init__(self, real: "cv2.VideoCapture") -> None:
+            self.real = real
+
+        def read(self) -> tuple[bool, object]:
+            return self.real.read()
+
+        def get(self, prop: int) -> float:
+            return next(reported) if prop == cv2.CAP_PROP_POS_MSEC else float(self.real.get(prop))
+
+    monkeypatch.setattr(source, "_capture", Capture(source._capture))
+    assert [t_ms for _, t_ms, _ in source.frames(nominal_fps=40.0)] == [0.0, 100.0, 125.0, 150.0, 400.0, 425.0]
+    assert source.untimed_frames == 3
+    assert "3 of 6 frames had no usable presentation time" in caplog.text
 
 
 @pytest.mark.parametrize(
