@@ -1,11 +1,13 @@
 """``annotated.mp4``: the source video with each person's box, track, label and emotion bars.
 
 A step of its own (``emostream render``, or ``analyze --render``) that re-reads the source video
-beside the timeline already written; never done by workers. Every source frame is drawn: the
-faces of the nearest sampled frame (by frame index) are carried to the frames between samples,
-up to one sampling interval away. Encoded as H.264 (libx264, yuv420p, ``+faststart``) with
-PyAV's bundled FFmpeg, so browsers play and seek it; same frame rate as the source, and the same
-size (odd sizes gain one black pixel row or column, which yuv420p needs). ``blur_faces`` blurs
+beside the timeline already written; never done by workers. The source is read as the producer
+read it (``emostream.videofile``: upright, each frame at its own time). Every source frame is
+drawn: the faces of the nearest sampled frame in time are carried to the frames between samples,
+up to one sampling interval away, also where the frame rate varies. Encoded as H.264 (libx264,
+yuv420p, ``+faststart``) with PyAV's bundled FFmpeg, so browsers play and seek it; each frame at
+its source time, and the same size (odd sizes gain one black pixel row or column, which yuv420p
+needs). ``blur_faces`` blurs
 every face and keeps its label: the render then shows no face.
 """
 
@@ -28,12 +30,15 @@ from aggregator.segments import Segment
 from aggregator.writers import write_atomic
 from emostream.errors import SourceError
 from emostream.labels import EMOTION_COLORS, EMOTIONS
+from emostream.videofile import FrameClock, open_upright
 
 log = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
 CRF = 23  # x264's default quality: faces and text stay sharp at a few Mbit/s
 BAR_W_PX, BAR_H_PX = 6, 24  # one small bar per emotion under the box
+TIME_BASE = Fraction(1, 90_000)  # MPEG's clock: 29.97 fps frames (33.3667 ms) fall on whole ticks
+TIME_SLACK_MS = 0.5  # timeline times are whole ms, the source's may not be
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,11 @@ class RenderStats:
 def render_video(source: Path, folder: Path, blur_faces: bool = False) -> RenderStats:
     """Write ``folder/annotated.mp4`` from ``source`` and ``folder/timeline.json``; refresh report.html."""
     timeline = _read_json(folder / "timeline.json")
-    sampled = _SampledFaces(timeline)
-    capture = cv2.VideoCapture(str(source))
-    capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # upright, as the producer read it (producer/source.py)
+    capture = open_upright(str(source))
     if not capture.isOpened():
         raise SourceError(f"cannot open {source} to render it")
     fps = _source_rate(source) or Fraction(capture.get(cv2.CAP_PROP_FPS) or timeline.get("source_fps") or 25)
+    sampled, clock = _SampledFaces(timeline, 1000 / float(fps)), FrameClock(float(fps))
     target = folder / "annotated.mp4"
     partial = folder / ".annotated.mp4.tmp"
     started, frames = time.perf_counter(), 0
@@ -69,8 +73,9 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
                 image = np.asarray(read, dtype=np.uint8)
                 if stream is None:
                     stream = _video_stream(container, image, fps)
-                annotate(image, sampled.faces_at(frames), sampled.scale, blur_faces)
-                _encode(container, stream, _even(image))
+                t_ms = clock.time_of_frame_read(capture)
+                annotate(image, sampled.faces_at(t_ms), sampled.scale, blur_faces)
+                _encode(container, stream, _even(image), t_ms)
                 frames += 1
             if stream is None:
                 raise SourceError(f"{source}: no frame could be decoded to render")
@@ -87,23 +92,24 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
 
 
 class _SampledFaces:
-    """Faces of the sampled frames, looked up for any source frame index."""
+    """Faces of the sampled frames, looked up for any source frame by its time."""
 
-    def __init__(self, timeline: dict[str, Any]) -> None:
+    def __init__(self, timeline: dict[str, Any], frame_ms: float) -> None:
         frames = [f for f in timeline["frames"] if f["status"] == "ok"]
-        self.indices = [int(f["index"]) for f in frames]
+        self.times = [float(f["t_ms"]) for f in frames]
         self.faces = [list(f["faces"]) for f in frames]
-        gaps = np.diff(self.indices) if len(self.indices) > 1 else np.array([1])
-        self.reach = int(np.median(gaps))  # carry a sample's faces up to one sampling interval
+        # Carry a sample's faces up to one sampling interval (a frame's, with a single sample);
+        # in time, since where the frame rate varies an interval spans more frames or fewer.
+        self.reach_ms = float(np.median(np.diff(self.times))) if len(self.times) > 1 else frame_ms
         self.scale = float(timeline.get("box_scale", 1.0))
 
-    def faces_at(self, index: int) -> list[dict[str, Any]]:
-        if not self.indices:
+    def faces_at(self, t_ms: float) -> list[dict[str, Any]]:
+        if not self.times:
             return []
-        position = bisect.bisect_left(self.indices, index)
-        nearby = [p for p in (position - 1, position) if 0 <= p < len(self.indices)]
-        nearest = min(nearby, key=lambda p: abs(self.indices[p] - index))
-        return self.faces[nearest] if abs(self.indices[nearest] - index) <= self.reach else []
+        position = bisect.bisect_left(self.times, t_ms)
+        nearby = [p for p in (position - 1, position) if 0 <= p < len(self.times)]
+        nearest = min(nearby, key=lambda p: abs(self.times[p] - t_ms))
+        return self.faces[nearest] if abs(self.times[nearest] - t_ms) <= self.reach_ms + TIME_SLACK_MS else []
 
 
 def annotate(image: Image, faces: list[dict[str, Any]], scale: float, blur_faces: bool) -> None:
@@ -168,11 +174,13 @@ def _video_stream(container: Any, image: Image, fps: Fraction) -> Any:
     height, width = _even(image).shape[:2]
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.options = {"crf": str(CRF), "preset": "veryfast"}
+    stream.codec_context.time_base = stream.time_base = TIME_BASE  # frames keep their source times
     return stream
 
 
-def _encode(container: Any, stream: Any, image: Image) -> None:
+def _encode(container: Any, stream: Any, image: Image, t_ms: float) -> None:
     frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+    frame.pts, frame.time_base = round(t_ms * TIME_BASE.denominator / 1000), TIME_BASE
     for packet in stream.encode(frame):
         container.mux(packet)
 

@@ -108,6 +108,26 @@ def write_video(path: Path, frames: int, fps: float = 10.0, size: tuple[int, int
     return path
 
 
+def write_variable_rate_video(path: Path, times_ms: list[int], size: tuple[int, int] = (160, 120)) -> Path:
+    """An MPEG-4 video whose frames are shown at the given times, as phones and screen recorders write them:
+    flat frames of changing gray."""
+    import fractions
+
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=30)
+        stream.width, stream.height = size
+        stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        for index, t_ms in enumerate(times_ms):
+            image = np.full((size[1], size[0], 3), index * 5 % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame.pts, frame.time_base = t_ms, fractions.Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path
+
+
 @pytest.fixture
 def blank_video(tmp_path: Path) -> Path:
     return write_video(tmp_path / "blank.mp4", frames=30)

@@ -10,7 +10,7 @@ import pytest
 from aggregator.render import annotate, render_video
 from emostream.errors import SourceError
 from emostream.labels import EMOTIONS
-from tests.conftest import write_video
+from tests.conftest import write_variable_rate_video, write_video
 
 BOX = [40, 30, 60, 50]
 
@@ -20,13 +20,15 @@ def face(track: int | None = 0, label: str = "happy") -> dict[str, object]:
     return {"box": BOX, "track": track, "label": label, "smoothed": smoothed}
 
 
-def analysed(folder: Path, sampled_every: int = 3, frames: int = 30) -> None:
-    """The files the aggregator would have written for a video sampled every few frames."""
+def analysed(
+    folder: Path, sampled_every: int = 3, frames: int = 30, samples: list[tuple[int, int]] | None = None
+) -> None:
+    """The files the aggregator would have written for a video shown every 100 ms and sampled every
+    few frames, or for the given samples: (frame index, t_ms)."""
+    samples = samples or [(i, i * 100) for i in range(0, frames, sampled_every)]
     timeline = {
         "box_scale": 1.0,
-        "frames": [
-            {"index": i, "t_ms": i * 100, "status": "ok", "faces": [face()]} for i in range(0, frames, sampled_every)
-        ],
+        "frames": [{"index": i, "t_ms": t_ms, "status": "ok", "faces": [face()]} for i, t_ms in samples],
     }
     folder.mkdir(parents=True)
     (folder / "timeline.json").write_text(json.dumps(timeline))
@@ -83,3 +85,21 @@ def test_rendering_before_analysing_says_what_is_missing(tmp_path: Path) -> None
     source = write_video(tmp_path / "v.mp4", frames=5)
     with pytest.raises(SourceError, match="analyse the video first"):
         render_video(source, tmp_path / "out" / "v")
+
+
+def test_a_variable_frame_rate_keeps_its_times_and_every_frame_its_faces(tmp_path: Path) -> None:
+    """60 fps for a second, then 10 fps, sampled every 100 ms: six frames to a sample, then one.
+    Every frame still shows (or, blurred, hides) the face, and keeps its time."""
+    times = [round(i * 1000 / 60) for i in range(60)] + [1000 + i * 100 for i in range(20)]
+    source = write_variable_rate_video(tmp_path / "v.mp4", times)
+    folder = tmp_path / "out" / "v"
+    analysed(folder, samples=[(i, t) for i, t in enumerate(times) if i % 6 == 0 or i >= 60])
+    stats = render_video(source, folder, blur_faces=True)
+    with av.open(str(stats.path)) as container:
+        frames = list(container.decode(video=0))
+    shown = [(round(float(f.time or 0) * 1000), f.to_ndarray(format="bgr24")) for f in frames]
+    assert [t for t, _ in shown] == times
+    x, y = BOX[:2]
+    for t, image in shown:  # the box's top edge, drawn in the happy colour (F0E442 as BGR), on every frame
+        top_edge = image[y, x + 10 : x + 50].astype(int)
+        assert np.abs(top_edge.mean(axis=0) - [0x42, 0xE4, 0xF0]).max() < 40, t

@@ -13,7 +13,7 @@ from emostream.schema import decode_frame
 from emostream.settings import ProducerSettings
 from producer.producer import FileProducer, encode_jpeg, raw_backlog_limit
 from producer.source import FileSource
-from tests.conftest import write_video
+from tests.conftest import write_variable_rate_video, write_video
 
 
 def frames_in_stream(client: "redis.Redis") -> list[int]:
@@ -42,31 +42,12 @@ def test_frames_carry_decodable_jpeg_and_presentation_time(real_redis: "redis.Re
     assert image.shape == (120, 160, 3)
 
 
-def variable_rate_video(path: Path, times_ms: list[int]) -> Path:
-    """An MPEG-4 video whose frames are shown at the given times, as phones and screen recorders write them."""
-    import fractions
-
-    import av
-
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("mpeg4", rate=30)
-        stream.width, stream.height = 160, 120
-        stream.codec_context.time_base = fractions.Fraction(1, 1000)
-        for index, t_ms in enumerate(times_ms):
-            image = np.full((120, 160, 3), index * 5 % 256, np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = t_ms, fractions.Fraction(1, 1000)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode())
-    return path
-
-
 def test_frames_are_timed_by_the_video_so_a_variable_frame_rate_keeps_its_clock(
     real_redis: "redis.Redis", tmp_path: Path
 ) -> None:
     # 30 fps for a second, then 10 fps for two: frame 40 is shown at 1.99 s, not at 40 / 16.7 fps = 2.4 s.
     times = [i * 33 for i in range(30)] + [990 + i * 100 for i in range(1, 21)]
-    video = variable_rate_video(tmp_path / "vfr.mp4", times)
+    video = write_variable_rate_video(tmp_path / "vfr.mp4", times)
     FileProducer(ProducerSettings(fps=10.0), real_redis).produce(video, "vfr")
     sent = [decode_frame(fields).meta for _, fields in stream_entries(real_redis.xrange(keys.FRAMES_STREAM))]
     assert all(meta.t_ms == times[meta.frame_index] for meta in sent)
