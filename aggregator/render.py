@@ -7,8 +7,7 @@ drawn: the faces of the nearest sampled frame in time are carried to the frames 
 up to one sampling interval away, also where the frame rate varies. Encoded as H.264 (libx264,
 yuv420p, ``+faststart``) with PyAV's bundled FFmpeg, so browsers play and seek it; each frame at
 its source time, and the same size (odd sizes gain one black pixel row or column, which yuv420p
-needs). ``blur_faces`` blurs
-every face and keeps its label: the render then shows no face.
+needs). ``blur_faces`` blurs every face and keeps its label: the render then shows no face.
 """
 
 import bisect
@@ -62,7 +61,7 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
     sampled, clock = _SampledFaces(timeline, 1000 / float(fps)), FrameClock(float(fps))
     target = folder / "annotated.mp4"
     partial = folder / ".annotated.mp4.tmp"
-    started, frames = time.perf_counter(), 0
+    started, frames, pts = time.perf_counter(), 0, -1
     try:
         with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream: Any = None
@@ -75,7 +74,8 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
                     stream = _video_stream(container, image, fps)
                 t_ms = clock.time_of_frame_read(capture)
                 annotate(image, sampled.faces_at(t_ms), sampled.scale, blur_faces)
-                _encode(container, stream, _even(image), t_ms)
+                pts = max(pts + 1, round(t_ms * TIME_BASE.denominator / 1000))  # increasing, as muxers need
+                _encode(container, stream, _even(image), pts)
                 frames += 1
             if stream is None:
                 raise SourceError(f"{source}: no frame could be decoded to render")
@@ -178,9 +178,9 @@ def _video_stream(container: Any, image: Image, fps: Fraction) -> Any:
     return stream
 
 
-def _encode(container: Any, stream: Any, image: Image, t_ms: float) -> None:
+def _encode(container: Any, stream: Any, image: Image, pts: int) -> None:
     frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-    frame.pts, frame.time_base = round(t_ms * TIME_BASE.denominator / 1000), TIME_BASE
+    frame.pts, frame.time_base = pts, TIME_BASE
     for packet in stream.encode(frame):
         container.mux(packet)
 
