@@ -60,9 +60,8 @@ def rebuild_run(sweep_out: Path, entry: dict[str, Any], run: Path) -> None:
         raise SystemExit(f"parts of {parts[0].name} joined do not match the network the sweep averaged (SHA-256)")
     run.mkdir(parents=True)
     write_atomically(run / AVERAGED, lambda path: path.write_bytes(network))
-    write_atomically(
-        run / "run.json", lambda path: path.write_text(json.dumps(entry["run"], indent=2))
-    )  # as train writes it
+    record = json.dumps(entry["run"], indent=2)  # as models.training.train writes it
+    write_atomically(run / "run.json", lambda path: path.write_text(record))
     write_atomically(run / HISTORY, lambda path: path.write_text(entry["history"]))
     write_epochs_done(run, int(entry["epochs_done"]))
 
