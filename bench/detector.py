@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emostream import keys
 from emostream.modelstore import any_size_copy
 from worker.detectors.base import clip_box
-from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, InputBlob, YuNetDetector
+from worker.detectors.yunet import CANDIDATES_TOP_K, NMS_THRESHOLD, SCORE_THRESHOLD, InputBlob, YuNetDetector
 from worker.keyframes import FrameTime, plan
 
 Frame = npt.NDArray[np.uint8]
@@ -50,7 +50,7 @@ def read_frames(video: Path) -> list[Frame]:
 
 def opencv_path(model: Path, detector: YuNetDetector) -> Callable[[Frame], int]:
     """The worker's detector before ONNX Runtime: INTER_AREA to the same size, then FaceDetectorYN."""
-    net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), SCORE_THRESHOLD, NMS_THRESHOLD, TOP_K)
+    net = cv2.FaceDetectorYN.create(str(model), "", (320, 320), SCORE_THRESHOLD, NMS_THRESHOLD, CANDIDATES_TOP_K)
 
     def detect(frame: Frame) -> int:
         height, width = frame.shape[:2]

@@ -12,7 +12,7 @@ from emostream import modelstore
 from emostream.preprocess import downscale
 from tests.conftest import VIDEOS, YUNET, require_shared
 from worker.detectors.base import clip_box
-from worker.detectors.yunet import NMS_THRESHOLD, SCORE_THRESHOLD, TOP_K, InputBlob, YuNetDetector
+from worker.detectors.yunet import CANDIDATES_TOP_K, NMS_THRESHOLD, SCORE_THRESHOLD, InputBlob, YuNetDetector
 
 
 def frames(video: Path, every: int) -> list[npt.NDArray[np.uint8]]:
@@ -49,7 +49,7 @@ def test_boxes_and_scores_are_those_of_opencvs_face_detector_on_the_same_model(
 ) -> None:
     model = require_shared(YUNET)
     detector = YuNetDetector(model, 640, 24, cache=tmp_path)
-    reference = cv2.FaceDetectorYN.create(str(model), "", (320, 320), SCORE_THRESHOLD, NMS_THRESHOLD, TOP_K)
+    reference = cv2.FaceDetectorYN.create(str(model), "", (320, 320), SCORE_THRESHOLD, NMS_THRESHOLD, CANDIDATES_TOP_K)
     found = 0
     for frame in frames(require_shared(VIDEOS / clip), every):
         ours = sorted((d.box, d.score) for d in detector.detect(frame))
@@ -60,6 +60,17 @@ def test_boxes_and_scores_are_those_of_opencvs_face_detector_on_the_same_model(
             assert score == pytest.approx(other_score, abs=1e-3)
         found += len(ours)
     assert found >= len(frames(VIDEOS / clip, every))  # every frame of both clips shows a face or more
+
+
+def test_every_face_of_a_crowded_frame_is_found(tmp_path: Path) -> None:
+    """Each face has several candidate boxes before NMS: a cap on candidates is a cap on faces."""
+    model = require_shared(YUNET)
+    frame = frames(require_shared(VIDEOS / "short_hamilton_clip.mp4"), 100)[0]
+    alone = len(YuNetDetector(model, 640, 24, cache=tmp_path).detect(frame))
+    crowd = np.ascontiguousarray(np.tile(frame, (4, 4, 1)))  # 16 copies of the stage, kept at 1600x900
+    found = YuNetDetector(model, 1600, 24, cache=tmp_path).detect(crowd)
+    assert alone >= 2
+    assert len(found) >= 0.9 * 16 * alone
 
 
 def test_the_any_size_copy_is_derived_once_into_the_cache_and_reused(
