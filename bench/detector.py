@@ -9,10 +9,10 @@ worker's path before ONNX Runtime: area resampling, then ``FaceDetectorYN.detect
 Also the 1080p clip ``bench/throughput.py`` makes (the stage clip tiled 3x3). Prints the CPU, ms
 per frame and faces found; the machine is shared, so compare the ratios of one run.
 
-Then whether detecting in batches pays: the network alone (ONNX Runtime, one thread, its input
-size left free) on the frames one worker batch detects at 25 fps (``keys.WORKER_BATCH_FRAMES``
-frames, ``worker.keyframes.plan``), one call a frame against all of them in one call; the
-outputs are checked equal.
+Then whether detecting in batches pays: the detector's network alone (ONNX Runtime, one thread)
+on the frames one worker batch detects at 25 fps (``keys.WORKER_BATCH_FRAMES`` frames,
+``worker.keyframes.plan``), one call a frame against all of them in one call; the outputs are
+checked equal.
 """
 
 import argparse
@@ -31,7 +31,6 @@ from common import cpu_description
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emostream import keys
-from emostream.modelstore import any_size_copy
 from worker.detectors.base import clip_box
 from worker.detectors.yunet import CANDIDATES_TOP_K, NMS_THRESHOLD, SCORE_THRESHOLD, InputBlob, YuNetDetector
 from worker.keyframes import FrameTime, plan
@@ -96,14 +95,13 @@ def main() -> None:
             f"| {after:.2f} ms ({after_faces} faces) | {before / after:.1f}x |",
             flush=True,
         )
-    network = yunet_session(args.yunet, cache)
     detected = frames_detected_per_batch()
     print(f"\nThe network alone, ms a frame: one call a frame, or the {detected} frames a worker batch detects in one")
     print("| clip | network input | one call a frame | one call for the batch | batch / one a frame |")
     print("| --- | --- | --- | --- | --- |")
     for clip in clips:
         blobs = network_inputs(read_frames(clip)[:detected], detector)
-        single, batched = batched_against_single(network, blobs)
+        single, batched = batched_against_single(detector.network, blobs)
         print(
             f"| {clip.name} | {blobs[0].shape[3]}x{blobs[0].shape[2]} | {single:.2f} ms | {batched:.2f} ms "
             f"| {batched / single:.2f} |",
@@ -115,14 +113,6 @@ def frames_detected_per_batch() -> int:
     """How many of a worker batch's frames are detected at 25 fps (the rest are interpolated)."""
     times = [FrameTime("clip", index, index * 40) for index in range(keys.WORKER_BATCH_FRAMES)]
     return sum(between is None for between in plan(times, keys.DETECT_INTERVAL_MS))
-
-
-def yunet_session(model: Path, cache: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = 1, 1
-    free = any_size_copy(model, "bench-yunet", cache)
-    source = free if isinstance(free, bytes) else str(free)
-    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
 
 
 def network_inputs(frames: list[Frame], detector: YuNetDetector) -> list[npt.NDArray[np.float32]]:

@@ -57,9 +57,10 @@ class YuNetDetector:
         # Detection cost grows with the pixels it sees: shrink a frame as far as keeps a face of
         # min_face_px source pixels at SMALLEST_FACE_PX, within max_side_px. Crops stay full size.
         self.min_scale = SMALLEST_FACE_PX / min_face_px if min_face_px > SMALLEST_FACE_PX else 1.0
-        self._session = _session(model_path, f"{self.name}-{digest[:12]}", threads, cache)
-        self._input = self._session.get_inputs()[0].name
-        self._outputs = [output.name for output in self._session.get_outputs()]
+        # The network alone, as ONNX Runtime runs it (bench/detector.py times it without the rest).
+        self.network = _session(model_path, f"{self.name}-{digest[:12]}", threads, cache)
+        self._input = self.network.get_inputs()[0].name
+        self._outputs = [output.name for output in self.network.get_outputs()]
         self.input_size = (0, 0)  # width, height of the last frame the network saw, before padding
         self._blob = InputBlob()
 
@@ -69,7 +70,7 @@ class YuNetDetector:
         height, width = image_bgr.shape[:2]
         small, scale = self.shrink(image_bgr)
         self.input_size = (small.shape[1], small.shape[0])
-        outputs = self._session.run(None, {self._input: self._blob.fill(small)})
+        outputs = self.network.run(None, {self._input: self._blob.fill(small)})
         boxes, scores = decode(dict(zip(self._outputs, outputs, strict=True)), _padded(small.shape[1]))
         found = []
         for i in cv2.dnn.NMSBoxes(boxes, scores, SCORE_THRESHOLD, NMS_THRESHOLD, top_k=CANDIDATES_TOP_K):
