@@ -2,12 +2,12 @@
 
 A step of its own (``emostream render``, or ``analyze --render``) that re-reads the source video
 beside the timeline already written; never done by workers. The source is read as the producer
-read it (``emostream.videofile``: upright, each frame at its own time). Every source frame is
-drawn: the faces of the nearest sampled frame in time are carried to the frames between samples,
-up to one sampling interval away, also where the frame rate varies. Encoded as H.264 (libx264,
-yuv420p, ``+faststart``) with PyAV's bundled FFmpeg, so browsers play and seek it; each frame at
-its source time, and the same size (odd sizes gain one black pixel row or column, which yuv420p
-needs). ``blur_faces`` blurs every face and keeps its label: the render then shows no face.
+read it (``emostream.videofile``: upright, each frame at its own time, past damaged stretches).
+Every source frame is drawn: the faces of the nearest sampled frame in time are carried to the
+frames between samples, up to one sampling interval away, also where the frame rate varies.
+Encoded as H.264 (libx264, yuv420p, ``+faststart``) with PyAV's bundled FFmpeg, so browsers play
+and seek it; each frame at its source time, and the same size (odd sizes gain one black pixel row
+or column, which yuv420p needs). ``blur_faces`` blurs every face and keeps its label: the render then shows no face.
 """
 
 import bisect
@@ -29,7 +29,7 @@ from aggregator.segments import Segment
 from aggregator.writers import write_atomic
 from emostream.errors import SourceError
 from emostream.labels import EMOTION_COLORS, EMOTIONS
-from emostream.videofile import FrameClock, open_upright
+from emostream.videofile import FrameReader, open_upright
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +58,19 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
     if not capture.isOpened():
         raise SourceError(f"cannot open {source} to render it")
     fps = _source_rate(source) or Fraction(capture.get(cv2.CAP_PROP_FPS) or timeline.get("source_fps") or 25)
-    sampled, clock = _SampledFaces(timeline, 1000 / float(fps)), FrameClock(float(fps))
+    sampled, reader = _SampledFaces(timeline, 1000 / float(fps)), FrameReader(capture, float(fps))
     target = folder / "annotated.mp4"
     partial = folder / ".annotated.mp4.tmp"
-    started, frames, pts = time.perf_counter(), 0, -1
+    started, pts = time.perf_counter(), -1
     try:
         with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream: Any = None
-            while True:
-                ok, read = capture.read()
-                if not ok or read is None:
-                    break
-                image = np.asarray(read, dtype=np.uint8)
+            for t_ms, image in reader:
                 if stream is None:
                     stream = _video_stream(container, image, fps)
-                t_ms = clock.time_of_frame_read(capture)
                 annotate(image, sampled.faces_at(t_ms), sampled.scale, blur_faces)
                 pts = max(pts + 1, round(t_ms * TIME_BASE.denominator / 1000))  # increasing, as muxers need
                 _encode(container, stream, _even(image), pts)
-                frames += 1
             if stream is None:
                 raise SourceError(f"{source}: no frame could be decoded to render")
             for packet in stream.encode(None):
@@ -86,8 +80,8 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
         capture.release()
         partial.unlink(missing_ok=True)
     _refresh_report(folder)
-    stats = RenderStats(frames, time.perf_counter() - started, target)
-    log.info("rendered %s: %d frames in %.1f s (%.1f frames/s)", target, frames, stats.seconds, stats.fps)
+    stats = RenderStats(reader.frames, time.perf_counter() - started, target)
+    log.info("rendered %s: %d frames in %.1f s (%.1f frames/s)", target, reader.frames, stats.seconds, stats.fps)
     return stats
 
 

@@ -17,6 +17,7 @@ body{font-family:system-ui,sans-serif;margin:2em auto;max-width:64em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
 th{background:#f4f4f4}.chip{display:inline-block;width:.9em;height:.9em;border-radius:.2em;margin-right:.3em;
 vertical-align:middle}img,video{max-width:100%}.muted{color:#666}
+.warning{background:#fff4ce;border-left:.3em solid #d89b00;padding:.5em .8em;margin:1em 0}
 """
 
 
@@ -25,6 +26,7 @@ def report_html(summary: dict[str, Any], segments: Sequence[Segment], png: bytes
     parts = [
         f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>",
         f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>",
+        *(f"<p class=warning>{_e(warning)}</p>" for warning in summary.get("warnings", [])),
         _overview(summary),
         f'<img alt="emotion timeline per person" src="data:image/png;base64,{base64.b64encode(png).decode()}">',
     ]

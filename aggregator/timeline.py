@@ -5,6 +5,7 @@ its ``track`` (None: phantom), ``smoothed`` probabilities and ``label`` (an emot
 """
 
 from collections import Counter
+from dataclasses import asdict
 from typing import Any
 
 from aggregator.people import People
@@ -76,6 +77,8 @@ def summary(
         "people": people.people,
         "phantom_faces": people.phantom_faces,
         **({"missing_frames": missing} if missing is not None else {}),
+        "decoding": None if record.decode_report is None else asdict(record.decode_report),
+        "warnings": record.warnings,
     }
 
 

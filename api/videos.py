@@ -51,6 +51,7 @@ class VideoStore:
             "frames_expected": record.frames_expected,
             "frames_processed": done,
             "frames_failed": record.frames_failed,
+            "warnings": record.warnings,
             "created_at": record.created_at,
             "updated_at": record.updated_at,
             "elapsed_s": round(max(record.updated_at, record.last_result_at) - record.created_at, 3),

@@ -64,6 +64,7 @@ class VideoJob:
     process: ServiceProcess | None = None
     error: str | None = None
     done: bool = False
+    warnings: list[str] = field(default_factory=list)  # a damaged or truncated source's
 
 
 def video_ids_for(paths: list[Path]) -> list[str]:
@@ -216,6 +217,7 @@ def _advance_producers(
         elif not job.done and job.error is None:
             record = registry.read(client, job.video_id)
             job.done = record is not None and record.status in ("complete", "partial")
+            job.warnings = record.warnings if record is not None else []
     if not running and queue:
         job = queue.pop(0)
         logs = options.out_dir / "logs" / f"producer-{job.video_id}.log"
@@ -310,4 +312,6 @@ def _report(options: AnalyzeOptions, jobs: list[VideoJob]) -> int:
             print(f"emostream: {job.error}", file=sys.stderr)
         else:
             print(f"{job.path} -> {options.out_dir / job.video_id}")
+        for warning in job.warnings:
+            print(f"emostream: warning: {warning}", file=sys.stderr)
     return 1 if failed else 0

@@ -399,7 +399,8 @@ def _status(args: argparse.Namespace) -> int:
             if record is None:
                 print(f"emostream: no video with id {video_id!r}", file=sys.stderr)
                 return EXIT_FAILED
-            states.append({**record.model_dump(), "frames_done": registry.results_count(client, video_id)})
+            done = registry.results_count(client, video_id)
+            states.append({**record.model_dump(), "warnings": record.warnings, "frames_done": done})
         print(json.dumps(states[0] if args.video_id else states, indent=1))
         return EXIT_OK
 

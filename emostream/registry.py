@@ -26,6 +26,7 @@ from emostream.keys import (
     video_results_key,
     video_sent_key,
 )
+from emostream.videofile import DecodeReport
 
 VideoStatus = Literal["producing", "produced", "complete", "partial", "failed"]
 
@@ -48,10 +49,30 @@ class VideoRecord(BaseModel):
     frames_failed: int = 0
     missing_frames: int = 0
     frames_expected: int | None = None
+    # How much of a file decoded (``emostream.videofile.DecodeReport``); 0 until it is produced.
+    frames_decoded: int = 0
+    undecodable_packets: int = 0
+    untimed_frames: int = 0
+    decoded_ms: int = 0
+    announced_ms: int = 0
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
     last_result_at: float = 0.0
+
+    @property
+    def decode_report(self) -> DecodeReport | None:
+        if self.frames_decoded == 0:
+            return None  # a camera, or a file not yet read to its end
+        return DecodeReport(
+            self.frames_decoded, self.undecodable_packets, self.untimed_frames, self.decoded_ms, self.announced_ms
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """What a user must know about the results: damaged or truncated sources."""
+        report = self.decode_report
+        return [] if report is None else report.warnings(self.source)
 
 
 FieldValue = str | int | float

@@ -10,7 +10,7 @@ same transaction as the frames, so a killed producer resumes without gaps or dup
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -138,17 +138,14 @@ class FileProducer:
             m.VIDEOS.labels("failed").inc()
             raise
         self._flush()
-        registry.update(self.client, video_id, status="produced", frames_sent=sent, frames_expected=sent)
-        seconds = time.monotonic() - started
-        log.info(
-            "%s: sent %d of %d frames at %.2f fps in %.1f s",
-            video_id,
-            sent,
-            source.frames_decoded,
-            plan.sample_fps,
-            seconds,
+        assert source.report is not None  # frames() ran to its end
+        registry.update(
+            self.client, video_id, status="produced", frames_sent=sent, frames_expected=sent, **asdict(source.report)
         )
-        return ProduceReport(video_id, source.frames_decoded, sent, plan.sample_fps, seconds)
+        seconds = time.monotonic() - started
+        decoded = source.report.frames_decoded
+        log.info("%s: sent %d of %d frames at %.2f fps in %.1f s", video_id, sent, decoded, plan.sample_fps, seconds)
+        return ProduceReport(video_id, decoded, sent, plan.sample_fps, seconds)
 
     def _frame(self, video_id: str, index: int, t_ms: float, image: npt.NDArray[np.uint8]) -> Frame:
         s = self.settings

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from emostream.errors import SourceError
-from emostream.videofile import FrameClock, open_upright
+from emostream.videofile import DecodeReport, FrameReader, announced_duration_ms, open_upright
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +38,7 @@ class FileSource:
         if not self._capture.isOpened():
             raise SourceError(f"{path.name}: not a readable video (OpenCV/FFmpeg could not open it)")
         self.probe = self._probe()
-        self.frames_decoded = 0
-        self.untimed_frames = 0
+        self.report: DecodeReport | None = None  # once frames() has read to the end
 
     def _check_file(self) -> None:
         if not self.path.exists():
@@ -59,28 +58,16 @@ class FileSource:
         return VideoProbe(fps if math.isfinite(fps) and fps > 0 else 0.0, max(count, 0), width, height)
 
     def frames(self, nominal_fps: float) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
-        """(index, presentation time in ms, BGR image) in presentation order, upright
-        (``emostream.videofile``); stops at the end or at the first undecodable frame."""
-        clock = FrameClock(nominal_fps)
-        while True:
-            ok, image = self._capture.read()
-            if not ok or image is None:
-                break
-            yield self.frames_decoded, clock.time_of_frame_read(self._capture), np.asarray(image, dtype=np.uint8)
-            self.frames_decoded += 1
-        self.untimed_frames = clock.untimed
-        if self.frames_decoded == 0:
+        """(index, presentation time in ms, BGR image) in presentation order, upright, to the end,
+        past damaged stretches (``emostream.videofile``); then ``report`` says what was lost."""
+        reader = FrameReader(self._capture, nominal_fps)
+        for index, (t_ms, image) in enumerate(reader):
+            yield index, t_ms, image
+        if reader.frames == 0:
             raise SourceError(f"{self.path.name}: no frame could be decoded")
-        if self.untimed_frames:
-            log.warning(
-                "%s: %d of %d frames had no usable presentation time; placed at %.3f fps after the one before",
-                self.path.name, self.untimed_frames, self.frames_decoded, nominal_fps,
-            )  # fmt: skip
-        if self.probe.frame_count_hint and self.frames_decoded < self.probe.frame_count_hint:
-            log.warning(
-                "%s: decoded %d of %d frames the container announces (truncated or damaged)",
-                self.path.name, self.frames_decoded, self.probe.frame_count_hint,
-            )  # fmt: skip
+        self.report = reader.report(announced_duration_ms(self.path))
+        for warning in self.report.warnings(self.path.name):
+            log.warning("%s", warning)
 
     def close(self) -> None:
         self._capture.release()

@@ -128,6 +128,27 @@ def write_variable_rate_video(path: Path, times_ms: list[int], size: tuple[int, 
     return path
 
 
+def write_damaged_video(path: Path, frames: int, damaged: range, fps: float = 10.0) -> Path:
+    """An MJPEG AVI of moving gradient frames whose ``damaged`` packets are overwritten with bytes no
+    decoder accepts, in place: the file's index and every other frame stay intact."""
+    import av
+
+    write_mjpeg = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (160, 120))
+    assert write_mjpeg.isOpened()
+    for i in range(frames):
+        image = np.zeros((120, 160, 3), dtype=np.uint8)
+        image[:, :, 1] = (np.arange(160) + i * 7) % 256
+        write_mjpeg.write(image)
+    write_mjpeg.release()
+    with av.open(str(path)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size and p.pos is not None]
+    data = bytearray(path.read_bytes())
+    for position, size in (packets[i] for i in damaged):
+        data[position : position + size] = b"\xa5" * size  # no JPEG start marker: rejected
+    path.write_bytes(bytes(data))
+    return path
+
+
 @pytest.fixture
 def blank_video(tmp_path: Path) -> Path:
     return write_video(tmp_path / "blank.mp4", frames=30)

@@ -88,11 +88,28 @@ def test_outputs_follow_the_documented_shape(client: "redis.Redis", tmp_path: Pa
     assert summary["frames_failed"] == 1
     assert summary["emotion_share"]["happy"] == 0.75  # 3 of 4 face observations
     assert summary["dominant_emotion"] == "happy"
+    assert (summary["decoding"], summary["warnings"]) == (None, [])  # no decoding recorded: nothing to warn of
     with (tmp_path / "v" / "timeline.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 5  # frame 3 has two faces, failed frame 6 has a row without a face
     assert rows[0]["emotion"] == "happy"
     assert float(rows[0]["happy"]) == 0.4
+
+
+def test_a_damaged_source_is_named_in_the_summary_and_the_report(client: "redis.Redis", tmp_path: Path) -> None:
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    decoding = {"frames_decoded": 2, "undecodable_packets": 5, "untimed_frames": 0, "decoded_ms": 200}
+    registry.update(client, "v", status="produced", frames_expected=2, announced_ms=9000, **decoding)
+    publish(client, result(0), result(1))
+    run(client, tmp_path)
+    summary = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert summary["status"] == "complete"
+    assert summary["decoding"] == {**decoding, "announced_ms": 9000}
+    assert len(summary["warnings"]) == 2
+    assert summary["warnings"][0].startswith("v.mp4: 5 damaged packet(s) could not be decoded and were skipped")
+    assert summary["warnings"][1].startswith("v.mp4: decoding stopped at 0.2 s of the 9.0 s the file announces")
+    page = (tmp_path / "v" / "report.html").read_text()
+    assert "<p class=warning>v.mp4: decoding stopped at 0.2 s of the 9.0 s the file announces" in page
 
 
 def test_malformed_results_are_rejected_and_acknowledged(client: "redis.Redis", tmp_path: Path) -> None:

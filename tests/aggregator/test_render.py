@@ -10,7 +10,7 @@ import pytest
 from aggregator.render import annotate, render_video
 from emostream.errors import SourceError
 from emostream.labels import EMOTIONS
-from tests.conftest import write_variable_rate_video, write_video
+from tests.conftest import write_damaged_video, write_variable_rate_video, write_video
 
 BOX = [40, 30, 60, 50]
 
@@ -60,6 +60,16 @@ def test_every_source_frame_is_rendered_in_h264_at_the_source_size_and_rate(tmp_
     # Frame 1 was not sampled: it carries frame 0's box, drawn in the happy colour (F0E442 as BGR).
     top_edge = images[1][BOX[1], BOX[0] + 10 : BOX[0] + 50].astype(int)
     assert np.abs(top_edge.mean(axis=0) - [0x42, 0xE4, 0xF0]).max() < 40
+
+
+def test_a_damaged_stretch_of_the_source_is_skipped_and_the_rest_rendered(tmp_path: Path) -> None:
+    source = write_damaged_video(tmp_path / "d.avi", frames=30, damaged=range(10, 13))
+    analysed(tmp_path / "out" / "d")
+    stats = render_video(source, tmp_path / "out" / "d")
+    with av.open(str(stats.path)) as container:
+        times = [round(float(frame.time) * 1000) for frame in container.decode(video=0)]
+    assert stats.frames == 27
+    assert times == [i * 100 for i in range(30) if i not in (10, 11, 12)]
 
 
 def test_blurring_hides_the_face_but_keeps_its_label() -> None:

@@ -7,8 +7,15 @@ import cv2
 import numpy as np
 import pytest
 
-from emostream.videofile import FrameClock, open_upright
-from tests.conftest import write_variable_rate_video
+from emostream.videofile import (
+    END_OF_STREAM_FAILED_READS,
+    DecodeReport,
+    FrameClock,
+    FrameReader,
+    announced_duration_ms,
+    open_upright,
+)
+from tests.conftest import write_damaged_video, write_variable_rate_video
 
 
 class Reported:
@@ -64,3 +71,93 @@ def test_frames_stored_sideways_with_a_display_rotation_come_upright(tmp_path: P
     assert image.shape == (120, 160, 3)
     assert image[:8].mean() > 200  # the white edge is on top again
     assert image[20:].mean() < 50
+
+
+class Scripted:
+    """A capture whose reads succeed or fail as scripted, then fail for ever (the end)."""
+
+    def __init__(self, reads: list[bool]) -> None:
+        self.reads, self.calls, self.frames = iter(reads), 0, 0
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        self.calls += 1
+        if next(self.reads, False):
+            self.frames += 1
+            return True, np.zeros((2, 2, 3), np.uint8)
+        return False, None
+
+    def get(self, prop: int) -> float:
+        return self.frames * 100.0
+
+
+def test_reading_goes_on_past_failed_reads_and_ends_after_a_long_run_of_them() -> None:
+    damaged = [True, False, False, True] + [False] * (END_OF_STREAM_FAILED_READS - 1) + [True]
+    capture = Scripted(damaged)
+    reader = FrameReader(capture, nominal_fps=10.0)  # type: ignore[arg-type]
+    assert [t for t, _ in reader] == [100.0, 200.0, 300.0]
+    assert (reader.frames, reader.undecodable) == (3, 2 + END_OF_STREAM_FAILED_READS - 1)
+    assert capture.calls == len(damaged) + END_OF_STREAM_FAILED_READS  # the final run: the end
+
+
+def test_a_damaged_stretch_is_skipped_and_the_frames_after_it_keep_their_times(tmp_path: Path) -> None:
+    video = write_damaged_video(tmp_path / "d.avi", frames=40, damaged=range(10, 13))
+    reader = FrameReader(open_upright(str(video)), nominal_fps=10.0)
+    assert [t for t, _ in reader] == pytest.approx([i * 100 for i in range(40) if i not in (10, 11, 12)])
+    report = reader.report(announced_duration_ms(video))
+    assert report == DecodeReport(
+        frames_decoded=37, undecodable_packets=3, untimed_frames=0, decoded_ms=4000, announced_ms=4000
+    )
+    assert report.warnings("d.avi") == [
+        "d.avi: 3 damaged packet(s) could not be decoded and were skipped; "
+        "the frames around them are missing or may show artefacts"
+    ]
+
+
+def test_a_file_cut_short_says_how_much_of_its_announced_duration_was_not_decoded(tmp_path: Path) -> None:
+    import av
+
+    whole = tmp_path / "whole.mp4"
+    with av.open(str(whole), "w", options={"movflags": "+faststart"}) as container:  # the index first, as on the web
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height = 160, 120
+        noise = np.random.default_rng(0).integers(0, 256, (40, 120, 160, 3), dtype=np.uint8)
+        for image in noise:  # 4 s
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # an upload or a copy that stopped
+    reader = FrameReader(open_upright(str(cut)), nominal_fps=10.0)
+    frames = sum(1 for _ in reader)
+    report = reader.report(announced_duration_ms(cut))
+    assert 10 < frames < 30
+    assert (report.decoded_ms, report.announced_ms, report.missing_end_ms) == (frames * 100, 4000, 4000 - frames * 100)
+    assert report.warnings("cut.mp4")[-1] == (
+        f"cut.mp4: decoding stopped at {frames / 10:.1f} s of the 4.0 s the file announces (truncated or damaged); "
+        "the rest is not analysed"
+    )
+
+
+def test_a_clean_file_has_no_warning_and_small_shortfalls_are_not_one() -> None:
+    assert DecodeReport(250, 0, 0, decoded_ms=9600, announced_ms=10_000).warnings("v.mp4") == []
+    assert DecodeReport(250, 0, 0, decoded_ms=4000, announced_ms=0).missing_end_ms == 0  # duration not stated
+    assert DecodeReport(250, 0, 0, decoded_ms=9400, announced_ms=10_000).missing_end_ms == 600
+
+
+def test_the_announced_duration_is_the_video_streams_not_a_longer_audio_tracks(tmp_path: Path) -> None:
+    import av
+
+    path = tmp_path / "talk.mp4"
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("mpeg4", rate=10)
+        video.width, video.height = 64, 48
+        audio = container.add_stream("aac", rate=16_000)
+        for i in range(10):  # 1 s of video
+            container.mux(video.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), i, np.uint8), format="bgr24")))
+        container.mux(video.encode())
+        for i in range(3 * 16_000 // 1024):  # 3 s of silence
+            sound = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            sound.sample_rate, sound.pts = 16_000, i * 1024
+            container.mux(audio.encode(sound))
+        container.mux(audio.encode())
+    assert announced_duration_ms(path) == pytest.approx(1000, abs=1)
+    assert announced_duration_ms(tmp_path / "missing.mp4") is None

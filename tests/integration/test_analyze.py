@@ -60,6 +60,22 @@ def test_a_video_without_faces_completes_with_empty_frames(tmp_path: Path) -> No
     assert summary["emotion_share"] == dict.fromkeys(summary["emotion_share"], 0.0)
 
 
+def test_a_damaged_video_is_analysed_past_the_damage_and_says_so(tmp_path: Path) -> None:
+    from tests.conftest import write_damaged_video
+
+    video = write_damaged_video(tmp_path / "damaged.avi", frames=40, damaged=range(10, 13))
+    done = run("analyze", str(video), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    warning = "damaged.avi: 3 damaged packet(s) could not be decoded and were skipped"
+    assert f"emostream: warning: {warning}" in done.stderr
+    timeline = json.loads((tmp_path / "out" / "damaged" / "timeline.json").read_text())
+    assert [f["t_ms"] for f in timeline["frames"]] == [i * 100 for i in range(40) if i not in (10, 11, 12)]
+    summary = json.loads((tmp_path / "out" / "damaged" / "summary.json").read_text())
+    assert (summary["status"], summary["frames_total"]) == ("complete", 37)
+    assert summary["decoding"]["undecodable_packets"] == 3
+    assert summary["warnings"][0].startswith(warning)
+
+
 def test_analyze_says_why_when_the_workers_refuse_the_model(astronaut_video: Path, tmp_path: Path) -> None:
     """A model this machine computes differently from its reference is refused by every worker,
     and the job ends with the workers' reason rather than a bare exit code."""

@@ -105,6 +105,7 @@ def test_an_upload_is_analysed_rendered_and_every_route_serves_it(
     assert state["status"] == "complete"
     assert (state["frames_expected"], state["frames_processed"]) == (20, 20)  # 4 s at fps=5
     assert state["source"] == "my astronaut.mp4"
+    assert state["warnings"] == []
     wait_for(lambda: spool_is_empty(api), 60, "the render to finish")
     ttl = redis.Redis.from_url(redis_server.url).ttl(keys.video_results_key(video_id))
     assert 6 * 86400 < ttl <= 7 * 86400  # EMO_RESULTS_TTL_S: a week from the files being written

@@ -13,7 +13,7 @@ from emostream.schema import decode_frame
 from emostream.settings import ProducerSettings
 from producer.producer import FileProducer, encode_jpeg, raw_backlog_limit
 from producer.source import FileSource
-from tests.conftest import write_variable_rate_video, write_video
+from tests.conftest import write_damaged_video, write_variable_rate_video, write_video
 
 
 def frames_in_stream(client: "redis.Redis") -> list[int]:
@@ -74,8 +74,9 @@ def test_a_frame_without_a_usable_time_goes_one_nominal_frame_after_the_last(
 
     monkeypatch.setattr(source, "_capture", Capture(source._capture))
     assert [t_ms for _, t_ms, _ in source.frames(nominal_fps=40.0)] == [0.0, 100.0, 125.0, 150.0, 400.0, 425.0]
-    assert source.untimed_frames == 3
-    assert "3 of 6 frames had no usable presentation time" in caplog.text
+    assert source.report is not None
+    assert source.report.untimed_frames == 3
+    assert "3 of 6 frames had no usable time" in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -190,6 +191,23 @@ def test_a_truncated_stream_sends_what_decodes_and_counts_only_that(real_redis: 
     record = registry.read(real_redis, "cut")
     assert record is not None
     assert record.frames_expected == report.frames_sent == len(frames_in_stream(real_redis))
+
+
+def test_frames_after_a_damaged_stretch_are_sent_and_the_damage_is_recorded(
+    real_redis: "redis.Redis", tmp_path: Path
+) -> None:
+    video = write_damaged_video(tmp_path / "d.avi", frames=40, damaged=range(10, 13))
+    report = FileProducer(ProducerSettings(every_frame=True), real_redis).produce(video, "d")
+    sent = [decode_frame(fields).meta for _, fields in stream_entries(real_redis.xrange(keys.FRAMES_STREAM))]
+    assert report.frames_sent == len(sent) == 37
+    assert [meta.t_ms for meta in sent] == [i * 100 for i in range(40) if i not in (10, 11, 12)]
+    record = registry.read(real_redis, "d")
+    assert record is not None
+    assert (record.frames_expected, record.frames_decoded, record.undecodable_packets) == (37, 37, 3)
+    assert record.warnings == [
+        "d.avi: 3 damaged packet(s) could not be decoded and were skipped; "
+        "the frames around them are missing or may show artefacts"
+    ]
 
 
 def test_losing_redis_is_a_clear_resumable_error(tmp_path: Path) -> None:
