@@ -16,7 +16,7 @@ def camera_status(client: "redis.Redis", camera_id: str) -> dict[str, Any] | Non
     if not raw:
         return None
     state: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
-    for name in ("frames_sent", "frames_dropped", "reconnects", "next_index", "backlog_frames"):
+    for name in ("frames_sent", "frames_dropped", "undecodable_packets", "reconnects", "next_index", "backlog_frames"):
         state[name] = int(state.get(name, 0))
     for name in ("fps", "state_since", "updated_at"):
         if name in state:

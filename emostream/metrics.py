@@ -72,6 +72,9 @@ CAMERA_FRAMES_DROPPED = Counter("emostream_camera_frames_dropped", "Frames a cam
 CAMERA_RECONNECTS = Counter(
     "emostream_camera_reconnects", "Times a camera's stream dropped and was reopened", ["camera"]
 )
+CAMERA_UNDECODABLE = Counter(
+    "emostream_camera_undecodable_packets", "Packets of a camera's stream the decoder rejected and skipped", ["camera"]
+)
 CAMERA_STATE = Gauge("emostream_camera_state", "1 for the camera's current state", ["camera", "state"])
 CAMERA_EMOTIONS = Counter("emostream_camera_emotions", "Faces by top emotion, per camera", ["camera", "emotion"])
 CAMERA_FRAMES = Counter("emostream_camera_frames_aggregated", "Camera frames in timeline windows", ["camera"])
@@ -112,6 +115,7 @@ def init_labels(role: str, **build: str) -> None:
 def init_camera_labels(camera: str) -> None:
     CAMERA_FRAMES_DROPPED.labels(camera)
     CAMERA_RECONNECTS.labels(camera)
+    CAMERA_UNDECODABLE.labels(camera)
 
 
 def init_camera_aggregation_labels(camera: str) -> None:

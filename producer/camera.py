@@ -35,6 +35,7 @@ from emostream.lifecycle import Backoff, consumer_name, report_health
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
+from emostream.videofile import END_OF_STREAM_FAILED_READS
 from producer.producer import encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class CameraRunner:
         self.reconnects = 0
         self.frames_sent = 0
         self.frames_dropped = 0
+        self.undecodable_packets = 0
         self._stopping = threading.Event()
         self._next_index = 0
         self._thread = threading.Thread(target=self._run, name=f"camera-{config.camera_id}", daemon=True)
@@ -181,16 +183,29 @@ class CameraRunner:
         self._set_state("stopped")
 
     def _stream_frames(self, capture: "cv2.VideoCapture") -> int:
-        """Read until the stream drops or a stop is requested; returns the frames read."""
+        """Read until the stream drops or a stop is requested; returns the frames read.
+
+        A failed read is a packet the decoder rejected (lost or damaged in transit: skipped and
+        counted, as ``emostream.videofile`` does for files), the end of the stream, or the read
+        timeout. The stream has dropped after no frame for ``stall_s`` (the watchdog) or a long
+        run of failed reads (a closed stream fails each read at once)."""
         self._set_state("running")
         period = 1.0 / self.config.fps
-        next_due, frames = time.monotonic(), 0
+        next_due, frames, failed = time.monotonic(), 0, 0
         last_frame = time.monotonic()
         while not self._stopping.is_set():
             ok = capture.grab()  # returns False after the read timeout (the watchdog's first line)
             now = time.monotonic()
-            if not ok or now - last_frame > self.config.stall_s:
+            if now - last_frame > self.config.stall_s:
                 return frames
+            if not ok:
+                failed += 1
+                if failed >= END_OF_STREAM_FAILED_READS:
+                    return frames
+                continue
+            if failed:
+                self._count_undecodable(failed)
+                failed = 0
             last_frame = now
             frames += 1
             m.FRAMES_READ.labels(self.config.source_kind).inc()
@@ -259,6 +274,11 @@ class CameraRunner:
         self._drop_counter.inc(count)
         self._record({}, dropped=count)
 
+    def _count_undecodable(self, count: int) -> None:
+        self.undecodable_packets += count
+        m.CAMERA_UNDECODABLE.labels(self.config.camera_id).inc(count)
+        self._record({}, undecodable=count)
+
     def _set_state(self, state: CameraState, error: str | None = None) -> None:
         if error is not None:
             self.error = error
@@ -268,7 +288,7 @@ class CameraRunner:
         m.set_camera_state(self.config.camera_id, state, STATES)
         self._record({"state": state, "state_since": time.time(), "last_error": redact_text(self.error)})
 
-    def _record(self, fields: dict[str, str | int | float], dropped: int = 0) -> None:
+    def _record(self, fields: dict[str, str | int | float], dropped: int = 0, undecodable: int = 0) -> None:
         """Best effort: the camera's state in Redis (a Redis outage must not stop the camera thread)."""
         try:
             with self.client.pipeline(transaction=False) as pipe:
@@ -276,6 +296,8 @@ class CameraRunner:
                     pipe.hset(self._key, mapping={**fields, "updated_at": time.time()})  # type: ignore[dict-item]
                 if dropped:
                     pipe.hincrby(self._key, "frames_dropped", dropped)
+                if undecodable:
+                    pipe.hincrby(self._key, "undecodable_packets", undecodable)
                 pipe.execute()
         except redis.RedisError as exc:
             log.debug("camera %s: state not recorded (%s)", self.config.camera_id, redact_text(str(exc)))

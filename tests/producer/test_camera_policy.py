@@ -1,12 +1,16 @@
 """The live policy on a real redis-server: never wait, drop the oldest frames no worker has taken."""
 
+from pathlib import Path
+
 import numpy as np
 import redis
 
 from emostream import keys
+from emostream.camerastatus import camera_status
 from emostream.redisconn import group_entries, stream_entries
 from emostream.schema import decode_frame
-from producer.camera import CameraConfig, CameraRunner
+from producer.camera import CameraConfig, CameraRunner, open_capture
+from tests.conftest import write_damaged_video
 
 
 def test_oldest_waiting_frames_are_dropped_and_frames_in_a_workers_hands_are_kept(
@@ -29,3 +33,18 @@ def test_oldest_waiting_frames_are_dropped_and_frames_in_a_workers_hands_are_kep
     assert len(group_entries(taken)) == 2
     assert int(real_redis.hget(keys.camera_key("cam"), "frames_dropped")) == 3  # type: ignore[arg-type]
     assert int(real_redis.hget(keys.camera_key("cam"), "frames_sent")) == 8  # type: ignore[arg-type]
+
+
+def test_a_packet_the_decoder_rejects_is_skipped_and_counted_not_taken_for_a_dropped_stream(
+    real_redis: "redis.Redis", tmp_path: Path
+) -> None:
+    # A file stands in for the stream: the same reads fail where its packets are damaged.
+    video = write_damaged_video(tmp_path / "cam.avi", frames=40, damaged=range(10, 13))
+    runner = CameraRunner(CameraConfig(camera_id="cam", url=str(video)), real_redis)
+    runner._register()
+    capture = open_capture(runner.config)
+    assert capture is not None
+    assert runner._stream_frames(capture) == 37  # to the end, past the damage
+    assert runner.undecodable_packets == 3
+    assert int(real_redis.hget(keys.camera_key("cam"), "undecodable_packets")) == 3  # type: ignore[arg-type]
+    assert camera_status(real_redis, "cam")["undecodable_packets"] == 3  # type: ignore[index]
