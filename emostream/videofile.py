@@ -152,3 +152,17 @@ def announced_duration_ms(path: Path) -> float | None:
     except (av.FFmpegError, IndexError) as exc:
         log.debug("%s: no duration from the container (%s)", path.name, exc)
     return None
+
+
+def why_unopenable(path: Path) -> str:
+    """What FFmpeg makes of a file OpenCV would not open: the reason a user can act on."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            kinds = sorted({stream.type for stream in container.streams})
+            if "video" not in kinds:
+                return f"it has no video stream, only {' and '.join(kinds)}" if kinds else "it has no stream at all"
+            return f"its video ({container.streams.video[0].codec_context.name}) could not be opened"
+    except av.FFmpegError as exc:
+        return f"FFmpeg says: {exc.strerror or type(exc).__name__}"

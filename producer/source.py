@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from emostream.errors import SourceError
-from emostream.videofile import DecodeReport, FrameReader, announced_duration_ms, open_upright
+from emostream.videofile import DecodeReport, FrameReader, announced_duration_ms, open_upright, why_unopenable
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class FileSource:
         self._check_file()
         self._capture = open_upright(str(path))
         if not self._capture.isOpened():
-            raise SourceError(f"{path.name}: not a readable video (OpenCV/FFmpeg could not open it)")
+            raise SourceError(f"{path.name}: not a readable video: {why_unopenable(path)}")
         self.probe = self._probe()
         self.report: DecodeReport | None = None  # once frames() has read to the end
 

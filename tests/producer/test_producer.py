@@ -79,12 +79,29 @@ def test_a_frame_without_a_usable_time_goes_one_nominal_frame_after_the_last(
     assert "3 of 6 frames had no usable time" in caplog.text
 
 
+def write_audio_only(path: Path) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=16_000)
+        for i in range(10):
+            sound = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
+            sound.sample_rate, sound.pts = 16_000, i * 1024
+            container.mux(stream.encode(sound))
+        container.mux(stream.encode())
+    return path
+
+
 @pytest.mark.parametrize(
     ("make", "message"),
     [
         (lambda p: p, "no such file"),
         (lambda p: (p.write_bytes(b""), p)[1], "empty file"),
-        (lambda p: (p.write_text("this is not a video\n" * 50), p)[1], "not a readable video"),
+        (
+            lambda p: (p.write_text("this is not a video\n" * 50), p)[1],
+            "not a readable video: FFmpeg says: Invalid data found when processing input",
+        ),
+        (write_audio_only, "not a readable video: it has no video stream, only audio"),
     ],
 )
 def test_unreadable_files_fail_clearly_and_are_registered_as_failed(
