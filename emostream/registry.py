@@ -15,6 +15,7 @@ import redis
 from pydantic import BaseModel, ConfigDict
 from redis.client import PubSub
 
+from emostream.decoding import DecodeReport
 from emostream.keys import (
     CAMERAS_INDEX,
     FRAMES_STREAM,
@@ -26,7 +27,6 @@ from emostream.keys import (
     video_results_key,
     video_sent_key,
 )
-from emostream.videofile import DecodeReport
 
 VideoStatus = Literal["producing", "produced", "complete", "partial", "failed"]
 
@@ -49,7 +49,7 @@ class VideoRecord(BaseModel):
     frames_failed: int = 0
     missing_frames: int = 0
     frames_expected: int | None = None
-    # How much of a file decoded (``emostream.videofile.DecodeReport``); 0 until it is produced.
+    # How much of a file decoded (``emostream.decoding.DecodeReport``); 0 until it is produced.
     frames_decoded: int = 0
     undecodable_packets: int = 0
     untimed_frames: int = 0

@@ -16,21 +16,19 @@ video, and a render's boxes land on the right frames only if both read it the sa
 import logging
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
+from emostream.decoding import DecodeReport
+
 log = logging.getLogger(__name__)
 
 # Consecutive failed reads taken as the end of the stream. One after the end costs about 10 µs;
 # one in a damaged stretch skips one packet (40 s of 25 fps video before giving up).
 END_OF_STREAM_FAILED_READS = 1000
-# How far the last frame may end before the duration the container announces without a warning:
-# timestamps are rounded, and variable-rate frames are not one nominal interval long.
-ENDS_EARLY_SLACK_MS = 500.0
 
 
 def open_upright(path: str) -> "cv2.VideoCapture":
@@ -85,7 +83,7 @@ class FrameReader:
             yield self.last_ms, np.asarray(image, dtype=np.uint8)
             self.frames += 1
 
-    def report(self, announced_ms: float | None) -> "DecodeReport":
+    def report(self, announced_ms: float | None) -> DecodeReport:
         decoded_ms = 0.0 if self.last_ms is None else self.last_ms + self.clock.interval_ms
         return DecodeReport(
             frames_decoded=self.frames,
@@ -94,45 +92,6 @@ class FrameReader:
             decoded_ms=round(decoded_ms),
             announced_ms=round(announced_ms or 0.0),
         )
-
-
-@dataclass(frozen=True)
-class DecodeReport:
-    """How much of a video decoded: stored with the video (``emostream.registry``), shown in its
-    summary, report and API status as ``warnings``."""
-
-    frames_decoded: int
-    undecodable_packets: int  # skipped: a damaged stretch, the frames around it may show artefacts
-    untimed_frames: int  # placed one nominal frame after the previous one
-    decoded_ms: int  # where the last decoded frame ends
-    announced_ms: int  # the video stream's duration as the container states it; 0: not stated
-
-    @property
-    def missing_end_ms(self) -> int:
-        """How much of the announced duration is after the last decoded frame (truncated files)."""
-        if not self.announced_ms or self.announced_ms - self.decoded_ms <= ENDS_EARLY_SLACK_MS:
-            return 0
-        return self.announced_ms - self.decoded_ms
-
-    def warnings(self, name: str) -> list[str]:
-        found = []
-        if self.undecodable_packets:
-            found.append(
-                f"{name}: {self.undecodable_packets} damaged packet(s) could not be decoded and were skipped; "
-                "the frames around them are missing or may show artefacts"
-            )
-        if self.missing_end_ms:
-            found.append(
-                f"{name}: decoding stopped at {self.decoded_ms / 1000:.1f} s of the "
-                f"{self.announced_ms / 1000:.1f} s the file announces (truncated or damaged); "
-                "the rest is not analysed"
-            )
-        if self.untimed_frames:
-            found.append(
-                f"{name}: {self.untimed_frames} of {self.frames_decoded} frames had no usable time "
-                "and were placed one frame after the previous one"
-            )
-        return found
 
 
 def announced_duration_ms(path: Path) -> float | None:

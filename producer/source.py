@@ -10,8 +10,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from emostream.decoding import DecodeReport
 from emostream.errors import SourceError
-from emostream.videofile import DecodeReport, FrameReader, announced_duration_ms, open_upright, why_unopenable
+from emostream.videofile import FrameReader, announced_duration_ms, open_upright, why_unopenable
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 import pytest
 
+from emostream.decoding import DecodeReport
 from emostream.videofile import (
     END_OF_STREAM_FAILED_READS,
-    DecodeReport,
     FrameClock,
     FrameReader,
     announced_duration_ms,
@@ -135,12 +135,6 @@ def test_a_file_cut_short_says_how_much_of_its_announced_duration_was_not_decode
         f"cut.mp4: decoding stopped at {frames / 10:.1f} s of the 4.0 s the file announces (truncated or damaged); "
         "the rest is not analysed"
     )
-
-
-def test_a_clean_file_has_no_warning_and_small_shortfalls_are_not_one() -> None:
-    assert DecodeReport(250, 0, 0, decoded_ms=9600, announced_ms=10_000).warnings("v.mp4") == []
-    assert DecodeReport(250, 0, 0, decoded_ms=4000, announced_ms=0).missing_end_ms == 0  # duration not stated
-    assert DecodeReport(250, 0, 0, decoded_ms=9400, announced_ms=10_000).missing_end_ms == 600
 
 
 def test_the_announced_duration_is_the_video_streams_not_a_longer_audio_tracks(tmp_path: Path) -> None:

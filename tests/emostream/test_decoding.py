@@ -1,0 +1,20 @@
+"""What a file's reading found, said as warnings."""
+
+from emostream.decoding import DecodeReport
+
+
+def test_a_clean_file_has_no_warning_and_small_shortfalls_are_not_one() -> None:
+    assert DecodeReport(250, 0, 0, decoded_ms=9600, announced_ms=10_000).warnings("v.mp4") == []
+    assert DecodeReport(250, 0, 0, decoded_ms=4000, announced_ms=0).missing_end_ms == 0  # duration not stated
+    assert DecodeReport(250, 0, 0, decoded_ms=9400, announced_ms=10_000).missing_end_ms == 600
+
+
+def test_each_kind_of_damage_is_its_own_warning_naming_the_file() -> None:
+    report = DecodeReport(90, undecodable_packets=2, untimed_frames=3, decoded_ms=4000, announced_ms=10_000)
+    assert report.warnings("clip.mp4") == [
+        "clip.mp4: 2 damaged packet(s) could not be decoded and were skipped; "
+        "the frames around them are missing or may show artefacts",
+        "clip.mp4: decoding stopped at 4.0 s of the 10.0 s the file announces (truncated or damaged); "
+        "the rest is not analysed",
+        "clip.mp4: 3 of 90 frames had no usable time and were placed one frame after the previous one",
+    ]
