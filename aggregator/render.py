@@ -7,7 +7,8 @@ Every source frame is drawn: the faces of the nearest sampled frame in time are 
 frames between samples, up to one sampling interval away, also where the frame rate varies.
 Encoded as H.264 (libx264, yuv420p, ``+faststart``) with PyAV's bundled FFmpeg, so browsers play
 and seek it; each frame at its source time, and the same size (odd sizes gain one black pixel row
-or column, which yuv420p needs). ``blur_faces`` blurs every face and keeps its label: the render then shows no face.
+or column, which yuv420p needs). ``blur_faces`` blurs every face and keeps its label: the render
+then shows no face.
 """
 
 import bisect
