@@ -111,7 +111,7 @@ def _detector_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_analyze(commands: Any) -> None:
     p = commands.add_parser("analyze", help="analyse videos end to end with an embedded Redis")
-    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files, or folders of them")
     p.add_argument("--out", type=Path, required=True, help="output folder: OUT/<video_id>/timeline.json ...")
     p.add_argument("--workers", type=_at_least_one, default=1, help="worker processes (default 1)")
     p.add_argument("--render", action="store_true", help="also write OUT/<video_id>/annotated.mp4")
@@ -451,15 +451,17 @@ def _sample_video(args: argparse.Namespace) -> int:
 
 
 def _analyze(args: argparse.Namespace) -> int:
+    from emostream.mediafiles import expand_folders
     from emostream.spawn import FORK_SERVER_LOG, start_fork_server
 
+    videos = expand_folders(args.videos)
     logs = _output_folder(_output_folder(args.out) / "logs")
     # First: it imports the services' libraries while this process imports the rest of its own.
     start_fork_server(logs / FORK_SERVER_LOG)
     from emostream.analyze import AnalyzeOptions, run_analyze
 
     options = AnalyzeOptions(
-        videos=list(args.videos),
+        videos=videos,
         out_dir=args.out,
         workers=args.workers,
         redis_url=args.redis_url or os.environ.get("EMO_REDIS_URL"),  # like every command; else embedded

@@ -18,13 +18,13 @@ from emostream import metrics as m
 from emostream import registry
 from emostream.errors import ServiceError, SourceError
 from emostream.lifecycle import Backoff, consumer_name, report_health, sleep_unless
+from emostream.mediafiles import videos_in
 from emostream.redact import redact_text
 from emostream.settings import ProducerSettings
 from producer.producer import FileProducer
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts"})
 PROCESSED_DIR, FAILED_DIR = "processed", "failed"
 
 
@@ -84,7 +84,7 @@ class UploadWatcher:
     def stable_uploads(self) -> list[Path]:
         """Video files whose size and mtime did not change since the previous poll."""
         stable, current = [], {}
-        for path in sorted(self._waiting()):
+        for path in self._waiting():
             stat = path.stat()
             current[path] = (stat.st_size, stat.st_mtime_ns)
             if self._seen.get(path) == current[path] and stat.st_size > 0:
@@ -120,11 +120,7 @@ class UploadWatcher:
         return candidate
 
     def _waiting(self) -> list[Path]:
-        return [
-            p
-            for p in self.uploads.iterdir()
-            if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in VIDEO_SUFFIXES
-        ]
+        return videos_in(self.uploads)
 
     def _move(self, path: Path, folder: str) -> None:
         target = self.uploads / folder / path.name

@@ -76,6 +76,43 @@ def test_a_damaged_video_is_analysed_past_the_damage_and_says_so(tmp_path: Path)
     assert summary["warnings"][0].startswith(warning)
 
 
+def test_a_folder_is_analysed_video_by_video_and_its_other_files_left_alone(tmp_path: Path) -> None:
+    from tests.conftest import write_video
+
+    folder = tmp_path / "day 1"
+    folder.mkdir()
+    write_video(folder / "morning.mp4", frames=10)
+    write_video(folder / "evening.MOV", frames=20)
+    (folder / "notes.txt").write_text("not a video\n")
+    done = run("analyze", str(folder), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    frames = {
+        v: json.loads((tmp_path / "out" / v / "summary.json").read_text())["frames_total"]
+        for v in ("morning", "evening")
+    }
+    assert frames == {"morning": 10, "evening": 20}
+    assert not (tmp_path / "out" / "notes").exists()
+
+
+def test_scripts_analyze_takes_paths_from_where_it_is_run(tmp_path: Path) -> None:
+    """The README's main command, run from outside the checkout with relative paths."""
+    import subprocess
+
+    from tests.conftest import write_video
+
+    repo = Path(__file__).resolve().parents[2]
+    if not (repo / ".venv" / "bin" / "emostream").exists():
+        pytest.skip("scripts/analyze would set up .venv first; scripts/test makes it")
+    write_video(tmp_path / "clip.mp4", frames=10)
+    done = subprocess.run(
+        [str(repo / "scripts" / "analyze"), "clip.mp4", "--out", "results"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "clip.mp4 -> results/clip" in done.stdout
+    assert (tmp_path / "results" / "clip" / "summary.json").exists()
+
+
 def test_analyze_says_why_when_the_workers_refuse_the_model(astronaut_video: Path, tmp_path: Path) -> None:
     """A model this machine computes differently from its reference is refused by every worker,
     and the job ends with the workers' reason rather than a bare exit code."""

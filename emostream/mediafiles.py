@@ -1,0 +1,41 @@
+"""Which files are videos, by name: what the uploads watcher takes and ``analyze FOLDER`` analyses.
+
+By suffix, not by content: a folder may also hold notes, subtitles and thumbnails, which should be
+left alone rather than each reported as "not a readable video". Any file named on a command line
+is still tried, whatever its name.
+"""
+
+from pathlib import Path
+
+from emostream.errors import ConfigError
+
+VIDEO_SUFFIXES = frozenset(
+    {
+        ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts",
+        ".mts", ".m2ts",  # camcorders (AVCHD)
+        ".3gp", ".wmv", ".flv",
+    }
+)  # fmt: skip
+
+
+def is_video_name(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".")
+
+
+def videos_in(folder: Path) -> list[Path]:
+    """The video files directly in ``folder`` (not in its subfolders), by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and is_video_name(p))
+
+
+def expand_folders(paths: list[Path]) -> list[Path]:
+    """Each folder replaced by the videos directly in it; files stay as named, in order."""
+    expanded: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            expanded.append(path)
+        elif found := videos_in(path):
+            expanded += found
+        else:
+            suffixes = " ".join(sorted(VIDEO_SUFFIXES))
+            raise ConfigError(f"{path}: a folder without a video file in it (looked for {suffixes})")
+    return expanded

@@ -1,0 +1,36 @@
+"""Which files are videos, by name: the uploads watcher's and ``analyze FOLDER``'s choice."""
+
+from pathlib import Path
+
+import pytest
+
+from emostream.errors import ConfigError
+from emostream.mediafiles import expand_folders, videos_in
+
+
+def touch(folder: Path, *names: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"")
+
+
+def test_videos_are_found_by_suffix_in_any_case_and_everything_else_is_left(tmp_path: Path) -> None:
+    touch(tmp_path, "b.MP4", "a.mov", "camcorder.MTS", "notes.txt", "talk.srt", ".partial.mp4", "thumb.jpg")
+    touch(tmp_path / "sub", "deeper.mp4")
+    assert [p.name for p in videos_in(tmp_path)] == ["a.mov", "b.MP4", "camcorder.MTS"]
+
+
+def test_folders_become_their_videos_and_files_stay_as_named_in_order(tmp_path: Path) -> None:
+    touch(tmp_path / "day1", "2.mp4", "1.mp4", "readme.md")
+    named = tmp_path / "notes.txt"  # named on the command line: tried, whatever its name
+    assert expand_folders([named, tmp_path / "day1"]) == [
+        named,
+        tmp_path / "day1" / "1.mp4",
+        tmp_path / "day1" / "2.mp4",
+    ]
+
+
+def test_a_folder_without_a_video_is_a_clear_error(tmp_path: Path) -> None:
+    touch(tmp_path / "empty", "readme.md")
+    with pytest.raises(ConfigError, match=r"empty: a folder without a video file in it \(looked for .3gp .avi"):
+        expand_folders([tmp_path / "empty"])
