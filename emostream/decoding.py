@@ -21,11 +21,17 @@ class DecodeReport:
     untimed_frames: int  # placed one nominal frame after the previous one
     decoded_ms: int  # where the last decoded frame ends
     announced_ms: int  # the video stream's duration as the container states it; 0: not stated
+    announced_frames: int = 0  # the frames the container lists (MP4 and MOV do); 0: not stated
 
     @property
     def missing_end_ms(self) -> int:
-        """How much of the announced duration is after the last decoded frame (truncated files)."""
+        """How much of the announced duration is after the last decoded frame (truncated files).
+
+        Where the container lists its frames and every one was read (decoded or skipped), nothing
+        is missing however long the last frame is shown (a screen recording's still ending)."""
         if not self.announced_ms or self.announced_ms - self.decoded_ms <= ENDS_EARLY_SLACK_MS:
+            return 0
+        if self.announced_frames and self.frames_decoded + self.undecodable_packets >= self.announced_frames:
             return 0
         return self.announced_ms - self.decoded_ms
 

@@ -55,6 +55,7 @@ class VideoRecord(BaseModel):
     untimed_frames: int = 0
     decoded_ms: int = 0
     announced_ms: int = 0
+    announced_frames: int = 0
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -65,8 +66,9 @@ class VideoRecord(BaseModel):
         if self.frames_decoded == 0:
             return None  # a camera, or a file not yet read to its end
         return DecodeReport(
-            self.frames_decoded, self.undecodable_packets, self.untimed_frames, self.decoded_ms, self.announced_ms
-        )
+            self.frames_decoded, self.undecodable_packets, self.untimed_frames, self.decoded_ms, self.announced_ms,
+            self.announced_frames,
+        )  # fmt: skip
 
     @property
     def warnings(self) -> list[str]:

@@ -17,6 +17,7 @@ import logging
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -83,34 +84,45 @@ class FrameReader:
             yield self.last_ms, np.asarray(image, dtype=np.uint8)
             self.frames += 1
 
-    def report(self, announced_ms: float | None) -> DecodeReport:
+    def report(self, announced: "Announced") -> DecodeReport:
         decoded_ms = 0.0 if self.last_ms is None else self.last_ms + self.clock.interval_ms
         return DecodeReport(
             frames_decoded=self.frames,
             undecodable_packets=self.undecodable,
             untimed_frames=self.clock.untimed,
             decoded_ms=round(decoded_ms),
-            announced_ms=round(announced_ms or 0.0),
+            announced_ms=round(announced.ms),
+            announced_frames=announced.frames,
         )
 
 
-def announced_duration_ms(path: Path) -> float | None:
-    """The video stream's duration as the container states it, or None where it does not.
+class Announced(NamedTuple):
+    """What a container states of its video stream; 0 for what it does not."""
 
-    Only the video stream's own: a container's duration also covers an audio track that may
-    run longer, which would read as a truncated video."""
+    ms: float
+    frames: int
+
+
+def announced_length(path: Path) -> Announced:
+    """The video stream's duration and frame count as the container states them.
+
+    Only the video stream's own duration: a container's also covers an audio track that may run
+    longer, which would read as a truncated video."""
     import av  # here, not at the top: 30 to 75 ms of import for processes that never call this
 
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
             if stream.duration is not None and stream.time_base is not None:
-                return float(stream.duration * stream.time_base) * 1000
-            if container.duration is not None and len(container.streams) == 1:
-                return container.duration / 1000  # microseconds
+                ms = float(stream.duration * stream.time_base) * 1000
+            elif container.duration is not None and len(container.streams) == 1:
+                ms = container.duration / 1000  # microseconds
+            else:
+                ms = 0.0
+            return Announced(ms, max(stream.frames, 0))
     except (av.FFmpegError, IndexError) as exc:
         log.debug("%s: no duration from the container (%s)", path.name, exc)
-    return None
+    return Announced(0.0, 0)
 
 
 def why_unopenable(path: Path) -> str:

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from emostream.decoding import DecodeReport
 from emostream.errors import SourceError
-from emostream.videofile import FrameReader, announced_duration_ms, open_upright, why_unopenable
+from emostream.videofile import FrameReader, announced_length, open_upright, why_unopenable
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class FileSource:
             yield index, t_ms, image
         if reader.frames == 0:
             raise SourceError(f"{self.path.name}: no frame could be decoded")
-        self.report = reader.report(announced_duration_ms(self.path))
+        self.report = reader.report(announced_length(self.path))
         for warning in self.report.warnings(self.path.name):
             log.warning("%s", warning)
 

@@ -9,6 +9,12 @@ def test_a_clean_file_has_no_warning_and_small_shortfalls_are_not_one() -> None:
     assert DecodeReport(250, 0, 0, decoded_ms=9400, announced_ms=10_000).missing_end_ms == 600
 
 
+def test_every_listed_frame_read_means_nothing_is_missing_however_long_the_last_is_shown() -> None:
+    every_frame_read = DecodeReport(246, 4, 0, decoded_ms=4000, announced_ms=10_000, announced_frames=250)
+    assert every_frame_read.missing_end_ms == 0
+    assert DecodeReport(100, 0, 0, decoded_ms=4000, announced_ms=10_000, announced_frames=250).missing_end_ms == 6000
+
+
 def test_each_kind_of_damage_is_its_own_warning_naming_the_file() -> None:
     report = DecodeReport(90, undecodable_packets=2, untimed_frames=3, decoded_ms=4000, announced_ms=10_000)
     assert report.warnings("clip.mp4") == [

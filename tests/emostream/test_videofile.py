@@ -1,5 +1,6 @@
 """Reading a video as players show it: presentation times from the container, upright frames."""
 
+import fractions
 import math
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import pytest
 from emostream.decoding import DecodeReport
 from emostream.videofile import (
     END_OF_STREAM_FAILED_READS,
+    Announced,
     FrameClock,
     FrameReader,
-    announced_duration_ms,
+    announced_length,
     open_upright,
 )
 from tests.conftest import write_damaged_video, write_variable_rate_video
@@ -103,10 +105,11 @@ def test_a_damaged_stretch_is_skipped_and_the_frames_after_it_keep_their_times(t
     video = write_damaged_video(tmp_path / "d.avi", frames=40, damaged=range(10, 13))
     reader = FrameReader(open_upright(str(video)), nominal_fps=10.0)
     assert [t for t, _ in reader] == pytest.approx([i * 100 for i in range(40) if i not in (10, 11, 12)])
-    report = reader.report(announced_duration_ms(video))
+    report = reader.report(announced_length(video))
     assert report == DecodeReport(
-        frames_decoded=37, undecodable_packets=3, untimed_frames=0, decoded_ms=4000, announced_ms=4000
-    )
+        frames_decoded=37, undecodable_packets=3, untimed_frames=0, decoded_ms=4000, announced_ms=4000,
+        announced_frames=40,
+    )  # fmt: skip
     assert report.warnings("d.avi") == [
         "d.avi: 3 damaged packet(s) could not be decoded and were skipped; "
         "the frames around them are missing or may show artefacts"
@@ -128,13 +131,36 @@ def test_a_file_cut_short_says_how_much_of_its_announced_duration_was_not_decode
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # an upload or a copy that stopped
     reader = FrameReader(open_upright(str(cut)), nominal_fps=10.0)
     frames = sum(1 for _ in reader)
-    report = reader.report(announced_duration_ms(cut))
+    report = reader.report(announced_length(cut))
     assert 10 < frames < 30
     assert (report.decoded_ms, report.announced_ms, report.missing_end_ms) == (frames * 100, 4000, 4000 - frames * 100)
     assert report.warnings("cut.mp4")[-1] == (
         f"cut.mp4: decoding stopped at {frames / 10:.1f} s of the 4.0 s the file announces (truncated or damaged); "
         "the rest is not analysed"
     )
+
+
+def test_a_last_frame_shown_for_seconds_is_not_a_truncated_file(tmp_path: Path) -> None:
+    import av
+
+    path = tmp_path / "screen.mp4"
+    with av.open(str(path), "w") as container:  # 1 s of frames, then the last one held for 3 s
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height = 64, 48
+        stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        frames = []
+        for i in range(11):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i * 20, np.uint8), format="bgr24")
+            frame.pts, frame.time_base = i * 100, fractions.Fraction(1, 1000)
+            frames.append(frame)
+        for packet in [p for frame in frames for p in stream.encode(frame)] + list(stream.encode()):
+            packet.duration = 3000 if packet.pts == 1000 else 100
+            container.mux(packet)
+    reader = FrameReader(open_upright(str(path)), nominal_fps=10.0)
+    assert sum(1 for _ in reader) == 11
+    report = reader.report(announced_length(path))
+    assert (report.announced_ms, report.announced_frames) == (4000, 11)
+    assert report.warnings("screen.mp4") == []
 
 
 def test_the_announced_duration_is_the_video_streams_not_a_longer_audio_tracks(tmp_path: Path) -> None:
@@ -153,5 +179,7 @@ def test_the_announced_duration_is_the_video_streams_not_a_longer_audio_tracks(t
             sound.sample_rate, sound.pts = 16_000, i * 1024
             container.mux(audio.encode(sound))
         container.mux(audio.encode())
-    assert announced_duration_ms(path) == pytest.approx(1000, abs=1)
-    assert announced_duration_ms(tmp_path / "missing.mp4") is None
+    announced = announced_length(path)
+    assert announced.ms == pytest.approx(1000, abs=1)
+    assert announced.frames == 10
+    assert announced_length(tmp_path / "missing.mp4") == Announced(0.0, 0)
