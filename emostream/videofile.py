@@ -60,6 +60,13 @@ class FrameClock:
         return self.previous_ms
 
 
+class Announced(NamedTuple):
+    """What a container states of its video stream; 0 for what it does not."""
+
+    ms: float
+    frames: int
+
+
 class FrameReader:
     """The frames of an open capture: ``(t_ms, BGR image)`` in presentation order, past any
     packet the decoder rejects; ``frames``, ``undecodable`` and ``clock.untimed`` count them."""
@@ -84,7 +91,7 @@ class FrameReader:
             yield self.last_ms, np.asarray(image, dtype=np.uint8)
             self.frames += 1
 
-    def report(self, announced: "Announced") -> DecodeReport:
+    def report(self, announced: Announced) -> DecodeReport:
         decoded_ms = 0.0 if self.last_ms is None else self.last_ms + self.clock.interval_ms
         return DecodeReport(
             frames_decoded=self.frames,
@@ -94,13 +101,6 @@ class FrameReader:
             announced_ms=round(announced.ms),
             announced_frames=announced.frames,
         )
-
-
-class Announced(NamedTuple):
-    """What a container states of its video stream; 0 for what it does not."""
-
-    ms: float
-    frames: int
 
 
 def announced_length(path: Path) -> Announced:
