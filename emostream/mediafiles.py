@@ -18,13 +18,11 @@ VIDEO_SUFFIXES = frozenset(
 )  # fmt: skip
 
 
-def is_video_name(path: Path) -> bool:
-    return path.suffix.lower() in VIDEO_SUFFIXES and not path.name.startswith(".")
-
-
 def videos_in(folder: Path) -> list[Path]:
-    """The video files directly in ``folder`` (not in its subfolders), by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and is_video_name(p))
+    """The video files directly in ``folder`` (not in its subfolders, not hidden), by name."""
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")
+    )
 
 
 def expand_folders(paths: list[Path]) -> list[Path]:

@@ -7,6 +7,7 @@ its missing frames listed), ``failed`` (the source could not be read).
 """
 
 import contextlib
+import dataclasses
 import re
 import time
 from typing import Any, Literal, cast
@@ -65,10 +66,8 @@ class VideoRecord(BaseModel):
     def decode_report(self) -> DecodeReport | None:
         if self.frames_decoded == 0:
             return None  # a camera, or a file not yet read to its end
-        return DecodeReport(
-            self.frames_decoded, self.undecodable_packets, self.untimed_frames, self.decoded_ms, self.announced_ms,
-            self.announced_frames,
-        )  # fmt: skip
+        # The producer stores the report's fields under their own names (``dataclasses.asdict``).
+        return DecodeReport(**{field.name: getattr(self, field.name) for field in dataclasses.fields(DecodeReport)})
 
     @property
     def warnings(self) -> list[str]:
