@@ -4,7 +4,10 @@ Two smoothers, both over time stamps rather than frame counts (a track may miss 
 
 - ``hmm``: a "sticky" hidden Markov model over the 7 emotions. The hidden emotion switches at
   ``switch_per_s`` on average; each frame's calibrated probabilities are its evidence, tempered
-  by ``evidence_weight`` because consecutive frames of one face are far from independent.
+  by ``evidence_weight`` because consecutive frames of one face are far from independent. A
+  track's first frame has no frame before it to repeat, so it counts in full: a person seen
+  once (a still image, a camera's newcomer) gets the calibrated single-image probabilities that
+  the ``uncertain`` threshold was chosen on.
   ``smooth`` returns the forward-backward posteriors (the whole track is known: videos);
   ``filter_causal`` the forward pass alone (cameras cannot wait for the future).
 - ``ema``: an exponential moving average with time constant ``ema_tau_s`` (causal).
@@ -75,9 +78,7 @@ class CausalSmoother:
         if self.config.method == "none":
             self._state = row
         elif self._state is None:
-            self._state = (
-                _normalised(_evidence(row, self.config.evidence_weight)) if self.config.method == "hmm" else row
-            )
+            self._state = _normalised(_evidence(row, 1.0))  # the first frame counts in full, as in ``_forward``
         elif self.config.method == "ema":
             alpha = 1.0 - np.exp(-gap_s / self.config.ema_tau_s)
             self._state = (1 - alpha) * self._state + alpha * row
@@ -118,6 +119,7 @@ def _evidence(probs: Probs, weight: float) -> Probs:
 
 def _forward(probs: Probs, t_ms: Sequence[int], config: SmoothingConfig) -> tuple[Probs, Probs]:
     evidence = _evidence(probs, config.evidence_weight)
+    evidence[0] = _evidence(probs[0], 1.0)  # the first frame repeats nothing
     alpha = np.empty_like(probs)
     scales = np.empty(len(probs))
     belief = np.full(NUM_EMOTIONS, 1.0 / NUM_EMOTIONS)

@@ -13,7 +13,9 @@ weight, YuNet's probability), so every face enters the tracker with confidence 1
 A track seen in fewer than ``min_track_frames`` sampled frames, or in under ``min_presence`` of
 the sampled frames it spans, is a phantom: a face glimpsed once, or a false detection that a
 detector makes now and then at the same spot (Haar on the sample clip: 3 times in 29 frames).
-Its faces keep ``track = None`` and are counted apart.
+Its faces keep ``track = None`` and are counted apart. A video with fewer sampled frames than
+``min_track_frames`` (a still image, a clip under a third of a second) asks only that a track be
+in every one of them: a face in the whole of such a video is not glimpsed.
 """
 
 from collections import Counter
@@ -81,6 +83,7 @@ def assign_tracks(
 
 def _real_tracks(raw: list[list[int | None]], config: TrackingConfig) -> set[int]:
     """Tracks seen often enough, overall and within their own span of frames."""
+    needed = min(config.min_track_frames, len(raw))
     seen: Counter[int] = Counter()
     first: dict[int, int] = {}
     last: dict[int, int] = {}
@@ -93,7 +96,7 @@ def _real_tracks(raw: list[list[int | None]], config: TrackingConfig) -> set[int
     return {
         track
         for track, count in seen.items()
-        if count >= config.min_track_frames and count >= config.min_presence * (last[track] - first[track] + 1)
+        if count >= needed and count >= config.min_presence * (last[track] - first[track] + 1)
     }
 
 

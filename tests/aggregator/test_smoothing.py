@@ -53,6 +53,17 @@ def test_a_top_probability_below_the_threshold_is_uncertain() -> None:
     assert labels([confident(HAPPY, 0.65)], uncertain_below=0.6) == ["happy"]
 
 
+def test_a_person_seen_once_keeps_the_calibrated_probabilities_and_later_frames_are_tempered() -> None:
+    """One frame is one image, which the threshold was chosen on; a second frame mostly repeats it."""
+    seen_once = [confident(HAPPY, 0.8)]
+    assert np.allclose(smooth(seen_once, [0]), seen_once)
+    assert np.allclose(CausalSmoother().update(0, seen_once[0]), seen_once[0])
+    assert labels(smooth(seen_once, [0]), uncertain_below=0.6) == ["happy"]
+    twice = smooth(seen_once * 2, [0, 100])
+    full_weight = SmoothingConfig(evidence_weight=1.0)
+    assert 0.8 < twice[1, HAPPY] < smooth(seen_once * 2, [0, 100], full_weight)[1, HAPPY]
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     rows=st.lists(st.lists(st.floats(0.01, 1.0), min_size=7, max_size=7), min_size=1, max_size=30),

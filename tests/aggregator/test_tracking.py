@@ -46,6 +46,14 @@ def test_a_track_shorter_than_min_track_frames_is_a_phantom() -> None:
     assert assign_tracks(frames, FPS, TrackingConfig(min_track_frames=2))[:2] == [[0], [0]]
 
 
+def test_a_face_in_every_frame_of_a_video_shorter_than_min_track_frames_is_a_person() -> None:
+    """A still image, or a clip of a frame or two: nothing longer could be seen."""
+    face, stray = (100, 100, 80, 80), (400, 20, 30, 30)
+    assert assign_tracks([[face]], FPS) == [[0]]
+    assert assign_tracks([[face], [face, stray]], FPS) == [[0], [0, None]]
+    assert assign_tracks([[face], [face], [stray]], FPS) == [[None], [None], [None]]
+
+
 def test_the_online_tracker_answers_in_the_order_of_the_boxes_given() -> None:
     tracker = OnlineTracker(FPS)
     first = tracker.update([(0, 0, 50, 50), (200, 0, 50, 50)])
