@@ -13,6 +13,7 @@ import time
 from typing import Any, Literal, cast
 
 import redis
+from anyascii import anyascii
 from pydantic import BaseModel, ConfigDict
 from redis.client import PubSub
 
@@ -170,5 +171,9 @@ def all_video_ids(client: "redis.Redis") -> list[str]:
 
 
 def video_id_from_name(stem: str) -> str:
-    """A readable video id from a file name's stem (``my clip`` -> ``my_clip``)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")[:100] or "video"
+    """A readable video id from a file name's stem: ``my clip`` -> ``my_clip``, ``Réunion`` -> ``Reunion``.
+
+    Ids stay in ``[A-Za-z0-9._-]`` (Redis keys, folder names, API paths), so other scripts are
+    transliterated rather than dropped: ``会议`` -> ``HuiYi``, ``встреча`` -> ``vstrecha``.
+    """
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", anyascii(stem)).strip("._-")[:100] or "video"

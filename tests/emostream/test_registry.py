@@ -1,9 +1,10 @@
-"""Registry events: every status change is published, so that waiters wake at once."""
+"""The registry: video ids from file names; every status change is published, so that waiters wake at once."""
 
 import threading
 import time
 from collections.abc import Callable
 
+import pytest
 import redis
 
 from emostream import keys, registry
@@ -76,3 +77,18 @@ def test_a_server_that_refuses_publishing_still_records_the_status(real_redis: "
         limited.close()
     finally:
         real_redis.acl_deluser("nopubsub")
+
+
+@pytest.mark.parametrize(
+    ("stem", "video_id"),
+    [
+        ("my clip (1)", "my_clip_1"),
+        ("Réunion équipe", "Reunion_equipe"),
+        ("会议记录", "HuiYiJiLu"),
+        ("встреча 2024", "vstrecha_2024"),
+        ("../../etc/passwd", "etc_passwd"),
+        ("...", "video"),
+    ],
+)
+def test_video_ids_are_readable_from_a_name_in_any_script_and_safe_as_paths(stem: str, video_id: str) -> None:
+    assert registry.video_id_from_name(stem) == video_id
