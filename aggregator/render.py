@@ -8,7 +8,9 @@ frames between samples, up to one sampling interval away, also where the frame r
 Encoded as H.264 (libx264, yuv420p, ``+faststart``) with PyAV's bundled FFmpeg, so browsers play
 and seek it; each frame at its source time, and the same size (odd sizes gain one black pixel row
 or column, which yuv420p needs). ``blur_faces`` blurs every face and keeps its label: the render
-then shows no face.
+then shows no face. A file that is not the one analysed (another length or frame size than the
+analysis recorded, such as another ``VID_0001.mp4``) is refused rather than drawn with the wrong
+faces.
 """
 
 import bisect
@@ -30,7 +32,7 @@ from aggregator.segments import Segment
 from aggregator.writers import write_atomic
 from emostream.errors import SourceError
 from emostream.labels import EMOTION_COLORS, EMOTIONS
-from emostream.videofile import FrameReader, open_upright
+from emostream.videofile import FrameReader, announced_length, open_upright
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class RenderStats:
 def render_video(source: Path, folder: Path, blur_faces: bool = False) -> RenderStats:
     """Write ``folder/annotated.mp4`` from ``source`` and ``folder/timeline.json``; refresh report.html."""
     timeline = _read_json(folder / "timeline.json")
+    _refuse_another_video(source, folder, _length_differs(source, _read_json(folder / "summary.json")))
     capture = open_upright(str(source))
     if not capture.isOpened():
         raise SourceError(f"cannot open {source} to render it")
@@ -68,6 +71,7 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
             stream: Any = None
             for t_ms, image in reader:
                 if stream is None:
+                    _refuse_another_video(source, folder, _size_differs(image, timeline))
                     stream = _video_stream(container, image, fps)
                 annotate(image, sampled.faces_at(t_ms), sampled.scale, blur_faces)
                 pts = max(pts + 1, round(t_ms * TIME_BASE.denominator / 1000))  # increasing, as muxers need
@@ -152,6 +156,32 @@ def _bars(image: Image, smoothed: dict[str, float], x: int, y: int) -> None:
             cv2.rectangle(
                 image, (left, y + BAR_H_PX - filled), (left + BAR_W_PX, y + BAR_H_PX), _bgr(EMOTION_COLORS[emotion]), -1
             )
+
+
+def _length_differs(source: Path, summary: dict[str, Any]) -> str | None:
+    """How ``source``'s stated length differs from the analysed video's (None: alike, or unknown)."""
+    analysed = summary.get("decoding") or {}
+    was_ms, was_frames = analysed.get("announced_ms", 0), analysed.get("announced_frames", 0)
+    now = announced_length(source)
+    if was_frames and now.frames and now.frames != was_frames:
+        return f"{now.frames} frames long, not {was_frames}"
+    if was_ms and now.ms and abs(round(now.ms) - was_ms) > 1:  # the summary keeps whole ms
+        return f"{now.ms / 1000:.2f} s long, not {was_ms / 1000:.2f} s"
+    return None
+
+
+def _size_differs(image: Image, timeline: dict[str, Any]) -> str | None:
+    height, width = image.shape[:2]
+    was = (timeline.get("width"), timeline.get("height"))
+    return f"{width}x{height}, not {was[0]}x{was[1]}" if None not in was and was != (width, height) else None
+
+
+def _refuse_another_video(source: Path, folder: Path, difference: str | None) -> None:
+    if difference:
+        raise SourceError(
+            f"{source} is not the video analysed as {folder.name}: it is {difference}. "
+            "Render the file that was analysed, or analyse this one first"
+        )
 
 
 def _source_rate(source: Path) -> Fraction | None:

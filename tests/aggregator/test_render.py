@@ -97,6 +97,41 @@ def test_rendering_before_analysing_says_what_is_missing(tmp_path: Path) -> None
         render_video(source, tmp_path / "out" / "v")
 
 
+@pytest.mark.parametrize(
+    ("recorded", "reason"),
+    [
+        ({"decoding": {"announced_ms": 2000, "announced_frames": 20}}, "30 frames long, not 20"),
+        ({"decoding": {"announced_ms": 2000, "announced_frames": 0}}, "3.00 s long, not 2.00 s"),
+        ({"width": 64, "height": 48}, "160x120, not 64x48"),
+    ],
+)
+def test_a_file_other_than_the_one_analysed_is_refused_not_drawn_with_its_faces(
+    tmp_path: Path, recorded: dict[str, object], reason: str
+) -> None:
+    """Another VID_0001.mp4: another length (as its container states it) or frame size."""
+    source, folder = write_video(tmp_path / "v.mp4", frames=30), tmp_path / "out" / "v"
+    analysed(folder)
+    for name in ("summary.json", "timeline.json"):
+        content = json.loads((folder / name).read_text())
+        fields = {k: v for k, v in recorded.items() if (k == "decoding") == (name == "summary.json")}
+        (folder / name).write_text(json.dumps({**content, **fields}))
+    with pytest.raises(SourceError, match=f"not the video analysed as v: it is {reason}"):
+        render_video(source, folder)
+    assert list(folder.glob("*annotated*")) == []
+
+
+def test_the_analysed_file_itself_passes_the_check(tmp_path: Path) -> None:
+    source, folder = write_video(tmp_path / "v.mp4", frames=30), tmp_path / "out" / "v"
+    analysed(folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    (folder / "summary.json").write_text(
+        json.dumps({**summary, "decoding": {"announced_ms": 3000, "announced_frames": 30}})
+    )
+    timeline = json.loads((folder / "timeline.json").read_text())
+    (folder / "timeline.json").write_text(json.dumps({**timeline, "width": 160, "height": 120}))
+    assert render_video(source, folder).frames == 30
+
+
 def test_a_variable_frame_rate_keeps_its_times_and_every_frame_its_faces(tmp_path: Path) -> None:
     """60 fps for a second, then 10 fps, sampled every 100 ms: six frames to a sample, then one.
     Every frame still shows (or, blurred, hides) the face, and keeps its time."""
