@@ -1,4 +1,4 @@
-"""A password in the Redis URL never reaches logs, errors, status output or output files."""
+"""A password in the Redis URL or a camera URL never reaches logs, errors, status output or output files."""
 
 import shutil
 import subprocess
@@ -37,6 +37,7 @@ def test_the_password_is_used_but_never_printed(
     uploads.mkdir()
     shutil.copy(astronaut_video, uploads / "astro.mp4")
     camera = f"rtsp://cam:{SECRET}@127.0.0.1:{free_port()}/nothing-listens"
+    camera_by_query = f"rtsp://127.0.0.1:{free_port()}/nothing-listens?channel=1&user=cam&password={SECRET}"
     captured = []
     for args in (
         ["--log-level", "debug", "produce", str(astronaut_video), "--video-id", "a", "--redis-url", url],
@@ -51,6 +52,8 @@ def test_the_password_is_used_but_never_printed(
         ["watch", str(uploads), "--check", "--redis-url", url],
         ["--log-level", "debug", "camera", camera, "--camera-id", "c1", "--restart-budget", "1", "--redis-url", url],
         ["status", "--camera", "c1", "--redis-url", url],
+        ["camera", camera_by_query, "--camera-id", "c2", "--restart-budget", "1", "--redis-url", url],
+        ["status", "--camera", "c2", "--redis-url", url],
     ):
         done = run(*args)
         captured.append((args[2] if args[0] == "--log-level" else args[0], done.returncode, done.stdout + done.stderr))
@@ -65,6 +68,7 @@ def test_the_password_is_used_but_never_printed(
     texts += [p.read_bytes().decode("utf-8", "replace") for p in out.rglob("*") if p.is_file()]  # PNGs too
     assert any("redis://***@127.0.0.1" in text for text in texts)  # the URL is shown, redacted
     assert any("rtsp://cam:***@127.0.0.1" in text for text in texts)  # so is the camera's
+    assert any("&user=cam&password=***" in text for text in texts)  # and one given in the query
     leaks = [text for text in texts if SECRET in text]
     assert not leaks, leaks[0][-2000:]
 
