@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,7 +34,9 @@ log = logging.getLogger(__name__)
 RENDER_POLL_S = 2.0
 RENDER_WAIT_S = 24 * 3600.0  # a video not finished within a day is not rendered
 JOB_FILE = "job.json"
-UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]")
+UNSAFE_NAME = re.compile(r"[^\w. -]")  # \w: letters and digits of any script, and _
+MAX_NAME_BYTES = 200  # file systems allow 255 bytes a name; CJK letters take 3 each
+MAX_SUFFIX_CHARS = 10
 
 
 class UploadOptions(BaseModel):
@@ -171,9 +174,15 @@ class Ingest:
 
 
 def safe_file_name(filename: str) -> str:
-    """The uploaded file's own name, without a path or odd characters (it becomes the video's source)."""
-    name = UNSAFE_NAME.sub("_", Path(filename.replace("\\", "/")).name).strip(" .")[:100]
-    return name or "upload.mp4"
+    """The uploaded file's own name, without a path or odd characters (it becomes the video's source).
+
+    Letters and digits of any script stay (``会议.mp4``; macOS's decomposed accents are composed
+    first); the name is shortened to ``MAX_NAME_BYTES`` of UTF-8, keeping its suffix."""
+    name = UNSAFE_NAME.sub("_", Path(unicodedata.normalize("NFC", filename).replace("\\", "/")).name).strip(" .")
+    stem, suffix = (name, "") if len(Path(name).suffix) > MAX_SUFFIX_CHARS else (Path(name).stem, Path(name).suffix)
+    room = MAX_NAME_BYTES - len(suffix.encode())
+    stem = stem.encode()[:room].decode("utf-8", "ignore").rstrip(" .")
+    return f"{stem}{suffix}" if stem else "upload.mp4"
 
 
 def read_options(fields: dict[str, str], filename: str) -> UploadOptions:

@@ -79,6 +79,15 @@ def test_uploaded_names_lose_their_paths_and_odd_characters() -> None:
     assert safe_file_name("../../etc/passwd") == "passwd"
     assert safe_file_name("C:\\\\Users\\\\me\\\\clip;rm -rf.mp4") == "clip_rm -rf.mp4"
     assert safe_file_name("..") == "upload.mp4"
+    assert safe_file_name("rtl\u202egnp.mp4") == "rtl_gnp.mp4"  # a right-to-left override is not a letter
+
+
+def test_uploaded_names_keep_letters_of_any_script_and_their_suffix_within_the_length_limit() -> None:
+    assert safe_file_name("会议 记录.mp4") == "会议 记录.mp4"
+    assert safe_file_name("Re\u0301union.mov") == "R\u00e9union.mov"  # macOS's decomposed accent, composed
+    long_name = safe_file_name("会" * 200 + ".mkv")
+    assert long_name.endswith("会.mkv")
+    assert len(long_name.encode()) <= 200
 
 
 def test_options_are_typed_and_unknown_ones_refused() -> None:
