@@ -113,12 +113,15 @@ def run_emostream(
     tree: Path | None = None,
     *,
     model: Path | None = None,
+    every_frame: bool = True,
 ) -> dict[str, Any]:
     """``emostream analyze`` of the checkout at ``tree`` (default: the one on the path), timed; with
-    ``model``, serving that emotion network instead of the default."""
+    ``model``, serving that emotion network instead of the default; without ``every_frame``, at the
+    default sampling rate."""
     out = Path(tempfile.mkdtemp(prefix="emo-throughput-"))
     command = [
-        sys.executable, "-m", "emostream", "analyze", str(video), "--every-frame", "--workers", str(workers),
+        sys.executable, "-m", "emostream", "analyze", str(video), *(["--every-frame"] if every_frame else []),
+        "--workers", str(workers),
         "--out", str(out), "--yunet-model", str(yunet), *(["--model-path", str(model)] if model else []),
     ]  # fmt: skip
     started = time.perf_counter()

@@ -124,10 +124,10 @@ class FileProducer:
         try:
             # The sampler sees every frame from the start, so a resumed run keeps the same frames.
             read_started = time.perf_counter()
-            for index, t_ms, image in source.frames(plan.source_fps):
+            for index, t_ms, image in source.frames(plan.source_fps, wanted=sampler.keep):
                 m.STAGE_SECONDS.labels("read").observe(time.perf_counter() - read_started)
                 m.FRAMES_READ.labels("file").inc()
-                if sampler.keep(t_ms):
+                if image is not None:  # kept by the sampler
                     m.FRAMES_SAMPLED.labels("file").inc()
                     sent += 1
                     if index > last:

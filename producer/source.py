@@ -2,7 +2,7 @@
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +58,14 @@ class FileSource:
             raise SourceError(f"{self.path.name}: no video stream")
         return VideoProbe(fps if math.isfinite(fps) and fps > 0 else 0.0, max(count, 0), width, height)
 
-    def frames(self, nominal_fps: float) -> Iterator[tuple[int, float, npt.NDArray[np.uint8]]]:
+    def frames(
+        self, nominal_fps: float, wanted: Callable[[float], bool] = lambda _: True
+    ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8] | None]]:
         """(index, presentation time in ms, BGR image) in presentation order, upright, to the end,
-        past damaged stretches (``emostream.videofile``); then ``report`` says what was lost."""
+        past damaged stretches (``emostream.videofile``); then ``report`` says what was lost. The
+        image is None for a frame not ``wanted`` (by its time): decoded, but not converted."""
         reader = FrameReader(self._capture, nominal_fps)
-        for index, (t_ms, image) in enumerate(reader):
+        for index, (t_ms, image) in enumerate(reader.sampled(wanted)):
             yield index, t_ms, image
         if reader.frames == 0:
             raise SourceError(f"{self.path.name}: no frame could be decoded")

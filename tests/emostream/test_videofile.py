@@ -76,17 +76,21 @@ def test_frames_stored_sideways_with_a_display_rotation_come_upright(tmp_path: P
 
 
 class Scripted:
-    """A capture whose reads succeed or fail as scripted, then fail for ever (the end)."""
+    """A capture whose grabs (decoding) succeed or fail as scripted, then fail for ever (the end)."""
 
     def __init__(self, reads: list[bool]) -> None:
-        self.reads, self.calls, self.frames = iter(reads), 0, 0
+        self.reads, self.calls, self.frames, self.retrieved = iter(reads), 0, 0, 0
 
-    def read(self) -> tuple[bool, np.ndarray | None]:
+    def grab(self) -> bool:
         self.calls += 1
         if next(self.reads, False):
             self.frames += 1
-            return True, np.zeros((2, 2, 3), np.uint8)
-        return False, None
+            return True
+        return False
+
+    def retrieve(self) -> tuple[bool, np.ndarray | None]:
+        self.retrieved += 1
+        return True, np.full((2, 2, 3), self.frames, np.uint8)
 
     def get(self, prop: int) -> float:
         return self.frames * 100.0
@@ -99,6 +103,22 @@ def test_reading_goes_on_past_failed_reads_and_ends_after_a_long_run_of_them() -
     assert [t for t, _ in reader] == [100.0, 200.0, 300.0]
     assert (reader.frames, reader.undecodable) == (3, 2 + END_OF_STREAM_FAILED_READS - 1)
     assert capture.calls == len(damaged) + END_OF_STREAM_FAILED_READS  # the final run: the end
+
+
+def test_frames_not_wanted_are_timed_and_counted_but_not_converted() -> None:
+    capture = Scripted([True] * 7 + [False, True])
+    reader = FrameReader(capture, nominal_fps=10.0)  # type: ignore[arg-type]
+    wanted_times = []
+
+    def every_third(t_ms: float) -> bool:
+        wanted_times.append(t_ms)
+        return round(t_ms) % 300 == 100
+
+    read = [(t, None if image is None else int(image[0, 0, 0])) for t, image in reader.sampled(every_third)]
+    assert read == [(100.0, 1), (200.0, None), (300.0, None), (400.0, 4), (500.0, None), (600.0, None), (700.0, 7),
+                    (800.0, None)]  # fmt: skip
+    assert wanted_times == [t for t, _ in read]  # asked once a frame, in order
+    assert (capture.retrieved, reader.frames, reader.undecodable) == (3, 8, 1)
 
 
 def test_a_damaged_stretch_is_skipped_and_the_frames_after_it_keep_their_times(tmp_path: Path) -> None:

@@ -66,8 +66,11 @@ def test_a_frame_without_a_usable_time_goes_one_nominal_frame_after_the_last(
         def __init__(self, real: "cv2.VideoCapture") -> None:
             self.real = real
 
-        def read(self) -> tuple[bool, object]:
-            return self.real.read()
+        def grab(self) -> bool:
+            return bool(self.real.grab())
+
+        def retrieve(self) -> tuple[bool, object]:
+            return self.real.retrieve()
 
         def get(self, prop: int) -> float:
             return next(reported) if prop == cv2.CAP_PROP_POS_MSEC else float(self.real.get(prop))
