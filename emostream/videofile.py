@@ -122,22 +122,43 @@ def announced_length(path: Path) -> Announced:
     """The video stream's duration and frame count as the container states them.
 
     Only the video stream's own duration: a container's also covers an audio track that may run
-    longer, which would read as a truncated video."""
+    longer, which would read as a truncated video. Matroska and WebM state it in a per-track tag
+    (FFmpeg, OBS and mkvmerge write ``DURATION``; mkvmerge also ``NUMBER_OF_FRAMES``), at the file's
+    end, so a file cut short has lost it; FFmpeg fills their streams' own duration field from the
+    container's, which is not the track's."""
     import av  # here, not at the top: 30 to 75 ms of import for processes that never call this
 
     try:
         with av.open(str(path)) as container:
             stream = container.streams.video[0]
-            if stream.duration is not None and stream.time_base is not None:
+            tags = {key.upper().split("-")[0]: value for key, value in stream.metadata.items()}
+            frames = max(stream.frames, 0) or _whole_number(tags.get("NUMBER_OF_FRAMES", ""))
+            if "matroska" in container.format.name:  # and WebM: a track states its length only in a tag
+                ms = _clock_ms(tags.get("DURATION", ""))
+            elif stream.duration is not None and stream.time_base is not None:
                 ms = float(stream.duration * stream.time_base) * 1000
-            elif container.duration is not None and len(container.streams) == 1:
-                ms = container.duration / 1000  # microseconds
             else:
                 ms = 0.0
-            return Announced(ms, max(stream.frames, 0))
+            if not ms and container.duration is not None and len(container.streams) == 1:
+                ms = container.duration / 1000  # microseconds
+            return Announced(ms, frames)
     except (av.FFmpegError, IndexError) as exc:
         log.debug("%s: no duration from the container (%s)", path.name, exc)
     return Announced(0.0, 0)
+
+
+def _clock_ms(text: str) -> float:
+    """``00:01:02.500000000`` (Matroska's DURATION tag, as FFmpeg and mkvmerge write it) in ms; 0 if not."""
+    hours, _, rest = text.partition(":")
+    minutes, _, seconds = rest.partition(":")
+    try:
+        return (int(hours) * 3600 + int(minutes) * 60 + float(seconds)) * 1000
+    except ValueError:
+        return 0.0
+
+
+def _whole_number(text: str) -> int:
+    return int(text) if text.isdigit() else 0
 
 
 def why_unopenable(path: Path) -> str:

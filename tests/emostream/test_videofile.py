@@ -14,6 +14,7 @@ from emostream.videofile import (
     Announced,
     FrameClock,
     FrameReader,
+    _clock_ms,
     announced_length,
     open_upright,
 )
@@ -183,10 +184,13 @@ def test_a_last_frame_shown_for_seconds_is_not_a_truncated_file(tmp_path: Path) 
     assert report.warnings("screen.mp4") == []
 
 
-def test_the_announced_duration_is_the_video_streams_not_a_longer_audio_tracks(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("suffix", "frames"), [(".mp4", 10), (".mkv", 0)])  # FFmpeg's Matroska lists no frames
+def test_the_announced_duration_is_the_video_streams_not_a_longer_audio_tracks(
+    tmp_path: Path, suffix: str, frames: int
+) -> None:
     import av
 
-    path = tmp_path / "talk.mp4"
+    path = tmp_path / f"talk{suffix}"
     with av.open(str(path), "w") as container:
         video = container.add_stream("mpeg4", rate=10)
         video.width, video.height = 64, 48
@@ -201,5 +205,10 @@ def test_the_announced_duration_is_the_video_streams_not_a_longer_audio_tracks(t
         container.mux(audio.encode())
     announced = announced_length(path)
     assert announced.ms == pytest.approx(1000, abs=1)
-    assert announced.frames == 10
+    assert announced.frames == frames
     assert announced_length(tmp_path / "missing.mp4") == Announced(0.0, 0)
+
+
+def test_matroska_track_tags_are_read_as_mkvmerge_and_ffmpeg_write_them() -> None:
+    assert _clock_ms("00:01:02.500000000") == 62_500
+    assert _clock_ms("") == _clock_ms("garbage") == 0
