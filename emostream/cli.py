@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +32,7 @@ from pydantic import ValidationError
 from emostream.errors import ConfigError, EmostreamError, SourceError
 from emostream.keys import DetectorName
 from emostream.memory import keep_frame_buffers
-from emostream.redact import redact_text
+from emostream.redact import redact_text, redact_url
 
 if TYPE_CHECKING:
     import redis
@@ -111,7 +112,7 @@ def _detector_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_analyze(commands: Any) -> None:
     p = commands.add_parser("analyze", help="analyse videos end to end with an embedded Redis")
-    p.add_argument("videos", nargs="+", type=Path, metavar="VIDEO", help="video files, or folders of them")
+    p.add_argument("videos", nargs="+", type=_video_file, metavar="VIDEO", help="video files, or folders of them")
     p.add_argument("--out", type=Path, required=True, help="output folder: OUT/<video_id>/timeline.json ...")
     p.add_argument("--workers", type=_at_least_one, default=1, help="worker processes (default 1)")
     p.add_argument("--render", action="store_true", help="also write OUT/<video_id>/annotated.mp4")
@@ -124,7 +125,7 @@ def _add_analyze(commands: Any) -> None:
 
 def _add_produce(commands: Any) -> None:
     p = commands.add_parser("produce", help="push a video file's sampled frames to Redis")
-    p.add_argument("video", type=Path)
+    p.add_argument("video", type=_video_file)
     p.add_argument("--video-id", required=True)
     p.add_argument(
         "--replace", action="store_true", help="start over if the video id exists (default: resume or refuse)"
@@ -197,7 +198,7 @@ def _add_status(commands: Any) -> None:
 
 def _add_render(commands: Any) -> None:
     p = commands.add_parser("render", help="draw an analysed video's people and emotions: annotated.mp4")
-    p.add_argument("video", type=Path, metavar="VIDEO", help="the source video that was analysed")
+    p.add_argument("video", type=_video_file, metavar="VIDEO", help="the source video that was analysed")
     p.add_argument("--out", type=Path, required=True, help="the output folder given to analyze")
     p.add_argument("--video-id", help="default: the id analyze gave this file name")
     p.add_argument("--blur-faces", action="store_true", help="blur every face; labels and bars stay")
@@ -225,6 +226,16 @@ def _add_sample_video(commands: Any) -> None:
     p = commands.add_parser("sample-video", help="make a short test video with a real face")
     p.add_argument("path", type=Path)
     p.set_defaults(handler=_sample_video)
+
+
+def _video_file(text: str) -> Path:
+    """A path; a URL is refused with what to do instead (as a path it would read ``https:/host/...``)."""
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", text):
+        raise argparse.ArgumentTypeError(
+            f"{redact_url(text)} is a URL, not a file: download it first, "
+            "or analyse a live stream with: emostream camera URL --camera-id ID"
+        )
+    return Path(text)
 
 
 def _at_least_one(text: str) -> int:

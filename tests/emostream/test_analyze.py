@@ -62,6 +62,21 @@ def test_zero_workers_is_a_usage_error(capsys: "pytest.CaptureFixture[str]") -> 
     assert "must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["analyze", "render"])
+def test_a_url_given_for_a_video_file_is_a_usage_error_that_says_what_to_do(
+    command: str, capsys: "pytest.CaptureFixture[str]"
+) -> None:
+    """As a path, https://host/talk.mp4 read as https:/host/talk.mp4: "no such file"."""
+    from emostream.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main([command, "https://me:pw@host/talk.mp4", "--out", "out"])
+    assert stopped.value.code == 2
+    error = capsys.readouterr().err
+    assert "https://me:***@host/talk.mp4 is a URL, not a file: download it first" in error
+    assert "emostream camera URL" in error
+
+
 @pytest.mark.parametrize(
     ("environment", "own_server", "expected"),
     [({}, True, "i420"), ({}, False, "jpeg"), ({"EMO_PRODUCER_FRAME_ENCODING": "jpeg"}, True, "jpeg"),
