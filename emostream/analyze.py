@@ -36,6 +36,7 @@ POLL_S = 0.2
 # 100 ms: an idle child then asks Redis ten times a second (a few microseconds of CPU each); at
 # 250 ms stopping was 0.4 s of the 6 s a 464-frame clip took on one core.
 STOP_BLOCK_MS = 100
+MAX_VIDEOS_SHOWN = 3  # the progress line names each video up to this many, else counts them
 STALL_TIMEOUT_S = 300.0  # no progress at all for this long means something is wrong
 STOP_GRACE_S = 15.0
 # Services told to stop are woken from their stream reads this often, for at most this long.
@@ -63,7 +64,11 @@ class VideoJob:
     video_id: str
     process: ServiceProcess | None = None
     error: str | None = None
+    sent: bool = False  # its producer has sent every frame (its process may still be exiting)
     done: bool = False
+    frames_done: int = 0  # frames with a result, as the progress line last read them
+    counted: bool = False  # finished, and its frames_done read since: not read again
+    progress: str = ""  # its part of the progress line
     warnings: list[str] = field(default_factory=list)  # a damaged or truncated source's
 
 
@@ -205,8 +210,11 @@ def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], s
 def _advance_producers(
     options: AnalyzeOptions, url: str, jobs: list[VideoJob], queue: list[VideoJob], client: Any
 ) -> None:
-    """One producer at a time (they share the backlog limit); mark finished and failed videos."""
-    running = [job for job in jobs if job.process is not None and job.process.poll() is None]
+    """One producer at a time (they share the backlog limit); mark finished and failed videos.
+
+    The next producer starts once the current one has sent its frames (its status event wakes
+    the loop), not once its process has exited: that is only noticed at the next poll, which
+    cost a folder of short clips up to ``POLL_S`` a video."""
     for job in jobs:
         if job.process is not None and job.process.poll() not in (None, 0) and job.error is None:
             record = registry.read(client, job.video_id)
@@ -214,10 +222,12 @@ def _advance_producers(
                 record.error if record and record.error else None
             ) or f"producer exited with {job.process.returncode}"
             job.done = True
-        elif not job.done and job.error is None:
+        elif job.process is not None and not job.done and job.error is None:
             record = registry.read(client, job.video_id)
+            job.sent = record is not None and record.status != "producing"
             job.done = record is not None and record.status in ("complete", "partial")
             job.warnings = record.warnings if record is not None else []
+    running = [job for job in jobs if job.process is not None and job.process.poll() is None and not job.sent]
     if not running and queue:
         job = queue.pop(0)
         logs = options.out_dir / "logs" / f"producer-{job.video_id}.log"
@@ -277,27 +287,40 @@ class _Progress:
         self.last_print = 0.0
 
     def show(self, client: Any, jobs: list[VideoJob]) -> int:
-        parts, done_total = [], 0
+        """Draw the line; returns the frames done so far (finished videos are not read again)."""
         for job in jobs:
-            record = registry.read(client, job.video_id)
-            done = registry.results_count(client, job.video_id) if record else 0
-            done_total += done
-            total = (
-                record.frames_expected
-                if record and record.frames_expected is not None
-                else (record.frames_sent if record else 0)
-            )
-            state = "failed" if job.error else (record.status if record else "waiting")
-            parts.append(f"{job.video_id}: {done}/{total or '?'} {state}")
+            if job.process is None and job.error is None:
+                job.progress = f"{job.video_id}: 0/? waiting"  # its producer has not started: nothing to read
+            elif not job.counted:
+                self._read(client, job)
+        texts = [job.progress for job in jobs]
+        if len(jobs) > MAX_VIDEOS_SHOWN:  # a folder of clips: a count, and the videos under way
+            failed = sum(job.error is not None for job in jobs)
+            under_way = [job.progress for job in jobs if job.process is not None and not job.counted]
+            texts = [f"{sum(job.counted for job in jobs)} of {len(jobs)} videos done"
+                     + (f" ({failed} failed)" if failed else ""), *under_way[:MAX_VIDEOS_SHOWN]]  # fmt: skip
         elapsed = time.monotonic() - self.started
-        line = f"[{elapsed:5.1f} s] " + " | ".join(parts)
+        line = f"[{elapsed:5.1f} s] " + " | ".join(texts)
         if self.tty:
             self.stream.write("\r" + line[:200].ljust(80))
             self.stream.flush()
         elif time.monotonic() - self.last_print >= 5:
             self.stream.write(line + "\n")
             self.last_print = time.monotonic()
-        return done_total
+        return sum(job.frames_done for job in jobs)
+
+    @staticmethod
+    def _read(client: Any, job: VideoJob) -> None:
+        finished = job.done or job.error is not None  # read once more after, for the final count
+        record = registry.read(client, job.video_id)
+        job.frames_done = registry.results_count(client, job.video_id) if record else 0
+        total = (
+            record.frames_expected
+            if record and record.frames_expected is not None
+            else (record.frames_sent if record else 0)
+        )
+        state = "failed" if job.error else (record.status if record else "waiting")
+        job.progress, job.counted = f"{job.video_id}: {job.frames_done}/{total or '?'} {state}", finished
 
     def finish(self) -> None:
         if self.tty:

@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 
 # What the fork server imports before it forks anything, in this order.
-PRELOAD = ["emostream.forkserver_setup", "emostream.cli", "producer.producer"]
+PRELOAD = ["emostream.forkserver_setup", "emostream.cli", "producer.producer", "av"]
 # What a service imports in its own process, by command: libraries no other service uses. Where
 # the fork server has imported them already (one core), importing them again does nothing.
 OWN_IMPORTS = {"aggregator": ["aggregator.aggregator"]}

@@ -93,3 +93,47 @@ def test_raw_frames_where_the_job_runs_its_own_server_unless_the_user_chose(
     settings = with_frame_encoding(ProducerSettings(every_frame=True), own_server)
     assert settings.frame_encoding == expected
     assert _producer_env(settings)["EMO_PRODUCER_FRAME_ENCODING"] == expected
+
+
+def test_the_progress_of_a_folder_of_videos_is_a_count_and_the_videos_under_way() -> None:
+    import io
+
+    import fakeredis
+
+    from emostream import keys, registry
+    from emostream.analyze import VideoJob, _Progress
+
+    client = fakeredis.FakeRedis()
+    jobs = [VideoJob(Path(f"{name}.mp4"), name) for name in ("a", "b", "c", "d", "e")]
+    for job, status in zip(jobs[:3], ("complete", "failed", "producing"), strict=True):
+        registry.register(client, job.video_id, frames_sent=4)
+        registry.update(client, job.video_id, status=status)
+        job.process = object()  # type: ignore[assignment]  # started: only its state is read here
+    client.hset(keys.video_results_key("a"), mapping={str(i): "{}" for i in range(4)})
+    jobs[0].done, jobs[1].error = True, "b.mp4: not a readable video"
+    stream = io.StringIO()
+    assert _Progress(stream).show(client, jobs) == 4
+    line = stream.getvalue()
+    assert "2 of 5 videos done (1 failed) | c: 0/4 producing\n" in line
+    assert "a: " not in line  # a finished video is in the count, not listed
+    assert "d: " not in line  # nor is one still waiting
+    client.delete(keys.video_results_key("a"))
+    assert _Progress(io.StringIO()).show(client, jobs) == 4  # a finished video's count is not read again
+
+
+def test_a_few_videos_are_each_shown_finished_or_not() -> None:
+    import io
+
+    import fakeredis
+
+    from emostream import registry
+    from emostream.analyze import VideoJob, _Progress
+
+    client = fakeredis.FakeRedis()
+    jobs = [VideoJob(Path("a.mp4"), "a"), VideoJob(Path("b.mp4"), "b")]
+    registry.register(client, "a", frames_sent=2)
+    registry.update(client, "a", status="complete", frames_expected=2)
+    jobs[0].process, jobs[0].done = object(), True  # type: ignore[assignment]
+    stream = io.StringIO()
+    _Progress(stream).show(client, jobs)
+    assert "] a: 0/2 complete | b: 0/? waiting\n" in stream.getvalue()
