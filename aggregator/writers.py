@@ -1,4 +1,9 @@
-"""Atomic output files: written to a temporary name, then renamed, so no reader sees half a file."""
+"""Atomic output files: written to a temporary name, then renamed, so no reader sees half a file.
+
+The temporary file is made private (``mkstemp``: mode 0600); the output gets the mode any file
+this process creates would have (0644 under the usual umask 022), as ``annotated.mp4`` and the
+logs do, so that a web server, the API or a colleague running as another user can read it.
+"""
 
 import csv
 import io
@@ -10,6 +15,16 @@ from pathlib import Path
 from typing import Any
 
 
+def _new_file_mode() -> int:
+    """0o666 less the umask (read by setting it, so once, at import, before any thread starts)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+NEW_FILE_MODE = _new_file_mode()
+
+
 def write_atomic(path: Path, text: str) -> None:
     write_atomic_bytes(path, text.encode("utf-8"))
 
@@ -18,6 +33,7 @@ def write_atomic_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, NEW_FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -1,6 +1,7 @@
 """Output files are replaced whole: a reader sees the old file or the new one, never a part."""
 
 import json
+import stat
 import threading
 from pathlib import Path
 
@@ -37,3 +38,12 @@ def test_concurrent_readers_only_ever_see_complete_files(tmp_path: Path) -> None
     reader.join()
     assert seen
     assert all(text in versions for text in seen)  # every read was one whole version
+
+
+def test_an_output_has_the_mode_of_any_new_file_not_the_temporary_files_private_one(tmp_path: Path) -> None:
+    """A web server, the API or a colleague running as another user reads the outputs."""
+    write_atomic(tmp_path / "summary.json", "{}")
+    (tmp_path / "plain.txt").write_text("")
+    assert stat.S_IMODE((tmp_path / "summary.json").stat().st_mode) == stat.S_IMODE(
+        (tmp_path / "plain.txt").stat().st_mode
+    )
