@@ -6,7 +6,9 @@ has as many stored results (ok or failed) as ``frames_expected``; then its
 timeline files are written atomically and its status becomes ``complete``. A
 video that makes no progress for ``stall_timeout_s`` (its workers or producer are
 gone) is finalised as ``partial`` with the list of its missing frames; should the
-missing results still arrive, it is rewritten as complete.
+missing results still arrive, it is rewritten as complete. Outputs that cannot be
+written (a full disk, a folder made read-only) are retried with back-off, the reason kept
+in the video's ``error`` meanwhile; the results wait in Redis, and the service stays up.
 """
 
 import logging
@@ -31,7 +33,7 @@ from aggregator.writers import write_atomic, write_atomic_bytes, write_csv, writ
 from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import MessageError
-from emostream.lifecycle import consumer_name, report_health, run_loop
+from emostream.lifecycle import Backoff, consumer_name, report_health, run_loop
 from emostream.redisconn import ensure_group, stream_entries, streams_entries
 from emostream.schema import Fields, Result, decode_result
 from emostream.settings import AggregatorSettings
@@ -61,6 +63,7 @@ class Aggregator:
         self._stopping = False
         self._registered: set[str] = set()
         self._cameras: set[str] = set()
+        self._write_retries: dict[str, tuple[Backoff, float]] = {}  # video -> back-off, next attempt
         self.cameras = CameraTimelines(
             settings.out_dir, client, tracking=self.tracking_config(), smoothing=self.smoothing_config()
         )
@@ -230,14 +233,32 @@ class Aggregator:
             done = registry.results_count(self.client, video_id)
             complete = record.frames_expected is not None and done >= record.frames_expected
             stalled = not complete and record.status != "partial" and self._stalled(record)
-            if not (complete or stalled) or not self._lease(video_id):
+            if not (complete or stalled) or self._waiting_to_retry(video_id) or not self._lease(video_id):
                 continue
             try:
                 self.write_outputs(record, missing=self._missing(record) if stalled else None)
+            except OSError as exc:
+                self._write_failed(record, exc)
+                continue
             finally:
                 self.client.delete(keys.video_finalising_key(video_id))
+            self._write_retries.pop(video_id, None)
             finished.append(video_id)
         return finished
+
+    def _waiting_to_retry(self, video_id: str) -> bool:
+        return video_id in self._write_retries and time.monotonic() < self._write_retries[video_id][1]
+
+    def _write_failed(self, record: registry.VideoRecord, exc: OSError) -> None:
+        """Outputs that could not be written: said in the log and on the video, tried again later."""
+        backoff = self._write_retries.get(record.video_id, (Backoff(base_s=1.0, cap_s=60.0), 0.0))[0]
+        delay = backoff.next_delay()
+        self._write_retries[record.video_id] = (backoff, time.monotonic() + delay)
+        folder = self.settings.out_dir / record.video_id
+        error = f"its outputs could not be written to {folder}: {exc.strerror or exc}"
+        log.error("%s: %s; retrying in %.0f s (its results wait in Redis)", record.video_id, error, delay)
+        m.OUTPUT_WRITE_ERRORS.labels("video").inc()
+        registry.update(self.client, record.video_id, error=error)
 
     def _lease(self, video_id: str) -> bool:
         """Whether this aggregator may finalise the video now (another may be doing it; a dead one's lease lapses)."""
@@ -268,6 +289,8 @@ class Aggregator:
         summary = timeline.summary(record, results, people, missing)
         write_outputs(folder, record, results, people, summary)
         m.STAGE_SECONDS.labels("finalise").observe(time.perf_counter() - started)
+        if record.error:  # an earlier attempt's write error: written now
+            self.client.hdel(keys.video_key(record.video_id), "error")
         registry.update(
             self.client, record.video_id, status=summary["status"], completed_at=time.time(),
             frames_failed=summary["frames_failed"], missing_frames=len(missing or ()), output_dir=str(folder),

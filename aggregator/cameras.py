@@ -243,10 +243,7 @@ class CameraTimelines:
         people = self._people.get(window.camera_id)
         record = window.record(dropped, closed_early, people.real_people() if people else None)
         hour = datetime.fromtimestamp(window.start, UTC).strftime("%Y%m%dT%H")
-        path = self.out_dir / "cameras" / window.camera_id / f"{window.name}-{hour}.jsonl"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a") as fh:  # append-only: one line per closed window
-            fh.write(json.dumps(record) + "\n")
+        self._append(self.out_dir / "cameras" / window.camera_id / f"{window.name}-{hour}.jsonl", record)
         written = self._written_until.get(seen_key, float("-inf"))
         self._written_until[seen_key] = max(written, window.start)
         list_key = keys.camera_windows_key(window.camera_id, window.name)
@@ -255,6 +252,18 @@ class CameraTimelines:
             pipe.ltrim(list_key, 0, keys.CAMERA_WINDOWS_KEPT - 1)
             pipe.execute()
         return record
+
+    @staticmethod
+    def _append(path: Path, record: dict[str, Any]) -> None:
+        """One line per closed window (append-only). A full disk loses the line, said in the log
+        and counted; the window still reaches Redis (status, the API) and the service stays up."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+        except OSError as exc:
+            log.error("camera window %s %s not written to %s: %s", record["camera_id"], record["start"], path, exc)
+            m.OUTPUT_WRITE_ERRORS.labels("camera").inc()
 
     def _dropped_total(self, camera: str) -> int:
         return int(self.client.hget(keys.camera_key(camera), "frames_dropped") or 0)

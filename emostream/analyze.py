@@ -227,6 +227,8 @@ def _advance_producers(
             job.sent = record is not None and record.status != "producing"
             job.done = record is not None and record.status in ("complete", "partial")
             job.warnings = record.warnings if record is not None else []
+            if record is not None and record.status == "produced" and record.error:  # outputs not written
+                job.error, job.done = f"{job.video_id}: {record.error}", True
     running = [job for job in jobs if job.process is not None and job.process.poll() is None and not job.sent]
     if not running and queue:
         job = queue.pop(0)

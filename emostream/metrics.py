@@ -65,6 +65,9 @@ RECLAIMED = Counter("emostream_reclaimed_frames", "Frames reclaimed from a dead 
 REDELIVERIES = Counter("emostream_redeliveries", "Reclaimed frames delivered more than once before")
 DEAD_LETTERS = Counter("emostream_dead_letters", "Entries written to the dead-letter stream", ["reason"])
 VIDEOS = Counter("emostream_videos", "Videos by lifecycle event", ["outcome"])
+OUTPUT_WRITE_ERRORS = Counter(
+    "emostream_output_write_errors", "Output files that could not be written (a full disk)", ["output"]
+)
 BUILD = Info("emostream_build", "Version, role, model and detector of this process")
 
 # Live cameras: the camera id is a bounded label (cameras are configured, not discovered).

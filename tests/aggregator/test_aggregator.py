@@ -185,3 +185,36 @@ def test_two_aggregators_finalise_a_video_once(client: "redis.Redis", tmp_path: 
     assert first.stats.videos_completed + second.stats.videos_completed == 1
     assert registry.read(client, "v").status == "complete"  # type: ignore[union-attr]
     assert not client.exists(keys.video_finalising_key("v"))
+
+
+def test_outputs_that_cannot_be_written_leave_the_video_open_with_the_reason_until_they_can(
+    client: "redis.Redis", tmp_path: Path
+) -> None:
+    """A full disk or a folder made read-only: the service stays up and the results wait in Redis."""
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    registry.update(client, "v", status="produced", frames_expected=2)
+    publish(client, result(0), result(3))
+    (tmp_path / "v").write_text("")  # where the video's folder should go: every write fails
+    run(client, tmp_path)
+    record = registry.read(client, "v")
+    assert record is not None
+    assert record.status == "produced"
+    assert record.error is not None
+    assert record.error.startswith(f"its outputs could not be written to {tmp_path / 'v'}: ")
+    (tmp_path / "v").unlink()
+    run(client, tmp_path)  # a later attempt (here: a restarted aggregator, which retries at once)
+    record = registry.read(client, "v")
+    assert record is not None
+    assert (record.status, record.error) == ("complete", None)
+    assert json.loads((tmp_path / "v" / "summary.json").read_text())["frames_total"] == 2
+
+
+def test_a_camera_window_that_cannot_be_written_to_disk_still_reaches_redis(
+    client: "redis.Redis", tmp_path: Path
+) -> None:
+    client.sadd(keys.CAMERAS_INDEX, "v")
+    publish(client, result(0).model_copy(update={"source_kind": "rtsp", "captured_at": time.time()}))
+    (tmp_path / "cameras").write_text("")  # every camera's folder fails to be made
+    run(client, tmp_path)
+    (window,) = [json.loads(entry) for entry in client.lrange(keys.camera_windows_key("v", "10s"), 0, -1)]
+    assert window["frames_processed"] == 1

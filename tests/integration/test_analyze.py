@@ -49,6 +49,22 @@ def test_analyze_says_when_the_output_folder_cannot_be_made(astronaut_video: Pat
     assert done.stderr.strip() == f"emostream: cannot use {taken} as an output folder: a file has that name"
 
 
+def test_a_video_whose_outputs_cannot_be_written_fails_with_the_reason_and_the_others_complete(
+    astronaut_video: Path, tmp_path: Path
+) -> None:
+    """As on a full disk: the aggregator keeps going (it retries); analyze ends with the reason."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "blocked").write_text("")  # where the first video's folder would go
+    blocked = tmp_path / "blocked.mp4"
+    blocked.write_bytes(astronaut_video.read_bytes())
+    done = run("analyze", str(blocked), str(astronaut_video), "--out", str(out))
+    assert done.returncode == 1, done.stderr
+    assert f"emostream: blocked: its outputs could not be written to {out / 'blocked'}: " in done.stderr
+    assert json.loads((out / "astronaut" / "summary.json").read_text())["status"] == "complete"
+    assert "retrying in" in (out / "logs" / "aggregator.log").read_text()
+
+
 def test_a_video_without_faces_completes_with_empty_frames(tmp_path: Path) -> None:
     from tests.conftest import write_video
 
