@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import socket
 import time
@@ -76,9 +77,18 @@ class Backoff:
         self.attempt = 0
 
 
-# Replies that mean our streams or groups went away (a restarted server, a deleted camera stream
-# while we blocked on it): recover() recreates what we read from, instead of the process dying.
-RECOVERABLE_REPLIES = ("NOGROUP", "UNBLOCKED")
+# Replies to wait out rather than die of: our streams or groups went away (a restarted server, a
+# deleted camera stream while we blocked on it: recover() recreates what we read from), or the
+# server refuses writes for now: it cannot persist (MISCONF: its disk is full, and it refuses even
+# PING), it was made a replica in a failover (READONLY), or its primary is down (MASTERDOWN).
+RECOVERABLE_REPLIES = ("NOGROUP", "UNBLOCKED", "MISCONF", "READONLY", "MASTERDOWN")
+_REPLY_CODE = re.compile(r"(?:.* of pipeline caused error: )?([A-Z]+)\b")  # a pipeline's names the command first
+
+
+def recoverable(exc: redis.ResponseError) -> bool:
+    """Whether the reply is one to wait out (``RECOVERABLE_REPLIES``), alone or inside a pipeline's error."""
+    match = _REPLY_CODE.match(str(exc))
+    return match is not None and match.group(1) in RECOVERABLE_REPLIES
 
 
 def run_loop(step: Callable[[], bool], recover: Callable[[], None], stopping: Callable[[], bool], what: str) -> None:
@@ -99,7 +109,7 @@ def run_loop(step: Callable[[], bool], recover: Callable[[], None], stopping: Ca
                 return
             backoff.reset()
         except (redis.ConnectionError, redis.TimeoutError, redis.ResponseError) as exc:
-            if isinstance(exc, redis.ResponseError) and not str(exc).startswith(RECOVERABLE_REPLIES):
+            if isinstance(exc, redis.ResponseError) and not recoverable(exc):
                 raise
             ready = False
             delay = backoff.next_delay()
