@@ -21,6 +21,7 @@ from typing import IO, Any
 from emostream import registry
 from emostream.errors import ServiceError
 from emostream.localserver import LocalServer, embedded_server_binary
+from emostream.mediafiles import display_text
 from emostream.modelstore import yunet_or_fallback
 from emostream.redisconn import connect
 from emostream.settings import ProducerSettings, WorkerSettings
@@ -336,7 +337,7 @@ def _report(options: AnalyzeOptions, jobs: list[VideoJob]) -> int:
             failed += 1
             print(f"emostream: {job.error}", file=sys.stderr)
         else:
-            print(f"{job.path} -> {options.out_dir / job.video_id}")
+            print(f"{display_text(job.path)} -> {options.out_dir / job.video_id}")
         for warning in job.warnings:
             print(f"emostream: warning: {warning}", file=sys.stderr)
     return 1 if failed else 0

@@ -5,6 +5,7 @@ left alone rather than each reported as "not a readable video". Any file named o
 is still tried, whatever its name.
 """
 
+import os
 from pathlib import Path
 
 from emostream.errors import ConfigError
@@ -16,6 +17,18 @@ VIDEO_SUFFIXES = frozenset(
         ".3gp", ".wmv", ".flv",
     }
 )  # fmt: skip
+
+
+def display_text(path: Path) -> str:
+    """The path as text for people, logs and Redis: a name that is not UTF-8 (Latin-1 out of an old
+    zip) has its odd bytes shown as U+FFFD instead of the lone surrogates Python reads them as, which
+    neither Redis's client nor a UTF-8 log can encode."""
+    return os.fsencode(path).decode("utf-8", "replace")
+
+
+def display_name(path: Path) -> str:
+    """The file's name alone, as ``display_text``."""
+    return display_text(Path(path.name))
 
 
 def videos_in(folder: Path) -> list[Path]:

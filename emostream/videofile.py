@@ -16,8 +16,10 @@ video, and a render's boxes land on the right frames only if both read it the sa
   (1.2 ms of CPU less a skipped 1080p frame, a third of its cost).
 """
 
+import contextlib
 import logging
 import math
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
@@ -35,10 +37,33 @@ log = logging.getLogger(__name__)
 END_OF_STREAM_FAILED_READS = 1000
 
 
-def open_upright(path: str) -> "cv2.VideoCapture":
-    capture = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+def open_upright(path: str | Path) -> "cv2.VideoCapture":
+    with _utf8_path(Path(path)) as readable:  # FFmpeg has the file open once the capture is made
+        capture = cv2.VideoCapture(readable, cv2.CAP_FFMPEG)
     capture.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
     return capture
+
+
+@contextlib.contextmanager
+def _utf8_path(path: Path) -> Iterator[str]:
+    """``path`` as a str OpenCV can take. A file whose name is not UTF-8 (a Latin-1 name out of an
+    old zip: ``R\\xe9union.mp4``) reaches Python with lone surrogates, on which OpenCV's binding
+    crashes the process (SIGSEGV); such a file is opened through a symlink of a UTF-8 name."""
+    if _is_utf8(str(path)):
+        yield str(path)
+        return
+    with tempfile.TemporaryDirectory(prefix="emostream-open-") as folder:
+        link = Path(folder) / ("video" + (path.suffix if _is_utf8(path.suffix) else ""))  # FFmpeg's hint
+        link.symlink_to(path.resolve())
+        yield str(link)
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class FrameClock:

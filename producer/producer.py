@@ -23,6 +23,7 @@ from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import ConfigError, ServiceError, SourceError
 from emostream.framecodec import encode_i420
+from emostream.mediafiles import display_name
 from emostream.preprocess import downscale
 from emostream.redact import redact_text
 from emostream.schema import Frame, FrameMeta, PictureSize, encode_frame
@@ -83,7 +84,7 @@ class FileProducer:
         try:
             source = FileSource(path)
         except SourceError as exc:
-            registry.register(self.client, video_id, source=path.name, status="failed", error=str(exc))
+            registry.register(self.client, video_id, source=display_name(path), status="failed", error=str(exc))
             m.VIDEOS.labels("failed").inc()
             raise
         try:
@@ -96,7 +97,7 @@ class FileProducer:
         record = registry.read(self.client, video_id)
         if record is None or self.replace or record.status == "failed":
             return None
-        if record.status == "producing" and record.source == path.name:
+        if record.status == "producing" and record.source == display_name(path):
             log.info(
                 "%s: resuming after frame %d (%d frames already sent)", video_id, record.last_index, record.frames_sent
             )
@@ -112,7 +113,7 @@ class FileProducer:
         if resume_after is None:
             registry.register(
                 self.client, video_id,
-                source=source.path.name, source_kind="file",
+                source=source.name, source_kind="file",
                 source_fps=plan.source_fps, sample_fps=plan.sample_fps,
                 width=source.probe.width, height=source.probe.height, frame_side_px=s.max_frame_side_px,
                 duration_s=round(source.probe.duration_s, 3), last_index=-1,

@@ -12,6 +12,7 @@ import numpy.typing as npt
 
 from emostream.decoding import DecodeReport
 from emostream.errors import SourceError
+from emostream.mediafiles import display_name, display_text
 from emostream.videofile import FrameReader, announced_length, open_upright, why_unopenable
 
 log = logging.getLogger(__name__)
@@ -34,20 +35,21 @@ class FileSource:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.name = display_name(path)  # for messages and the registry: UTF-8 whatever the file name's bytes
         self._check_file()
-        self._capture = open_upright(str(path))
+        self._capture = open_upright(path)
         if not self._capture.isOpened():
-            raise SourceError(f"{path.name}: not a readable video: {why_unopenable(path)}")
+            raise SourceError(f"{self.name}: not a readable video: {why_unopenable(path)}")
         self.probe = self._probe()
         self.report: DecodeReport | None = None  # once frames() has read to the end
 
     def _check_file(self) -> None:
         if not self.path.exists():
-            raise SourceError(f"{self.path}: no such file")
+            raise SourceError(f"{display_text(self.path)}: no such file")
         if not self.path.is_file():
-            raise SourceError(f"{self.path}: not a regular file")
+            raise SourceError(f"{display_text(self.path)}: not a regular file")
         if self.path.stat().st_size == 0:
-            raise SourceError(f"{self.path.name}: empty file (0 bytes)")
+            raise SourceError(f"{self.name}: empty file (0 bytes)")
 
     def _probe(self) -> VideoProbe:
         fps = float(self._capture.get(cv2.CAP_PROP_FPS))
@@ -55,7 +57,7 @@ class FileSource:
         width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
         if width <= 0 or height <= 0:
-            raise SourceError(f"{self.path.name}: no video stream")
+            raise SourceError(f"{self.name}: no video stream")
         return VideoProbe(fps if math.isfinite(fps) and fps > 0 else 0.0, max(count, 0), width, height)
 
     def frames(
@@ -68,9 +70,9 @@ class FileSource:
         for index, (t_ms, image) in enumerate(reader.sampled(wanted)):
             yield index, t_ms, image
         if reader.frames == 0:
-            raise SourceError(f"{self.path.name}: no frame could be decoded")
+            raise SourceError(f"{self.name}: no frame could be decoded")
         self.report = reader.report(announced_length(self.path))
-        for warning in self.report.warnings(self.path.name):
+        for warning in self.report.warnings(self.name):
             log.warning("%s", warning)
 
     def close(self) -> None:

@@ -18,7 +18,7 @@ from emostream import metrics as m
 from emostream import registry
 from emostream.errors import ServiceError, SourceError
 from emostream.lifecycle import Backoff, consumer_name, report_health, sleep_unless
-from emostream.mediafiles import videos_in
+from emostream.mediafiles import display_name, videos_in
 from emostream.redact import redact_text
 from emostream.settings import ProducerSettings
 from producer.producer import FileProducer
@@ -94,19 +94,23 @@ class UploadWatcher:
 
     def process(self, path: Path) -> None:
         video_id = self._video_id(path)
-        log.info("upload %s: analysing as video %s", path.name, video_id)
+        log.info("upload %s: analysing as video %s", display_name(path), video_id)
         try:
             report = FileProducer(self.settings, self.client, liveness=self.liveness).produce(path, video_id)
         except SourceError as exc:
             self._move(path, FAILED_DIR)
             (self.uploads / FAILED_DIR / f"{path.name}.error.txt").write_text(f"{exc}\n")
             self.stats.failed.append(video_id)
-            log.error("upload %s: %s; moved to %s/", path.name, exc, FAILED_DIR)
+            log.error("upload %s: %s; moved to %s/", display_name(path), exc, FAILED_DIR)
             return
         self._move(path, PROCESSED_DIR)
         self.stats.processed.append(video_id)
         log.info(
-            "upload %s: %d frames sent as %s; moved to %s/", path.name, report.frames_sent, video_id, PROCESSED_DIR
+            "upload %s: %d frames sent as %s; moved to %s/",
+            display_name(path),
+            report.frames_sent,
+            video_id,
+            PROCESSED_DIR,
         )
 
     def _video_id(self, path: Path) -> str:
@@ -114,7 +118,7 @@ class UploadWatcher:
         base = registry.video_id_from_name(path.stem)
         candidate, n = base, 2
         while (record := registry.read(self.client, candidate)) is not None:
-            if record.status == "producing" and record.source == path.name:
+            if record.status == "producing" and record.source == display_name(path):
                 return candidate
             candidate, n = f"{base}-{n}", n + 1
         return candidate

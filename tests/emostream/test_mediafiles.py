@@ -1,11 +1,12 @@
 """Which files are videos, by name: the uploads watcher's and ``analyze FOLDER``'s choice."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 from emostream.errors import ConfigError
-from emostream.mediafiles import expand_folders, videos_in
+from emostream.mediafiles import display_name, display_text, expand_folders, videos_in
 
 
 def touch(folder: Path, *names: str) -> None:
@@ -34,3 +35,13 @@ def test_a_folder_without_a_video_is_a_clear_error(tmp_path: Path) -> None:
     touch(tmp_path / "empty", "readme.md")
     with pytest.raises(ConfigError, match=r"empty: a folder without a video file in it \(looked for .3gp .avi"):
         expand_folders([tmp_path / "empty"])
+
+
+def test_a_name_that_is_not_utf8_is_shown_with_replacement_characters_that_encode() -> None:
+    """Latin-1 out of an old zip: Python reads the byte as a lone surrogate, which Redis's client,
+    a UTF-8 log and OpenCV cannot take."""
+    latin1 = Path(os.fsdecode(b"uploads/R\xe9union.mp4"))
+    assert display_name(latin1) == "R\ufffdunion.mp4"
+    assert display_text(latin1) == "uploads/R\ufffdunion.mp4"
+    assert display_name(Path("会议.mp4")) == "会议.mp4"
+    display_name(latin1).encode("utf-8")  # no UnicodeEncodeError

@@ -212,3 +212,26 @@ def test_the_announced_duration_is_the_video_streams_not_a_longer_audio_tracks(
 def test_matroska_track_tags_are_read_as_mkvmerge_and_ffmpeg_write_them() -> None:
     assert _clock_ms("00:01:02.500000000") == 62_500
     assert _clock_ms("") == _clock_ms("garbage") == 0
+
+
+def test_a_video_whose_file_name_is_not_utf8_opens(tmp_path: Path) -> None:
+    """OpenCV's binding crashes the process (SIGSEGV) on such a name, so this runs in a child."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.conftest import write_video
+
+    latin1 = os.fsdecode(os.fsencode(tmp_path) + b"/R\xe9union.mp4")
+    shutil.move(write_video(tmp_path / "v.mp4", frames=3), latin1)
+    script = (
+        "import os, sys\n"
+        "from emostream.videofile import FrameReader, open_upright\n"
+        "capture = open_upright(os.fsdecode(sys.argv[1].encode('utf-8', 'surrogateescape')))\n"
+        "print(sum(1 for _ in FrameReader(capture, 10.0)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, latin1], capture_output=True, text=True, errors="surrogateescape", check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "3"), done.stderr[-1000:]

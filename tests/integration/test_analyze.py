@@ -110,6 +110,20 @@ def test_a_folder_is_analysed_video_by_video_and_its_other_files_left_alone(tmp_
     assert not (tmp_path / "out" / "notes").exists()
 
 
+def test_a_video_whose_file_name_is_not_utf8_is_analysed_under_a_name_that_is(tmp_path: Path) -> None:
+    """Latin-1 names out of an old zip: OpenCV crashed the producer (SIGSEGV) on them."""
+    from tests.conftest import write_video
+
+    folder = tmp_path / "zip"
+    folder.mkdir()
+    write_video(folder / "plain.mp4", frames=10).rename(os.fsdecode(os.fsencode(folder) + b"/R\xe9union.mp4"))
+    done = run("analyze", str(folder), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert f"{folder}/R\ufffdunion.mp4 -> {tmp_path / 'out' / 'Runion'}" in done.stdout
+    summary = json.loads((tmp_path / "out" / "Runion" / "summary.json").read_text())
+    assert (summary["source"], summary["frames_total"]) == ("R\ufffdunion.mp4", 10)
+
+
 def test_scripts_analyze_takes_paths_from_where_it_is_run(tmp_path: Path) -> None:
     """The README's main command, run from outside the checkout with relative paths."""
     import subprocess
