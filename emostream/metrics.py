@@ -113,6 +113,8 @@ def init_labels(role: str, **build: str) -> None:
         DEAD_LETTERS.labels(reason)
     for outcome in VIDEO_OUTCOMES:
         VIDEOS.labels(outcome)
+    for output in ("video", "camera"):
+        OUTPUT_WRITE_ERRORS.labels(output)
 
 
 def init_camera_labels(camera: str) -> None:

@@ -1,5 +1,6 @@
 """Redis connection helpers: connect with a clear error, create consumer groups idempotently."""
 
+import logging
 from typing import Any, cast
 
 import redis
@@ -9,15 +10,25 @@ from emostream.redact import redact_text, redact_url
 from emostream.schema import Fields
 
 CONNECT_TIMEOUT_S = 5.0  # an unreachable URL fails within this, with a clear message
+WAIT_OUT_AT_START = ("MISCONF", "MASTERDOWN")  # PING's refusals that do not mean a wrong URL or password
+
+log = logging.getLogger(__name__)
 
 
 def connect(url: str) -> "redis.Redis":
-    """A client for ``url`` that has answered PING; raises ServiceError otherwise."""
+    """A client for ``url`` that has answered PING; raises ServiceError otherwise.
+
+    A server that answers but refuses writes for now (MISCONF: it cannot persist, and refuses
+    PING too) is reachable: the service starts and waits it out as it would once running."""
     try:
         client: redis.Redis = redis.Redis.from_url(
             url, socket_connect_timeout=CONNECT_TIMEOUT_S, health_check_interval=30
         )
         client.ping()
+    except redis.ResponseError as exc:
+        if not str(exc).startswith(WAIT_OUT_AT_START):
+            raise ServiceError(f"cannot reach Redis at {redact_url(url)}: {redact_text(str(exc))}") from None
+        log.warning("Redis at %s refuses writes for now (%s)", redact_url(url), redact_text(str(exc)))
     except (redis.RedisError, ValueError) as exc:
         raise ServiceError(f"cannot reach Redis at {redact_url(url)}: {redact_text(str(exc))}") from None
     return client
