@@ -399,7 +399,7 @@ def _status(args: argparse.Namespace) -> int:
             if state is None:
                 print(f"emostream: no camera with id {args.camera!r}", file=sys.stderr)
                 return EXIT_FAILED
-            print(json.dumps(state, indent=1))
+            print(json.dumps(state, indent=1, ensure_ascii=False))
             return EXIT_OK
         ids = [args.video_id] if args.video_id else registry.all_video_ids(client)
         states = []
@@ -412,7 +412,7 @@ def _status(args: argparse.Namespace) -> int:
                 return EXIT_FAILED
             done = registry.results_count(client, video_id)
             states.append({**record.model_dump(), "warnings": record.warnings, "frames_done": done})
-        print(json.dumps(states[0] if args.video_id else states, indent=1))
+        print(json.dumps(states[0] if args.video_id else states, indent=1, ensure_ascii=False))
         return EXIT_OK
 
 
