@@ -13,7 +13,7 @@ import numpy.typing as npt
 from emostream.decoding import DecodeReport
 from emostream.errors import SourceError
 from emostream.mediafiles import display_name, display_text
-from emostream.videofile import FrameReader, announced_length, open_upright, why_unopenable
+from emostream.videofile import FrameReader, announced_length, open_upright, square_pixel_size, why_unopenable
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,10 @@ class FileSource:
     def _probe(self) -> VideoProbe:
         fps = float(self._capture.get(cv2.CAP_PROP_FPS))
         count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        width = int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-        height = int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        width, height = square_pixel_size(self._capture) or (
+            int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )  # as the frames are read: upright, square pixels
         if width <= 0 or height <= 0:
             raise SourceError(f"{self.name}: no video stream")
         return VideoProbe(fps if math.isfinite(fps) and fps > 0 else 0.0, max(count, 0), width, height)

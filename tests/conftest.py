@@ -128,6 +128,28 @@ def write_variable_rate_video(path: Path, times_ms: list[int], size: tuple[int, 
     return path
 
 
+def write_anamorphic_video(path: Path, frames: int, stored: tuple[int, int] = (120, 90), fps: float = 10.0) -> Path:
+    """An MPEG-4 video stored at ``stored`` with pixels 4:3 as wide as they are tall (HDV's 1440x1080
+    shown at 16:9, in small): a white disc on black, which players show round at 4/3 the width."""
+    import fractions
+
+    import av
+
+    width, height = stored
+    image = np.zeros((height, width, 3), np.uint8)
+    # Round as shown: an ellipse 3/4 as wide as tall in stored pixels.
+    cv2.ellipse(image, (width // 2, height // 2), (round(height * 0.3 * 3 / 4), round(height * 0.3)), 0, 0, 360,
+                (255, 255, 255), -1)  # fmt: skip
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=fractions.Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height = stored
+        stream.codec_context.sample_aspect_ratio = fractions.Fraction(4, 3)
+        for _ in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+    return path
+
+
 def write_damaged_video(path: Path, frames: int, damaged: range, fps: float = 10.0) -> Path:
     """An MJPEG AVI of moving gradient frames whose ``damaged`` packets are overwritten with bytes no
     decoder accepts, in place: the file's index and every other frame stay intact."""

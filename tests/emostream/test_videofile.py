@@ -17,6 +17,7 @@ from emostream.videofile import (
     _clock_ms,
     announced_length,
     open_upright,
+    square_pixel_size,
 )
 from tests.conftest import write_damaged_video, write_variable_rate_video
 
@@ -235,3 +236,17 @@ def test_a_video_whose_file_name_is_not_utf8_opens(tmp_path: Path) -> None:
         [sys.executable, "-c", script, latin1], capture_output=True, text=True, errors="surrogateescape", check=False
     )
     assert (done.returncode, done.stdout.strip()) == (0, "3"), done.stderr[-1000:]
+
+
+def test_an_anamorphic_video_is_read_with_square_pixels_as_players_show_it(tmp_path: Path) -> None:
+    """HDV and AVCHD store 1440x1080 for 16:9, DV and DVD 720x576: read as stored, faces are squeezed."""
+    from tests.conftest import write_anamorphic_video, write_video
+
+    capture = open_upright(write_anamorphic_video(tmp_path / "hdv.mp4", frames=3))
+    assert square_pixel_size(capture) == (160, 90)
+    images = [image for _, image in FrameReader(capture, nominal_fps=10.0)]
+    assert [image.shape for image in images] == [(90, 160, 3)] * 3
+    disc = images[0][:, :, 0] > 128
+    rows, columns = np.nonzero(disc)
+    assert np.ptp(columns) == pytest.approx(np.ptp(rows), abs=2)  # round again
+    assert square_pixel_size(open_upright(write_video(tmp_path / "square.mp4", frames=2))) is None

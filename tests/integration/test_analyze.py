@@ -124,6 +124,22 @@ def test_a_video_whose_file_name_is_not_utf8_is_analysed_under_a_name_that_is(tm
     assert (summary["source"], summary["frames_total"]) == ("R\ufffdunion.mp4", 10)
 
 
+def test_an_anamorphic_video_is_analysed_and_rendered_with_square_pixels(tmp_path: Path) -> None:
+    """As players show it: the render had kept the stored 1440x1080 of a 16:9 HDV clip, shown 4:3."""
+    import av
+
+    from tests.conftest import write_anamorphic_video
+
+    video = write_anamorphic_video(tmp_path / "hdv.mp4", frames=10)
+    done = run("analyze", str(video), "--out", str(tmp_path / "out"), "--render")
+    assert done.returncode == 0, done.stderr
+    timeline = json.loads((tmp_path / "out" / "hdv" / "timeline.json").read_text())
+    assert (timeline["width"], timeline["height"]) == (160, 90)
+    with av.open(str(tmp_path / "out" / "hdv" / "annotated.mp4")) as rendered:
+        stream = rendered.streams.video[0]
+        assert (stream.width, stream.height, stream.sample_aspect_ratio in (None, 1)) == (160, 90, True)
+
+
 def test_scripts_analyze_takes_paths_from_where_it_is_run(tmp_path: Path) -> None:
     """The README's main command, run from outside the checkout with relative paths."""
     import subprocess
