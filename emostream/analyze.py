@@ -202,7 +202,8 @@ def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], s
                 logs = options.out_dir / "logs"
                 raise ServiceError(f"no progress for {STALL_TIMEOUT_S:.0f} s; see the logs in {logs}")
             registry.wait_for_event(events, POLL_S)
-    finally:
+    finally:  # stopped, failed or done: no producer outlives the job (with --redis-url, one would wait for ever)
+        _stop([job.process for job in jobs if job.process is not None])
         if events is not None:
             events.close()
         client.close()

@@ -22,9 +22,11 @@ import json
 import logging
 import os
 import re
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
@@ -63,9 +65,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EmostreamError as exc:
         print(f"emostream: {redact_text(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
+    except Stopped as exc:
+        print(f"emostream: stopped by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:  # services handle SIGINT themselves; this is analyze, status and the like
         print("emostream: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a closed terminal or SSH session) to ``analyze``: unwound as Ctrl-C is, so
+    its services, producers and embedded server are stopped rather than left running."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop_on_termination() -> None:
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        raise Stopped(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, stop)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -465,6 +487,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from emostream.mediafiles import expand_folders
     from emostream.spawn import FORK_SERVER_LOG, start_fork_server
 
+    _stop_on_termination()
     videos = expand_folders(args.videos)
     logs = _output_folder(_output_folder(args.out) / "logs")
     # First: it imports the services' libraries while this process imports the rest of its own.

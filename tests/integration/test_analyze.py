@@ -248,6 +248,46 @@ def test_ctrl_c_stops_every_process_and_says_so(tmp_path: Path) -> None:
     assert _group_members(analyze.pid) == []
 
 
+@pytest.mark.parametrize("signum", [15, 1])  # SIGTERM (kill, timeout, systemd); SIGHUP (a closed terminal or SSH)
+def test_a_signal_to_analyze_alone_stops_its_services_and_server_too(signum: int, tmp_path: Path) -> None:
+    """Only analyze gets it (unlike Ctrl-C, which the whole group gets): it had died at once and
+    left its services, the fork server and the embedded server running for ever."""
+    import re
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    from tests.conftest import VIDEOS, require_shared
+    from tests.integration.processes import command, wait_for
+
+    video = require_shared(VIDEOS / "fer_woman2.mp4")
+    out = tmp_path / "out"
+    with (tmp_path / "stderr.txt").open("wb") as stderr:
+        analyze = subprocess.Popen(
+            command("analyze", str(video), "--every-frame", "--out", str(out)),
+            stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+        )  # fmt: skip
+    try:
+        worker_log = out / "logs" / "worker-1.log"
+        wait_for(lambda: worker_log.exists() and "batch of" in worker_log.read_text(), 120, "the first batch")
+        analyze.send_signal(signum)
+        assert analyze.wait(timeout=60) == 128 + signum
+    finally:
+        if analyze.poll() is None:
+            os.killpg(analyze.pid, signal.SIGKILL)
+    said = (tmp_path / "stderr.txt").read_text()
+    assert f"emostream: stopped by {signal.Signals(signum).name}" in said
+    assert "Traceback" not in said
+    deadline = time.monotonic() + 30
+    while _group_members(analyze.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _group_members(analyze.pid) == []
+    port = int(re.findall(r"started valkey-server on port (\d+)", said)[0])  # a group of its own
+    with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass
+
+
 def _group_members(group: int) -> list[str]:
     members = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
