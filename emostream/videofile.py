@@ -84,6 +84,11 @@ def square_pixel_size(capture: "cv2.VideoCapture") -> tuple[int, int] | None:
     return max(1, round(width * ratio)), height
 
 
+def _resized(image: "cv2.typing.MatLike", size: tuple[int, int]) -> "cv2.typing.MatLike":
+    shrinking = size[0] * size[1] < image.shape[0] * image.shape[1]
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
 class FrameClock:
     """The presentation time of each frame read, in ms from the stream's start.
 
@@ -104,11 +109,6 @@ class FrameClock:
             self.untimed += 1
             self.previous_ms = self.previous_ms + self.interval_ms if math.isfinite(self.previous_ms) else 0.0
         return self.previous_ms
-
-
-def _resized(image: "cv2.typing.MatLike", size: tuple[int, int]) -> "cv2.typing.MatLike":
-    shrinking = size[0] * size[1] < image.shape[0] * image.shape[1]
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 class Announced(NamedTuple):
