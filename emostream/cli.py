@@ -163,6 +163,10 @@ def _add_watch(commands: Any) -> None:
     p.add_argument("uploads", type=Path, help="folder to watch; done files move to processed/ or failed/")
     p.add_argument("--poll-s", type=float, default=2.0, help="seconds between scans (default 2)")
     p.add_argument("--once", action="store_true", help="exit when no upload is waiting")
+    p.add_argument(
+        "--settle-s", type=float, default=60.0,
+        help="a file that cannot be read yet is retried until it has been still this long (default 60)",
+    )  # fmt: skip
     p.add_argument("--check", action="store_true", help="exit 0 if this host's watcher is healthy, else 1")
     _redis_flag(p)
     _metrics_flags(p)
@@ -364,7 +368,8 @@ def _watch(args: argparse.Namespace) -> int:
     with _connect(settings.redis_url) as client:  # closed however the service ends
         if args.check:
             return _report_health(check_health(client, "producer", None))
-        watcher = UploadWatcher(settings, client, args.uploads, args.poll_s, start_metrics(settings, "producer"))
+        metrics = start_metrics(settings, "producer")
+        watcher = UploadWatcher(settings, client, args.uploads, args.poll_s, metrics, settle_s=args.settle_s)
         install_stop_handlers(watcher.request_stop)
         stats = watcher.run(once=args.once)
         print(json.dumps({"processed": stats.processed, "failed": stats.failed}))

@@ -1,14 +1,19 @@
 """Watching an uploads folder: each video dropped in is analysed once, then moved aside.
 
 A file is taken once its size and modification time have not changed for one poll
-interval, so an upload still being copied is left alone. When its frames are all
-sent it moves to ``UPLOADS/processed/`` (the aggregator writes its timeline); a file
-that cannot be read moves to ``UPLOADS/failed/`` with the reason beside it in
-``NAME.error.txt``. If Redis is lost the file stays where it is and is retried
-after back-off; a restarted watcher resumes a half-sent video under the same id.
+interval, so an upload still being copied is left alone. A copy can stall for longer
+than that (a network share): a file that cannot be opened as a video yet, and was
+written to within ``settle_s``, is left in place and tried again (an MP4 from a phone or
+camera has its index at the end, so a partial one cannot be opened). When its frames
+are all sent it moves to ``UPLOADS/processed/`` (the aggregator writes its timeline); a
+file that cannot be read, and has been still for ``settle_s``, moves to
+``UPLOADS/failed/`` with the reason beside it in ``NAME.error.txt``. If Redis is lost
+the file stays where it is and is retried after back-off; a restarted watcher resumes a
+half-sent video under the same id.
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,10 +27,12 @@ from emostream.mediafiles import display_name, videos_in
 from emostream.redact import redact_text
 from emostream.settings import ProducerSettings
 from producer.producer import FileProducer
+from producer.source import FileSource
 
 log = logging.getLogger(__name__)
 
 PROCESSED_DIR, FAILED_DIR = "processed", "failed"
+SETTLE_S = 60.0  # an unreadable file written to this recently may still be arriving (watch --settle-s)
 
 
 @dataclass
@@ -44,11 +51,15 @@ class UploadWatcher:
         uploads: Path,
         poll_s: float = 2.0,
         liveness: m.Liveness | None = None,
+        *,
+        settle_s: float = SETTLE_S,
     ) -> None:
         self.settings = settings
         self.client = client
         self.uploads = uploads
         self.poll_s = poll_s
+        self.settle_s = settle_s
+        self._not_ready: set[Path] = set()  # unreadable files left in place while they may be arriving
         self.name = consumer_name()
         self.liveness = liveness or m.Liveness()
         self.liveness.report = self._report_health
@@ -93,6 +104,8 @@ class UploadWatcher:
         return stable
 
     def process(self, path: Path) -> None:
+        if self._may_still_be_arriving(path):
+            return
         video_id = self._video_id(path)
         log.info("upload %s: analysing as video %s", display_name(path), video_id)
         try:
@@ -112,6 +125,23 @@ class UploadWatcher:
             video_id,
             PROCESSED_DIR,
         )
+
+    def _may_still_be_arriving(self, path: Path) -> bool:
+        """A file that cannot be opened as a video yet but was written to within ``settle_s``: left
+        for a later poll (checked before anything is registered, so Redis sees one attempt)."""
+        try:
+            FileSource(path).close()
+        except SourceError as exc:
+            if time.time() - path.stat().st_mtime < self.settle_s:
+                if path not in self._not_ready:
+                    log.warning(
+                        "upload %s: %s; left in place, as it may still be arriving: tried again until it "
+                        "has been still for %.0f s", display_name(path), exc, self.settle_s,
+                    )  # fmt: skip
+                    self._not_ready.add(path)
+                return True
+        self._not_ready.discard(path)
+        return False
 
     def _video_id(self, path: Path) -> str:
         """The file's readable id; a half-sent video of the same file keeps its id (resume)."""

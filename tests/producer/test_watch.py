@@ -1,6 +1,8 @@
 """The uploads watcher on a real redis-server: stable files only, once each, bad files set aside."""
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 import redis
@@ -23,6 +25,7 @@ def test_videos_are_sent_once_and_bad_files_set_aside_with_the_reason(
     clip = write_video(tmp_path / "clip.mp4", frames=12)
     shutil.copy(clip, uploads / "a clip.mp4")
     (uploads / "bad.mp4").write_bytes(b"\x00not a video" * 100)
+    os.utime(uploads / "bad.mp4", (time.time() - 120, time.time() - 120))  # still for two minutes: not arriving
     (uploads / "notes.txt").write_text("not a video suffix: left alone")
 
     stats = watcher(redis_url, real_redis, uploads).run(once=True)
@@ -56,3 +59,32 @@ def test_a_file_still_being_written_is_not_taken(redis_url: str, real_redis: "re
         fh.write(b"y" * 100)
     assert w.stable_uploads() == []  # changed since the last poll
     assert w.stable_uploads() == [growing]  # unchanged for one poll
+
+
+def test_a_copy_that_stalls_longer_than_a_poll_is_left_in_place_until_it_is_whole(
+    redis_url: str, real_redis: "redis.Redis", tmp_path: Path
+) -> None:
+    """An MP4 has its index at the end, so the first part of one cannot be opened: it was moved to
+    failed/ while the copy went on writing into it there."""
+    uploads = tmp_path / "uploads"
+    for folder in ("processed", "failed"):  # as run() makes them
+        (uploads / folder).mkdir(parents=True)
+    whole = write_video(tmp_path / "clip.mp4", frames=12).read_bytes()
+    arriving = uploads / "clip.mp4"
+    arriving.write_bytes(whole[: len(whole) // 2])
+    w = watcher(redis_url, real_redis, uploads)
+    assert w.stable_uploads() == []
+    assert w.stable_uploads() == [arriving]  # the copy has stalled for a poll
+    w.process(arriving)
+    assert arriving.exists()
+    assert list((uploads / "failed").iterdir()) == []
+    assert registry.read(real_redis, "clip") is None  # nothing registered for it yet
+    with arriving.open("ab") as fh:  # the copy goes on
+        fh.write(whole[len(whole) // 2 :])
+    w.stable_uploads()
+    w.process(*w.stable_uploads())
+    assert w.stats.processed == ["clip"]
+    assert (uploads / "processed" / "clip.mp4").read_bytes() == whole
+    record = registry.read(real_redis, "clip")
+    assert record is not None
+    assert record.frames_expected == 12
