@@ -212,6 +212,18 @@ def _whole_number(text: str) -> int:
     return int(text) if text.isdigit() else 0
 
 
+def container_problem(path: Path) -> str | None:
+    """Why FFmpeg cannot read ``path`` as a video (None: it can), asked quietly: OpenCV would print
+    its warnings each time (the uploads watcher asks every poll while a copy may be arriving)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return None if container.streams.video else "it has no video stream"
+    except av.FFmpegError as exc:
+        return f"FFmpeg says: {exc.strerror or type(exc).__name__}"
+
+
 def why_unopenable(path: Path) -> str:
     """What FFmpeg makes of a file OpenCV would not open: the reason a user can act on."""
     import av

@@ -26,8 +26,8 @@ from emostream.lifecycle import Backoff, consumer_name, report_health, sleep_unl
 from emostream.mediafiles import display_name, videos_in
 from emostream.redact import redact_text
 from emostream.settings import ProducerSettings
+from emostream.videofile import container_problem
 from producer.producer import FileProducer
-from producer.source import FileSource
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +129,15 @@ class UploadWatcher:
     def _may_still_be_arriving(self, path: Path) -> bool:
         """A file that cannot be opened as a video yet but was written to within ``settle_s``: left
         for a later poll (checked before anything is registered, so Redis sees one attempt)."""
-        try:
-            FileSource(path).close()
-        except SourceError as exc:
-            if time.time() - path.stat().st_mtime < self.settle_s:
-                if path not in self._not_ready:
-                    log.warning(
-                        "upload %s: %s; left in place, as it may still be arriving: tried again until it "
-                        "has been still for %.0f s", display_name(path), exc, self.settle_s,
-                    )  # fmt: skip
-                    self._not_ready.add(path)
-                return True
+        problem = container_problem(path)
+        if problem is not None and time.time() - path.stat().st_mtime < self.settle_s:
+            if path not in self._not_ready:
+                log.warning(
+                    "upload %s: not readable yet (%s); left in place, as it may still be arriving: tried "
+                    "again until it has been still for %.0f s", display_name(path), problem, self.settle_s,
+                )  # fmt: skip
+                self._not_ready.add(path)
+            return True
         self._not_ready.discard(path)
         return False
 
