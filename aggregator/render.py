@@ -32,7 +32,7 @@ from aggregator.segments import Segment
 from aggregator.writers import write_atomic
 from emostream.errors import SourceError
 from emostream.labels import EMOTION_COLORS, EMOTIONS
-from emostream.videofile import FrameReader, announced_length, open_upright
+from emostream.videofile import Announced, FrameReader, announced_length, open_upright
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,12 @@ class RenderStats:
 def render_video(source: Path, folder: Path, blur_faces: bool = False) -> RenderStats:
     """Write ``folder/annotated.mp4`` from ``source`` and ``folder/timeline.json``; refresh report.html."""
     timeline = _read_json(folder / "timeline.json")
-    _refuse_another_video(source, folder, _length_differs(source, _read_json(folder / "summary.json")))
+    stated = announced_length(source)  # also the exact frame rate, so the render keeps its timing
+    _refuse_another_video(source, folder, _length_differs(stated, _read_json(folder / "summary.json")))
     capture = open_upright(str(source))
     if not capture.isOpened():
         raise SourceError(f"cannot open {source} to render it")
-    fps = _source_rate(source) or Fraction(capture.get(cv2.CAP_PROP_FPS) or timeline.get("source_fps") or 25)
+    fps = stated.rate or Fraction(capture.get(cv2.CAP_PROP_FPS) or timeline.get("source_fps") or 25)
     sampled, reader = _SampledFaces(timeline, 1000 / float(fps)), FrameReader(capture, float(fps))
     target = folder / "annotated.mp4"
     partial = folder / ".annotated.mp4.tmp"
@@ -158,11 +159,10 @@ def _bars(image: Image, smoothed: dict[str, float], x: int, y: int) -> None:
             )
 
 
-def _length_differs(source: Path, summary: dict[str, Any]) -> str | None:
-    """How ``source``'s stated length differs from the analysed video's (None: alike, or unknown)."""
+def _length_differs(now: Announced, summary: dict[str, Any]) -> str | None:
+    """How the source's stated length differs from the analysed video's (None: alike, or unknown)."""
     analysed = summary.get("decoding") or {}
     was_ms, was_frames = analysed.get("announced_ms", 0), analysed.get("announced_frames", 0)
-    now = announced_length(source)
     if was_frames and now.frames and now.frames != was_frames:
         return f"{now.frames} frames long, not {was_frames}"
     if was_ms and now.ms and abs(round(now.ms) - was_ms) > 1:  # the summary keeps whole ms
@@ -182,16 +182,6 @@ def _refuse_another_video(source: Path, folder: Path, difference: str | None) ->
             f"{source} is not the video analysed as {folder.name}: it is {difference}. "
             "Render the file that was analysed, or analyse this one first"
         )
-
-
-def _source_rate(source: Path) -> Fraction | None:
-    """The source's exact frame rate (30000/1001, not 29.97), so the render keeps its timing."""
-    try:
-        with av.open(str(source)) as container:
-            rate = container.streams.video[0].average_rate
-    except (av.FFmpegError, IndexError):
-        return None
-    return Fraction(rate) if rate else None
 
 
 def _video_stream(container: Any, image: Image, fps: Fraction) -> Any:

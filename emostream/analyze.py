@@ -69,6 +69,7 @@ class VideoJob:
     done: bool = False
     frames_done: int = 0  # frames with a result, as the progress line last read them
     counted: bool = False  # finished, and its frames_done read since: not read again
+    record: registry.VideoRecord | None = None  # as last read, once its producer has started
     progress: str = ""  # its part of the progress line
     warnings: list[str] = field(default_factory=list)  # a damaged or truncated source's
 
@@ -219,13 +220,13 @@ def _advance_producers(
     cost a folder of short clips up to ``POLL_S`` a video."""
     for job in jobs:
         if job.process is not None and job.process.poll() not in (None, 0) and job.error is None:
-            record = registry.read(client, job.video_id)
+            record = job.record = registry.read(client, job.video_id)
             job.error = (
                 record.error if record and record.error else None
             ) or f"producer exited with {job.process.returncode}"
             job.done = True
         elif job.process is not None and not job.done and job.error is None:
-            record = registry.read(client, job.video_id)
+            record = job.record = registry.read(client, job.video_id)
             job.sent = record is not None and record.status != "producing"
             job.done = record is not None and record.status in ("complete", "partial")
             job.warnings = record.warnings if record is not None else []
@@ -316,7 +317,7 @@ class _Progress:
     @staticmethod
     def _read(client: Any, job: VideoJob) -> None:
         finished = job.done or job.error is not None  # read once more after, for the final count
-        record = registry.read(client, job.video_id)
+        record = job.record  # as _advance_producers read it just before
         job.frames_done = registry.results_count(client, job.video_id) if record else 0
         total = (
             record.frames_expected

@@ -6,11 +6,11 @@ from typing import Any, cast
 import redis
 
 from emostream.errors import ServiceError
+from emostream.lifecycle import recoverable
 from emostream.redact import redact_text, redact_url
 from emostream.schema import Fields
 
 CONNECT_TIMEOUT_S = 5.0  # an unreachable URL fails within this, with a clear message
-WAIT_OUT_AT_START = ("MISCONF", "MASTERDOWN")  # PING's refusals that do not mean a wrong URL or password
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def connect(url: str) -> "redis.Redis":
         )
         client.ping()
     except redis.ResponseError as exc:
-        if not str(exc).startswith(WAIT_OUT_AT_START):
+        if not recoverable(exc):
             raise ServiceError(f"cannot reach Redis at {redact_url(url)}: {redact_text(str(exc))}") from None
         log.warning("Redis at %s refuses writes for now (%s)", redact_url(url), redact_text(str(exc)))
     except (redis.RedisError, ValueError) as exc:

@@ -26,6 +26,7 @@ import logging
 import math
 import tempfile
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
@@ -112,10 +113,11 @@ class FrameClock:
 
 
 class Announced(NamedTuple):
-    """What a container states of its video stream; 0 for what it does not."""
+    """What a container states of its video stream; 0 (None) for what it does not."""
 
     ms: float
     frames: int
+    rate: Fraction | None = None  # the exact average frame rate (30000/1001, not 29.97)
 
 
 class FrameReader:
@@ -170,7 +172,7 @@ class FrameReader:
 
 
 def announced_length(path: Path) -> Announced:
-    """The video stream's duration and frame count as the container states them.
+    """The video stream's duration, frame count and frame rate as the container states them.
 
     Only the video stream's own duration: a container's also covers an audio track that may run
     longer, which would read as a truncated video. Matroska and WebM state it in a per-track tag
@@ -192,7 +194,7 @@ def announced_length(path: Path) -> Announced:
                 ms = 0.0
             if not ms and container.duration is not None and len(container.streams) == 1:
                 ms = container.duration / 1000  # microseconds
-            return Announced(ms, frames)
+            return Announced(ms, frames, Fraction(stream.average_rate) if stream.average_rate else None)
     except (av.FFmpegError, IndexError) as exc:
         log.debug("%s: no duration from the container (%s)", path.name, exc)
     return Announced(0.0, 0)

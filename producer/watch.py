@@ -129,8 +129,9 @@ class UploadWatcher:
     def _may_still_be_arriving(self, path: Path) -> bool:
         """A file that cannot be opened as a video yet but was written to within ``settle_s``: left
         for a later poll (checked before anything is registered, so Redis sees one attempt)."""
-        problem = container_problem(path)
-        if problem is not None and time.time() - path.stat().st_mtime < self.settle_s:
+        recent = time.time() - path.stat().st_mtime < self.settle_s  # a stat first: most files sat still
+        problem = container_problem(path) if recent else None
+        if problem is not None:
             if path not in self._not_ready:
                 log.warning(
                     "upload %s: not readable yet (%s); left in place, as it may still be arriving: tried "

@@ -109,6 +109,7 @@ def test_the_progress_of_a_folder_of_videos_is_a_count_and_the_videos_under_way(
         registry.register(client, job.video_id, frames_sent=4)
         registry.update(client, job.video_id, status=status)
         job.process = object()  # type: ignore[assignment]  # started: only its state is read here
+        job.record = registry.read(client, job.video_id)  # as _advance_producers reads it, before the line
     client.hset(keys.video_results_key("a"), mapping={str(i): "{}" for i in range(4)})
     jobs[0].done, jobs[1].error = True, "b.mp4: not a readable video"
     stream = io.StringIO()
@@ -134,6 +135,7 @@ def test_a_few_videos_are_each_shown_finished_or_not() -> None:
     registry.register(client, "a", frames_sent=2)
     registry.update(client, "a", status="complete", frames_expected=2)
     jobs[0].process, jobs[0].done = object(), True  # type: ignore[assignment]
+    jobs[0].record = registry.read(client, "a")  # as _advance_producers reads it, before the line
     stream = io.StringIO()
     _Progress(stream).show(client, jobs)
     assert "] a: 0/2 complete | b: 0/? waiting\n" in stream.getvalue()
