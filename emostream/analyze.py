@@ -20,10 +20,11 @@ from typing import IO, Any
 
 from emostream import registry
 from emostream.errors import ServiceError
+from emostream.lifecycle import FULL_HINT
 from emostream.localserver import LocalServer, embedded_server_binary
 from emostream.mediafiles import display_text
 from emostream.modelstore import yunet_or_fallback
-from emostream.redisconn import connect
+from emostream.redisconn import connect, memory_state
 from emostream.settings import ProducerSettings, WorkerSettings
 from emostream.spawn import ServiceProcess
 
@@ -201,7 +202,7 @@ def _produce_and_wait(options: AnalyzeOptions, url: str, jobs: list[VideoJob], s
                 last_change, last_seen = time.monotonic(), done_frames
             elif time.monotonic() - last_change > STALL_TIMEOUT_S:
                 logs = options.out_dir / "logs"
-                raise ServiceError(f"no progress for {STALL_TIMEOUT_S:.0f} s; see the logs in {logs}")
+                raise ServiceError(f"no progress for {STALL_TIMEOUT_S:.0f} s{_full(client)}; see the logs in {logs}")
             registry.wait_for_event(events, POLL_S)
     finally:  # stopped, failed or done: no producer outlives the job (with --redis-url, one would wait for ever)
         _stop([job.process for job in jobs if job.process is not None])
@@ -221,9 +222,10 @@ def _advance_producers(
     for job in jobs:
         if job.process is not None and job.process.poll() not in (None, 0) and job.error is None:
             record = job.record = registry.read(client, job.video_id)
-            job.error = (
-                record.error if record and record.error else None
-            ) or f"producer exited with {job.process.returncode}"
+            log = _producer_log(options, job)
+            job.error = (record.error if record and record.error else None) or (
+                f"producer exited with {job.process.returncode}: {_last_line(log)} (log: {log})"
+            )
             job.done = True
         elif job.process is not None and not job.done and job.error is None:
             record = job.record = registry.read(client, job.video_id)
@@ -235,9 +237,18 @@ def _advance_producers(
     running = [job for job in jobs if job.process is not None and job.process.poll() is None and not job.sent]
     if not running and queue:
         job = queue.pop(0)
-        logs = options.out_dir / "logs" / f"producer-{job.video_id}.log"
         args = ["produce", str(job.path), "--video-id", job.video_id, "--replace"]
-        job.process = _spawn(args, url, logs, _producer_env(options.producer))
+        job.process = _spawn(args, url, _producer_log(options, job), _producer_env(options.producer))
+
+
+def _full(client: Any) -> str:
+    """Why nothing moves, when it is that Redis (given with --redis-url) is full: its maxmemory is reached."""
+    state = memory_state(client)
+    return f": Redis is full ({state.describe()}); {FULL_HINT}" if state is not None and state.full else ""
+
+
+def _producer_log(options: AnalyzeOptions, job: VideoJob) -> Path:
+    return options.out_dir / "logs" / f"producer-{job.video_id}.log"
 
 
 def _check_services(services: list[ServiceProcess], logs: Path) -> None:

@@ -80,15 +80,42 @@ class Backoff:
 # Replies to wait out rather than die of: our streams or groups went away (a restarted server, a
 # deleted camera stream while we blocked on it: recover() recreates what we read from), or the
 # server refuses writes for now: it cannot persist (MISCONF: its disk is full, and it refuses even
-# PING), it was made a replica in a failover (READONLY), or its primary is down (MASTERDOWN).
-RECOVERABLE_REPLIES = ("NOGROUP", "UNBLOCKED", "MISCONF", "READONLY", "MASTERDOWN")
+# PING), it was made a replica in a failover (READONLY), its primary is down (MASTERDOWN), or it is
+# full (OOM: past its maxmemory, it refuses whatever adds data until something is deleted).
+RECOVERABLE_REPLIES = ("NOGROUP", "UNBLOCKED", "MISCONF", "READONLY", "MASTERDOWN", "OOM")
+# redis-py raises some of these as classes of their own, their code cut from the message.
+_RECOVERABLE_CLASSES = (
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.MasterDownError,
+    redis.exceptions.OutOfMemoryError,
+)
 _REPLY_CODE = re.compile(r"(?:.* of pipeline caused error: )?([A-Z]+)\b")  # a pipeline's names the command first
+FULL_HINT = "raise its maxmemory, or let finished videos' state expire sooner (EMO_RESULTS_TTL_S)"
 
 
 def recoverable(exc: redis.ResponseError) -> bool:
     """Whether the reply is one to wait out (``RECOVERABLE_REPLIES``), alone or inside a pipeline's error."""
+    if isinstance(exc, _RECOVERABLE_CLASSES):
+        return True
     match = _REPLY_CODE.match(str(exc))
     return match is not None and match.group(1) in RECOVERABLE_REPLIES
+
+
+def is_full(exc: redis.RedisError) -> bool:
+    """Whether Redis refused a write for want of memory (past ``maxmemory``, policy ``noeviction``).
+
+    The command was not run; a transaction (MULTI/EXEC) so refused ran none of its commands."""
+    return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
+        isinstance(exc, redis.ResponseError) and (match := _REPLY_CODE.match(str(exc))) is not None
+        and match.group(1) == "OOM"
+    )  # fmt: skip
+
+
+def describe_outage(exc: redis.RedisError) -> str:
+    """What a log line says of a reply or lost connection being waited out (URLs redacted)."""
+    if is_full(exc):
+        return f"Redis is full (it refuses new data past its maxmemory): waiting for room; {FULL_HINT}"
+    return f"Redis unavailable ({redact_text(str(exc))})"
 
 
 def run_loop(step: Callable[[], bool], recover: Callable[[], None], stopping: Callable[[], bool], what: str) -> None:
@@ -113,7 +140,7 @@ def run_loop(step: Callable[[], bool], recover: Callable[[], None], stopping: Ca
                 raise
             ready = False
             delay = backoff.next_delay()
-            log.warning("%s: Redis unavailable (%s); retrying in %.1f s", what, redact_text(str(exc)), delay)
+            log.warning("%s: %s; retrying in %.1f s", what, describe_outage(exc), delay)
             sleep_unless(stopping, delay)
 
 

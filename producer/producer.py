@@ -10,9 +10,11 @@ same transaction as the frames, so a killed producer resumes without gaps or dup
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import cv2
 import numpy as np
@@ -23,9 +25,11 @@ from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import ConfigError, ServiceError, SourceError
 from emostream.framecodec import encode_i420
+from emostream.lifecycle import Backoff, describe_outage, is_full
 from emostream.mediafiles import display_name
 from emostream.preprocess import downscale
 from emostream.redact import redact_text
+from emostream.redisconn import memory_state
 from emostream.schema import Frame, FrameMeta, PictureSize, encode_frame
 from emostream.settings import ProducerSettings
 from producer.sampling import Sampler, plan_sampling
@@ -37,6 +41,12 @@ PUSH_CHUNK_FRAMES = 8  # frames per pipelined XADD round trip
 FRAME_ENCODING_NAMES = {"jpeg": "JPEG", "i420": "raw I420"}
 MIN_JPEG_QUALITY = 50  # below this, faces blur; shrink the frame instead
 MIN_SIDE_PX = 64
+# Of a Redis with a maxmemory, waiting frames may fill this share: the rest is room for the results
+# and state that drain them. Frames up to the limit would leave workers unable to store a result,
+# so none could be deleted: the pipeline would stop for good.
+FRAMES_MEMORY_SHARE = 0.75
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,8 @@ class FileProducer:
         self._pending: list[Frame] = []
         self._sent_so_far = 0
         self._backlog_limit = settings.backlog_max_frames
+        self._ask_memory = True  # until the server turns out not to answer INFO memory
+        self._said_memory = False
 
     def produce(self, path: Path, video_id: str) -> ProduceReport:
         """Send every sampled frame of ``path``; registers the video, failed ones included.
@@ -84,7 +96,8 @@ class FileProducer:
         try:
             source = FileSource(path)
         except SourceError as exc:
-            registry.register(self.client, video_id, source=display_name(path), status="failed", error=str(exc))
+            failed = {"source": display_name(path), "status": "failed", "error": str(exc)}
+            self._while_full(partial(registry.register, self.client, video_id, **failed))
             m.VIDEOS.labels("failed").inc()
             raise
         try:
@@ -111,13 +124,13 @@ class FileProducer:
         s = self.settings
         plan = plan_sampling(source.probe.fps, s.fps, s.max_fps, s.every_frame)
         if resume_after is None:
-            registry.register(
-                self.client, video_id,
+            self._while_full(partial(
+                registry.register, self.client, video_id,
                 source=source.name, source_kind="file",
                 source_fps=plan.source_fps, sample_fps=plan.sample_fps,
                 width=source.probe.width, height=source.probe.height, frame_side_px=s.max_frame_side_px,
                 duration_s=round(source.probe.duration_s, 3), last_index=-1,
-            )  # fmt: skip
+            ))  # fmt: skip
             m.VIDEOS.labels("started").inc()
         last = -1 if resume_after is None else resume_after
         log.info("%s: sending %s frames at %.2f fps", video_id, FRAME_ENCODING_NAMES[s.frame_encoding], plan.sample_fps)
@@ -135,14 +148,13 @@ class FileProducer:
                         self._queue(self._frame(video_id, index, t_ms, image), sent)
                 read_started = time.perf_counter()
         except SourceError as exc:
-            registry.update(self.client, video_id, status="failed", error=str(exc))
+            self._while_full(partial(registry.update, self.client, video_id, status="failed", error=str(exc)))
             m.VIDEOS.labels("failed").inc()
             raise
         self._flush()
         assert source.report is not None  # frames() ran to its end
-        registry.update(
-            self.client, video_id, status="produced", frames_sent=sent, frames_expected=sent, **asdict(source.report)
-        )
+        produced = {"status": "produced", "frames_sent": sent, "frames_expected": sent, **asdict(source.report)}
+        self._while_full(partial(registry.update, self.client, video_id, **produced))
         seconds = time.monotonic() - started
         decoded = source.report.frames_decoded
         log.info("%s: sent %d of %d frames at %.2f fps in %.1f s", video_id, sent, decoded, plan.sample_fps, seconds)
@@ -176,8 +188,14 @@ class FileProducer:
         """Push the queued frames and record progress in one transaction: a resume never repeats or skips."""
         if not self._pending:
             return
-        self._wait_for_backlog()
+        self._wait_for_backlog(sum(len(frame.payload) for frame in self._pending))
         started = time.perf_counter()
+        self._while_full(self._push_pending)
+        m.STAGE_SECONDS.labels("publish_frames").observe(time.perf_counter() - started)
+        m.FRAMES_PRODUCED.labels("file").inc(len(self._pending))
+        self._pending.clear()
+
+    def _push_pending(self) -> None:
         video_id = self._pending[0].meta.video_id
         with self.client.pipeline(transaction=True) as pipe:
             for frame in self._pending:
@@ -190,16 +208,46 @@ class FileProducer:
             }
             pipe.hset(keys.video_key(video_id), mapping=progress)  # type: ignore[arg-type]
             pipe.execute()
-        m.STAGE_SECONDS.labels("publish_frames").observe(time.perf_counter() - started)
-        m.FRAMES_PRODUCED.labels("file").inc(len(self._pending))
-        self._pending.clear()
 
-    def _wait_for_backlog(self) -> None:
+    def _wait_for_backlog(self, chunk_bytes: int) -> None:
+        """Wait while the frames stream is at its limit, or while the next chunk would take Redis's memory
+        past ``FRAMES_MEMORY_SHARE`` of its maxmemory and the workers have frames to drain it with."""
         limit = self._backlog_limit
         self.liveness.beat()
-        while self.client.xlen(keys.FRAMES_STREAM) >= limit:
+        while (waiting := self.client.xlen(keys.FRAMES_STREAM)) >= limit or (
+            waiting and self._no_room_for(chunk_bytes)
+        ):
             self.liveness.beat()  # waiting on workers is healthy; a hung source is not
             time.sleep(keys.BACKLOG_POLL_MS / 1000)
+
+    def _no_room_for(self, chunk_bytes: int) -> bool:
+        if not self._ask_memory:
+            return False
+        state = memory_state(self.client)
+        if state is None:  # a server or proxy that does not answer INFO: the frame limit alone
+            self._ask_memory = False
+            return False
+        full = state.limit > 0 and state.used + chunk_bytes > FRAMES_MEMORY_SHARE * state.limit
+        if full and not self._said_memory:
+            log.info("holding frames back until workers drain some: Redis has %s", state.describe())
+            self._said_memory = True
+        return full
+
+    def _while_full(self, write: Callable[[], T]) -> T:
+        """``write()``, again and again while Redis refuses it for want of memory (refused, it did nothing).
+
+        The workers and the aggregator free memory as they go; or an operator raises maxmemory."""
+        backoff = Backoff(cap_s=5.0)
+        while True:
+            try:
+                return write()
+            except redis.ResponseError as exc:
+                if not is_full(exc):
+                    raise
+                delay = backoff.next_delay()
+                log.warning("%s; retrying in %.1f s", describe_outage(exc), delay)
+                self.liveness.beat()  # waiting on Redis is not a hung source
+                time.sleep(delay)
 
 
 def _fits_raw(image: npt.NDArray[np.uint8]) -> bool:

@@ -139,3 +139,23 @@ def test_a_few_videos_are_each_shown_finished_or_not() -> None:
     stream = io.StringIO()
     _Progress(stream).show(client, jobs)
     assert "] a: 0/2 complete | b: 0/? waiting\n" in stream.getvalue()
+
+
+def test_a_producer_that_exits_without_a_recorded_reason_is_reported_with_its_last_words(tmp_path: Path) -> None:
+    """Its reason is in its log only (here it cannot reach Redis); the terminal said `producer exited with 1`."""
+    import fakeredis
+
+    from emostream.analyze import AnalyzeOptions, VideoJob, _advance_producers, _spawn
+    from emostream.localserver import free_port
+    from emostream.settings import ProducerSettings
+
+    options = AnalyzeOptions([tmp_path / "v.mp4"], tmp_path, 1, None, ProducerSettings())
+    (tmp_path / "logs").mkdir()
+    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
+    job = VideoJob(tmp_path / "v.mp4", "v")
+    job.process = _spawn(["produce", str(job.path), "--video-id", "v"], url, tmp_path / "logs" / "producer-v.log", {})
+    assert job.process.wait(timeout=60) == 1
+    _advance_producers(options, url, [job], [], fakeredis.FakeRedis())
+    assert job.done
+    assert job.error is not None
+    assert job.error.startswith(f"producer exited with 1: emostream: cannot reach Redis at {url}: ")

@@ -1,9 +1,13 @@
 """The service loop: what a Redis reply makes it wait out, and what it lets end the service."""
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 import redis
 
-from emostream.lifecycle import recoverable, run_loop
+from emostream.lifecycle import is_full, recoverable, run_loop
+from emostream.localserver import LocalServer, free_port, system_server_binary
 
 
 @pytest.mark.parametrize(
@@ -21,6 +25,57 @@ def test_a_server_that_refuses_writes_for_now_is_waited_out_and_a_wrong_command_
     reply: str, waited_out: bool
 ) -> None:
     assert recoverable(redis.ResponseError(reply)) is waited_out
+
+
+@pytest.fixture
+def server_binary() -> Path:
+    binary = system_server_binary()
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    return binary
+
+
+def _refusal(server: LocalServer, command: "Callable[[redis.Redis], object]", transaction: bool) -> redis.ResponseError:
+    """The error redis-py raises for a real server's refusal, of a command alone or in a transaction."""
+    client = redis.Redis.from_url(server.url)
+    try:
+        if transaction:
+            with client.pipeline(transaction=True) as pipe:
+                command(pipe)
+                pipe.execute()
+        else:
+            command(client)
+    except redis.ResponseError as exc:
+        return exc
+    finally:
+        client.close()
+    raise AssertionError("the server did not refuse")
+
+
+def _write(client: "redis.Redis") -> object:
+    return client.xadd("emo:frames", {"v": 1})
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("transaction", [False, True])
+def test_the_refusals_a_real_server_sends_for_now_are_waited_out(server_binary: Path, transaction: bool) -> None:
+    """redis-py raises READONLY, MASTERDOWN and OOM as classes of their own, their code cut from the
+    message: waited out all the same (a failover's replica, a replica cut off, a full server)."""
+    gone = f"127.0.0.1 {free_port()}"  # a primary that is not there
+    replica = ("--appendonly", "no", "--replicaof", gone)
+    cut_off = (*replica, "--replica-serve-stale-data", "no")
+    full = ("--appendonly", "no", "--maxmemory", "1")
+    cases = [(replica, _write, False), (cut_off, lambda c: c.xlen("emo:frames"), False), (full, _write, True)]
+    for args, command, fills in cases:
+        with LocalServer(server_binary, args) as server:
+            exc = _refusal(server, command, transaction)
+            assert recoverable(exc), repr(exc)
+            assert is_full(exc) is fills
+    with LocalServer(server_binary) as server:
+        redis.Redis.from_url(server.url).set("emo:frames", "a string")
+        exc = _refusal(server, _write, transaction)  # WRONGTYPE: no wait will fix it
+        assert not recoverable(exc)
+        assert not is_full(exc)
 
 
 def test_the_loop_recovers_after_a_disk_full_reply_and_goes_on() -> None:

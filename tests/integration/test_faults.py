@@ -230,6 +230,39 @@ def test_a_redis_that_cannot_persist_is_waited_out_and_nothing_is_lost(astronaut
         server.stop()
 
 
+def test_a_full_redis_is_waited_out_and_nothing_is_lost(astronaut_video: Path, tmp_path: Path) -> None:
+    """Past its maxmemory (policy noeviction), Redis refuses whatever adds data (OOM). A worker holding
+    frames, an aggregator starting and a producer starting all wait for room, and go on once an
+    operator raises the limit: both videos complete, every frame once. Before, each of them died."""
+    binary = system_server_binary()
+    if binary is None:
+        pytest.skip("redis-server is not installed")
+    server = LocalServer(binary, ("--appendonly", "no", "--maxmemory-policy", "noeviction")).start()
+    client = redis.Redis.from_url(server.url)
+    out, url = tmp_path / "out", ["--redis-url", server.url]
+    logs = {name: tmp_path / f"{name}.log" for name in ("producer", "worker", "aggregator")}
+    try:
+        assert run("produce", str(astronaut_video), "--video-id", "a", *url).returncode == 0  # frames wait
+        client.config_set("maxmemory", 1)  # full, as a server at its limit is
+        producer = spawn(["produce", str(astronaut_video), "--video-id", "b", *url], logs["producer"])
+        with (
+            running(["worker", *url], logs["worker"]) as worker,
+            running(["aggregator", "--out", str(out), *url], logs["aggregator"]) as aggregator,
+        ):
+            for log in logs.values():
+                wait_for(partial(_mentions, log, "Redis is full"), 60, f"the refusal in {log.name}")
+            time.sleep(1)
+            assert (producer.poll(), worker.poll(), aggregator.poll()) == (None, None, None)  # all waiting
+            client.config_set("maxmemory", 0)
+            assert producer.wait(timeout=120) == 0
+            wait_for(lambda: complete(client, "a") and complete(client, "b"), 120, "both videos to complete")
+        for video_id in ("a", "b"):
+            assert_exactly_once(out, video_id, 40)
+    finally:
+        client.close()
+        server.stop()
+
+
 def _mentions(log: Path, text: str) -> bool:
     return text in log.read_text()
 
