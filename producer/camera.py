@@ -19,6 +19,7 @@ import os
 import threading
 import time
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -31,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from emostream import keys
 from emostream import metrics as m
 from emostream.errors import ConfigError, ServiceError
-from emostream.lifecycle import Backoff, consumer_name, report_health
+from emostream.lifecycle import Backoff, consumer_name, describe_outage, report_health
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
@@ -126,6 +127,9 @@ class CameraRunner:
         self._stream = keys.camera_frames_stream(config.camera_id)
         self._key = keys.camera_key(config.camera_id)
         self._drop_counter = m.CAMERA_FRAMES_DROPPED.labels(config.camera_id)
+        self._redis_lost_at: float | None = None  # when frames began to be dropped for want of Redis
+        self._dropped_since_lost = 0
+        self._unrecorded: Counter[str] = Counter()  # counts not yet added to the camera's hash
 
     def start(self) -> None:
         self._register()
@@ -233,8 +237,9 @@ class CameraRunner:
         except redis.RedisError as exc:
             # LIVE POLICY: never wait; a frame that cannot be sent is dropped and counted.
             self._count_dropped(1, "redis")
-            log.warning("camera %s: Redis unavailable (%s); frame dropped", c.camera_id, redact_text(str(exc)))
+            self._redis_lost(exc)
             return
+        self._redis_back()
         self._next_index += 1
         self.frames_sent += 1
         m.FRAMES_PRODUCED.labels(c.source_kind).inc()
@@ -268,6 +273,22 @@ class CameraRunner:
         ids = [entry_id for entry_id, _ in stream_entries(oldest)]
         return int(self.client.xdel(self._stream, *ids)) if ids else 0
 
+    def _redis_lost(self, exc: redis.RedisError) -> None:
+        """Said once an outage (not once a frame: ten lines a second at 10 fps); its end says how many went."""
+        self._dropped_since_lost += 1
+        if self._redis_lost_at is None:
+            self._redis_lost_at = time.monotonic()
+            log.warning("camera %s: %s; dropping frames until it is back", self.config.camera_id, describe_outage(exc))
+
+    def _redis_back(self) -> None:
+        if self._redis_lost_at is not None:
+            log.warning(
+                "camera %s: Redis is back after %.1f s; %d frames dropped meanwhile",
+                self.config.camera_id, time.monotonic() - self._redis_lost_at, self._dropped_since_lost,
+            )  # fmt: skip
+            self._redis_lost_at, self._dropped_since_lost = None, 0
+            self._record({})  # the drops it could not count meanwhile
+
     def _count_dropped(self, count: int, reason: str) -> None:
         self.frames_dropped += count
         m.FRAMES_DROPPED.labels(self.config.source_kind, reason).inc(count)
@@ -289,18 +310,24 @@ class CameraRunner:
         self._record({"state": state, "state_since": time.time(), "last_error": redact_text(self.error)})
 
     def _record(self, fields: dict[str, str | int | float], dropped: int = 0, undecodable: int = 0) -> None:
-        """Best effort: the camera's state in Redis (a Redis outage must not stop the camera thread)."""
+        """Best effort: the camera's state in Redis (a Redis outage must not stop the camera thread).
+
+        Counts that could not be added (frames dropped while Redis was away) are added with the next
+        record that can be: ``status`` would otherwise show fewer drops than the metrics."""
+        self._unrecorded["frames_dropped"] += dropped
+        self._unrecorded["undecodable_packets"] += undecodable
         try:
-            with self.client.pipeline(transaction=False) as pipe:
+            with self.client.pipeline(transaction=True) as pipe:  # all or nothing: a count is added once
                 if fields:
                     pipe.hset(self._key, mapping={**fields, "updated_at": time.time()})  # type: ignore[dict-item]
-                if dropped:
-                    pipe.hincrby(self._key, "frames_dropped", dropped)
-                if undecodable:
-                    pipe.hincrby(self._key, "undecodable_packets", undecodable)
+                for name, count in self._unrecorded.items():
+                    if count:
+                        pipe.hincrby(self._key, name, count)
                 pipe.execute()
         except redis.RedisError as exc:
             log.debug("camera %s: state not recorded (%s)", self.config.camera_id, redact_text(str(exc)))
+            return
+        self._unrecorded = Counter()
 
 
 class CameraProducer:

@@ -59,13 +59,19 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def redis_server() -> Iterator[LocalServer]:
+def redis_binary() -> Path:
+    """The Debian package's redis-server, for tests that start servers of their own."""
     binary = system_server_binary()
     if binary is None:
         if os.environ.get("CI"):
             pytest.fail("redis-server is not installed (apt-get install redis-server)")
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    with LocalServer(binary) as server:
+    return binary
+
+
+@pytest.fixture(scope="session")
+def redis_server(redis_binary: Path) -> Iterator[LocalServer]:
+    with LocalServer(redis_binary) as server:
         yield server
 
 

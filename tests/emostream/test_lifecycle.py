@@ -7,7 +7,7 @@ import pytest
 import redis
 
 from emostream.lifecycle import is_full, recoverable, run_loop
-from emostream.localserver import LocalServer, free_port, system_server_binary
+from emostream.localserver import LocalServer, free_port
 
 
 @pytest.mark.parametrize(
@@ -25,14 +25,6 @@ def test_a_server_that_refuses_writes_for_now_is_waited_out_and_a_wrong_command_
     reply: str, waited_out: bool
 ) -> None:
     assert recoverable(redis.ResponseError(reply)) is waited_out
-
-
-@pytest.fixture
-def server_binary() -> Path:
-    binary = system_server_binary()
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    return binary
 
 
 def _refusal(server: LocalServer, command: "Callable[[redis.Redis], object]", transaction: bool) -> redis.ResponseError:
@@ -58,7 +50,7 @@ def _write(client: "redis.Redis") -> object:
 
 @pytest.mark.integration
 @pytest.mark.parametrize("transaction", [False, True])
-def test_the_refusals_a_real_server_sends_for_now_are_waited_out(server_binary: Path, transaction: bool) -> None:
+def test_the_refusals_a_real_server_sends_for_now_are_waited_out(redis_binary: Path, transaction: bool) -> None:
     """redis-py raises READONLY, MASTERDOWN and OOM as classes of their own, their code cut from the
     message: waited out all the same (a failover's replica, a replica cut off, a full server)."""
     gone = f"127.0.0.1 {free_port()}"  # a primary that is not there
@@ -67,11 +59,11 @@ def test_the_refusals_a_real_server_sends_for_now_are_waited_out(server_binary: 
     full = ("--appendonly", "no", "--maxmemory", "1")
     cases = [(replica, _write, False), (cut_off, lambda c: c.xlen("emo:frames"), False), (full, _write, True)]
     for args, command, fills in cases:
-        with LocalServer(server_binary, args) as server:
+        with LocalServer(redis_binary, args) as server:
             exc = _refusal(server, command, transaction)
             assert recoverable(exc), repr(exc)
             assert is_full(exc) is fills
-    with LocalServer(server_binary) as server:
+    with LocalServer(redis_binary) as server:
         redis.Redis.from_url(server.url).set("emo:frames", "a string")
         exc = _refusal(server, _write, transaction)  # WRONGTYPE: no wait will fix it
         assert not recoverable(exc)

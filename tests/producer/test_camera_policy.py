@@ -1,12 +1,15 @@
 """The live policy on a real redis-server: never wait, drop the oldest frames no worker has taken."""
 
+import logging
 from pathlib import Path
 
 import numpy as np
+import pytest
 import redis
 
 from emostream import keys
 from emostream.camerastatus import camera_status
+from emostream.localserver import LocalServer
 from emostream.redisconn import group_entries, stream_entries
 from emostream.schema import decode_frame
 from producer.camera import CameraConfig, CameraRunner, open_capture
@@ -48,3 +51,28 @@ def test_a_packet_the_decoder_rejects_is_skipped_and_counted_not_taken_for_a_dro
     assert runner.undecodable_packets == 3
     assert int(real_redis.hget(keys.camera_key("cam"), "undecodable_packets")) == 3  # type: ignore[arg-type]
     assert camera_status(real_redis, "cam")["undecodable_packets"] == 3  # type: ignore[index]
+
+
+def test_frames_dropped_while_redis_refuses_them_are_said_once_and_counted_in_its_state_once_it_is_back(
+    redis_binary: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Here Redis is full (past its maxmemory it refuses new data), as it would be away in an outage.
+    Each dropped frame was a warning (ten lines a second at 10 fps), and was missing from the camera's
+    state, which could not be written then: `status` showed fewer drops than the metrics."""
+    with LocalServer(redis_binary) as server, redis.Redis.from_url(server.url) as client:
+        runner = CameraRunner(CameraConfig(camera_id="cam", url="rtsp://h/s"), client)
+        runner._register()
+        image = np.full((48, 64, 3), 128, dtype=np.uint8)
+        runner._push(image)
+        client.config_set("maxmemory", 1)
+        with caplog.at_level(logging.WARNING, logger="producer.camera"):
+            for _ in range(5):
+                runner._push(image)
+            client.config_set("maxmemory", 0)
+            runner._push(image)
+        assert (runner.frames_sent, runner.frames_dropped) == (2, 5)
+        assert camera_status(client, "cam")["frames_dropped"] == 5  # type: ignore[index]
+        said = [record.getMessage() for record in caplog.records]
+        assert len(said) == 2
+        assert "Redis is full" in said[0]
+        assert said[1].endswith("5 frames dropped meanwhile")
