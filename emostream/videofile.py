@@ -85,7 +85,8 @@ def square_pixel_size(capture: "cv2.VideoCapture") -> tuple[int, int] | None:
     return max(1, round(width * ratio)), height
 
 
-def _resized(image: "cv2.typing.MatLike", size: tuple[int, int]) -> "cv2.typing.MatLike":
+def resized(image: "cv2.typing.MatLike", size: tuple[int, int]) -> "cv2.typing.MatLike":
+    """``image`` at ``size`` (width, height): area-averaged when it shrinks, interpolated when it grows."""
     shrinking = size[0] * size[1] < image.shape[0] * image.shape[1]
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
@@ -152,7 +153,7 @@ class FrameReader:
                     failed += 1
                     continue
                 if self.square is not None:
-                    image = _resized(image, self.square)
+                    image = resized(image, self.square)
             self.undecodable += failed
             failed = 0
             self.last_ms = t_ms

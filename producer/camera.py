@@ -36,7 +36,7 @@ from emostream.lifecycle import Backoff, consumer_name, describe_outage, report_
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
-from emostream.videofile import END_OF_STREAM_FAILED_READS
+from emostream.videofile import END_OF_STREAM_FAILED_READS, resized, square_pixel_size
 from producer.producer import encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,7 @@ class CameraRunner:
         timeout. The stream has dropped after no frame for ``stall_s`` (the watchdog) or a long
         run of failed reads (a closed stream fails each read at once)."""
         self._set_state("running")
+        square = square_pixel_size(capture)  # analogue CCTV encoders send 704x576 with pixels 12:11 wide
         period = 1.0 / self.config.fps
         next_due, frames, failed = time.monotonic(), 0, 0
         last_frame = time.monotonic()
@@ -218,7 +219,7 @@ class CameraRunner:
             next_due = max(next_due + period, now)  # after a hiccup, resume the rate instead of bursting
             ok, image = capture.retrieve()
             if ok:
-                self._push(np.asarray(image, dtype=np.uint8))
+                self._push(np.asarray(image if square is None else resized(image, square), dtype=np.uint8))
         return frames
 
     def _push(self, image: npt.NDArray[np.uint8]) -> None:

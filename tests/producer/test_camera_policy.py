@@ -3,6 +3,7 @@
 import logging
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import redis
@@ -13,7 +14,7 @@ from emostream.localserver import LocalServer
 from emostream.redisconn import group_entries, stream_entries
 from emostream.schema import decode_frame
 from producer.camera import CameraConfig, CameraRunner, open_capture
-from tests.conftest import write_damaged_video
+from tests.conftest import write_anamorphic_video, write_damaged_video
 
 
 def test_oldest_waiting_frames_are_dropped_and_frames_in_a_workers_hands_are_kept(
@@ -76,3 +77,22 @@ def test_frames_dropped_while_redis_refuses_them_are_said_once_and_counted_in_it
         assert len(said) == 2
         assert "Redis is full" in said[0]
         assert said[1].endswith("5 frames dropped meanwhile")
+
+
+def test_a_camera_that_sends_pixels_wider_than_tall_is_sent_on_with_square_pixels(
+    real_redis: "redis.Redis", tmp_path: Path
+) -> None:
+    """Analogue CCTV through an encoder: 704x576 with pixels 12:11 wide. Here, a file stands in for the
+    stream: stored 120x90 with pixels 4:3 wide, a disc stored as an ellipse. Faces were sent squeezed."""
+    video = write_anamorphic_video(tmp_path / "cam.mp4", frames=3)
+    runner = CameraRunner(CameraConfig(camera_id="cam", url=str(video)), real_redis)
+    runner._register()
+    capture = open_capture(runner.config)
+    assert capture is not None
+    runner._stream_frames(capture)
+    _, fields = stream_entries(real_redis.xrange(keys.camera_frames_stream("cam"), count=1))[0]
+    image = np.asarray(cv2.imdecode(np.frombuffer(decode_frame(fields).payload, np.uint8), cv2.IMREAD_GRAYSCALE))
+    assert image.shape == (90, 160)
+    rows, columns = np.nonzero(image > 128)
+    width, height = columns.max() - columns.min() + 1, rows.max() - rows.min() + 1
+    assert abs(width - height) <= 2  # round, as players show it
