@@ -356,9 +356,22 @@ def write_outputs(
     write_json(folder / "segments.json", segments)
     png = timeline_png(people.segments, timeline.duration_ms(record, results), record.video_id)
     write_atomic_bytes(folder / "timeline.png", png)
-    has_video = (folder / "annotated.mp4").is_file()
+    has_video = _current_render(folder / "annotated.mp4", record.created_at)
     write_atomic(folder / "report.html", report_html(summary, people.segments, png, has_video))
     write_json(folder / "summary.json", summary)  # last: its presence means the rest is there
+
+
+def _current_render(video: Path, analysed_at: float) -> bool:
+    """Whether ``annotated.mp4`` is there and drawn from this analysis. One rendered before it (the
+    same video id analysed again, without --render) is removed: the report would show its boxes."""
+    try:
+        if video.stat().st_mtime >= analysed_at:
+            return True
+        video.unlink()
+        log.info("%s: removed, rendered from an earlier analysis of this video id", video)
+    except FileNotFoundError:
+        pass
+    return False
 
 
 def _observe_new_result(result: Result, now: float) -> None:

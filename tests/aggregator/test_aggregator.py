@@ -218,3 +218,35 @@ def test_a_camera_window_that_cannot_be_written_to_disk_still_reaches_redis(
     run(client, tmp_path)
     (window,) = [json.loads(entry) for entry in client.lrange(keys.camera_windows_key("v", "10s"), 0, -1)]
     assert window["frames_processed"] == 1
+
+
+def test_a_render_of_an_earlier_analysis_of_the_same_id_is_removed_and_one_of_this_analysis_kept(
+    client: "redis.Redis", tmp_path: Path
+) -> None:
+    """The same video id analysed again without --render (or an id reused once its state expired): the
+    report showed the old annotated.mp4, boxes and labels from the earlier analysis."""
+    import os
+
+    folder = tmp_path / "v"
+    folder.mkdir()
+    (folder / "annotated.mp4").write_bytes(b"rendered last week")
+    week_ago = time.time() - 7 * 86400
+    os.utime(folder / "annotated.mp4", (week_ago, week_ago))
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    for index in (0, 1):
+        client.setbit(keys.video_sent_key("v"), index, 1)
+    registry.update(client, "v", status="produced", frames_expected=2)
+    publish(client, result(0))
+    settings = AggregatorSettings(out_dir=tmp_path, name="a1", stall_timeout_s=0.05)
+    Aggregator(settings, client).run(burst=True)
+    time.sleep(0.1)
+    Aggregator(settings, client).run(burst=True)  # stalled: finalised as partial
+    assert not (folder / "annotated.mp4").exists()
+    assert "annotated.mp4" not in (folder / "report.html").read_text()
+
+    (folder / "annotated.mp4").write_bytes(b"rendered from this analysis")  # as analyze --render does then
+    publish(client, result(1))  # the missing result turns up: the outputs are written again
+    Aggregator(settings, client).run(burst=True)
+    assert json.loads((folder / "summary.json").read_text())["status"] == "complete"
+    assert (folder / "annotated.mp4").read_bytes() == b"rendered from this analysis"
+    assert 'src="annotated.mp4"' in (folder / "report.html").read_text()
