@@ -13,7 +13,7 @@ import numpy.typing as npt
 from emostream.decoding import DecodeReport
 from emostream.errors import SourceError
 from emostream.mediafiles import display_name, display_text
-from emostream.videofile import FrameReader, announced_length, open_upright, square_pixel_size, why_unopenable
+from emostream.videofile import announced_length, frame_reader, open_upright, square_pixel_size, why_unopenable
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class FileSource:
         """(index, presentation time in ms, BGR image) in presentation order, upright, to the end,
         past damaged stretches (``emostream.videofile``); then ``report`` says what was lost. The
         image is None for a frame not ``wanted`` (by its time): decoded, but not converted."""
-        reader = FrameReader(self._capture, nominal_fps)
+        reader = frame_reader(self.path, self._capture, nominal_fps)
         for index, (t_ms, image) in enumerate(reader.sampled(wanted)):
             yield index, t_ms, image
         if reader.frames == 0:

@@ -1,5 +1,6 @@
 """Shared fixtures: the test data folder, a real redis-server per test session, small videos."""
 
+import fractions
 import os
 import shutil
 from collections.abc import Iterator
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 import pytest
 import redis
 
@@ -151,6 +153,31 @@ def write_anamorphic_video(path: Path, frames: int, stored: tuple[int, int] = (1
         stream.width, stream.height = stored
         stream.codec_context.sample_aspect_ratio = fractions.Fraction(4, 3)
         for _ in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+    return path
+
+
+def write_interlaced_video(
+    path: Path,
+    images: list[npt.NDArray[np.uint8]],
+    fps: float = 10.0,
+    rotation: int = 0,
+    pixel_aspect: "fractions.Fraction | None" = None,
+) -> Path:
+    """H.264 coded as fields, as 1080i camcorders and TV captures are (x264's interlaced mode); shown
+    turned by ``rotation`` degrees, with pixels ``pixel_aspect`` as wide as they are tall."""
+    import av
+
+    height, width = images[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        sar = f":sar={pixel_aspect.numerator}/{pixel_aspect.denominator}" if pixel_aspect is not None else ""
+        stream.options = {"x264-params": f"interlaced=1:tff=1{sar}", "crf": "18"}
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for image in images:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
         container.mux(stream.encode())
     return path

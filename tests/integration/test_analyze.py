@@ -336,3 +336,34 @@ def test_a_phone_video_stored_sideways_is_analysed_and_rendered_upright(astronau
     rendered = cv2.VideoCapture(str(out / "phone" / "annotated.mp4"))
     assert rendered.get(cv2.CAP_PROP_ORIENTATION_META) == 0  # players must not turn it again
     assert rendered.read()[1].shape == upright[0].shape
+
+
+def test_an_interlaced_video_is_analysed_and_rendered_as_its_pictures_not_black(
+    astronaut_video: Path, tmp_path: Path
+) -> None:
+    """A 1080i camcorder's or a TV capture's frames are coded as fields, which OpenCV turned into black
+    pictures while saying it had read them: the video completed with no face at all, and no warning."""
+    import cv2
+    import numpy as np
+
+    from tests.conftest import write_interlaced_video
+    from worker.keyframes import iou
+
+    capture, pictures = cv2.VideoCapture(str(astronaut_video)), []
+    while (frame := capture.read())[0]:
+        pictures.append(np.asarray(frame[1], dtype=np.uint8))
+    camcorder = write_interlaced_video(tmp_path / "camcorder.mp4", pictures, fps=15)
+    out = tmp_path / "out"
+    done = run("analyze", str(astronaut_video), str(camcorder), "--out", str(out), "--render")
+    assert done.returncode == 0, done.stderr
+    timelines = {name: json.loads((out / name / "timeline.json").read_text()) for name in ("astronaut", "camcorder")}
+    boxes = {name: [[face["box"] for face in f["faces"]] for f in t["frames"]] for name, t in timelines.items()}
+    assert sum(map(len, boxes["camcorder"])) >= 36
+    for theirs, ours in zip(boxes["astronaut"], boxes["camcorder"], strict=True):
+        assert len(theirs) == len(ours)
+        for box, other in zip(theirs, ours, strict=True):  # the same face, through one more encoding
+            assert iou(tuple(box), tuple(other)) >= 0.8, (box, other)
+    rendered = cv2.VideoCapture(str(out / "camcorder" / "annotated.mp4"))
+    ok, first = rendered.read()
+    assert ok
+    assert first.mean() > 40  # the picture, with its boxes: not black
