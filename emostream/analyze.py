@@ -143,7 +143,7 @@ def _redis(url: str | None) -> Iterator[tuple[str, LocalServer | None]]:
         connect(url).close()
         yield url, None
         return
-    with LocalServer(embedded_server_binary()) as server:
+    with LocalServer(embedded_server_binary(), stop_with_us=True) as server:
         yield server.url, server
 
 

@@ -21,6 +21,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from emostream.errors import ServiceError
+from emostream.orphans import stop_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,12 @@ def _kernel_port() -> int:
 class LocalServer:
     """Context manager: a server process on 127.0.0.1 with its data in a temp dir."""
 
-    def __init__(self, binary: Path, extra_args: tuple[str, ...] = ("--appendonly", "no")) -> None:
+    def __init__(
+        self, binary: Path, extra_args: tuple[str, ...] = ("--appendonly", "no"), stop_with_us: bool = False
+    ) -> None:
         self.binary = binary
         self.extra_args = extra_args
+        self.stop_with_us = stop_with_us  # SIGTERM to the server if this process dies (emostream.orphans)
         self.port = 0
         self._dir = tempfile.TemporaryDirectory(prefix="emostream-redis-")
         self._process: subprocess.Popen[bytes] | None = None
@@ -133,7 +137,11 @@ class LocalServer:
     def _popen(self) -> "subprocess.Popen[bytes]":
         # Its own process group: Ctrl-C in a terminal reaches the foreground group, and the server
         # must outlive the services that are still stopping (this object stops it, last).
-        return subprocess.Popen(self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0)
+        return subprocess.Popen(
+            self._command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, process_group=0,
+            # It only calls prctl, looked up before the fork: nothing a thread of ours could hold.
+            preexec_fn=stop_with_parent if self.stop_with_us else None,  # noqa: PLW1509
+        )  # fmt: skip
 
     def _command(self) -> list[str]:
         return [

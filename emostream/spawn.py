@@ -32,6 +32,8 @@ import os
 import sys
 from pathlib import Path
 
+from emostream.orphans import stop_with_parent
+
 # What the fork server imports before it forks anything, in this order.
 PRELOAD = ["emostream.forkserver_setup", "emostream.cli", "producer.producer", "av"]
 # What a service imports in its own process, by command: libraries no other service uses. Where
@@ -118,6 +120,7 @@ class ServiceProcess:
 
 def _run(args: list[str], env: dict[str, str], log_path: str, own_imports: list[str]) -> None:
     """The child: what ``python -m emostream ARGS`` with that environment and output would do."""
+    stop_with_parent()  # the fork server's death (with analyze's) stops this service too
     gc.freeze()  # the fork server's objects are never collected here, so scanning them is not done either
     sys.stdout.flush()
     sys.stderr.flush()

@@ -3,10 +3,14 @@
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.integration.processes import run
+
+if TYPE_CHECKING:
+    import subprocess
 
 pytestmark = pytest.mark.integration
 
@@ -252,11 +256,32 @@ def test_ctrl_c_stops_every_process_and_says_so(tmp_path: Path) -> None:
 def test_a_signal_to_analyze_alone_stops_its_services_and_server_too(signum: int, tmp_path: Path) -> None:
     """Only analyze gets it (unlike Ctrl-C, which the whole group gets): it had died at once and
     left its services, the fork server and the embedded server running for ever."""
-    import re
     import signal
-    import socket
+
+    analyze = _analyze_until_its_first_batch(tmp_path)
+    analyze.send_signal(signum)
+    assert analyze.wait(timeout=60) == 128 + signum
+    said = (tmp_path / "stderr.txt").read_text()
+    assert f"emostream: stopped by {signal.Signals(signum).name}" in said
+    assert "Traceback" not in said
+    _assert_nothing_left_of(analyze.pid, said)
+
+
+def test_analyze_killed_outright_leaves_no_process_behind(tmp_path: Path) -> None:
+    """SIGKILL (the kernel's OOM killer, kill -9, a CI timeout): analyze runs no code then. Its
+    services, fork server and embedded server ran on for ever, the producer still sending frames."""
+    import signal
+
+    analyze = _analyze_until_its_first_batch(tmp_path)
+    analyze.send_signal(signal.SIGKILL)
+    assert analyze.wait(timeout=60) == -signal.SIGKILL
+    _assert_nothing_left_of(analyze.pid, (tmp_path / "stderr.txt").read_text())
+
+
+def _analyze_until_its_first_batch(tmp_path: Path) -> "subprocess.Popen[bytes]":
+    """``analyze`` on a real video in a session of its own, once its worker has done a batch."""
+    import signal
     import subprocess
-    import time
 
     from tests.conftest import VIDEOS, require_shared
     from tests.integration.processes import command, wait_for
@@ -271,19 +296,27 @@ def test_a_signal_to_analyze_alone_stops_its_services_and_server_too(signum: int
     try:
         worker_log = out / "logs" / "worker-1.log"
         wait_for(lambda: worker_log.exists() and "batch of" in worker_log.read_text(), 120, "the first batch")
-        analyze.send_signal(signum)
-        assert analyze.wait(timeout=60) == 128 + signum
-    finally:
-        if analyze.poll() is None:
-            os.killpg(analyze.pid, signal.SIGKILL)
-    said = (tmp_path / "stderr.txt").read_text()
-    assert f"emostream: stopped by {signal.Signals(signum).name}" in said
-    assert "Traceback" not in said
+    except BaseException:
+        os.killpg(analyze.pid, signal.SIGKILL)
+        raise
+    return analyze
+
+
+def _assert_nothing_left_of(session: int, said: str) -> None:
+    """No process of the job's group is left, nor its embedded server (a group of its own)."""
+    import re
+    import signal
+    import socket
+    import time
+
     deadline = time.monotonic() + 30
-    while _group_members(analyze.pid) and time.monotonic() < deadline:
+    while _group_members(session) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert _group_members(analyze.pid) == []
-    port = int(re.findall(r"started valkey-server on port (\d+)", said)[0])  # a group of its own
+    left = _group_members(session)
+    if left:
+        os.killpg(session, signal.SIGKILL)
+    assert left == []
+    port = int(re.findall(r"started valkey-server on port (\d+)", said)[0])
     with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=5):
         pass
 
