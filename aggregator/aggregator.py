@@ -34,7 +34,7 @@ from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import MessageError
 from emostream.lifecycle import Backoff, consumer_name, report_health, run_loop
-from emostream.redisconn import ensure_group, stream_entries, streams_entries
+from emostream.redisconn import ensure_group, memory_state, stream_entries, streams_entries
 from emostream.schema import Fields, Result, decode_result
 from emostream.settings import AggregatorSettings
 
@@ -331,6 +331,9 @@ class Aggregator:
         for stream, group in (*groups, *((stream, keys.AGGREGATORS_GROUP) for stream in results)):
             m.PENDING.labels(stream, group).set(self._pending(stream, group))
         m.VIDEOS_OPEN.set(self.client.scard(keys.OPEN_VIDEOS))
+        if (memory := memory_state(self.client)) is not None:  # what managed Redis offers no exporter for
+            m.REDIS_MEMORY.labels("used").set(memory.used)
+            m.REDIS_MEMORY.labels("limit").set(memory.limit)
 
     def _pending(self, stream: str, group: str) -> int:
         if not self.client.exists(stream):

@@ -85,6 +85,9 @@ CAMERA_FRAMES = Counter("emostream_camera_frames_aggregated", "Camera frames in 
 # Set at scrape time by the aggregator (one process, so sums stay true).
 STREAM_LENGTH = Gauge("emostream_stream_length", "Entries in a stream (frames: the backlog)", ["stream"])
 PENDING = Gauge("emostream_pending_entries", "Entries delivered and not acknowledged", ["stream", "group"])
+REDIS_MEMORY = Gauge(
+    "emostream_redis_memory_bytes", "Redis's memory: used, and its maxmemory as limit (0: none)", ["kind"]
+)
 VIDEOS_OPEN = Gauge("emostream_videos_open", "Registered videos not finished yet")
 
 
