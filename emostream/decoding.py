@@ -48,7 +48,12 @@ class DecodeReport:
                 f"{self.announced_ms / 1000:.1f} s the file announces (truncated or damaged); "
                 "the rest is not analysed"
             )
-        if self.untimed_frames:
+        if self.untimed_frames and self.untimed_frames >= self.frames_decoded - 1:  # the first is at 0 s anyway
+            found.append(
+                f"{name} states no frame times (a raw stream, as CCTV exports often are): its frames "
+                "were placed one frame apart at the rate the stream states"
+            )
+        elif self.untimed_frames:
             found.append(
                 f"{name}: {self.untimed_frames} of {self.frames_decoded} frames had no usable time "
                 "and were placed one frame after the previous one"

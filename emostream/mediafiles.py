@@ -14,7 +14,9 @@ VIDEO_SUFFIXES = frozenset(
     {
         ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts",
         ".mts", ".m2ts",  # camcorders (AVCHD)
-        ".3gp", ".wmv", ".flv",
+        ".3gp", ".wmv", ".flv", ".ogv",
+        ".dv", ".vob", ".mxf",  # tape camcorders, DVDs, broadcast
+        ".h264", ".264", ".h265", ".265", ".hevc",  # raw streams: CCTV exports
     }
 )  # fmt: skip
 

@@ -24,3 +24,12 @@ def test_each_kind_of_damage_is_its_own_warning_naming_the_file() -> None:
         "the rest is not analysed",
         "clip.mp4: 3 of 90 frames had no usable time and were placed one frame after the previous one",
     ]
+
+
+def test_a_raw_stream_without_any_frame_time_is_said_to_be_one() -> None:
+    """CCTV exports are often raw H.264 (``.h264``), which has no container and no times at all."""
+    report = DecodeReport(120, 0, untimed_frames=119, decoded_ms=4800, announced_ms=0)
+    assert report.warnings("cctv.h264") == [
+        "cctv.h264 states no frame times (a raw stream, as CCTV exports often are): its frames were placed "
+        "one frame apart at the rate the stream states"
+    ]

@@ -33,7 +33,7 @@ def test_folders_become_their_videos_and_files_stay_as_named_in_order(tmp_path: 
 
 def test_a_folder_without_a_video_is_a_clear_error(tmp_path: Path) -> None:
     touch(tmp_path / "empty", "readme.md")
-    with pytest.raises(ConfigError, match=r"empty: a folder without a video file in it \(looked for .3gp .avi"):
+    with pytest.raises(ConfigError, match=r"empty: a folder without a video file in it \(looked for .264 .265 .3gp"):
         expand_folders([tmp_path / "empty"])
 
 
