@@ -259,6 +259,34 @@ def frame_reader(path: Path, capture: "cv2.VideoCapture", nominal_fps: float) ->
     return FrameReader(capture, nominal_fps)
 
 
+MAX_PLAUSIBLE_FPS = 300.0  # above this, a stated rate is a time base's (a raw DV file says 60000, MKV 1000)
+
+
+def plausible_rate(average: Fraction | None, guessed: Fraction | None) -> Fraction | None:
+    """The stream's frame rate: its average, unless that is a time base's rather than a rate (a raw DV
+    file states 60000 fps, a screen recorder's MKV 1000) and FFmpeg's guess from its frames is not."""
+    if average and average > MAX_PLAUSIBLE_FPS and guessed and 0 < guessed <= MAX_PLAUSIBLE_FPS:
+        return guessed
+    return average or guessed or None
+
+
+def stated_rate(path: Path) -> float:
+    """``plausible_rate`` of the file's video stream; 0 if FFmpeg cannot say."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            rate = plausible_rate(_fraction(stream.average_rate), _fraction(stream.guessed_rate))
+            return float(rate) if rate else 0.0
+    except (av.FFmpegError, IndexError):
+        return 0.0
+
+
+def _fraction(rate: object) -> Fraction | None:
+    return Fraction(rate) if isinstance(rate, (Fraction, int)) and rate else None  # PyAV gives Fractions
+
+
 def announced_length(path: Path) -> Announced:
     """The video stream's duration, frame count and frame rate as the container states them.
 
@@ -282,7 +310,7 @@ def announced_length(path: Path) -> Announced:
                 ms = 0.0
             if not ms and container.duration is not None and len(container.streams) == 1:
                 ms = container.duration / 1000  # microseconds
-            return Announced(ms, frames, Fraction(stream.average_rate) if stream.average_rate else None)
+            return Announced(ms, frames, plausible_rate(_fraction(stream.average_rate), _fraction(stream.guessed_rate)))
     except (av.FFmpegError, IndexError) as exc:
         log.debug("%s: no duration from the container (%s)", path.name, exc)
     return Announced(0.0, 0)

@@ -13,7 +13,15 @@ import numpy.typing as npt
 from emostream.decoding import DecodeReport
 from emostream.errors import SourceError
 from emostream.mediafiles import display_name, display_text
-from emostream.videofile import announced_length, frame_reader, open_upright, square_pixel_size, why_unopenable
+from emostream.videofile import (
+    MAX_PLAUSIBLE_FPS,
+    announced_length,
+    frame_reader,
+    open_upright,
+    square_pixel_size,
+    stated_rate,
+    why_unopenable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +62,8 @@ class FileSource:
     def _probe(self) -> VideoProbe:
         fps = float(self._capture.get(cv2.CAP_PROP_FPS))
         count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if math.isfinite(fps) and fps > MAX_PLAUSIBLE_FPS and 0 < (rate := stated_rate(self.path)) < fps:
+            fps, count = rate, round(count * rate / fps)  # a time base's, not a rate (raw DV: 60000); its count too
         width, height = square_pixel_size(self._capture) or (
             int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
             int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),

@@ -20,6 +20,7 @@ from emostream.videofile import (
     frame_reader,
     interlaced,
     open_upright,
+    plausible_rate,
     square_pixel_size,
 )
 from tests.conftest import write_damaged_video, write_interlaced_video, write_variable_rate_video
@@ -349,3 +350,14 @@ def test_an_interlaced_video_comes_upright_and_with_square_pixels(tmp_path: Path
     assert image.shape == (96, 160, 3)
     rows, columns = np.nonzero(image[:, :, 0] > 128)
     assert abs((columns.max() - columns.min()) - (rows.max() - rows.min())) <= 3
+
+
+def test_a_time_base_stated_as_a_frame_rate_gives_way_to_the_rate_of_the_frames(tmp_path: Path) -> None:
+    """A raw DV file states 60000 fps (its time base), a screen recorder's MKV 1000: sampling, tracking
+    and smoothing count in frames at the video's rate, and every-frame analysis took it for 60000."""
+    assert plausible_rate(fractions.Fraction(60000), fractions.Fraction(25)) == 25
+    assert plausible_rate(fractions.Fraction(30000, 1001), fractions.Fraction(120)) == fractions.Fraction(30000, 1001)
+    assert plausible_rate(fractions.Fraction(1000), fractions.Fraction(1000)) == 1000  # a 1000 fps camera's own
+    assert plausible_rate(None, fractions.Fraction(25)) == 25
+    video = _dv(tmp_path / "tape.dv", frames=6)
+    assert announced_length(video).rate == 25

@@ -282,3 +282,21 @@ def test_a_frame_too_large_to_send_raw_goes_as_jpeg(
     FileProducer(ProducerSettings(every_frame=True, frame_encoding="i420"), real_redis).produce(video, "big")
     frames = [decode_frame(fields) for _, fields in stream_entries(real_redis.xrange(keys.FRAMES_STREAM))]
     assert [(f.meta.i420, f.meta.jpeg_size is not None) for f in frames] == [(None, True)] * 3
+
+
+def test_a_raw_dv_file_is_probed_at_its_frame_rate_not_its_time_base(tmp_path: Path) -> None:
+    import av
+
+    video = tmp_path / "tape.dv"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("dvvideo", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 720, 576, "yuv420p"
+        for _ in range(10):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((576, 720, 3), np.uint8), format="bgr24")))
+        container.mux(stream.encode())
+    source = FileSource(video)
+    try:
+        assert source.probe.fps == 25  # OpenCV says 60000
+        assert source.probe.duration_s == pytest.approx(0.4)
+    finally:
+        source.close()
