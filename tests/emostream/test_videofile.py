@@ -361,3 +361,14 @@ def test_a_time_base_stated_as_a_frame_rate_gives_way_to_the_rate_of_the_frames(
     assert plausible_rate(None, fractions.Fraction(25)) == 25
     video = _dv(tmp_path / "tape.dv", frames=6)
     assert announced_length(video).rate == 25
+
+
+def test_pyavs_reader_reads_a_progressive_video_as_opencvs_does(tmp_path: Path) -> None:
+    """The same times and the same pixels, so that an interlaced video's analysis and render are of
+    the pictures OpenCV would have given, had it converted them."""
+    video = write_variable_rate_video(tmp_path / "vfr.mp4", [0, 40, 100, 400, 433, 1000, 1033])
+    ours = list(FieldFrameReader(video, open_upright(video), 30.0))
+    opencvs = list(FrameReader(open_upright(video), 30.0))
+    assert [t for t, _ in ours] == [t for t, _ in opencvs] == pytest.approx([0, 40, 100, 400, 433, 1000, 1033])
+    for (_, image), (_, expected) in zip(ours, opencvs, strict=True):
+        assert np.array_equal(image, expected)
