@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from emostream import keys
 from emostream import metrics as m
 from emostream.errors import ConfigError, ServiceError
-from emostream.lifecycle import Backoff, consumer_name, describe_outage, report_health
+from emostream.lifecycle import Backoff, consumer_name, describe_outage, recoverable, report_health
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
@@ -127,13 +127,21 @@ class CameraRunner:
         self._stream = keys.camera_frames_stream(config.camera_id)
         self._key = keys.camera_key(config.camera_id)
         self._drop_counter = m.CAMERA_FRAMES_DROPPED.labels(config.camera_id)
+        self._registered = False
         self._redis_lost_at: float | None = None  # when frames began to be dropped for want of Redis
         self._dropped_since_lost = 0
         self._unrecorded: Counter[str] = Counter()  # counts not yet added to the camera's hash
 
     def start(self) -> None:
-        self._register()
+        """Its thread: registered first (``register``), or this registers it now."""
+        if not self._registered:
+            self.register()
         self._thread.start()
+
+    def register(self) -> None:
+        """Its entry, index and consumer group in Redis: each step idempotent, so this may be retried."""
+        self._register()
+        self._registered = True
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -351,11 +359,10 @@ class CameraProducer:
             runner.request_stop()
 
     def run(self) -> dict[str, CameraState]:
-        try:
-            for runner in self.runners:
-                runner.start()
-        except redis.RedisError as exc:
-            raise ServiceError(f"cannot register cameras in Redis: {redact_text(str(exc))}") from None
+        if not self._register_all():
+            return {r.config.camera_id: r.state for r in self.runners}
+        for runner in self.runners:
+            runner.start()
         while not self._stopping.is_set() and any(r.alive for r in self.runners):
             self.liveness.beat()
             self._stopping.wait(1.0)
@@ -363,6 +370,26 @@ class CameraProducer:
         for runner in self.runners:
             runner.join(timeout=self._join_timeout(runner))
         return {r.config.camera_id: r.state for r in self.runners}
+
+    def _register_all(self) -> bool:
+        """Register every camera, waiting while Redis refuses writes for now (full, cannot persist, a
+        replica in a failover), as the other services do; False if stopped meanwhile."""
+        backoff = Backoff(cap_s=5.0)
+        while not self._stopping.is_set():
+            try:
+                for runner in self.runners:
+                    runner.register()
+                return True
+            except redis.ResponseError as exc:
+                if not recoverable(exc):
+                    raise ServiceError(f"cannot register cameras in Redis: {redact_text(str(exc))}") from None
+                delay = backoff.next_delay()
+                log.warning("cameras not registered: %s; retrying in %.1f s", describe_outage(exc), delay)
+                self.liveness.beat()
+                self._stopping.wait(delay)
+            except redis.RedisError as exc:
+                raise ServiceError(f"cannot register cameras in Redis: {redact_text(str(exc))}") from None
+        return False
 
     def _report_health(self) -> None:
         """The Redis health key behind ``emostream camera --check`` (best effort: cameras run on without Redis)."""

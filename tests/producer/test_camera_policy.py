@@ -13,7 +13,7 @@ from emostream.camerastatus import camera_status
 from emostream.localserver import LocalServer
 from emostream.redisconn import group_entries, stream_entries
 from emostream.schema import decode_frame
-from producer.camera import CameraConfig, CameraRunner, open_capture
+from producer.camera import CameraConfig, CameraProducer, CameraRunner, open_capture
 from tests.conftest import write_anamorphic_video, write_damaged_video
 
 
@@ -96,3 +96,35 @@ def test_a_camera_that_sends_pixels_wider_than_tall_is_sent_on_with_square_pixel
     rows, columns = np.nonzero(image > 128)
     width, height = columns.max() - columns.min() + 1, rows.max() - rows.min() + 1
     assert abs(width - height) <= 2  # round, as players show it
+
+
+def test_cameras_wait_to_be_registered_while_redis_is_full_and_then_run(
+    redis_binary: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The camera service exited at start (`cannot register cameras`) where workers and aggregators wait."""
+    import threading
+    import time
+
+    video = write_damaged_video(tmp_path / "cam.avi", frames=5, damaged=range(0))
+    with LocalServer(redis_binary) as server, redis.Redis.from_url(server.url) as client:
+        client.config_set("maxmemory", 1)
+        producer = CameraProducer([CameraConfig(camera_id="cam", url=str(video), restart_budget=1)], client)
+        with caplog.at_level(logging.WARNING, logger="producer.camera"):
+            thread = threading.Thread(target=producer.run, daemon=True)
+            thread.start()
+            deadline = time.monotonic() + 10
+            while "cameras not registered: Redis is full" not in caplog.text and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert "cameras not registered: Redis is full" in caplog.text
+            assert thread.is_alive()
+            client.config_set("maxmemory", 0)
+            while not client.sismember(keys.CAMERAS_INDEX, "cam") and time.monotonic() < deadline + 10:
+                time.sleep(0.05)
+            producer.request_stop()
+            thread.join(timeout=30)
+        assert client.sismember(keys.CAMERAS_INDEX, "cam")
+        assert runner_sent(client) > 0
+
+
+def runner_sent(client: "redis.Redis") -> int:
+    return int(client.hget(keys.camera_key("cam"), "frames_sent") or 0)
