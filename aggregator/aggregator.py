@@ -29,7 +29,7 @@ from aggregator.report import report_html
 from aggregator.retention import expire_video, prune_outputs
 from aggregator.smoothing import SmoothingConfig
 from aggregator.tracking import TrackingConfig
-from aggregator.writers import write_atomic, write_atomic_bytes, write_csv, write_json
+from aggregator.writers import write_atomic, write_atomic_bytes, write_csv, write_json, write_json_streamed
 from emostream import keys, registry
 from emostream import metrics as m
 from emostream.errors import MessageError
@@ -350,7 +350,8 @@ def write_outputs(
     folder: Path, record: registry.VideoRecord, results: list[Result], people: People, summary: dict[str, object]
 ) -> None:
     """Every file of a finished video, each written atomically; the same inputs give the same bytes."""
-    write_json(folder / "timeline.json", timeline.timeline(record, results, people), compact=True)
+    head, frames = timeline.timeline(record, results, people)
+    write_json_streamed(folder / "timeline.json", head, "frames", frames)
     write_csv(folder / "timeline.csv", timeline.CSV_COLUMNS, timeline.csv_rows(record, results, people))
     segments = timeline.segment_rows(record, people)
     write_csv(

@@ -5,6 +5,7 @@ its ``track`` (None: phantom), ``smoothed`` probabilities and ``label`` (an emot
 """
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
 
@@ -14,9 +15,13 @@ from emostream.registry import VideoRecord
 from emostream.schema import Result
 
 
-def timeline(record: VideoRecord, results: list[Result], people: People) -> dict[str, Any]:
+def timeline(
+    record: VideoRecord, results: list[Result], people: People
+) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+    """``timeline.json``: its fields, then its ``frames``, one at a time (an hour of a crowd is hundreds
+    of megabytes of them, which need never be in memory all at once)."""
     ordered = sorted(results, key=lambda r: r.frame_index)
-    return {
+    head = {
         "video_id": record.video_id,
         "source": record.source,
         "fps": record.sample_fps,
@@ -28,8 +33,8 @@ def timeline(record: VideoRecord, results: list[Result], people: People) -> dict
         "labels": list(EMOTIONS),
         "model_version": _common(r.model_version for r in ordered),
         "detector": _common(r.detector for r in ordered),
-        "frames": [_frame(result, people) for result in ordered],
     }
+    return head, (_frame(result, people) for result in ordered)
 
 
 def _frame(result: Result, people: People) -> dict[str, Any]:
