@@ -493,7 +493,7 @@ def _analyze(args: argparse.Namespace) -> int:
     from emostream.spawn import FORK_SERVER_LOG, start_fork_server
 
     _stop_on_termination()
-    videos = expand_folders(args.videos)
+    videos = expand_folders(args.videos, outside=args.out)
     logs = _output_folder(_output_folder(args.out) / "logs")
     # First: it imports the services' libraries while this process imports the rest of its own.
     start_fork_server(logs / FORK_SERVER_LOG)

@@ -40,15 +40,32 @@ def videos_in(folder: Path) -> list[Path]:
     )
 
 
-def expand_folders(paths: list[Path]) -> list[Path]:
-    """Each folder replaced by the videos directly in it; files stay as named, in order."""
+def videos_under(folder: Path, outside: Path | None = None) -> list[Path]:
+    """The video files in ``folder``'s subfolders, however deep (not hidden ones, nor ``outside``,
+    where outputs go), by path: a camera's card keeps them in ``DCIM/100GOPRO`` or, for AVCHD,
+    ``PRIVATE/AVCHD/BDMV/STREAM``."""
+    skipped = outside.resolve() if outside is not None else None
+    found: list[Path] = []
+    for directory, subfolders, _ in os.walk(folder):
+        subfolders[:] = sorted(
+            name for name in subfolders
+            if not name.startswith(".") and (Path(directory) / name).resolve() != skipped
+        )  # fmt: skip
+        if Path(directory) != folder:
+            found += videos_in(Path(directory))
+    return found
+
+
+def expand_folders(paths: list[Path], outside: Path | None = None) -> list[Path]:
+    """Each folder replaced by the videos directly in it or, where it has none, those in its
+    subfolders (``videos_under``; never in ``outside``); files stay as named, in order."""
     expanded: list[Path] = []
     for path in paths:
         if not path.is_dir():
             expanded.append(path)
-        elif found := videos_in(path):
+        elif found := videos_in(path) or videos_under(path, outside):
             expanded += found
         else:
             suffixes = " ".join(sorted(VIDEO_SUFFIXES))
-            raise ConfigError(f"{path}: a folder without a video file in it (looked for {suffixes})")
+            raise ConfigError(f"{path}: a folder without a video file in it or below it (looked for {suffixes})")
     return expanded

@@ -31,9 +31,26 @@ def test_folders_become_their_videos_and_files_stay_as_named_in_order(tmp_path: 
     ]
 
 
+def test_a_cameras_card_is_searched_below_when_it_has_no_video_at_its_top(tmp_path: Path) -> None:
+    """AVCHD keeps its clips in PRIVATE/AVCHD/BDMV/STREAM, GoPro in DCIM/100GOPRO: the card had been
+    `a folder without a video file in it`. Hidden folders, and the outputs' folder, are not searched."""
+    card = tmp_path / "card"
+    touch(card / "PRIVATE" / "AVCHD" / "BDMV" / "STREAM", "00001.MTS", "00000.MTS")
+    touch(card / "DCIM" / "100GOPRO", "GX010001.MP4", "GX010001.THM")
+    touch(card / ".Trashes", "deleted.mp4")
+    touch(card / "out" / "00000", "annotated.mp4")  # an earlier run's outputs, written onto the card
+    assert [p.relative_to(card).as_posix() for p in expand_folders([card], outside=card / "out")] == [
+        "DCIM/100GOPRO/GX010001.MP4",
+        "PRIVATE/AVCHD/BDMV/STREAM/00000.MTS",
+        "PRIVATE/AVCHD/BDMV/STREAM/00001.MTS",
+    ]
+    touch(card, "top.mp4")
+    assert expand_folders([card], outside=card / "out") == [card / "top.mp4"]  # a folder's own come first
+
+
 def test_a_folder_without_a_video_is_a_clear_error(tmp_path: Path) -> None:
     touch(tmp_path / "empty", "readme.md")
-    with pytest.raises(ConfigError, match=r"empty: a folder without a video file in it \(looked for .264 .265 .3gp"):
+    with pytest.raises(ConfigError, match=r"empty: a folder without a video file in it or below it \(looked for .264"):
         expand_folders([tmp_path / "empty"])
 
 
