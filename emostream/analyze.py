@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import redis
+
 from emostream import registry
 from emostream.errors import ServiceError
 from emostream.lifecycle import FULL_HINT
@@ -243,7 +245,10 @@ def _advance_producers(
 
 def _full(client: Any) -> str:
     """Why nothing moves, when it is that Redis (given with --redis-url) is full: its maxmemory is reached."""
-    state = memory_state(client)
+    try:
+        state = memory_state(client)
+    except redis.RedisError:
+        return ""
     return f": Redis is full ({state.describe()}); {FULL_HINT}" if state is not None and state.full else ""
 
 

@@ -63,7 +63,8 @@ def memory_state(client: "redis.Redis") -> MemoryState | None:
     """Redis's memory use and limit, or None from a server (or proxy) that does not say."""
     try:
         info = client.info("memory")
-        return MemoryState(int(info["used_memory"]), int(info.get("maxmemory", 0)), str(info.get("maxmemory_policy")))
+        policy = str(info.get("maxmemory_policy", "noeviction"))
+        return MemoryState(int(info["used_memory"]), int(info.get("maxmemory", 0)), policy)
     except (redis.ResponseError, KeyError, ValueError):
         return None
 
