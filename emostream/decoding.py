@@ -22,6 +22,10 @@ class DecodeReport:
     decoded_ms: int  # where the last decoded frame ends
     announced_ms: int  # the video stream's duration as the container states it; 0: not stated
     announced_frames: int = 0  # the frames the container lists (MP4 and MOV do); 0: not stated
+    # A hole in a video otherwise steady at its rate: no frame for gap_ms from gap_start_ms (0: none).
+    # MPEG-TS (broadcast captures) resyncs past a damaged stretch without a decoding error.
+    gap_start_ms: int = 0
+    gap_ms: int = 0
 
     @property
     def missing_end_ms(self) -> int:
@@ -47,6 +51,12 @@ class DecodeReport:
                 f"{name}: decoding stopped at {self.decoded_ms / 1000:.1f} s of the "
                 f"{self.announced_ms / 1000:.1f} s the file announces (truncated or damaged); "
                 "the rest is not analysed"
+            )
+        if self.gap_ms:
+            found.append(
+                f"{name}: no frame from {self.gap_start_ms / 1000:.1f} s to "
+                f"{(self.gap_start_ms + self.gap_ms) / 1000:.1f} s, in a video otherwise steady at its rate "
+                "(a damaged stretch, or a recording that paused); nothing there is analysed"
             )
         if self.untimed_frames and self.untimed_frames >= self.frames_decoded - 1:  # the first is at 0 s anyway
             found.append(

@@ -58,6 +58,8 @@ class VideoRecord(BaseModel):
     decoded_ms: int = 0
     announced_ms: int = 0
     announced_frames: int = 0
+    gap_start_ms: int = 0
+    gap_ms: int = 0
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0

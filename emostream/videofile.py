@@ -118,6 +118,42 @@ class FrameClock:
         return self.previous_ms
 
 
+class RateWatch:
+    """The longest interval between frames of a video, and whether the rest keep its nominal rate.
+
+    A hole in a steady video is a stretch lost: MPEG-TS resyncs past damage without a decoding
+    error. In a variable-rate one (phones, screen recorders) a long interval is ordinary."""
+
+    STEADY_SHARE = 0.95  # of intervals within 10 % of the nominal one
+    MIN_INTERVALS = 20
+    HOLE_MIN_MS = 1000.0  # and at least HOLE_MIN_FRAMES frames' time
+    HOLE_MIN_FRAMES = 10
+
+    def __init__(self, nominal_fps: float) -> None:
+        self.nominal_ms = 1000.0 / nominal_fps
+        self.previous: float | None = None
+        self.intervals = self.regular = 0
+        self.longest = (0.0, 0.0)  # (the frame before it, its length)
+
+    def observe(self, t_ms: float) -> None:
+        if self.previous is not None:
+            interval = t_ms - self.previous
+            self.intervals += 1
+            if abs(interval - self.nominal_ms) <= 0.1 * self.nominal_ms:
+                self.regular += 1
+            elif interval > self.longest[1]:
+                self.longest = (self.previous, interval)
+        self.previous = t_ms
+
+    def hole(self) -> tuple[int, int]:
+        """(start, length) in ms of the stretch without a frame, if the video is steady around it; (0, 0)."""
+        before, interval = self.longest
+        steady = self.intervals >= self.MIN_INTERVALS and self.regular >= self.STEADY_SHARE * self.intervals
+        if not steady or interval < max(self.HOLE_MIN_MS, self.HOLE_MIN_FRAMES * self.nominal_ms):
+            return 0, 0
+        return round(before + self.nominal_ms), round(interval - self.nominal_ms)
+
+
 class Announced(NamedTuple):
     """What a container states of its video stream; 0 (None) for what it does not."""
 
@@ -137,6 +173,7 @@ class FrameReader:
         self.frames = 0
         self.undecodable = 0  # failed reads followed by a frame: packets of a damaged stretch
         self.last_ms: float | None = None
+        self.rate = RateWatch(nominal_fps)
         self.square = square_pixel_size(capture)
 
     def __iter__(self) -> Iterator[tuple[float, npt.NDArray[np.uint8]]]:
@@ -162,11 +199,13 @@ class FrameReader:
             self.undecodable += failed
             failed = 0
             self.last_ms = t_ms
+            self.rate.observe(t_ms)
             yield t_ms, None if image is None else np.asarray(image, dtype=np.uint8)
             self.frames += 1
 
     def report(self, announced: Announced) -> DecodeReport:
         decoded_ms = 0.0 if self.last_ms is None else self.last_ms + self.clock.interval_ms
+        gap_start_ms, gap_ms = self.rate.hole()
         return DecodeReport(
             frames_decoded=self.frames,
             undecodable_packets=self.undecodable,
@@ -174,6 +213,8 @@ class FrameReader:
             decoded_ms=round(decoded_ms),
             announced_ms=round(announced.ms),
             announced_frames=announced.frames,
+            gap_start_ms=gap_start_ms,
+            gap_ms=gap_ms,
         )
 
 
@@ -236,6 +277,7 @@ class FieldFrameReader(FrameReader):
                     t_ms = self.clock.time_of(reported)
                     image = self._upright(frame.to_ndarray(format="bgr24")) if wanted(t_ms) else None
                     self.last_ms = t_ms
+                    self.rate.observe(t_ms)
                     yield t_ms, image
                     self.frames += 1
 

@@ -104,7 +104,13 @@ def test_a_damaged_source_is_named_in_the_summary_and_the_report(client: "redis.
     run(client, tmp_path)
     summary = json.loads((tmp_path / "v" / "summary.json").read_text())
     assert summary["status"] == "complete"
-    assert summary["decoding"] == {**decoding, "announced_ms": 9000, "announced_frames": 0}
+    assert summary["decoding"] == {
+        **decoding,
+        "announced_ms": 9000,
+        "announced_frames": 0,
+        "gap_start_ms": 0,
+        "gap_ms": 0,
+    }
     assert len(summary["warnings"]) == 2
     assert summary["warnings"][0].startswith("v.mp4: 5 damaged packet(s) could not be decoded and were skipped")
     assert summary["warnings"][1].startswith("v.mp4: decoding stopped at 0.2 s of the 9.0 s the file announces")

@@ -33,3 +33,11 @@ def test_a_raw_stream_without_any_frame_time_is_said_to_be_one() -> None:
         "cctv.h264 states no frame times (a raw stream, as CCTV exports often are): its frames were placed "
         "one frame apart at the rate the stream states"
     ]
+
+
+def test_a_hole_in_a_steady_video_says_where() -> None:
+    report = DecodeReport(46, 0, 0, decoded_ms=6000, announced_ms=6000, gap_start_ms=2000, gap_ms=1400)
+    assert report.warnings("capture.ts") == [
+        "capture.ts: no frame from 2.0 s to 3.4 s, in a video otherwise steady at its rate (a damaged stretch, "
+        "or a recording that paused); nothing there is analysed"
+    ]

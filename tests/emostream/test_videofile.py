@@ -15,6 +15,7 @@ from emostream.videofile import (
     FieldFrameReader,
     FrameClock,
     FrameReader,
+    RateWatch,
     _clock_ms,
     announced_length,
     frame_reader,
@@ -372,3 +373,49 @@ def test_pyavs_reader_reads_a_progressive_video_as_opencvs_does(tmp_path: Path) 
     assert [t for t, _ in ours] == [t for t, _ in opencvs] == pytest.approx([0, 40, 100, 400, 433, 1000, 1033])
     for (_, image), (_, expected) in zip(ours, opencvs, strict=True):
         assert np.array_equal(image, expected)
+
+
+def _watched(times_ms: list[float], fps: float = 10.0) -> tuple[int, int]:
+    watch = RateWatch(fps)
+    for t_ms in times_ms:
+        watch.observe(t_ms)
+    return watch.hole()
+
+
+def test_a_hole_is_found_in_a_steady_video_and_not_in_a_variable_rate_or_short_one() -> None:
+    steady = [i * 100.0 for i in range(20)] + [3400.0 + i * 100 for i in range(26)]  # 2.0 s to 3.4 s lost
+    assert _watched(steady) == (2000, 1400)
+    assert _watched([i * 100.0 for i in range(60)]) == (0, 0)  # no hole
+    assert _watched(steady[:5] + steady[-5:]) == (0, 0)  # too few frames to call it steady
+    phone = [0.0]
+    for i in range(60):  # a phone's variable rate: intervals of 30 to 70 ms, and a 1.5 s pause
+        phone.append(phone[-1] + (1500 if i == 30 else 30 + (i * 37) % 41))
+    assert _watched(phone, fps=20.0) == (0, 0)
+    assert _watched([*steady[:20], 2500.0, *steady[20:]]) == (0, 0)  # 0.9 s at most between frames: not a hole
+
+
+def test_a_broadcast_capture_that_resyncs_past_damage_says_where_its_hole_is(tmp_path: Path) -> None:
+    """MPEG-TS (DVB and IPTV recordings) reads on past a damaged stretch without a decoding error: the
+    frames lost there were not said anywhere."""
+    import av
+
+    video = tmp_path / "capture.ts"
+    with av.open(str(video), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        stream.options = {"x264-params": "keyint=10"}
+        for image in _stripes((160, 120), 60):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
+        container.mux(stream.encode())
+    with av.open(str(video)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size and p.pos is not None]
+    data = bytearray(video.read_bytes())
+    for position, size in packets[20:34]:
+        data[position : position + size] = b"\xa5" * size
+    video.write_bytes(bytes(data))
+    reader = frame_reader(video, open_upright(video), 10.0)
+    list(reader)
+    report = reader.report(announced_length(video))
+    assert report.undecodable_packets == 0  # nothing else tells of the loss
+    assert (report.gap_start_ms, report.gap_ms) == (2000, 1400)
+    assert report.warnings("capture.ts")[0].startswith("capture.ts: no frame from 2.0 s to 3.4 s")
