@@ -9,6 +9,7 @@ same transaction as the frames, so a killed producer resumes without gaps or dup
 """
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -45,6 +46,7 @@ MIN_SIDE_PX = 64
 # and state that drain them. Frames up to the limit would leave workers unable to store a result,
 # so none could be deleted: the pipeline would stop for good.
 FRAMES_MEMORY_SHARE = 0.75
+UNLIMITED_RECHECK_S = 10.0
 
 T = TypeVar("T")
 
@@ -73,7 +75,7 @@ class FileProducer:
         self._pending: list[Frame] = []
         self._sent_so_far = 0
         self._backlog_limit = settings.backlog_max_frames
-        self._ask_memory = True  # until the server turns out not to answer INFO memory
+        self._ask_memory_after = 0.0  # monotonic time; inf once the server turns out not to answer INFO memory
         self._said_memory = False
 
     def produce(self, path: Path, video_id: str) -> ProduceReport:
@@ -221,13 +223,16 @@ class FileProducer:
             time.sleep(keys.BACKLOG_POLL_MS / 1000)
 
     def _no_room_for(self, chunk_bytes: int) -> bool:
-        if not self._ask_memory:
+        if time.monotonic() < self._ask_memory_after:
             return False
         state = memory_state(self.client)
         if state is None:  # a server or proxy that does not answer INFO: the frame limit alone
-            self._ask_memory = False
+            self._ask_memory_after = math.inf
             return False
-        full = state.limit > 0 and state.used + chunk_bytes > FRAMES_MEMORY_SHARE * state.limit
+        if state.limit == 0:  # no maxmemory: asked again now and then, as an operator may set one
+            self._ask_memory_after = time.monotonic() + UNLIMITED_RECHECK_S
+            return False
+        full = state.used + chunk_bytes > FRAMES_MEMORY_SHARE * state.limit
         if full and not self._said_memory:
             log.info("holding frames back until workers drain some: Redis has %s", state.describe())
             self._said_memory = True
