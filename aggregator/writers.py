@@ -6,6 +6,7 @@ logs do, so that a web server, the API or a colleague running as another user ca
 """
 
 import csv
+import errno
 import io
 import json
 import os
@@ -25,6 +26,17 @@ def _new_file_mode() -> int:
 NEW_FILE_MODE = _new_file_mode()
 
 
+def _set_new_file_mode(fd: int) -> None:
+    """``NEW_FILE_MODE`` on the temporary file, where the file system keeps Unix modes. FAT and exFAT
+    (SD cards, USB drives) refuse a change to their fixed modes (EPERM) unless mounted ``quiet``,
+    and SMB shares may: there the mount's own modes stand, and the output is written all the same."""
+    try:
+        os.fchmod(fd, NEW_FILE_MODE)
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EACCES):
+            raise
+
+
 def write_atomic(path: Path, text: str) -> None:
     write_atomic_bytes(path, text.encode("utf-8"))
 
@@ -36,7 +48,7 @@ def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, NEW_FILE_MODE)
+        _set_new_file_mode(fd)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             for chunk in chunks:
                 fh.write(chunk)
@@ -52,7 +64,7 @@ def write_atomic_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, NEW_FILE_MODE)
+        _set_new_file_mode(fd)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

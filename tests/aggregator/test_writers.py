@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.writers import write_atomic, write_json
+from aggregator.writers import write_atomic, write_csv, write_json
 
 
 def test_a_failed_write_leaves_the_previous_file_and_no_temporary(tmp_path: Path) -> None:
@@ -47,3 +47,22 @@ def test_an_output_has_the_mode_of_any_new_file_not_the_temporary_files_private_
     assert stat.S_IMODE((tmp_path / "summary.json").stat().st_mode) == stat.S_IMODE(
         (tmp_path / "plain.txt").stat().st_mode
     )
+
+
+def test_a_file_system_that_keeps_no_unix_modes_still_gets_the_outputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAT and exFAT (an SD card, a USB drive) refuse to change a file's mode (EPERM) unless mounted
+    `quiet`: every output would have failed there, and a video never completed."""
+    import errno
+    import os
+
+    def refuse(fd: int, mode: int) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "fchmod", refuse)
+    write_json(tmp_path / "summary.json", {"frames_total": 1})
+    write_csv(tmp_path / "timeline.csv", ["index"], [[0]])
+    assert (tmp_path / "summary.json").read_text() == '{\n "frames_total": 1\n}\n'
+    assert (tmp_path / "timeline.csv").read_text() == "index\n0\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["summary.json", "timeline.csv"]  # no temporary left

@@ -400,3 +400,36 @@ def test_an_interlaced_video_is_analysed_and_rendered_as_its_pictures_not_black(
     ok, first = rendered.read()
     assert ok
     assert first.mean() > 40  # the picture, with its boxes: not black
+
+
+def test_outputs_are_written_to_a_file_system_that_keeps_no_unix_modes(astronaut_video: Path, tmp_path: Path) -> None:
+    """FAT and exFAT (the SD card the videos came on, a USB drive) refuse a change of a file's mode
+    (EPERM) unless mounted `quiet`: every output failed there (`its outputs could not be written:
+    Operation not permitted`). A bindfs mount that refuses chmod stands in for one."""
+    import shutil
+    import subprocess
+
+    bindfs = shutil.which("bindfs")
+    if bindfs is None:
+        if os.environ.get("CI"):
+            pytest.fail("bindfs is not installed (apt-get install bindfs)")
+        pytest.skip("bindfs is not installed (apt-get install bindfs)")
+    backing, card = tmp_path / "backing", tmp_path / "card"
+    backing.mkdir()
+    card.mkdir()
+    mounted = subprocess.run(
+        [bindfs, "--chmod-deny", str(backing), str(card)], check=False, capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"no FUSE mount here: {mounted.stderr.strip()}")
+    try:
+        probe = card / "probe"
+        probe.touch()
+        with pytest.raises(PermissionError):
+            probe.chmod(0o644)  # as on FAT: the mount refuses it
+        done = run("analyze", str(astronaut_video), "--out", str(card / "out"))
+        assert done.returncode == 0, done.stderr
+        assert json.loads((card / "out" / "astronaut" / "summary.json").read_text())["status"] == "complete"
+    finally:
+        unmount = shutil.which("fusermount3") or shutil.which("fusermount") or "fusermount"
+        subprocess.run([unmount, "-u", str(card)], check=False)
