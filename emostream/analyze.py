@@ -78,12 +78,13 @@ class VideoJob:
 
 
 def video_ids_for(paths: list[Path]) -> list[str]:
-    """Readable, unique video ids from file names (``my clip.mp4`` -> ``my_clip``)."""
+    """Readable, unique video ids from file names (``my clip.mp4`` -> ``my_clip``); unique whatever
+    their case, since each names an output folder, and on exFAT, FAT or macOS ``Talk`` is ``talk``."""
     ids: list[str] = []
     for path in paths:
         base = registry.video_id_from_name(path.stem)
         candidate, n = base, 2
-        while candidate in ids:
+        while candidate.casefold() in {taken.casefold() for taken in ids}:
             candidate, n = f"{base}-{n}", n + 1
         ids.append(candidate)
     return ids

@@ -159,3 +159,11 @@ def test_a_producer_that_exits_without_a_recorded_reason_is_reported_with_its_la
     assert job.done
     assert job.error is not None
     assert job.error.startswith(f"producer exited with 1: emostream: cannot reach Redis at {url}: ")
+
+
+def test_video_ids_are_unique_whatever_their_case() -> None:
+    """Each names an output folder: on exFAT, FAT or macOS, ``GX01.MP4``'s and ``gx01.mp4``'s were one."""
+    from emostream.analyze import video_ids_for
+
+    paths = [Path("a/GX01.MP4"), Path("b/gx01.mp4"), Path("c/talk.mov"), Path("d/talk.mp4")]
+    assert video_ids_for(paths) == ["GX01", "gx01-2", "talk", "talk-2"]
