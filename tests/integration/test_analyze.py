@@ -431,5 +431,6 @@ def test_outputs_are_written_to_a_file_system_that_keeps_no_unix_modes(astronaut
         assert done.returncode == 0, done.stderr
         assert json.loads((card / "out" / "astronaut" / "summary.json").read_text())["status"] == "complete"
     finally:
+        # Lazily (-z): a process still closing a file there must not leave the mount behind.
         unmount = shutil.which("fusermount3") or shutil.which("fusermount") or "fusermount"
-        subprocess.run([unmount, "-u", str(card)], check=False)
+        subprocess.run([unmount, "-uz", str(card)], check=False)
