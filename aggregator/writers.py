@@ -45,28 +45,23 @@ def write_atomic_chunks(path: Path, chunks: Iterable[str]) -> None:
     """As ``write_atomic``, the text given in pieces: a large file is never whole in memory (an hour
     of a crowd's timeline is hundreds of megabytes as one string, and as many again as the objects
     it is made from)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        _set_new_file_mode(fd)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _write_replacing(path, (chunk.encode("utf-8") for chunk in chunks))
 
 
 def write_atomic_bytes(path: Path, data: bytes) -> None:
+    _write_replacing(path, (data,))
+
+
+def _write_replacing(path: Path, pieces: Iterable[bytes]) -> None:
+    """``pieces`` into a temporary file beside ``path``, synced, then renamed over it; on any failure
+    the temporary file is removed and ``path`` is left as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         _set_new_file_mode(fd)
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for piece in pieces:
+                fh.write(piece)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -93,22 +93,22 @@ _REPLY_CODE = re.compile(r"(?:.* of pipeline caused error: )?([A-Z]+)\b")  # a p
 FULL_HINT = "raise its maxmemory, or let finished videos' state expire sooner (EMO_RESULTS_TTL_S)"
 
 
+def _reply_code(exc: redis.RedisError) -> str | None:
+    """The reply's code (``MISCONF``), alone or inside a pipeline's error; None for a lost connection."""
+    match = _REPLY_CODE.match(str(exc)) if isinstance(exc, redis.ResponseError) else None
+    return match.group(1) if match else None
+
+
 def recoverable(exc: redis.ResponseError) -> bool:
     """Whether the reply is one to wait out (``RECOVERABLE_REPLIES``), alone or inside a pipeline's error."""
-    if isinstance(exc, _RECOVERABLE_CLASSES):
-        return True
-    match = _REPLY_CODE.match(str(exc))
-    return match is not None and match.group(1) in RECOVERABLE_REPLIES
+    return isinstance(exc, _RECOVERABLE_CLASSES) or _reply_code(exc) in RECOVERABLE_REPLIES
 
 
 def is_full(exc: redis.RedisError) -> bool:
     """Whether Redis refused a write for want of memory (past ``maxmemory``, policy ``noeviction``).
 
     The command was not run; a transaction (MULTI/EXEC) so refused ran none of its commands."""
-    return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
-        isinstance(exc, redis.ResponseError) and (match := _REPLY_CODE.match(str(exc))) is not None
-        and match.group(1) == "OOM"
-    )  # fmt: skip
+    return isinstance(exc, redis.exceptions.OutOfMemoryError) or _reply_code(exc) == "OOM"
 
 
 def describe_outage(exc: redis.RedisError) -> str:

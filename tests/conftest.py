@@ -186,7 +186,6 @@ def write_interlaced_video(
 def write_damaged_video(path: Path, frames: int, damaged: range, fps: float = 10.0) -> Path:
     """An MJPEG AVI of moving gradient frames whose ``damaged`` packets are overwritten with bytes no
     decoder accepts, in place: the file's index and every other frame stay intact."""
-    import av
 
     write_mjpeg = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (160, 120))
     assert write_mjpeg.isOpened()
@@ -195,11 +194,19 @@ def write_damaged_video(path: Path, frames: int, damaged: range, fps: float = 10
         image[:, :, 1] = (np.arange(160) + i * 7) % 256
         write_mjpeg.write(image)
     write_mjpeg.release()
+    return damage_packets(path, damaged)
+
+
+def damage_packets(path: Path, damaged: range) -> Path:
+    """The video's ``damaged`` packets overwritten in place with bytes no decoder accepts (no JPEG
+    start marker, no H.264 start code): the file's index and every other packet stay intact."""
+    import av
+
     with av.open(str(path)) as container:
         packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size and p.pos is not None]
     data = bytearray(path.read_bytes())
     for position, size in (packets[i] for i in damaged):
-        data[position : position + size] = b"\xa5" * size  # no JPEG start marker: rejected
+        data[position : position + size] = b"\xa5" * size
     path.write_bytes(bytes(data))
     return path
 

@@ -24,7 +24,7 @@ from emostream.videofile import (
     plausible_rate,
     square_pixel_size,
 )
-from tests.conftest import write_damaged_video, write_interlaced_video, write_variable_rate_video
+from tests.conftest import damage_packets, write_damaged_video, write_interlaced_video, write_variable_rate_video
 
 
 class Reported:
@@ -317,15 +317,7 @@ def test_a_progressive_video_is_read_by_opencv_as_before(tmp_path: Path) -> None
 def test_an_interlaced_video_is_read_past_damaged_packets_with_the_frames_after_them_at_their_times(
     tmp_path: Path,
 ) -> None:
-    import av
-
-    video = write_interlaced_video(tmp_path / "i.mp4", _stripes((160, 120), 20))
-    with av.open(str(video)) as container:
-        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size and p.pos is not None]
-    data = bytearray(video.read_bytes())
-    for position, size in packets[5:8]:
-        data[position : position + size] = b"\xa5" * size
-    video.write_bytes(bytes(data))
+    video = damage_packets(write_interlaced_video(tmp_path / "i.mp4", _stripes((160, 120), 20)), range(5, 8))
     reader = frame_reader(video, open_upright(video), 10.0)
     times = [t for t, _ in reader]
     assert reader.undecodable == 3
@@ -407,12 +399,7 @@ def test_a_broadcast_capture_that_resyncs_past_damage_says_where_its_hole_is(tmp
         for image in _stripes((160, 120), 60):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
         container.mux(stream.encode())
-    with av.open(str(video)) as container:
-        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size and p.pos is not None]
-    data = bytearray(video.read_bytes())
-    for position, size in packets[20:34]:
-        data[position : position + size] = b"\xa5" * size
-    video.write_bytes(bytes(data))
+    damage_packets(video, range(20, 34))
     reader = frame_reader(video, open_upright(video), 10.0)
     list(reader)
     report = reader.report(announced_length(video))

@@ -3,7 +3,7 @@
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -333,14 +333,29 @@ def _group_members(group: int) -> list[str]:
     return members
 
 
+def _assert_the_same_faces_as_the_original(out: Path, copy: str) -> dict[str, Any]:
+    """``copy``'s timeline has the faces ``astronaut``'s has, frame by frame (the same faces through
+    one more encoding: boxes overlapping by IoU 0.8 or more); returns it."""
+    from worker.keyframes import iou
+
+    timelines: dict[str, dict[str, Any]] = {
+        name: json.loads((out / name / "timeline.json").read_text()) for name in ("astronaut", copy)
+    }
+    boxes = {name: [[face["box"] for face in f["faces"]] for f in t["frames"]] for name, t in timelines.items()}
+    assert sum(map(len, boxes[copy])) >= 36
+    for theirs, ours in zip(boxes["astronaut"], boxes[copy], strict=True):
+        assert len(theirs) == len(ours)
+        for box, other in zip(theirs, ours, strict=True):
+            assert iou(tuple(box), tuple(other)) >= 0.8, (box, other)
+    return timelines[copy]
+
+
 def test_a_phone_video_stored_sideways_is_analysed_and_rendered_upright(astronaut_video: Path, tmp_path: Path) -> None:
     """Phones store portrait video as landscape frames plus a display rotation: faces are found,
     boxes given, and annotated.mp4 drawn on the picture as players show it, not lying on its side."""
     import av
     import cv2
     import numpy as np
-
-    from worker.keyframes import iou
 
     capture, upright = cv2.VideoCapture(str(astronaut_video)), []
     while (frame := capture.read())[0]:
@@ -358,14 +373,8 @@ def test_a_phone_video_stored_sideways_is_analysed_and_rendered_upright(astronau
     out = tmp_path / "out"
     done = run("analyze", str(astronaut_video), str(phone), "--out", str(out), "--render")
     assert done.returncode == 0, done.stderr
-    timelines = {name: json.loads((out / name / "timeline.json").read_text()) for name in ("astronaut", "phone")}
-    assert (timelines["phone"]["width"], timelines["phone"]["height"]) == (upright[0].shape[1], upright[0].shape[0])
-    boxes = {name: [[face["box"] for face in f["faces"]] for f in t["frames"]] for name, t in timelines.items()}
-    assert sum(map(len, boxes["phone"])) >= 36
-    for theirs, ours in zip(boxes["astronaut"], boxes["phone"], strict=True):
-        assert len(theirs) == len(ours)
-        for box, other in zip(theirs, ours, strict=True):  # the same face, through one more encoding
-            assert iou(tuple(box), tuple(other)) >= 0.8, (box, other)
+    timeline = _assert_the_same_faces_as_the_original(out, "phone")
+    assert (timeline["width"], timeline["height"]) == (upright[0].shape[1], upright[0].shape[0])
     rendered = cv2.VideoCapture(str(out / "phone" / "annotated.mp4"))
     assert rendered.get(cv2.CAP_PROP_ORIENTATION_META) == 0  # players must not turn it again
     assert rendered.read()[1].shape == upright[0].shape
@@ -380,7 +389,6 @@ def test_an_interlaced_video_is_analysed_and_rendered_as_its_pictures_not_black(
     import numpy as np
 
     from tests.conftest import write_interlaced_video
-    from worker.keyframes import iou
 
     capture, pictures = cv2.VideoCapture(str(astronaut_video)), []
     while (frame := capture.read())[0]:
@@ -389,13 +397,7 @@ def test_an_interlaced_video_is_analysed_and_rendered_as_its_pictures_not_black(
     out = tmp_path / "out"
     done = run("analyze", str(astronaut_video), str(camcorder), "--out", str(out), "--render")
     assert done.returncode == 0, done.stderr
-    timelines = {name: json.loads((out / name / "timeline.json").read_text()) for name in ("astronaut", "camcorder")}
-    boxes = {name: [[face["box"] for face in f["faces"]] for f in t["frames"]] for name, t in timelines.items()}
-    assert sum(map(len, boxes["camcorder"])) >= 36
-    for theirs, ours in zip(boxes["astronaut"], boxes["camcorder"], strict=True):
-        assert len(theirs) == len(ours)
-        for box, other in zip(theirs, ours, strict=True):  # the same face, through one more encoding
-            assert iou(tuple(box), tuple(other)) >= 0.8, (box, other)
+    _assert_the_same_faces_as_the_original(out, "camcorder")
     rendered = cv2.VideoCapture(str(out / "camcorder" / "annotated.mp4"))
     ok, first = rendered.read()
     assert ok

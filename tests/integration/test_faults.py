@@ -196,17 +196,17 @@ def test_a_worker_survives_a_stream_deleted_while_it_waits_on_it(
         assert "Traceback" not in log.read_text()
 
 
-def test_a_redis_that_cannot_persist_is_waited_out_and_nothing_is_lost(astronaut_video: Path, tmp_path: Path) -> None:
+def test_a_redis_that_cannot_persist_is_waited_out_and_nothing_is_lost(
+    astronaut_video: Path, tmp_path: Path, redis_binary: Path
+) -> None:
     """As when its disk is full: Redis refuses every write, and even PING, with MISCONF until it
     can save again. Here its snapshot fails because a folder stands where the file would go. A
     worker running then waits; an aggregator started then starts, and waits."""
-    binary = system_server_binary()
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    server = LocalServer(binary, ("--appendonly", "no", "--save", "3600 1")).start()
-    client = redis.Redis.from_url(server.url)
-    out, url = tmp_path / "out", ["--redis-url", server.url]
-    try:
+    with (
+        LocalServer(redis_binary, ("--appendonly", "no", "--save", "3600 1")) as server,
+        redis.Redis.from_url(server.url) as client,
+    ):
+        out, url = tmp_path / "out", ["--redis-url", server.url]
         with running(["worker", *url], tmp_path / "worker.log") as worker:
             wait_for(lambda: client.exists(keys.FRAMES_STREAM) == 1, 60, "the worker's consumer group")
             (server.data_dir / "dump.rdb").mkdir()
@@ -225,23 +225,20 @@ def test_a_redis_that_cannot_persist_is_waited_out_and_nothing_is_lost(astronaut
                 assert run("produce", str(astronaut_video), "--video-id", "v", *url).returncode == 0
                 wait_for(lambda: complete(client, "v"), 120, "the video to complete")
         assert_exactly_once(out, "v", 40)
-    finally:
-        client.close()
-        server.stop()
 
 
-def test_a_full_redis_is_waited_out_and_nothing_is_lost(astronaut_video: Path, tmp_path: Path) -> None:
+def test_a_full_redis_is_waited_out_and_nothing_is_lost(
+    astronaut_video: Path, tmp_path: Path, redis_binary: Path
+) -> None:
     """Past its maxmemory (policy noeviction), Redis refuses whatever adds data (OOM). A worker holding
     frames, an aggregator starting and a producer starting all wait for room, and go on once an
     operator raises the limit: both videos complete, every frame once. Before, each of them died."""
-    binary = system_server_binary()
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    server = LocalServer(binary, ("--appendonly", "no", "--maxmemory-policy", "noeviction")).start()
-    client = redis.Redis.from_url(server.url)
-    out, url = tmp_path / "out", ["--redis-url", server.url]
-    logs = {name: tmp_path / f"{name}.log" for name in ("producer", "worker", "aggregator")}
-    try:
+    with (
+        LocalServer(redis_binary, ("--appendonly", "no", "--maxmemory-policy", "noeviction")) as server,
+        redis.Redis.from_url(server.url) as client,
+    ):
+        out, url = tmp_path / "out", ["--redis-url", server.url]
+        logs = {name: tmp_path / f"{name}.log" for name in ("producer", "worker", "aggregator")}
         assert run("produce", str(astronaut_video), "--video-id", "a", *url).returncode == 0  # frames wait
         client.config_set("maxmemory", 1)  # full, as a server at its limit is
         producer = spawn(["produce", str(astronaut_video), "--video-id", "b", *url], logs["producer"])
@@ -258,9 +255,6 @@ def test_a_full_redis_is_waited_out_and_nothing_is_lost(astronaut_video: Path, t
             wait_for(lambda: complete(client, "a") and complete(client, "b"), 120, "both videos to complete")
         for video_id in ("a", "b"):
             assert_exactly_once(out, video_id, 40)
-    finally:
-        client.close()
-        server.stop()
 
 
 def _mentions(log: Path, text: str) -> bool:
