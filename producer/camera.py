@@ -1,4 +1,4 @@
-"""Live cameras: RTSP (over TCP by default), any URL OpenCV/FFmpeg opens, or a local device index.
+"""Live cameras: RTSP (over TCP by default), any other stream FFmpeg opens (read with PyAV), or a local device index.
 
 LIVE POLICY: a live source never waits for the workers. Each camera has its own
 frames stream; after every push, frames that no worker has taken yet beyond
@@ -36,7 +36,8 @@ from emostream.lifecycle import Backoff, consumer_name, describe_outage, recover
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
-from emostream.videofile import END_OF_STREAM_FAILED_READS, resized, square_pixel_size
+from emostream.videofile import END_OF_STREAM_FAILED_READS
+from producer.livecapture import LiveCapture, open_device, open_stream
 from producer.producer import encode_jpeg
 
 log = logging.getLogger(__name__)
@@ -93,20 +94,11 @@ def load_cameras(path: Path) -> list[CameraConfig]:
     return cameras
 
 
-def open_capture(config: CameraConfig) -> "cv2.VideoCapture | None":
-    """An opened capture, or None; blocks at most about ``open_timeout_s``."""
+def open_capture(config: CameraConfig) -> tuple[LiveCapture | None, str]:
+    """The camera opened for reading, or None and why; blocks at most about ``open_timeout_s``."""
     if config.source_kind == "device":
-        capture = cv2.VideoCapture(int(config.url))
-    else:
-        params = [
-            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(config.open_timeout_s * 1000),
-            cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(config.stall_s * 1000),
-        ]  # fmt: skip
-        capture = cv2.VideoCapture(config.url, cv2.CAP_FFMPEG, params)
-    if capture.isOpened():
-        return capture
-    capture.release()
-    return None
+        return open_device(int(config.url))
+    return open_stream(config.url, config.transport, config.open_timeout_s, config.stall_s)
 
 
 class CameraRunner:
@@ -167,10 +159,10 @@ class CameraRunner:
         failures = 0
         while not self._stopping.is_set():
             self._set_state("connecting" if self.reconnects == 0 and failures == 0 else "reconnecting")
-            capture = open_capture(self.config)
+            capture, why = open_capture(self.config)
             if capture is None:
                 failures += 1
-                self.error = f"cannot open {self.config.url_redacted} (attempt {failures})"
+                self.error = f"cannot open {self.config.url_redacted}: {why} (attempt {failures})"
             else:
                 frames = self._stream_frames(capture)
                 capture.release()
@@ -194,15 +186,14 @@ class CameraRunner:
             self._stopping.wait(delay)
         self._set_state("stopped")
 
-    def _stream_frames(self, capture: "cv2.VideoCapture") -> int:
+    def _stream_frames(self, capture: LiveCapture) -> int:
         """Read until the stream drops or a stop is requested; returns the frames read.
 
         A failed read is a packet the decoder rejected (lost or damaged in transit: skipped and
         counted, as ``emostream.videofile`` does for files), the end of the stream, or the read
-        timeout. The stream has dropped after no frame for ``stall_s`` (the watchdog) or a long
-        run of failed reads (a closed stream fails each read at once)."""
+        timeout. The stream has dropped once it ended, after no frame for ``stall_s`` (the
+        watchdog), or after a long run of failed reads."""
         self._set_state("running")
-        square = square_pixel_size(capture)  # analogue CCTV encoders send 704x576 with pixels 12:11 wide
         period = 1.0 / self.config.fps
         next_due, frames, failed = time.monotonic(), 0, 0
         last_frame = time.monotonic()
@@ -213,7 +204,7 @@ class CameraRunner:
                 return frames
             if not ok:
                 failed += 1
-                if failed >= END_OF_STREAM_FAILED_READS:
+                if capture.ended or failed >= END_OF_STREAM_FAILED_READS:
                     return frames
                 continue
             if failed:
@@ -225,9 +216,9 @@ class CameraRunner:
             if now < next_due:
                 continue
             next_due = max(next_due + period, now)  # after a hiccup, resume the rate instead of bursting
-            ok, image = capture.retrieve()
-            if ok:
-                self._push(np.asarray(image if square is None else resized(image, square), dtype=np.uint8))
+            image = capture.retrieve()  # upright, with square pixels
+            if image is not None:
+                self._push(image)
         return frames
 
     def _push(self, image: npt.NDArray[np.uint8]) -> None:
@@ -345,7 +336,7 @@ class CameraProducer:
     role = "camera"
 
     def __init__(self, cameras: list[CameraConfig], client: "redis.Redis", liveness: m.Liveness | None = None) -> None:
-        _configure_ffmpeg(cameras)
+        _quiet_opencv()  # PyAV, which reads streams, logs nothing unless asked
         self.client = client
         self.runners = [CameraRunner(config, client) for config in cameras]
         self.name = consumer_name()
@@ -405,10 +396,7 @@ class CameraProducer:
         return runner.config.open_timeout_s + runner.config.stall_s + 5
 
 
-def _configure_ffmpeg(cameras: list[CameraConfig]) -> None:
-    """RTSP over TCP unless every camera asks for UDP (FFmpeg reads one process-wide option);
-    FFmpeg and OpenCV logging off: their messages can quote the URL with its password."""
-    transport = "udp" if all(c.transport == "udp" for c in cameras) else "tcp"
-    os.environ["OPENCV_FFMPEG_CAPTURE_OPTIONS"] = f"rtsp_transport;{transport}"
+def _quiet_opencv() -> None:
+    """OpenCV's logging off (devices are read with it): its messages can quote a source's name."""
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)

@@ -41,8 +41,10 @@ def extract_frames(video: Path, folder: Path, count: int = 90) -> Path:
 
 
 class RtspServer:
-    def __init__(self, frames: Path, log: Path, fps: int = 15) -> None:
-        self.frames = frames
+    """Loops ``frames`` (a folder of JPEG frames) encoded as H.264, or sends ``file``'s H.264 as it is."""
+
+    def __init__(self, frames: Path | None, log: Path, fps: int = 15, file: Path | None = None) -> None:
+        self.source = ["--frames", str(frames)] if frames is not None else ["--file", str(file)]
         self.log = log
         self.fps = fps
         self.port = free_port()
@@ -54,8 +56,7 @@ class RtspServer:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self._process = subprocess.Popen(
-                [SYSTEM_PYTHON, str(SERVE), "--port", str(self.port), "--frames", str(self.frames),
-                 "--fps", str(self.fps)],
+                [SYSTEM_PYTHON, str(SERVE), "--port", str(self.port), *self.source, "--fps", str(self.fps)],
                 stdout=subprocess.PIPE, stderr=out,
             )  # fmt: skip
         assert self._process.stdout is not None

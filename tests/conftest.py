@@ -162,11 +162,14 @@ def write_interlaced_video(
     path: Path,
     images: list[npt.NDArray[np.uint8]],
     fps: float = 10.0,
+    *,
     rotation: int = 0,
     pixel_aspect: "fractions.Fraction | None" = None,
+    fields: bool = True,
 ) -> Path:
-    """H.264 coded as fields, as 1080i camcorders and TV captures are (x264's interlaced mode); shown
-    turned by ``rotation`` degrees, with pixels ``pixel_aspect`` as wide as they are tall."""
+    """H.264 coded as fields, as 1080i camcorders and TV captures are (x264's interlaced mode; as
+    frames where ``fields`` is False); shown turned by ``rotation`` degrees, with pixels
+    ``pixel_aspect`` as wide as they are tall."""
     import av
 
     height, width = images[0].shape[:2]
@@ -174,7 +177,8 @@ def write_interlaced_video(
         stream = container.add_stream("libx264", rate=fractions.Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         sar = f":sar={pixel_aspect.numerator}/{pixel_aspect.denominator}" if pixel_aspect is not None else ""
-        stream.options = {"x264-params": f"interlaced=1:tff=1{sar}", "crf": "18"}
+        coding = "interlaced=1:tff=1" if fields else "interlaced=0"
+        stream.options = {"x264-params": f"{coding}{sar}", "crf": "18"}
         if rotation:
             stream.set_display_rotation(rotation)
         for image in images:

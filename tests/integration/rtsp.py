@@ -21,9 +21,10 @@ def require_gstreamer() -> None:
 
 
 @contextmanager
-def rtsp_server(frames: Path, log: Path) -> Iterator[RtspServer]:
+def rtsp_server(frames: Path | None, log: Path, file: Path | None = None) -> Iterator[RtspServer]:
+    """Looping ``frames`` encoded as H.264, or sending ``file``'s H.264 as it is coded."""
     require_gstreamer()
-    server = RtspServer(frames, log)
+    server = RtspServer(frames, log, file=file)
     server.start()
     try:
         yield server

@@ -7,9 +7,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
+import redis
 
-from tests.conftest import VIDEOS, require_shared
+from emostream import keys
+from emostream.redisconn import stream_entries
+from emostream.schema import decode_frame
+from tests.conftest import VIDEOS, require_shared, write_interlaced_video
 from tests.integration.processes import command, run, running, wait_for
 from tests.integration.rtsp import extract_frames, rtsp_server, silent_endpoint
 
@@ -85,6 +91,29 @@ def test_camera_frames_reach_windows_and_a_restarted_server_is_reconnected(
     assert window_lines(out, "lobby", "1m")  # the clean stop wrote the open minute window
     for log in tmp_path.glob("*.log"):
         assert PASSWORD not in log.read_text(errors="replace"), log.name
+
+
+def test_a_camera_sending_fields_is_sent_on_as_its_pictures_not_black(redis_url: str, tmp_path: Path) -> None:
+    """Analogue CCTV through an encoder, TV over IP: H.264 coded as fields, sent as it is coded. OpenCV's
+    reader turned each such frame black and said it had read it: the camera ran, and no face was found."""
+    capture = cv2.VideoCapture(str(require_shared(VIDEOS / "fer_woman2.mp4")))
+    images = [np.asarray(capture.read()[1], dtype=np.uint8) for _ in range(80)]
+    capture.release()
+    coded = write_interlaced_video(tmp_path / "fields.mp4", images, fps=10)  # 8 s
+    camera = ["camera", "--camera-id", "tv", "--redis-url", redis_url]
+    with (
+        rtsp_server(None, tmp_path / "rtsp.log", file=coded) as server,
+        running([*camera, server.url()], tmp_path / "camera.log"),
+    ):
+        wait_for(lambda: status(redis_url, "tv").get("frames_sent", 0) >= 15, 60, "frames from the camera")
+
+    with redis.Redis.from_url(redis_url) as client:
+        entries = stream_entries(client.xrange(keys.camera_frames_stream("tv")))
+    jpegs = [np.frombuffer(decode_frame(fields).payload, np.uint8) for _, fields in entries]
+    assert len(jpegs) >= 10  # the backlog kept for workers
+    brightness = [float(np.mean(np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR)))) for jpeg in jpegs]
+    expected = float(np.mean([image.mean() for image in images]))
+    assert min(brightness) > 0.8 * expected, brightness  # the scene, not black
 
 
 def test_a_silent_camera_fails_after_its_budget_while_another_keeps_flowing(

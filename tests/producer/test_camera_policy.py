@@ -46,8 +46,8 @@ def test_a_packet_the_decoder_rejects_is_skipped_and_counted_not_taken_for_a_dro
     video = write_damaged_video(tmp_path / "cam.avi", frames=40, damaged=range(10, 13))
     runner = CameraRunner(CameraConfig(camera_id="cam", url=str(video)), real_redis)
     runner._register()
-    capture = open_capture(runner.config)
-    assert capture is not None
+    capture, why = open_capture(runner.config)
+    assert capture is not None, why
     assert runner._stream_frames(capture) == 37  # to the end, past the damage
     assert runner.undecodable_packets == 3
     assert int(real_redis.hget(keys.camera_key("cam"), "undecodable_packets")) == 3  # type: ignore[arg-type]
@@ -87,8 +87,8 @@ def test_a_camera_that_sends_pixels_wider_than_tall_is_sent_on_with_square_pixel
     video = write_anamorphic_video(tmp_path / "cam.mp4", frames=3)
     runner = CameraRunner(CameraConfig(camera_id="cam", url=str(video)), real_redis)
     runner._register()
-    capture = open_capture(runner.config)
-    assert capture is not None
+    capture, why = open_capture(runner.config)
+    assert capture is not None, why
     runner._stream_frames(capture)
     _, fields = stream_entries(real_redis.xrange(keys.camera_frames_stream("cam"), count=1))[0]
     image = np.asarray(cv2.imdecode(np.frombuffer(decode_frame(fields).payload, np.uint8), cv2.IMREAD_GRAYSCALE))

@@ -1,0 +1,154 @@
+"""Reading a live source frame by frame: a stream through PyAV, a local device through OpenCV.
+
+OpenCV's FFmpeg reader cannot convert a frame coded as fields, and hands back a black picture as if
+it had read it (``emostream.videofile``). Files are checked for that before they are read; a live
+stream cannot be, and may switch at any frame (a TV channel between programmes, an encoder
+reconfigured). So streams (RTSP, HTTP, UDP, SRT: analogue CCTV through an encoder, a 1080i
+broadcast) are read with PyAV, whose conversion takes any frame, and each camera gets its own RTSP
+transport, where OpenCV reads one option for the whole process. A device index (a webcam, a capture
+card) stays with OpenCV, whose V4L2 reader converts raw frames itself.
+"""
+
+import logging
+import time
+from collections import deque
+from fractions import Fraction
+from typing import TYPE_CHECKING, Literal, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from emostream.videofile import ROTATIONS, resized
+
+if TYPE_CHECKING:
+    import av
+
+log = logging.getLogger(__name__)
+
+
+class LiveCapture(Protocol):
+    """``grab()`` decodes the next frame (False: a packet the decoder rejected, a read that timed
+    out, or the end); ``retrieve()`` gives it in BGR, upright and with square pixels; ``ended``
+    says no frame will follow."""
+
+    @property
+    def ended(self) -> bool: ...
+
+    def grab(self) -> bool: ...
+
+    def retrieve(self) -> npt.NDArray[np.uint8] | None: ...
+
+    def release(self) -> None: ...
+
+
+class StreamCapture:
+    """A stream read with PyAV: demuxed and decoded frame by frame, converted only when retrieved."""
+
+    def __init__(self, container: "av.container.InputContainer") -> None:
+        import av
+
+        self._av = av
+        self._container = container
+        self._stream = container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._packets = container.demux(self._stream)
+        self._decoded: deque[av.VideoFrame] = deque()
+        self._frame: av.VideoFrame | None = None
+        self._ended = False
+
+    @property
+    def ended(self) -> bool:
+        return self._ended and not self._decoded
+
+    def grab(self) -> bool:
+        while not self._decoded:
+            if self._ended:
+                return False
+            try:
+                packet = next(self._packets)
+            except StopIteration:
+                self._ended = True
+                return False
+            except (self._av.FFmpegError, OSError) as exc:  # the connection lost, or no data for the read timeout
+                log.debug("stream ended: %s", exc.strerror if isinstance(exc, OSError) else type(exc).__name__)
+                self._ended = True
+                return False
+            try:
+                self._decoded.extend(packet.decode())
+            except self._av.FFmpegError:  # lost or damaged in transit: read past, as a file's damage is
+                return False
+        self._frame = self._decoded.popleft()
+        return True
+
+    def retrieve(self) -> npt.NDArray[np.uint8] | None:
+        if self._frame is None:
+            return None
+        image: cv2.typing.MatLike = self._frame.to_ndarray(format="bgr24")  # frames coded as fields too
+        square = _square_width(image.shape[1], self._stream.codec_context.sample_aspect_ratio)
+        if square is not None:
+            image = resized(image, (square, image.shape[0]))
+        rotation = round(-self._frame.rotation) % 360  # PyAV's angle is counter-clockwise; OpenCV's, clockwise
+        if rotation in ROTATIONS:
+            image = cv2.rotate(image, ROTATIONS[rotation])
+        return np.ascontiguousarray(image, dtype=np.uint8)
+
+    def release(self) -> None:
+        self._container.close()
+
+
+def _square_width(width: int, sample_aspect: Fraction | None) -> int | None:
+    """The width at which pixels ``sample_aspect`` as wide as tall show square; None if they are."""
+    if not sample_aspect or sample_aspect <= 0 or sample_aspect == 1:
+        return None
+    return max(1, round(width * sample_aspect))
+
+
+def open_stream(
+    url: str, transport: Literal["tcp", "udp"], open_timeout_s: float, read_timeout_s: float
+) -> tuple[StreamCapture | None, str]:
+    """The stream at ``url`` opened for reading, or None and why (never the URL: it may hold a
+    password); each wait on the network ends after the timeouts."""
+    import av
+
+    options: dict[str, str] = {"rtsp_transport": transport} if url.lower().startswith(("rtsp://", "rtsps://")) else {}
+    started = time.monotonic()
+    try:
+        container = av.open(url, options=options, timeout=(open_timeout_s, read_timeout_s))
+    except (av.FFmpegError, OSError) as exc:
+        if time.monotonic() - started >= open_timeout_s:  # cut off: FFmpeg then says "invalid data"
+            return None, f"no answer within {open_timeout_s:g} s"
+        return None, exc.strerror or type(exc).__name__
+    if not container.streams.video:
+        container.close()
+        return None, "it has no video stream"
+    return StreamCapture(container), ""
+
+
+class DeviceCapture:
+    """A local device (``/dev/videoN`` by its index) read with OpenCV."""
+
+    def __init__(self, capture: "cv2.VideoCapture") -> None:
+        self._capture = capture
+
+    @property
+    def ended(self) -> bool:
+        return False  # a device that stops fails each read, and the caller's rule for that applies
+
+    def grab(self) -> bool:
+        return bool(self._capture.grab())
+
+    def retrieve(self) -> npt.NDArray[np.uint8] | None:
+        ok, image = self._capture.retrieve()
+        return np.asarray(image, dtype=np.uint8) if ok and image is not None else None
+
+    def release(self) -> None:
+        self._capture.release()
+
+
+def open_device(index: int) -> tuple[DeviceCapture | None, str]:
+    capture = cv2.VideoCapture(index)
+    if capture.isOpened():
+        return DeviceCapture(capture), ""
+    capture.release()
+    return None, f"no video device {index}"

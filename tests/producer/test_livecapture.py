@@ -1,0 +1,81 @@
+"""Reading live streams with PyAV: every frame as its picture, and a stream that will not open says why."""
+
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from producer.livecapture import open_stream
+from testkit.rtsp import silent_endpoint
+from tests.conftest import write_interlaced_video
+
+SECRET = "cam-pw-51e0"
+
+
+def shades(count: int, size: tuple[int, int] = (96, 64)) -> list[np.ndarray]:
+    """Frames of distinct flat greys with a bright block, so a black or stale frame shows."""
+    width, height = size
+    frames = []
+    for index in range(count):
+        image = np.full((height, width, 3), 40 + 4 * index, dtype=np.uint8)
+        image[8:24, 8:40] = 250
+        frames.append(image)
+    return frames
+
+
+def test_a_stream_that_switches_to_fields_is_read_as_its_pictures_not_black(tmp_path: Path) -> None:
+    """A channel between programmes, an encoder reconfigured: H.264 coded as frames, then as fields.
+    OpenCV's reader turned every frame coded as fields black (or left the last picture), and said it
+    had read it. Here a capture's bytes stand in for the stream, as a recorder appends them."""
+    images = shades(30)
+    progressive = write_interlaced_video(tmp_path / "a.ts", images[:10], fields=False)
+    fields = write_interlaced_video(tmp_path / "b.ts", images[10:])
+    capture_file = tmp_path / "capture.ts"
+    capture_file.write_bytes(progressive.read_bytes() + fields.read_bytes())
+
+    capture, why = open_stream(str(capture_file), "tcp", 5, 5)
+    assert capture is not None, why
+    levels = []
+    while capture.grab():
+        image = capture.retrieve()
+        assert image is not None
+        levels.append(float(np.median(image)))
+    capture.release()
+
+    assert capture.ended
+    assert len(levels) == 30
+    assert levels == pytest.approx([float(np.median(image)) for image in images], abs=5)  # YUV's rounding
+    assert levels == sorted(set(levels))  # each its own picture: none black, none left from before
+
+
+def test_a_stream_with_a_display_rotation_comes_upright(tmp_path: Path) -> None:
+    video = write_interlaced_video(tmp_path / "turned.mp4", shades(3), rotation=90)
+    capture, why = open_stream(str(video), "tcp", 5, 5)
+    assert capture is not None, why
+    assert capture.grab()
+    image = capture.retrieve()
+    capture.release()
+    assert image is not None
+    assert image.shape[:2] == (96, 64)  # stored 96 wide, shown 64 wide
+
+
+def test_a_stream_that_will_not_open_says_why_and_never_its_password() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # closed: nothing listens on it
+    capture, why = open_stream(f"rtsp://admin:{SECRET}@127.0.0.1:{port}/cam", "tcp", 5, 5)
+    assert capture is None
+    assert "refused" in why.lower()
+    assert SECRET not in why
+
+
+def test_a_stream_that_never_answers_is_given_up_after_the_open_timeout() -> None:
+    with silent_endpoint() as silent:
+        started = time.monotonic()
+        capture, why = open_stream(silent, "tcp", 1.0, 1.0)
+        waited = time.monotonic() - started
+    assert capture is None
+    assert why == "no answer within 1 s"
+    assert waited < 5
