@@ -32,7 +32,7 @@ from aggregator.segments import Segment
 from aggregator.writers import write_atomic
 from emostream.errors import SourceError
 from emostream.labels import EMOTION_COLORS, EMOTIONS
-from emostream.videofile import Announced, announced_length, frame_reader, open_upright
+from emostream.videofile import Announced, FrameReader, announced_length, open_upright
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
     if not capture.isOpened():
         raise SourceError(f"cannot open {source} to render it")
     fps = stated.rate or Fraction(capture.get(cv2.CAP_PROP_FPS) or timeline.get("source_fps") or 25)
-    sampled, reader = _SampledFaces(timeline, 1000 / float(fps)), frame_reader(source, capture, float(fps))
+    sampled, reader = _SampledFaces(timeline, 1000 / float(fps)), FrameReader(source, capture, float(fps))
     target = folder / "annotated.mp4"
     partial = folder / ".annotated.mp4.tmp"
     started, pts = time.perf_counter(), -1

@@ -8,19 +8,21 @@ video, and a render's boxes land on the right frames only if both read it the sa
 - Times are the container's timestamps, not index / fps: phones and screen recorders write
   variable frame rates, where frame 60 of a clip averaging 15 fps may be shown at 2 s rather
   than at 4.
-- A damaged stretch does not end the video: OpenCV's ``read()`` fails once per packet the
-  decoder rejects and goes on with the next one, so ``FrameReader`` reads past such failures
-  and counts them; only a long run of failures is the end. What was lost is a ``DecodeReport``.
+- A damaged stretch does not end the video: each packet the decoder rejects is counted and read
+  past. What was lost is a ``DecodeReport``.
 - Pixels are made square: a video stored anamorphically (AVCHD and HDV's 1440x1080 shown at
   16:9, DV and DVD's 720x576) is shown by players at its sample aspect ratio, and read here at
   that size. Read as stored, faces came out squeezed: on the stage clip stored at 1440x1080, 152
   faces were found where its square-pixel copy gives 211, and 23 % of the faces matched had
   another emotion.
-- Interlaced videos (1080i camcorders, DV, TV captures) are read with PyAV: OpenCV's conversion
-  refuses frames coded as fields and hands back a black or stale picture as if it had read it.
+- Frames are decoded and converted by PyAV. OpenCV opens the file to say what it holds (size,
+  rate, rotation, pixel shape), but its conversion refuses frames coded as fields (1080i
+  camcorders, DV, TV captures) and hands back a black picture, or the last one it converted, as if
+  it had read it; a broadcast recording may switch to fields at any frame, so no check of its
+  first frames is enough. On progressive videos PyAV gives OpenCV's times and pixels, at its speed.
 - A frame the caller will not use (the producer keeps one in three of a 30 fps video) is decoded,
-  for its time, but not converted to BGR: ``grab()`` then ``retrieve()`` only for the frames wanted
-  (1.2 ms of CPU less a skipped 1080p frame, a third of its cost).
+  for its time, but not converted to BGR (1.2 ms of CPU less a skipped 1080p frame, a third of its
+  cost).
 """
 
 import contextlib
@@ -39,10 +41,6 @@ import numpy.typing as npt
 from emostream.decoding import DecodeReport
 
 log = logging.getLogger(__name__)
-
-# Consecutive failed reads taken as the end of the stream. One after the end costs about 10 µs;
-# one in a damaged stretch skips one packet (40 s of 25 fps video before giving up).
-END_OF_STREAM_FAILED_READS = 1000
 
 
 def open_upright(path: str | Path) -> "cv2.VideoCapture":
@@ -104,10 +102,6 @@ class FrameClock:
         self.previous_ms = -math.inf
         self.untimed = 0
 
-    def time_of_frame_read(self, capture: "cv2.VideoCapture") -> float:
-        """Call after each successful ``capture.grab()`` (or ``read()``)."""
-        return self.time_of(float(capture.get(cv2.CAP_PROP_POS_MSEC)))
-
     def time_of(self, reported: float) -> float:
         """The time of the next frame, which its stream gives as ``reported`` ms (NaN: none)."""
         if math.isfinite(reported) and reported >= 0 and reported > self.previous_ms:
@@ -163,18 +157,24 @@ class Announced(NamedTuple):
 
 
 class FrameReader:
-    """The frames of an open capture: ``(t_ms, BGR image)`` in presentation order, past any
+    """The frames of the video at ``path``: ``(t_ms, BGR image)`` in presentation order, past any
     packet the decoder rejects; ``frames``, ``undecodable`` and ``clock.untimed`` count them.
-    ``sampled(wanted)`` gives every frame's time but the image only of those ``wanted``."""
+    ``sampled(wanted)`` gives every frame's time but the image only of those ``wanted``.
 
-    def __init__(self, capture: "cv2.VideoCapture", nominal_fps: float) -> None:
-        self.capture = capture
+    Turned upright and made square from what ``capture`` (OpenCV, open on the same file) says of
+    the video, so the frames are the size its probe announced. Frames coded as fields are
+    converted as they are (combing and all: on a 1080i copy of the stage clip, deinterlacing with
+    bwdif or yadif matched the progressive analysis no better)."""
+
+    def __init__(self, path: Path, capture: "cv2.VideoCapture", nominal_fps: float) -> None:
+        self.path = path
         self.clock = FrameClock(nominal_fps)
         self.frames = 0
-        self.undecodable = 0  # failed reads followed by a frame: packets of a damaged stretch
+        self.undecodable = 0  # packets of a damaged stretch
         self.last_ms: float | None = None
         self.rate = RateWatch(nominal_fps)
         self.square = square_pixel_size(capture)
+        self.rotation = round(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360
 
     def __iter__(self) -> Iterator[tuple[float, npt.NDArray[np.uint8]]]:
         for t_ms, image in self.sampled(lambda _: True):
@@ -183,25 +183,35 @@ class FrameReader:
 
     def sampled(self, wanted: Callable[[float], bool]) -> Iterator[tuple[float, npt.NDArray[np.uint8] | None]]:
         """Each frame's time, with its image where ``wanted(t_ms)`` (called once a frame, in order)."""
-        failed = 0
-        while failed < END_OF_STREAM_FAILED_READS:
-            if not self.capture.grab():  # decodes; a packet the decoder rejects fails here
-                failed += 1
-                continue
-            t_ms, image = self.clock.time_of_frame_read(self.capture), None
-            if wanted(t_ms):
-                ok, image = self.capture.retrieve()  # converts to BGR, turned upright
-                if not ok or image is None:  # as a failed read() was: counted, and read past
-                    failed += 1
+        import av
+        from av.video.reformatter import VideoReformatter
+
+        to_bgr = VideoReformatter()  # one for the video: each frame's own would set up its conversion anew
+        with av.open(str(self.path)) as container:
+            stream = container.streams.video[0]  # the first, as OpenCV's probe reads
+            stream.thread_type = "AUTO"  # frame threads, as OpenCV decodes
+            start, unit_ms = stream.start_time or 0, float(stream.time_base or 0) * 1000
+            for packet in container.demux(stream):  # its last, empty packet flushes the decoder
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError:  # a packet the decoder rejects
+                    self.undecodable += 1
                     continue
-                if self.square is not None:
-                    image = resized(image, self.square)
-            self.undecodable += failed
-            failed = 0
-            self.last_ms = t_ms
-            self.rate.observe(t_ms)
-            yield t_ms, None if image is None else np.asarray(image, dtype=np.uint8)
-            self.frames += 1
+                for frame in frames:
+                    reported = (frame.pts - start) * unit_ms if frame.pts is not None and unit_ms else math.nan
+                    t_ms = self.clock.time_of(reported)
+                    image = self._upright(to_bgr.reformat(frame, format="bgr24").to_ndarray()) if wanted(t_ms) else None
+                    self.last_ms = t_ms
+                    self.rate.observe(t_ms)
+                    yield t_ms, image
+                    self.frames += 1
+
+    def _upright(self, image: "cv2.typing.MatLike") -> npt.NDArray[np.uint8]:
+        if self.rotation in ROTATIONS:
+            image = cv2.rotate(image, ROTATIONS[self.rotation])
+        if self.square is not None:
+            image = resized(image, self.square)
+        return np.ascontiguousarray(image, dtype=np.uint8)
 
     def report(self, announced: Announced) -> DecodeReport:
         decoded_ms = 0.0 if self.last_ms is None else self.last_ms + self.clock.interval_ms
@@ -218,87 +228,7 @@ class FrameReader:
         )
 
 
-INTERLACE_CHECK_FRAMES = 8  # a stream whose field order is not stated shows it in its frames
-
-
-def interlaced(path: Path) -> bool:
-    """Whether the video's frames are coded as fields: 1080i camcorders (AVCHD, HDV), DV, TV captures.
-
-    OpenCV cannot convert such frames to BGR (its swscale refuses: "Cannot convert interlaced to
-    progressive frames"), and yet ``retrieve()`` succeeds, with a black or stale picture: a DV or
-    1080i video was analysed as having no face at all, and said nothing."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            if isinstance(order := stream.codec_context.field_order, int) and order > FIELD_ORDER_PROGRESSIVE:
-                return True
-            for index, frame in enumerate(container.decode(stream)):
-                if frame.interlaced_frame:
-                    return True
-                if index + 1 >= INTERLACE_CHECK_FRAMES:
-                    break
-    except (av.FFmpegError, IndexError) as exc:
-        log.debug("%s: interlacing not known (%s)", path.name, exc)
-    return False
-
-
-FIELD_ORDER_PROGRESSIVE = 1  # FFmpeg's AVFieldOrder: 0 unknown, 1 progressive, 2 to 5 the orders of two fields
-
-
-class FieldFrameReader(FrameReader):
-    """``FrameReader`` for interlaced videos (``interlaced``): decoded and converted by PyAV, whose
-    conversion takes frames of two fields, as they are (combing and all: on a 1080i copy of the stage
-    clip, deinterlacing with bwdif or yadif matched the progressive analysis no better). Turned
-    upright and made square as OpenCV's reader does, from what ``capture`` (open on the same file)
-    says of it; a packet the decoder rejects is counted and read past."""
-
-    def __init__(self, path: Path, capture: "cv2.VideoCapture", nominal_fps: float) -> None:
-        super().__init__(capture, nominal_fps)
-        self.path = path
-        self.rotation = round(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360
-
-    def sampled(self, wanted: Callable[[float], bool]) -> Iterator[tuple[float, npt.NDArray[np.uint8] | None]]:
-        import av
-
-        with av.open(str(self.path)) as container:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"  # frame threads, as OpenCV decodes
-            start, unit_ms = stream.start_time or 0, float(stream.time_base or 0) * 1000
-            for packet in container.demux(stream):  # its last, empty packet flushes the decoder
-                try:
-                    frames = packet.decode()
-                except av.FFmpegError:  # a packet the decoder rejects
-                    self.undecodable += 1
-                    continue
-                for frame in frames:
-                    reported = (frame.pts - start) * unit_ms if frame.pts is not None and unit_ms else math.nan
-                    t_ms = self.clock.time_of(reported)
-                    image = self._upright(frame.to_ndarray(format="bgr24")) if wanted(t_ms) else None
-                    self.last_ms = t_ms
-                    self.rate.observe(t_ms)
-                    yield t_ms, image
-                    self.frames += 1
-
-    def _upright(self, image: "cv2.typing.MatLike") -> npt.NDArray[np.uint8]:
-        if self.rotation in ROTATIONS:
-            image = cv2.rotate(image, ROTATIONS[self.rotation])
-        if self.square is not None:
-            image = resized(image, self.square)
-        return np.ascontiguousarray(image, dtype=np.uint8)
-
-
 ROTATIONS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
-
-
-def frame_reader(path: Path, capture: "cv2.VideoCapture", nominal_fps: float) -> FrameReader:
-    """The reader for the video at ``path``, open in ``capture``: OpenCV's, or PyAV's where OpenCV
-    would turn the frames black (``interlaced``)."""
-    if interlaced(path):
-        log.info("%s: interlaced; read with PyAV, since OpenCV turns such frames black", path.name)
-        return FieldFrameReader(path, capture, nominal_fps)
-    return FrameReader(capture, nominal_fps)
 
 
 MAX_PLAUSIBLE_FPS = 300.0  # above this, a stated rate is a time base's (a raw DV file says 60000, MKV 1000)

@@ -36,11 +36,13 @@ from emostream.lifecycle import Backoff, consumer_name, describe_outage, recover
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
-from emostream.videofile import END_OF_STREAM_FAILED_READS
 from producer.livecapture import LiveCapture, open_device, open_stream
 from producer.producer import encode_jpeg
 
 log = logging.getLogger(__name__)
+
+# Consecutive failed reads taken as a dropped stream: a device that stops fails each read at once.
+END_OF_STREAM_FAILED_READS = 1000
 
 CameraState = Literal["connecting", "running", "reconnecting", "failed", "stopped"]
 STATES: tuple[CameraState, ...] = ("connecting", "running", "reconnecting", "failed", "stopped")

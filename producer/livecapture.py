@@ -47,8 +47,10 @@ class StreamCapture:
 
     def __init__(self, container: "av.container.InputContainer") -> None:
         import av
+        from av.video.reformatter import VideoReformatter
 
         self._av = av
+        self._to_bgr = VideoReformatter()  # one for the stream: each frame's own would set up its conversion anew
         self._container = container
         self._stream = container.streams.video[0]
         self._stream.thread_type = "AUTO"
@@ -84,7 +86,7 @@ class StreamCapture:
     def retrieve(self) -> npt.NDArray[np.uint8] | None:
         if self._frame is None:
             return None
-        image: cv2.typing.MatLike = self._frame.to_ndarray(format="bgr24")  # frames coded as fields too
+        image: cv2.typing.MatLike = self._to_bgr.reformat(self._frame, format="bgr24").to_ndarray()  # fields too
         square = _square_width(image.shape[1], self._stream.codec_context.sample_aspect_ratio)
         if square is not None:
             image = resized(image, (square, image.shape[0]))

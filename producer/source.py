@@ -1,4 +1,5 @@
-"""Video file sources: OpenCV decoding with errors translated at the boundary."""
+"""Video file sources: opened and probed with OpenCV, read with PyAV (``emostream.videofile``), with
+errors translated at the boundary."""
 
 import logging
 import math
@@ -15,8 +16,8 @@ from emostream.errors import SourceError
 from emostream.mediafiles import display_name, display_text
 from emostream.videofile import (
     MAX_PLAUSIBLE_FPS,
+    FrameReader,
     announced_length,
-    frame_reader,
     open_upright,
     square_pixel_size,
     stated_rate,
@@ -78,7 +79,7 @@ class FileSource:
         """(index, presentation time in ms, BGR image) in presentation order, upright, to the end,
         past damaged stretches (``emostream.videofile``); then ``report`` says what was lost. The
         image is None for a frame not ``wanted`` (by its time): decoded, but not converted."""
-        reader = frame_reader(self.path, self._capture, nominal_fps)
+        reader = FrameReader(self.path, self._capture, nominal_fps)
         for index, (t_ms, image) in enumerate(reader.sampled(wanted)):
             yield index, t_ms, image
         if reader.frames == 0:

@@ -57,29 +57,31 @@ def test_frames_are_timed_by_the_video_so_a_variable_frame_rate_keeps_its_clock(
 
 
 def test_a_frame_without_a_usable_time_goes_one_nominal_frame_after_the_last(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    source = FileSource(write_video(tmp_path / "v.mp4", frames=6, fps=10.0))
-    reported = iter([0.0, 100.0, 100.0, float("nan"), 400.0, 300.0])  # repeated, missing, going back
+    """A raw H.264 stream (a CCTV export) has no frame times at all: its frames are placed one frame
+    apart at the rate it states, and the report and the log say so."""
+    import av
 
-    class Capture:  # the real decoder, reporting the times above
-        def __init__(self, real: "cv2.VideoCapture") -> None:
-            self.real = real
-
-        def grab(self) -> bool:
-            return bool(self.real.grab())
-
-        def retrieve(self) -> tuple[bool, object]:
-            return self.real.retrieve()
-
-        def get(self, prop: int) -> float:
-            return next(reported) if prop == cv2.CAP_PROP_POS_MSEC else float(self.real.get(prop))
-
-    monkeypatch.setattr(source, "_capture", Capture(source._capture))
-    assert [t_ms for _, t_ms, _ in source.frames(nominal_fps=40.0)] == [0.0, 100.0, 125.0, 150.0, 400.0, 425.0]
+    path = tmp_path / "cctv.h264"
+    with av.open(str(path), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 160, 120, "yuv420p"
+        for i in range(6):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(np.full((120, 160, 3), i * 30, np.uint8), "bgr24")))
+        container.mux(stream.encode())
+    source = FileSource(path)
+    assert [t_ms for _, t_ms, _ in source.frames(nominal_fps=source.probe.fps)] == [
+        0.0,
+        40.0,
+        80.0,
+        120.0,
+        160.0,
+        200.0,
+    ]
     assert source.report is not None
-    assert source.report.untimed_frames == 3
-    assert "3 of 6 frames had no usable time" in caplog.text
+    assert source.report.untimed_frames == 6
+    assert "cctv.h264 states no frame times" in caplog.text
 
 
 def write_audio_only(path: Path) -> Path:
