@@ -19,7 +19,7 @@ video, and a render's boxes land on the right frames only if both read it the sa
   rate, rotation, pixel shape), but its conversion refuses frames coded as fields (1080i
   camcorders, DV, TV captures) and hands back a black picture, or the last one it converted, as if
   it had read it; a broadcast recording may switch to fields at any frame, so no check of its
-  first frames is enough. On progressive videos PyAV gives OpenCV's times and pixels, at its speed.
+  first frames is enough. On progressive videos PyAV gives OpenCV's times and pixels.
 - A frame the caller will not use (the producer keeps one in three of a 30 fps video) is decoded,
   for its time, but not converted to BGR (1.2 ms of CPU less a skipped 1080p frame, a third of its
   cost).
@@ -32,13 +32,18 @@ import tempfile
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
 from emostream.decoding import DecodeReport
+from emostream.errors import SourceError
+from emostream.mediafiles import display_name
+
+if TYPE_CHECKING:
+    import av
 
 log = logging.getLogger(__name__)
 
@@ -187,11 +192,15 @@ class FrameReader:
         from av.video.reformatter import VideoReformatter
 
         to_bgr = VideoReformatter()  # one for the video: each frame's own would set up its conversion anew
-        with av.open(str(self.path)) as container:
+        try:
+            container = av.open(str(self.path))
             stream = container.streams.video[0]  # the first, as OpenCV's probe reads
+        except (av.FFmpegError, IndexError) as exc:  # OpenCV's FFmpeg opened it; PyAV's may differ
+            raise SourceError(f"{display_name(self.path)}: its video cannot be decoded ({_reason(exc)})") from None
+        with container:
             stream.thread_type = "AUTO"  # frame threads, as OpenCV decodes
             start, unit_ms = stream.start_time or 0, float(stream.time_base or 0) * 1000
-            for packet in container.demux(stream):  # its last, empty packet flushes the decoder
+            for packet in _packets_until_unreadable(container, stream, display_name(self.path)):
                 try:
                     frames = packet.decode()
                 except av.FFmpegError:  # a packet the decoder rejects
@@ -226,6 +235,29 @@ class FrameReader:
             gap_start_ms=gap_start_ms,
             gap_ms=gap_ms,
         )
+
+
+def _packets_until_unreadable(
+    container: "av.container.InputContainer", stream: "av.VideoStream", name: str
+) -> "Iterator[av.Packet[av.VideoStream]]":
+    """The stream's packets, the last, empty one flushing the decoder; a container that cannot be
+    read further (an I/O error, damage its demuxer cannot resync past) ends them, as a file cut
+    short does, and the report then says how much of the video was not decoded."""
+    import av
+
+    packets = container.demux(stream)
+    while True:
+        try:
+            yield next(packets)
+        except StopIteration:
+            return
+        except av.FFmpegError as exc:
+            log.warning("%s: reading stopped: %s", name, _reason(exc))
+            return
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or type(exc).__name__
 
 
 ROTATIONS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}

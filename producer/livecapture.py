@@ -1,12 +1,12 @@
 """Reading a live source frame by frame: a stream through PyAV, a local device through OpenCV.
 
-OpenCV's FFmpeg reader cannot convert a frame coded as fields, and hands back a black picture as if
-it had read it (``emostream.videofile``). Files are checked for that before they are read; a live
-stream cannot be, and may switch at any frame (a TV channel between programmes, an encoder
-reconfigured). So streams (RTSP, HTTP, UDP, SRT: analogue CCTV through an encoder, a 1080i
-broadcast) are read with PyAV, whose conversion takes any frame, and each camera gets its own RTSP
-transport, where OpenCV reads one option for the whole process. A device index (a webcam, a capture
-card) stays with OpenCV, whose V4L2 reader converts raw frames itself.
+OpenCV's FFmpeg reader cannot convert a frame coded as fields, and hands back a black picture, or
+the last one it converted, as if it had read it (``emostream.videofile``, which reads files with
+PyAV for that reason). A stream may be coded as fields from its start or switch at any frame (a TV
+channel between programmes, an encoder reconfigured), so streams (RTSP, HTTP, UDP, SRT: analogue
+CCTV through an encoder, a 1080i broadcast) are read with PyAV too, and each camera gets its own
+RTSP transport, where OpenCV reads one option for the whole process. A device index (a webcam, a
+capture card) stays with OpenCV, whose V4L2 reader converts raw frames itself.
 """
 
 import logging

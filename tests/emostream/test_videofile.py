@@ -185,7 +185,8 @@ def test_a_video_whose_file_name_is_not_utf8_opens(tmp_path: Path) -> None:
     script = (
         "import os, sys\n"
         "from emostream.videofile import FrameReader, open_upright\n"
-        "path = os.fsdecode(sys.argv[1].encode('utf-8', 'surrogateescape'))\n"
+        "from pathlib import Path\n"
+        "path = Path(os.fsdecode(sys.argv[1].encode('utf-8', 'surrogateescape')))\n"
         "capture = open_upright(path)\n"
         "print(sum(1 for _ in FrameReader(path, capture, 10.0)))\n"
     )
@@ -371,3 +372,23 @@ def test_a_broadcast_capture_that_resyncs_past_damage_says_where_its_hole_is(tmp
     assert report.undecodable_packets == 0  # nothing else tells of the loss
     assert (report.gap_start_ms, report.gap_ms) == (2000, 1400)
     assert report.warnings("capture.ts")[0].startswith("capture.ts: no frame from 2.0 s to 3.4 s")
+
+
+def test_a_video_opencv_opens_and_pyav_cannot_decode_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OpenCV's FFmpeg (the probe) and PyAV's (the frames) are builds of their own: a file the one
+    opens, the other may refuse. That is the video's error, said with FFmpeg's reason, not a crash."""
+    import av
+
+    from emostream.errors import SourceError
+
+    video = write_damaged_video(tmp_path / "v.avi", frames=3, damaged=range(0))
+    capture = open_upright(video)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+    monkeypatch.setattr(av, "open", refuse)
+    with pytest.raises(SourceError, match=r"^v\.avi: its video cannot be decoded \(Invalid data found"):
+        list(FrameReader(video, capture, 10.0))
