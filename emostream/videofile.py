@@ -194,10 +194,12 @@ class FrameReader:
         to_bgr = VideoReformatter()  # one for the video: each frame's own would set up its conversion anew
         try:
             container = av.open(str(self.path))
-            stream = container.streams.video[0]  # the first, as OpenCV's probe reads
-        except (av.FFmpegError, IndexError) as exc:  # OpenCV's FFmpeg opened it; PyAV's may differ
+        except av.FFmpegError as exc:  # OpenCV's FFmpeg opened it; PyAV's is a build of its own
             raise SourceError(f"{display_name(self.path)}: its video cannot be decoded ({_reason(exc)})") from None
         with container:
+            if not container.streams.video:
+                raise SourceError(f"{display_name(self.path)}: its video cannot be decoded (no video stream)")
+            stream = container.streams.video[0]  # the first, as OpenCV's probe reads
             stream.thread_type = "AUTO"  # frame threads, as OpenCV decodes
             start, unit_ms = stream.start_time or 0, float(stream.time_base or 0) * 1000
             for packet in _packets_until_unreadable(container, stream, display_name(self.path)):
