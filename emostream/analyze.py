@@ -81,12 +81,14 @@ def video_ids_for(paths: list[Path]) -> list[str]:
     """Readable, unique video ids from file names (``my clip.mp4`` -> ``my_clip``); unique whatever
     their case, since each names an output folder, and on exFAT, FAT or macOS ``Talk`` is ``talk``."""
     ids: list[str] = []
+    taken: set[str] = set()  # casefolded
     for path in paths:
         base = registry.video_id_from_name(path.stem)
         candidate, n = base, 2
-        while candidate.casefold() in {taken.casefold() for taken in ids}:
+        while candidate.casefold() in taken:
             candidate, n = f"{base}-{n}", n + 1
         ids.append(candidate)
+        taken.add(candidate.casefold())
     return ids
 
 

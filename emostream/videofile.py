@@ -81,13 +81,35 @@ def square_pixel_size(capture: "cv2.VideoCapture") -> tuple[int, int] | None:
     """(width, height) at which the upright frames show with square pixels, as players show them;
     None where they already do (or the container does not say)."""
     numerator, denominator = capture.get(cv2.CAP_PROP_SAR_NUM), capture.get(cv2.CAP_PROP_SAR_DEN)
-    if numerator <= 0 or denominator <= 0 or numerator == denominator:
+    if numerator <= 0 or denominator <= 0:
         return None
-    ratio = numerator / denominator  # of a stored pixel's width to its height
     width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-    if int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 180 == 90:  # turned upright: stored x is now y
-        return width, max(1, round(height * ratio))
-    return max(1, round(width * ratio)), height
+    quarter_turned = int(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 180 == 90
+    return shown_size(width, height, numerator / denominator, quarter_turned)
+
+
+def shown_size(width: int, height: int, sample_aspect: float, quarter_turned: bool) -> tuple[int, int] | None:
+    """(width, height) at which upright frames of ``width`` x ``height``, whose stored pixels are
+    ``sample_aspect`` as wide as they are tall, show with square pixels; None where they already do.
+    Turned a quarter upright, a stored pixel's width is now its height."""
+    if sample_aspect <= 0 or sample_aspect == 1:
+        return None
+    if quarter_turned:
+        return width, max(1, round(height * sample_aspect))
+    return max(1, round(width * sample_aspect)), height
+
+
+def upright(image: "cv2.typing.MatLike", rotation: int, size: tuple[int, int] | None) -> npt.NDArray[np.uint8]:
+    """``image`` turned ``rotation`` degrees clockwise (a display rotation), then shown at ``size``
+    (``shown_size``; None: as it is)."""
+    if rotation in ROTATIONS:
+        image = cv2.rotate(image, ROTATIONS[rotation])
+    if size is not None:
+        image = resized(image, size)
+    return np.ascontiguousarray(image, dtype=np.uint8)
+
+
+ROTATIONS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
 def resized(image: "cv2.typing.MatLike", size: tuple[int, int]) -> "cv2.typing.MatLike":
@@ -192,17 +214,18 @@ class FrameReader:
         from av.video.reformatter import VideoReformatter
 
         to_bgr = VideoReformatter()  # one for the video: each frame's own would set up its conversion anew
+        name = display_name(self.path)
         try:
             container = av.open(str(self.path))
         except av.FFmpegError as exc:  # OpenCV's FFmpeg opened it; PyAV's is a build of its own
-            raise SourceError(f"{display_name(self.path)}: its video cannot be decoded ({_reason(exc)})") from None
+            raise SourceError(f"{name}: its video cannot be decoded ({ffmpeg_reason(exc)})") from None
         with container:
             if not container.streams.video:
-                raise SourceError(f"{display_name(self.path)}: its video cannot be decoded (no video stream)")
+                raise SourceError(f"{name}: its video cannot be decoded (no video stream)")
             stream = container.streams.video[0]  # the first, as OpenCV's probe reads
             stream.thread_type = "AUTO"  # frame threads, as OpenCV decodes
             start, unit_ms = stream.start_time or 0, float(stream.time_base or 0) * 1000
-            for packet in _packets_until_unreadable(container, stream, display_name(self.path)):
+            for packet in _packets_until_unreadable(container, stream, name):
                 try:
                     frames = packet.decode()
                 except av.FFmpegError:  # a packet the decoder rejects
@@ -211,18 +234,12 @@ class FrameReader:
                 for frame in frames:
                     reported = (frame.pts - start) * unit_ms if frame.pts is not None and unit_ms else math.nan
                     t_ms = self.clock.time_of(reported)
-                    image = self._upright(to_bgr.reformat(frame, format="bgr24").to_ndarray()) if wanted(t_ms) else None
+                    picture = to_bgr.reformat(frame, format="bgr24").to_ndarray() if wanted(t_ms) else None
+                    image = None if picture is None else upright(picture, self.rotation, self.square)
                     self.last_ms = t_ms
                     self.rate.observe(t_ms)
                     yield t_ms, image
                     self.frames += 1
-
-    def _upright(self, image: "cv2.typing.MatLike") -> npt.NDArray[np.uint8]:
-        if self.rotation in ROTATIONS:
-            image = cv2.rotate(image, ROTATIONS[self.rotation])
-        if self.square is not None:
-            image = resized(image, self.square)
-        return np.ascontiguousarray(image, dtype=np.uint8)
 
     def report(self, announced: Announced) -> DecodeReport:
         decoded_ms = 0.0 if self.last_ms is None else self.last_ms + self.clock.interval_ms
@@ -254,15 +271,13 @@ def _packets_until_unreadable(
         except StopIteration:
             return
         except av.FFmpegError as exc:
-            log.warning("%s: reading stopped: %s", name, _reason(exc))
+            log.warning("%s: reading stopped: %s", name, ffmpeg_reason(exc))
             return
 
 
-def _reason(exc: Exception) -> str:
+def ffmpeg_reason(exc: Exception) -> str:
+    """What FFmpeg says went wrong, without its message's file name or URL (it may hold a password)."""
     return getattr(exc, "strerror", None) or type(exc).__name__
-
-
-ROTATIONS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
 MAX_PLAUSIBLE_FPS = 300.0  # above this, a stated rate is a time base's (a raw DV file says 60000, MKV 1000)
@@ -274,19 +289,6 @@ def plausible_rate(average: Fraction | None, guessed: Fraction | None) -> Fracti
     if average and average > MAX_PLAUSIBLE_FPS and guessed and 0 < guessed <= MAX_PLAUSIBLE_FPS:
         return guessed
     return average or guessed or None
-
-
-def stated_rate(path: Path) -> float:
-    """``plausible_rate`` of the file's video stream; 0 if FFmpeg cannot say."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            stream = container.streams.video[0]
-            rate = plausible_rate(_fraction(stream.average_rate), _fraction(stream.guessed_rate))
-            return float(rate) if rate else 0.0
-    except (av.FFmpegError, IndexError):
-        return 0.0
 
 
 def _fraction(rate: object) -> Fraction | None:
@@ -345,7 +347,7 @@ def container_problem(path: Path) -> str | None:
         with av.open(str(path)) as container:
             return None if container.streams.video else "it has no video stream"
     except av.FFmpegError as exc:
-        return f"FFmpeg says: {exc.strerror or type(exc).__name__}"
+        return f"FFmpeg says: {ffmpeg_reason(exc)}"
 
 
 def why_unopenable(path: Path) -> str:
@@ -359,4 +361,4 @@ def why_unopenable(path: Path) -> str:
                 return f"it has no video stream, only {' and '.join(kinds)}" if kinds else "it has no stream at all"
             return f"its video ({container.streams.video[0].codec_context.name}) could not be opened"
     except av.FFmpegError as exc:
-        return f"FFmpeg says: {exc.strerror or type(exc).__name__}"
+        return f"FFmpeg says: {ffmpeg_reason(exc)}"

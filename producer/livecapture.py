@@ -12,14 +12,13 @@ capture card) stays with OpenCV, whose V4L2 reader converts raw frames itself.
 import logging
 import time
 from collections import deque
-from fractions import Fraction
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from emostream.videofile import ROTATIONS, resized
+from emostream.videofile import ffmpeg_reason, shown_size, upright
 
 if TYPE_CHECKING:
     import av
@@ -73,7 +72,7 @@ class StreamCapture:
                 self._ended = True
                 return False
             except (self._av.FFmpegError, OSError) as exc:  # the connection lost, or no data for the read timeout
-                log.debug("stream ended: %s", exc.strerror if isinstance(exc, OSError) else type(exc).__name__)
+                log.debug("stream ended: %s", ffmpeg_reason(exc))
                 self._ended = True
                 return False
             try:
@@ -86,24 +85,16 @@ class StreamCapture:
     def retrieve(self) -> npt.NDArray[np.uint8] | None:
         if self._frame is None:
             return None
-        image: cv2.typing.MatLike = self._to_bgr.reformat(self._frame, format="bgr24").to_ndarray()  # fields too
-        square = _square_width(image.shape[1], self._stream.codec_context.sample_aspect_ratio)
-        if square is not None:
-            image = resized(image, (square, image.shape[0]))
+        image = self._to_bgr.reformat(self._frame, format="bgr24").to_ndarray()  # frames coded as fields too
         rotation = round(-self._frame.rotation) % 360  # PyAV's angle is counter-clockwise; OpenCV's, clockwise
-        if rotation in ROTATIONS:
-            image = cv2.rotate(image, ROTATIONS[rotation])
-        return np.ascontiguousarray(image, dtype=np.uint8)
+        quarter_turned = rotation % 180 == 90
+        height, width = image.shape[:2]
+        shown = (height, width) if quarter_turned else (width, height)  # upright
+        sample_aspect = self._stream.codec_context.sample_aspect_ratio
+        return upright(image, rotation, shown_size(*shown, float(sample_aspect or 0), quarter_turned))
 
     def release(self) -> None:
         self._container.close()
-
-
-def _square_width(width: int, sample_aspect: Fraction | None) -> int | None:
-    """The width at which pixels ``sample_aspect`` as wide as tall show square; None if they are."""
-    if not sample_aspect or sample_aspect <= 0 or sample_aspect == 1:
-        return None
-    return max(1, round(width * sample_aspect))
 
 
 def open_stream(
@@ -120,7 +111,7 @@ def open_stream(
     except (av.FFmpegError, OSError) as exc:
         if time.monotonic() - started >= open_timeout_s:  # cut off: FFmpeg then says "invalid data"
             return None, f"no answer within {open_timeout_s:g} s"
-        return None, exc.strerror or type(exc).__name__
+        return None, ffmpeg_reason(exc)
     if not container.streams.video:
         container.close()
         return None, "it has no video stream"

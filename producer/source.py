@@ -20,7 +20,6 @@ from emostream.videofile import (
     announced_length,
     open_upright,
     square_pixel_size,
-    stated_rate,
     why_unopenable,
 )
 
@@ -63,7 +62,8 @@ class FileSource:
     def _probe(self) -> VideoProbe:
         fps = float(self._capture.get(cv2.CAP_PROP_FPS))
         count = int(self._capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        if math.isfinite(fps) and fps > MAX_PLAUSIBLE_FPS and 0 < (rate := stated_rate(self.path)) < fps:
+        stated = announced_length(self.path).rate if math.isfinite(fps) and fps > MAX_PLAUSIBLE_FPS else None
+        if stated and (rate := float(stated)) < fps:
             fps, count = rate, round(count * rate / fps)  # a time base's, not a rate (raw DV: 60000); its count too
         width, height = square_pixel_size(self._capture) or (
             int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
