@@ -1,6 +1,9 @@
 """The API's routes (FastAPI): versioned under ``/v1``, every one behind a bearer token.
 
-``/healthz`` and ``/metrics`` stay open, like every other process's. Errors are JSON
+``/healthz`` and ``/metrics`` stay open, like every other process's. A browser signs in at ``/``
+with a token and gets a session cookie (``api.session``), which the ``/v1`` routes that read
+accept in place of the header; what changes anything (uploads, deletes) still needs the header,
+or, for the page's own upload form, the cookie from a page of this server. Errors are JSON
 (``{"detail": "..."}``) with the status that says what went wrong: 401 (token), 404 (not ours),
 409 (not finished), 413 (too large), 422 (not a readable video, bad option), 503 (Redis or disk).
 """
@@ -11,6 +14,7 @@ import hmac
 import logging
 import secrets
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +22,13 @@ from typing import Annotated, Any
 
 import redis
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 from starlette.requests import ClientDisconnect
 
 from api import metrics as am
+from api import pages, session
 from api.ingest import Ingest, read_options
 from api.upload import UploadError, UploadTooLargeError, receive_upload
 from api.videos import OUTPUTS, VideoStore, valid_video_id
@@ -57,12 +62,44 @@ UPLOAD_FORM = {
 }
 
 
+SIGN_IN_MAX_BYTES = 4096  # a sign-in form holds one token
+OFF = "Browser sign-in is off here (EMO_API_SESSION_HOURS=0): use the API with its bearer token."
+PAGE_VIDEOS = 50  # the newest videos the page lists; the JSON list pages through them all
+
+
 @dataclass(frozen=True)
 class Services:
     settings: ApiSettings
     client: "redis.Redis"
     ingest: Ingest
     store: VideoStore
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may do what: ``write`` (uploads, deletes) takes the bearer header only; ``read`` also
+    takes a browser's session cookie, while sessions are on (``EMO_API_SESSION_HOURS`` > 0)."""
+
+    tokens: frozenset[str]
+    session_s: float
+
+    def signed_in(self, request: Request) -> bool:
+        cookie = request.cookies.get(session.COOKIE, "")
+        return self.session_s > 0 and bool(cookie) and session.valid(cookie, self.tokens, self.session_s)
+
+    @property
+    def write(self) -> Any:
+        return Depends(_bearer(self.tokens))
+
+    @property
+    def read(self) -> Any:
+        bearer = _bearer(self.tokens)
+
+        def check(request: Request) -> None:
+            if not self.signed_in(request):
+                bearer(request)
+
+        return Depends(check)
 
 
 def create_app(settings: ApiSettings, client: "redis.Redis") -> FastAPI:
@@ -82,11 +119,13 @@ def create_app(settings: ApiSettings, client: "redis.Redis") -> FastAPI:
 
     app = FastAPI(title="emostream", version="1", lifespan=lifespan, description=__doc__)
     app.middleware("http")(_observe)
+    app.middleware("http")(_harden_html)
     app.exception_handler(redis.RedisError)(_redis_unavailable)
     _health_routes(app, client)
-    authorised = Depends(_bearer(tokens))
-    _video_routes(app, services, authorised)
-    _camera_routes(app, services, authorised)
+    access = Access(tokens, settings.session_hours * 3600)
+    _video_routes(app, services, access)
+    _camera_routes(app, services, access)
+    _browser_routes(app, services, access)
     return app
 
 
@@ -104,45 +143,148 @@ def _health_routes(app: FastAPI, client: "redis.Redis") -> None:
         return Response(generate_latest(am.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
 
-def _video_routes(app: FastAPI, services: Services, authorised: Any) -> None:
+def _video_routes(app: FastAPI, services: Services, access: Access) -> None:
     store = services.store
 
-    @app.post("/v1/videos", status_code=202, dependencies=[authorised], openapi_extra=UPLOAD_FORM)
+    @app.post("/v1/videos", status_code=202, dependencies=[access.write], openapi_extra=UPLOAD_FORM)
     async def upload(request: Request) -> dict[str, str]:
         return await _upload(request, services)
 
-    @app.get("/v1/videos", dependencies=[authorised])
+    @app.get("/v1/videos", dependencies=[access.read])
     def list_videos(
         limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Annotated[int, Query(ge=0)] = 0
     ) -> dict[str, Any]:
         return store.recent(limit, offset)
 
-    @app.get("/v1/videos/{video_id}", dependencies=[authorised])
+    @app.get("/v1/videos/{video_id}", dependencies=[access.read])
     def video_status(video_id: str) -> dict[str, Any]:
         return store.status(_ours(video_id))
 
-    @app.delete("/v1/videos/{video_id}", dependencies=[authorised], status_code=204)
+    @app.delete("/v1/videos/{video_id}", dependencies=[access.write], status_code=204)
     def delete_video(video_id: str) -> Response:
         store.delete(_ours(video_id))
         return Response(status_code=204)
 
     for route, output_file in OUTPUTS.items():
-        _output_route(app, store, authorised, route, output_file)
+        _output_route(app, store, access.read, route, output_file)
 
 
-def _camera_routes(app: FastAPI, services: Services, authorised: Any) -> None:
-    client = services.client
-
-    @app.get("/v1/cameras", dependencies=[authorised])
+def _camera_routes(app: FastAPI, services: Services, access: Access) -> None:
+    @app.get("/v1/cameras", dependencies=[access.read])
     def cameras() -> dict[str, Any]:
-        return {"cameras": [camera_status(client, c) for c in services.store.camera_ids()]}
+        return {"cameras": _cameras(services)}
 
-    @app.get("/v1/cameras/{camera_id}", dependencies=[authorised])
+    @app.get("/v1/cameras/{camera_id}", dependencies=[access.read])
     def camera(camera_id: str) -> dict[str, Any]:
-        state = camera_status(client, camera_id) if valid_video_id(camera_id) else None
+        state = camera_status(services.client, camera_id) if valid_video_id(camera_id) else None
         if state is None:
             raise HTTPException(404, f"no camera with id {camera_id!r}")
         return state
+
+
+def _cameras(services: Services) -> list[dict[str, Any]]:
+    found = (camera_status(services.client, c) for c in services.store.camera_ids())
+    return [state for state in found if state is not None]
+
+
+def _browser_routes(app: FastAPI, services: Services, access: Access) -> None:
+    """The pages a person uses in a browser (``api.pages``); not part of the JSON API's schema."""
+    store = services.store
+
+    @app.get("/", include_in_schema=False)
+    def home(request: Request, accepted: str = "") -> HTMLResponse:
+        if not access.signed_in(request):
+            return _sign_in_page(access)
+        videos = [_status_or_none(store, v["video_id"]) for v in store.recent(PAGE_VIDEOS, 0)["videos"]]
+        notice = (
+            f"Accepted as {accepted}: it is listed once its frames are being sent." if valid_video_id(accepted) else ""
+        )
+        return HTMLResponse(pages.videos_page([v for v in videos if v], _cameras(services), notice))
+
+    @app.get("/upload", include_in_schema=False)
+    def upload_form(request: Request) -> HTMLResponse:
+        return HTMLResponse(pages.upload_page()) if access.signed_in(request) else _sign_in_page(access)
+
+    @app.post("/session", include_in_schema=False)
+    async def sign_in(request: Request) -> Response:
+        if access.session_s <= 0:
+            return _sign_in_page(access)
+        if not _same_origin(request):
+            return HTMLResponse(pages.message_page("sign in", "Sign in from this server's own page."), 403)
+        token = await _form_token(request)
+        if token is None or not _known(token, access.tokens):
+            return HTMLResponse(pages.sign_in_page("That is not one of this API's tokens."), 401)
+        answer = RedirectResponse("/", status_code=303)
+        answer.set_cookie(
+            session.COOKIE, session.issue(token), max_age=int(access.session_s), path="/", httponly=True,
+            secure=request.url.scheme == "https", samesite="lax",
+        )  # fmt: skip
+        return answer
+
+    @app.post("/session/end", include_in_schema=False)
+    def sign_out() -> Response:
+        answer = RedirectResponse("/", status_code=303)
+        answer.delete_cookie(session.COOKIE, path="/", httponly=True, samesite="lax")
+        return answer
+
+    @app.post("/upload", include_in_schema=False)
+    async def upload_from_page(request: Request) -> Response:
+        if not access.signed_in(request):
+            return HTMLResponse(pages.message_page("upload", "Sign in first."), 401)
+        if not _same_origin(request):  # a signed-in browser led to post here by another site
+            return HTMLResponse(pages.message_page("upload", "Upload from this server's own page."), 403)
+        try:
+            accepted = await _upload(request, services)
+        except HTTPException as exc:
+            return HTMLResponse(pages.message_page("upload refused", str(exc.detail)), exc.status_code)
+        return RedirectResponse(f"/?accepted={accepted['video_id']}", status_code=303)
+
+
+def _sign_in_page(access: Access) -> HTMLResponse:
+    if access.session_s <= 0:
+        return HTMLResponse(pages.message_page("sign in", OFF, back=False), 403)
+    return HTMLResponse(pages.sign_in_page())
+
+
+def _status_or_none(store: VideoStore, video_id: str) -> dict[str, Any] | None:
+    try:
+        return store.status(video_id)
+    except HTTPException:  # deleted or expired since it was listed
+        return None
+
+
+def _same_origin(request: Request) -> bool:
+    """Sent from a page of this server (``Origin``, or ``Referer`` where a browser leaves it out):
+    the session cookie alone does not show who made the request, so nothing it changes relies on it."""
+    origin = request.headers.get("origin") or request.headers.get("referer") or ""
+    host = request.headers.get("host")
+    return host is not None and urllib.parse.urlsplit(origin).netloc == host
+
+
+async def _form_token(request: Request) -> str | None:
+    """The sign-in form's ``token``, read without taking more than a form needs."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > SIGN_IN_MAX_BYTES:
+            return None
+    values = urllib.parse.parse_qs(body.decode("utf-8", "replace")).get("token", [])
+    return values[0].strip() if len(values) == 1 else None
+
+
+def _known(token: str, tokens: frozenset[str]) -> bool:
+    matches = [hmac.compare_digest(token.encode(), t.encode()) for t in tokens]  # every one, always
+    return any(matches)
+
+
+async def _harden_html(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    """Pages and reports run no scripts and load nothing from elsewhere, whatever a file name holds."""
+    response = await call_next(request)
+    if response.headers.get("content-type", "").startswith("text/html"):
+        response.headers["Content-Security-Policy"] = pages.CONTENT_SECURITY_POLICY
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 async def _redis_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -228,8 +370,8 @@ def _bearer(tokens: frozenset[str]) -> Callable[[Request], None]:
         # Compare with every token, always: the time taken does not tell which one nearly matched.
         matches = [hmac.compare_digest(given.strip().encode(), token) for token in encoded]
         if scheme.lower() != "bearer" or not any(matches):
-            raise HTTPException(401, "a valid 'Authorization: Bearer <token>' header is required",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise HTTPException(401, "a valid 'Authorization: Bearer <token>' header is required "
+                                "(in a browser: sign in at /)", headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
 
     return check
 

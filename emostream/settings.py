@@ -157,6 +157,7 @@ class ApiSettings(CommonSettings):
     tokens_file: Path | None = None
     max_upload_mb: float = Field(keys.API_MAX_UPLOAD_MB, gt=0)
     producers: int = Field(2, ge=1, le=16, description="uploads sent to the frames stream at once")
+    session_hours: float = Field(12, ge=0, description="how long a browser stays signed in; 0: no browser sign-in")
 
     @field_validator("out_dir")
     @classmethod

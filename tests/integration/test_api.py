@@ -137,6 +137,50 @@ def test_every_v1_route_needs_the_token_and_health_stays_open(api: Api) -> None:
     assert TOKEN not in api.log.read_text()
 
 
+def test_a_browser_signs_in_uploads_and_opens_the_report_and_video_without_the_header(
+    api: Api, astronaut_video: Path
+) -> None:
+    page = {"Origin": api.url}  # what a browser sends with a form posted from the API's own page
+    with httpx.Client(base_url=api.url, timeout=30) as browser:
+        assert 'action="/session"' in browser.get("/").text  # not signed in: the form
+        assert browser.post("/session", data={"token": "wrong"}, headers=page).status_code == 401
+        assert browser.post("/session", data={"token": TOKEN}).status_code == 403  # posted from elsewhere
+        assert not browser.cookies
+        signed_in = browser.post("/session", data={"token": TOKEN}, headers=page)
+        assert signed_in.status_code == 303
+        assert "httponly" in signed_in.headers["set-cookie"].lower()
+        assert TOKEN not in signed_in.headers["set-cookie"]
+
+        video = {"file": ("my talk.mp4", astronaut_video.read_bytes(), "video/mp4")}
+        form = {"render": "true", "fps": "5"}
+        assert browser.post("/upload", files=video, data=form).status_code == 403  # no Origin: not our page
+        assert browser.post("/v1/videos", files=video).status_code == 401  # the JSON API's writes want the header
+        accepted = browser.post("/upload", files=video, data=form, headers=page)
+        assert accepted.status_code == 303, accepted.text
+        video_id = accepted.headers["location"].removeprefix("/?accepted=")
+        assert browser.delete(f"/v1/videos/{video_id}").status_code == 401
+        assert wait_finished(api, video_id)["status"] == "complete"
+        wait_for(lambda: spool_is_empty(api), 60, "the render to finish")
+
+        listed = browser.get("/")
+        assert f'href="/v1/videos/{video_id}/report"' in listed.text
+        assert "<td>my talk.mp4</td><td>complete</td><td>20 / 20</td>" in listed.text
+        assert "script-src" not in listed.headers["content-security-policy"]  # so no script runs at all
+        report = browser.get(f"/v1/videos/{video_id}/report")
+        assert report.status_code == 200
+        assert report.headers["content-security-policy"] == listed.headers["content-security-policy"]
+        assert browser.get(f"/v1/videos/{video_id}/annotated.mp4", headers={"Range": "bytes=0-9"}).status_code == 206
+
+        browser.cookies.set("emostream_session", "1999999999.forged")
+        assert browser.get(f"/v1/videos/{video_id}/report").status_code == 401
+        browser.cookies.clear()
+        browser.post("/session", data={"token": TOKEN}, headers=page)
+        assert browser.post("/session/end").status_code == 303
+        assert not browser.cookies
+        assert browser.get(f"/v1/videos/{video_id}/summary").status_code == 401
+    assert TOKEN not in api.log.read_text()
+
+
 def test_a_body_over_the_limit_is_cut_off_with_413_and_nothing_is_kept(api: Api) -> None:
     answer = upload(api, b"\0" * (MAX_UPLOAD_MB * 1024 * 1024 + 1))
     assert answer.status_code == 413

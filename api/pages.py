@@ -1,0 +1,124 @@
+"""The API's few HTML pages, for a browser: sign in, recent videos with links to their results,
+an upload form, the cameras. Plain server-rendered HTML without scripts; every value from a
+user (file names, ids, reasons) is escaped."""
+
+import html
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+# No scripts at all, styles inline, pictures as data URLs (the report's plot), the annotated
+# video from this server; forms post only here; never framed by another site.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src data:; media-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+IN_PROGRESS = ("queued", "producing", "produced")
+REFRESH_S = 10  # while a video is in progress, the list reloads itself (the upload form is a page of its own)
+LINKED_OUTPUTS = (  # file in the video's folder -> (route, link text)
+    ("report.html", "report", "report"),
+    ("annotated.mp4", "annotated.mp4", "video"),
+    ("timeline.csv", "timeline.csv", "CSV"),
+    ("segments.json", "segments", "segments"),
+)
+
+BACK = '<p><a href="/">Back to the videos</a></p>'
+SIGN_OUT = '<form method=post action="/session/end"><button>Sign out</button></form>'
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:64em;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:left}
+th{background:#f4f4f4}.muted{color:#666}form{margin:1em 0}
+.notice{background:#e8f4ea;border-left:.3em solid #2e7d32;padding:.5em .8em}
+.error{background:#fdecea;border-left:.3em solid #c62828;padding:.5em .8em}
+"""
+
+
+def sign_in_page(error: str | None = None) -> str:
+    return _page(
+        "emostream: sign in",
+        *([f"<p class=error>{_e(error)}</p>"] if error else []),
+        '<form method=post action="/session"><label>API token <input type=password name=token required '
+        "autocomplete=current-password autofocus></label> <button>Sign in</button></form>",
+        "<p class=muted>The token is one of the API's (<code>EMO_API_TOKENS</code>). Signing in keeps a cookie "
+        "for this browser; the token itself is not kept.</p>",
+    )
+
+
+def videos_page(videos: Sequence[dict[str, Any]], cameras: Sequence[dict[str, Any]], notice: str = "") -> str:
+    refresh = any(v["status"] in IN_PROGRESS for v in videos)
+    return _page(
+        "emostream",
+        '<p><a href="/upload">Upload a video</a></p>',
+        *([f"<p class=notice>{_e(notice)}</p>"] if notice else []),
+        "<h2>Videos</h2>",
+        _table(("video", "source", "status", "frames", "uploaded (UTC)", "results"), map(_video_row, videos))
+        if videos
+        else "<p class=muted>No videos yet.</p>",
+        *(["<h2>Cameras</h2>", _table(("camera", "state", "JSON"), map(_camera_row, cameras))] if cameras else []),
+        SIGN_OUT,
+        head=f'<meta http-equiv=refresh content="{REFRESH_S}">' if refresh else "",
+    )
+
+
+def upload_page() -> str:
+    return _page(
+        "emostream: upload a video",
+        '<form method=post action="/upload" enctype="multipart/form-data"><p><input type=file name=file required '
+        'accept="video/*"></p><p><label><input type=checkbox name=render value=true> also draw the annotated video '
+        "(boxes, people and emotions on the frames)</label></p><p><button>Upload</button></p></form>",
+        BACK,
+        SIGN_OUT,
+    )
+
+
+def message_page(title: str, detail: str, back: bool = True) -> str:
+    return _page(
+        f"emostream: {title}", f"<p class=error>{_e(detail)}</p>", *([BACK] if back else []),
+    )  # fmt: skip
+
+
+def _video_row(video: dict[str, Any]) -> tuple[str, ...]:
+    video_id = video["video_id"]
+    expected = video.get("frames_expected")
+    frames = f"{video.get('frames_processed', 0)} / {expected if expected is not None else '?'}"
+    present = set(video.get("outputs", []))
+    links = [
+        f'<a href="/v1/videos/{_e(video_id)}/{route}">{text}</a>'
+        for filename, route, text in LINKED_OUTPUTS
+        if filename in present
+    ]
+    status = _e(video["status"]) + (f"<br><span class=muted>{_e(video['error'])}</span>" if video.get("error") else "")
+    return (_e(video_id), _e(video.get("source", "")), status, frames, _when(video.get("created_at")), " ".join(links))
+
+
+def _camera_row(camera: dict[str, Any]) -> tuple[str, ...]:
+    camera_id = str(camera.get("camera_id", ""))
+    error = camera.get("last_error") or ""
+    state = _e(camera.get("state", "")) + (f"<br><span class=muted>{_e(error)}</span>" if error else "")
+    return _e(camera_id), state, f'<a href="/v1/cameras/{_e(camera_id)}">status</a>'
+
+
+def _when(epoch: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch)) if epoch else ""
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Cells are HTML already (escaped where they hold a user's text)."""
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"
+    return (
+        f"<table>{head}"
+        + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+        + "</table>"
+    )
+
+
+def _page(title: str, *parts: str, head: str = "") -> str:
+    return (
+        f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>{head}"
+        f"<style>{STYLE}</style></head><body><h1>{_e(title)}</h1>\n" + "\n".join(parts) + "\n</body></html>\n"
+    )
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
