@@ -12,13 +12,19 @@ from emostream.errors import ConfigError
 
 VIDEO_SUFFIXES = frozenset(
     {
-        ".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts",
+        ".mp4", ".m4v", ".mov", ".qt", ".avi", ".divx", ".mkv", ".webm", ".mpg", ".mpeg", ".mpe", ".ts",
         ".mts", ".m2ts",  # camcorders (AVCHD)
-        ".3gp", ".wmv", ".flv", ".ogv",
-        ".dv", ".vob", ".mxf",  # tape camcorders, DVDs, broadcast
-        ".h264", ".264", ".h265", ".265", ".hevc",  # raw streams: CCTV exports
+        ".m2t", ".mod", ".tod",  # HDV tape captures; JVC and Panasonic SD and HD camcorders
+        ".3gp", ".3g2", ".wmv", ".asf", ".flv", ".f4v", ".ogv", ".rm", ".rmvb",
+        ".dv", ".vob", ".vro", ".mxf",  # tape camcorders, DVDs (and DVD recorders), broadcast
+        ".tp", ".trp",  # TV recorders
+        ".gif",  # animated: reaction clips, screen captures
+        ".h264", ".264", ".h265", ".265", ".hevc", ".m2v", ".m1v", ".mjpeg", ".mjpg",  # raw streams: CCTV exports
+        ".y4m", ".ivf",  # test sequences
     }
 )  # fmt: skip
+# A file being copied or downloaded under a temporary name: it will be renamed when complete.
+ARRIVING_SUFFIXES = frozenset({".part", ".partial", ".crdownload", ".download", ".tmp", ".filepart"})
 
 
 def display_text(path: Path) -> str:
@@ -38,6 +44,16 @@ def videos_in(folder: Path) -> list[Path]:
     return sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")
     )
+
+
+def others_in(folder: Path) -> list[Path]:
+    """The files directly in ``folder`` that ``videos_in`` leaves out (not hidden ones, nor ones
+    still arriving under a temporary name), by name."""
+    return sorted(
+        p for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".")
+        and p.suffix.lower() not in VIDEO_SUFFIXES | ARRIVING_SUFFIXES
+    )  # fmt: skip
 
 
 def videos_under(folder: Path, outside: Path | None = None) -> list[Path]:

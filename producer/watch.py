@@ -23,7 +23,7 @@ from emostream import metrics as m
 from emostream import registry
 from emostream.errors import ServiceError, SourceError
 from emostream.lifecycle import Backoff, consumer_name, report_health, sleep_unless
-from emostream.mediafiles import display_name, videos_in
+from emostream.mediafiles import display_name, others_in, videos_in
 from emostream.redact import redact_text
 from emostream.settings import ProducerSettings
 from emostream.videofile import container_problem
@@ -65,6 +65,7 @@ class UploadWatcher:
         self.liveness.report = self._report_health
         self.stats = WatchStats()
         self._seen: dict[Path, tuple[int, int]] = {}
+        self._told_of: set[Path] = set()  # files left alone for their suffix, each said once
         self._stopping = False
 
     def request_stop(self) -> None:
@@ -78,6 +79,7 @@ class UploadWatcher:
         while not self._stopping:
             try:
                 self._heartbeat()
+                self._tell_of_others()
                 for path in self.stable_uploads():
                     if self._stopping:
                         break
@@ -151,6 +153,17 @@ class UploadWatcher:
                 return candidate
             candidate, n = f"{base}-{n}", n + 1
         return candidate
+
+    def _tell_of_others(self) -> None:
+        """A file dropped in with a suffix no video has is not taken: said once, not left in silence."""
+        others = set(others_in(self.uploads))
+        for path in sorted(others - self._told_of):
+            name = display_name(path)
+            log.warning(
+                "upload %s: left alone: its name does not end as a video file's does (%s); rename it if it "
+                "is a video (emostream analyze takes a file of any name)", name, Path(name).suffix or "no suffix",
+            )  # fmt: skip
+        self._told_of = others
 
     def _waiting(self) -> list[Path]:
         return videos_in(self.uploads)

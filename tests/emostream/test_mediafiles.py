@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from emostream.errors import ConfigError
-from emostream.mediafiles import display_name, display_text, expand_folders, videos_in
+from emostream.mediafiles import display_name, display_text, expand_folders, others_in, videos_in
 
 
 def touch(folder: Path, *names: str) -> None:
@@ -17,8 +17,11 @@ def touch(folder: Path, *names: str) -> None:
 
 def test_videos_are_found_by_suffix_in_any_case_and_everything_else_is_left(tmp_path: Path) -> None:
     touch(tmp_path, "b.MP4", "a.mov", "camcorder.MTS", "notes.txt", "talk.srt", ".partial.mp4", "thumb.jpg")
+    touch(tmp_path, "reaction.gif", "hdv.m2t", "MOV001.MOD", "c.mp4.crdownload", "d.mkv.part", "README")
     touch(tmp_path / "sub", "deeper.mp4")
-    assert [p.name for p in videos_in(tmp_path)] == ["a.mov", "b.MP4", "camcorder.MTS"]
+    assert [p.name for p in videos_in(tmp_path)] == ["MOV001.MOD", "a.mov", "b.MP4", "camcorder.MTS", "hdv.m2t",
+                                                     "reaction.gif"]  # fmt: skip
+    assert [p.name for p in others_in(tmp_path)] == ["README", "notes.txt", "talk.srt", "thumb.jpg"]
 
 
 def test_folders_become_their_videos_and_files_stay_as_named_in_order(tmp_path: Path) -> None:

@@ -44,6 +44,19 @@ def test_a_variable_frame_rate_video_reads_at_its_own_times(tmp_path: Path) -> N
     assert reader.clock.untimed == 0
 
 
+def test_an_animated_gif_is_read_at_its_own_frame_delays_and_colours(tmp_path: Path) -> None:
+    """Reaction clips and screen captures come as GIFs, each frame with its own delay."""
+    from PIL import Image
+
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]
+    frames = [Image.new("RGB", (64, 48), colour) for colour in colours]
+    path = tmp_path / "reaction.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[100, 250, 50, 100], loop=0)
+    read = list(FrameReader(path, open_upright(path), nominal_fps=10.0))
+    assert [t for t, _ in read] == [0, 100, 350, 400]
+    assert [tuple(int(c) for c in image[24, 32][::-1]) for _, image in read] == colours  # BGR back to RGB
+
+
 def test_frames_stored_sideways_with_a_display_rotation_come_upright(tmp_path: Path) -> None:
     import av
 

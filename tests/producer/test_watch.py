@@ -5,6 +5,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 import redis
 
 from emostream import registry
@@ -18,7 +19,7 @@ def watcher(redis_url: str, client: "redis.Redis", uploads: Path) -> UploadWatch
 
 
 def test_videos_are_sent_once_and_bad_files_set_aside_with_the_reason(
-    redis_url: str, real_redis: "redis.Redis", tmp_path: Path
+    redis_url: str, real_redis: "redis.Redis", tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     uploads = tmp_path / "uploads"
     uploads.mkdir()
@@ -28,11 +29,18 @@ def test_videos_are_sent_once_and_bad_files_set_aside_with_the_reason(
     os.utime(uploads / "bad.mp4", (time.time() - 120, time.time() - 120))  # still for two minutes: not arriving
     (uploads / "notes.txt").write_text("not a video suffix: left alone")
 
-    stats = watcher(redis_url, real_redis, uploads).run(once=True)
+    (uploads / "talk.mp4.crdownload").write_text("a download still arriving: left alone, in silence")
+
+    first = watcher(redis_url, real_redis, uploads)
+    stats = first.run(once=True)
+    first.run(once=True)
+    told = [r.getMessage() for r in caplog.records if "left alone" in r.getMessage()]
+    assert told == ["upload notes.txt: left alone: its name does not end as a video file's does (.txt); rename it "
+                    "if it is a video (emostream analyze takes a file of any name)"]  # fmt: skip
 
     assert stats.processed == ["a_clip"]
     assert stats.failed == ["bad"]
-    assert sorted(p.name for p in uploads.iterdir() if p.is_file()) == ["notes.txt"]
+    assert sorted(p.name for p in uploads.iterdir() if p.is_file()) == ["notes.txt", "talk.mp4.crdownload"]
     assert (uploads / "processed" / "a clip.mp4").exists()
     assert "not a readable video" in (uploads / "failed" / "bad.mp4.error.txt").read_text()
     record = registry.read(real_redis, "a_clip")
