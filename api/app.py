@@ -125,7 +125,8 @@ def create_app(settings: ApiSettings, client: "redis.Redis") -> FastAPI:
     access = Access(tokens, settings.session_hours * 3600)
     _video_routes(app, services, access)
     _camera_routes(app, services, access)
-    _browser_routes(app, services, access)
+    _page_routes(app, services, access)
+    _session_routes(app, services, access)
     return app
 
 
@@ -187,8 +188,8 @@ def _cameras(services: Services) -> list[dict[str, Any]]:
     return [state for state in found if state is not None]
 
 
-def _browser_routes(app: FastAPI, services: Services, access: Access) -> None:
-    """The pages a person uses in a browser (``api.pages``); not part of the JSON API's schema."""
+def _page_routes(app: FastAPI, services: Services, access: Access) -> None:
+    """The pages a person reads in a browser (``api.pages``); not part of the JSON API's schema."""
     store = services.store
 
     @app.get("/", include_in_schema=False)
@@ -201,9 +202,22 @@ def _browser_routes(app: FastAPI, services: Services, access: Access) -> None:
         )
         return HTMLResponse(pages.videos_page([v for v in videos if v], _cameras(services), notice))
 
+    @app.get("/cameras/{camera_id}", include_in_schema=False)
+    def camera_page(request: Request, camera_id: str) -> HTMLResponse:
+        if not access.signed_in(request):
+            return _sign_in_page(access)
+        state = camera_status(services.client, camera_id) if valid_video_id(camera_id) else None
+        if state is None:
+            return HTMLResponse(pages.message_page("camera", f"No camera with id {camera_id}."), 404)
+        return HTMLResponse(pages.camera_page(state))
+
     @app.get("/upload", include_in_schema=False)
     def upload_form(request: Request) -> HTMLResponse:
         return HTMLResponse(pages.upload_page()) if access.signed_in(request) else _sign_in_page(access)
+
+
+def _session_routes(app: FastAPI, services: Services, access: Access) -> None:
+    """Signing a browser in and out, and the upload form's post: what a session may change."""
 
     @app.post("/session", include_in_schema=False)
     async def sign_in(request: Request) -> Response:

@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from emostream.labels import EMOTION_COLORS
+
 # No scripts at all, styles inline, pictures as data URLs (the report's plot), the annotated
 # video from this server; forms post only here; never framed by another site.
 CONTENT_SECURITY_POLICY = (
@@ -31,7 +33,11 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th{background:#f4f4f4}.muted{color:#666}form{margin:1em 0}
 .notice{background:#e8f4ea;border-left:.3em solid #2e7d32;padding:.5em .8em}
 .error{background:#fdecea;border-left:.3em solid #c62828;padding:.5em .8em}
+.bar{display:flex;width:16em;height:1em;border:1px solid #ccc}.bar span{display:block;height:100%}
+.chip{display:inline-block;width:.8em;height:.8em;margin:0 .2em 0 .6em;vertical-align:middle}
 """
+WINDOWS = (("10s", "Last 10 s windows"), ("1m", "Last 1 min windows"))
+CAMERA_COUNTERS = ("fps", "frames_sent", "frames_dropped", "undecodable_packets", "reconnects", "backlog")
 
 
 def sign_in_page(error: str | None = None) -> str:
@@ -55,10 +61,51 @@ def videos_page(videos: Sequence[dict[str, Any]], cameras: Sequence[dict[str, An
         _table(("video", "source", "status", "frames", "uploaded (UTC)", "results"), map(_video_row, videos))
         if videos
         else "<p class=muted>No videos yet.</p>",
-        *(["<h2>Cameras</h2>", _table(("camera", "state", "JSON"), map(_camera_row, cameras))] if cameras else []),
+        *(["<h2>Cameras</h2>", _table(("camera", "state", ""), map(_camera_row, cameras))] if cameras else []),
         SIGN_OUT,
         head=f'<meta http-equiv=refresh content="{REFRESH_S}">' if refresh else "",
     )
+
+
+def camera_page(camera: dict[str, Any]) -> str:
+    """A camera's state and counters, and its latest windows: faces, people, emotions."""
+    error = camera.get("last_error") or ""
+    facts = [("state", _e(camera.get("state", "")) + (f" (since {_when(camera.get('state_since'), True)})"
+                                                       if camera.get("state_since") else ""))]  # fmt: skip
+    facts += [(name.replace("_", " "), _e(camera[name])) for name in CAMERA_COUNTERS if name in camera]
+    facts += [("last error", _e(error))] if error else []
+    parts = [_table(("", ""), facts, header_row=False), _legend()]
+    for name, title in WINDOWS:
+        windows = camera.get("windows", {}).get(name, [])
+        parts.append(f"<h2>{title}</h2>")
+        parts.append(
+            _table(("start (UTC)", "faces", "people", "dominant", "emotions", "frames (dropped)", "latency p95"),
+                   map(_window_row, windows))
+            if windows else "<p class=muted>No window closed yet.</p>"
+        )  # fmt: skip
+    return _page(f"emostream: camera {camera.get('camera_id', '')}", *parts, BACK,
+                 head=f'<meta http-equiv=refresh content="{REFRESH_S}">')  # fmt: skip
+
+
+def _window_row(window: dict[str, Any]) -> tuple[str, ...]:
+    shares = window.get("emotion_share", {})
+    bar = "".join(
+        f'<span title="{_e(label)} {share:.0%}" style="width:{share * 100:.1f}%;background:{EMOTION_COLORS[label]}">'
+        "</span>"
+        for label, share in shares.items() if label in EMOTION_COLORS and share > 0
+    )  # fmt: skip
+    latency = window.get("latency_ms_p95")
+    return (
+        _e(str(window.get("start", ""))[11:19]), _e(window.get("faces", 0)), _e(window.get("people", 0)),
+        _e(window.get("dominant_emotion") or "none"), f"<div class=bar>{bar}</div>",
+        f"{_e(window.get('frames_processed', 0))} ({_e(window.get('frames_dropped', 0))})",
+        f"{latency:.0f} ms" if isinstance(latency, (int, float)) else "",
+    )  # fmt: skip
+
+
+def _legend() -> str:
+    return "<p>" + "".join(f'<span class=chip style="background:{c}"></span>{label}'
+                           for label, c in EMOTION_COLORS.items() if label != "uncertain") + "</p>"  # fmt: skip
 
 
 def upload_page() -> str:
@@ -96,16 +143,16 @@ def _camera_row(camera: dict[str, Any]) -> tuple[str, ...]:
     camera_id = str(camera.get("camera_id", ""))
     error = camera.get("last_error") or ""
     state = _e(camera.get("state", "")) + (f"<br><span class=muted>{_e(error)}</span>" if error else "")
-    return _e(camera_id), state, f'<a href="/v1/cameras/{_e(camera_id)}">status</a>'
+    return _e(camera_id), state, f'<a href="/cameras/{_e(camera_id)}">windows</a>'
 
 
-def _when(epoch: float | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(epoch)) if epoch else ""
+def _when(epoch: float | None, seconds: bool = False) -> str:
+    return time.strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""), time.gmtime(epoch)) if epoch else ""
 
 
-def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]], header_row: bool = True) -> str:
     """Cells are HTML already (escaped where they hold a user's text)."""
-    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>"
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>" if header_row else ""
     return (
         f"<table>{head}"
         + "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)

@@ -1,6 +1,7 @@
 """Who a browser's session lets in, and from where (the app on fakeredis: no frames flow here;
 tests/integration/test_api.py follows a browser through a real upload)."""
 
+import json
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from api import session
 from api.app import create_app
+from emostream import keys
 from emostream.settings import ApiSettings
 
 TOKEN = "browser-test-token"
@@ -23,9 +25,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def browser(tmp_path: Path, session_hours: float = 12) -> httpx.AsyncClient:
+def browser(
+    tmp_path: Path, session_hours: float = 12, server: "fakeredis.FakeRedis | None" = None
+) -> httpx.AsyncClient:
     settings = ApiSettings(out_dir=tmp_path / "out", tokens=TOKEN, session_hours=session_hours)
-    app = create_app(settings, fakeredis.FakeRedis())
+    app = create_app(settings, server or fakeredis.FakeRedis())
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
@@ -82,3 +86,26 @@ async def test_a_sign_in_form_larger_than_a_token_is_refused(tmp_path: Path) -> 
     async with browser(tmp_path) as client:
         form = {"token": TOKEN, "pad": "x" * 5000}
         assert await status(client, "POST", "/session", data=form, headers=OURS) == 401
+
+
+async def test_a_cameras_page_shows_its_state_and_latest_windows(tmp_path: Path) -> None:
+    """As the camera producer and the aggregator leave them in Redis."""
+    server = fakeredis.FakeRedis()
+    server.sadd(keys.CAMERAS_INDEX, "lobby")
+    server.hset(keys.camera_key("lobby"), mapping={"state": "running", "fps": 5, "frames_sent": 1200,
+                                                   "url": "rtsp://admin:***@10.0.0.5/stream1"})  # fmt: skip
+    window = {"start": "2026-12-07T05:20:10+00:00", "faces": 48, "people": 2, "dominant_emotion": "happy",
+              "emotion_share": {"happy": 0.75, "neutral": 0.25}, "frames_processed": 50, "frames_dropped": 0,
+              "latency_ms_p95": 181.2}  # fmt: skip
+    server.lpush(keys.camera_windows_key("lobby", "10s"), json.dumps(window))
+    async with browser(tmp_path, server=server) as client:
+        assert 'action="/session"' in (await client.get("/cameras/lobby")).text  # signed out: the form
+        client.cookies.set(session.COOKIE, session.issue(TOKEN))
+        assert 'href="/cameras/lobby"' in (await client.get("/")).text
+        page = (await client.get("/cameras/lobby")).text
+        assert "<td>frames sent</td><td>1200</td>" in page
+        assert "<td>05:20:10</td><td>48</td><td>2</td><td>happy</td>" in page
+        assert "width:75.0%;background:#F0E442" in page
+        assert "181 ms" in page
+        assert "No window closed yet." in page  # the 1 min windows
+        assert (await client.get("/cameras/nope")).status_code == 404
