@@ -65,16 +65,22 @@ def recalibrate_batchnorm(model: keras.Model, images: npt.NDArray[np.uint8], bat
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, required=True, help="training run folder with snapshots/")
     parser.add_argument("--last", type=int, default=10, help="average this many final epochs")
+    parser.add_argument(
+        "--limit", type=int, help="recalibrate and score on this many images only (smoke tests, as train's --limit)"
+    )
     add_data_argument(parser)
     add_ferplus_argument(parser)
 
 
 def run(args: argparse.Namespace) -> None:
     data = load_fer2013(args.data)
-    train = training_split(data, json.loads((args.run / "run.json").read_text())["recipe"]["clean"], args.ferplus)
+    recipe = json.loads((args.run / "run.json").read_text())["recipe"]
+    train, val = training_split(data, recipe["clean"], args.ferplus), data.val
+    if args.limit is not None:  # the same subsets train --limit takes
+        train, val = train.subset(args.limit, recipe["seed"]), val.subset(args.limit, recipe["seed"])
     paths = last_snapshots(args.run, args.last)
     model = average_weights(paths)
     recalibrate_batchnorm(model, train.x)
     model.save(args.run / AVERAGED)
-    result = evaluate(data.val.y, model.predict(prepare_faces(data.val.x), verbose=0))
+    result = evaluate(val.y, model.predict(prepare_faces(val.x), verbose=0))
     print(json.dumps({"averaged": [p.name for p in paths], "publictest_accuracy": result.accuracy}))

@@ -105,7 +105,8 @@ def test_train_one_epoch_resume_and_export(tmp_path: Path) -> None:
 
     from models.__main__ import main
 
-    main(["average", "--run", str(run), "--last", "2", "--data", str(data_dir), "--ferplus", str(FERPLUS)])
+    average = ["average", "--run", str(run), "--last", "2", "--limit", "320"]
+    main([*average, "--data", str(data_dir), "--ferplus", str(FERPLUS)])
     metadata = export(run, "averaged.keras", tmp_path / "m.onnx", data_dir)
     assert metadata["epochs_trained"] == 2
     assert 0.0 <= metadata["publictest"]["accuracy"] <= 1.0
