@@ -215,6 +215,15 @@ def _page_routes(app: FastAPI, services: Services, access: Access) -> None:
     def upload_form(request: Request) -> HTMLResponse:
         return HTMLResponse(pages.upload_page()) if access.signed_in(request) else _sign_in_page(access)
 
+    @app.get("/videos/{video_id}/delete", include_in_schema=False)
+    def delete_form(request: Request, video_id: str) -> HTMLResponse:
+        if not access.signed_in(request):
+            return _sign_in_page(access)
+        video = _status_or_none(store, video_id) if valid_video_id(video_id) else None
+        if video is None:
+            return HTMLResponse(pages.message_page("delete", f"No video with id {video_id}."), 404)
+        return HTMLResponse(pages.delete_page(video))
+
 
 def _session_routes(app: FastAPI, services: Services, access: Access) -> None:
     """Signing a browser in and out, and the upload form's post: what a session may change."""
@@ -243,15 +252,34 @@ def _session_routes(app: FastAPI, services: Services, access: Access) -> None:
 
     @app.post("/upload", include_in_schema=False)
     async def upload_from_page(request: Request) -> Response:
-        if not access.signed_in(request):
-            return HTMLResponse(pages.message_page("upload", "Sign in first."), 401)
-        if not _same_origin(request):  # a signed-in browser led to post here by another site
-            return HTMLResponse(pages.message_page("upload", "Upload from this server's own page."), 403)
+        refused = _refused_from_page(request, access, "upload")
+        if refused is not None:
+            return refused
         try:
             accepted = await _upload(request, services)
         except HTTPException as exc:
             return HTMLResponse(pages.message_page("upload refused", str(exc.detail)), exc.status_code)
         return RedirectResponse(f"/?accepted={accepted['video_id']}", status_code=303)
+
+    @app.post("/videos/{video_id}/delete", include_in_schema=False)
+    def delete_from_page(request: Request, video_id: str) -> Response:
+        refused = _refused_from_page(request, access, "delete")
+        if refused is not None:
+            return refused
+        try:
+            services.store.delete(_ours(video_id))
+        except HTTPException as exc:
+            return HTMLResponse(pages.message_page("delete", str(exc.detail)), exc.status_code)
+        return RedirectResponse("/", status_code=303)
+
+
+def _refused_from_page(request: Request, access: Access, what: str) -> HTMLResponse | None:
+    """A change a session asks for: only from a signed-in browser, on a page of this server."""
+    if not access.signed_in(request):
+        return HTMLResponse(pages.message_page(what, "Sign in first."), 401)
+    if not _same_origin(request):  # a signed-in browser led to post here by another site
+        return HTMLResponse(pages.message_page(what, f"Only this server's own pages may {what}."), 403)
+    return None
 
 
 def _sign_in_page(access: Access) -> HTMLResponse:

@@ -119,6 +119,18 @@ def upload_page() -> str:
     )
 
 
+def delete_page(video: dict[str, Any]) -> str:
+    """Asked once more: what goes, and that it cannot be undone."""
+    video_id = _e(video["video_id"])
+    return _page(
+        f"emostream: delete {video['video_id']}",
+        f"<p>Delete <b>{video_id}</b> ({_e(video.get('source', ''))}): its results, report and annotated video, "
+        "and what Redis holds of it? This cannot be undone.</p>",
+        f'<form method=post action="/videos/{video_id}/delete"><button>Delete</button></form>',
+        BACK,
+    )
+
+
 def message_page(title: str, detail: str, back: bool = True) -> str:
     return _page(
         f"emostream: {title}", f"<p class=error>{_e(detail)}</p>", *([BACK] if back else []),
@@ -135,6 +147,8 @@ def _video_row(video: dict[str, Any]) -> tuple[str, ...]:
         for filename, route, text in LINKED_OUTPUTS
         if filename in present
     ]
+    if video["status"] not in IN_PROGRESS:  # one still being sent is stopped through the JSON API
+        links.append(f'<a href="/videos/{_e(video_id)}/delete">delete</a>')
     status = _e(video["status"]) + (f"<br><span class=muted>{_e(video['error'])}</span>" if video.get("error") else "")
     return (_e(video_id), _e(video.get("source", "")), status, frames, _when(video.get("created_at")), " ".join(links))
 

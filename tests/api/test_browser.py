@@ -11,7 +11,7 @@ import pytest
 
 from api import session
 from api.app import create_app
-from emostream import keys
+from emostream import keys, registry
 from emostream.settings import ApiSettings
 
 TOKEN = "browser-test-token"
@@ -109,3 +109,20 @@ async def test_a_cameras_page_shows_its_state_and_latest_windows(tmp_path: Path)
         assert "181 ms" in page
         assert "No window closed yet." in page  # the 1 min windows
         assert (await client.get("/cameras/nope")).status_code == 404
+
+
+async def test_a_finished_video_is_deleted_from_the_page_after_asking_once_more(tmp_path: Path) -> None:
+    server = fakeredis.FakeRedis()
+    registry.register(server, "talk-1", source="talk.mp4", status="complete")
+    registry.register(server, "live-2", source="live.mp4")  # still being sent
+    async with browser(tmp_path, server=server) as client:
+        client.cookies.set(session.COOKIE, session.issue(TOKEN))
+        home = (await client.get("/")).text
+        assert 'href="/videos/talk-1/delete"' in home
+        assert 'href="/videos/live-2/delete"' not in home
+        assert 'action="/videos/talk-1/delete"' in (await client.get("/videos/talk-1/delete")).text
+        assert await status(client, "POST", "/videos/talk-1/delete") == 403  # not from our page
+        assert await status(client, "GET", "/v1/videos/talk-1") == 200
+        assert await status(client, "POST", "/videos/talk-1/delete", headers=OURS) == 303
+        assert await status(client, "GET", "/v1/videos/talk-1") == 404
+        assert await status(client, "POST", "/videos/talk-1/delete", headers=OURS) == 404

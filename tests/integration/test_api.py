@@ -171,13 +171,16 @@ def test_a_browser_signs_in_uploads_and_opens_the_report_and_video_without_the_h
         assert report.headers["content-security-policy"] == listed.headers["content-security-policy"]
         assert browser.get(f"/v1/videos/{video_id}/annotated.mp4", headers={"Range": "bytes=0-9"}).status_code == 206
 
+        assert browser.post(f"/videos/{video_id}/delete", headers=page).status_code == 303
+        assert not (api.out / video_id).exists()
+
         browser.cookies.set("emostream_session", "1999999999.forged")
         assert browser.get(f"/v1/videos/{video_id}/report").status_code == 401
         browser.cookies.clear()
         browser.post("/session", data={"token": TOKEN}, headers=page)
         assert browser.post("/session/end").status_code == 303
         assert not browser.cookies
-        assert browser.get(f"/v1/videos/{video_id}/summary").status_code == 401
+        assert browser.get("/v1/videos").status_code == 401
     assert TOKEN not in api.log.read_text()
 
 
