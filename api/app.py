@@ -118,6 +118,7 @@ def create_app(settings: ApiSettings, client: "redis.Redis") -> FastAPI:
         ingest.close()
 
     app = FastAPI(title="emostream", version="1", lifespan=lifespan, description=__doc__)
+    app.state.services = services
     app.middleware("http")(_observe)
     app.middleware("http")(_harden_html)
     app.exception_handler(redis.RedisError)(_redis_unavailable)
@@ -196,10 +197,10 @@ def _page_routes(app: FastAPI, services: Services, access: Access) -> None:
     def home(request: Request, accepted: str = "") -> HTMLResponse:
         if not access.signed_in(request):
             return _sign_in_page(access)
-        videos = [_status_or_none(store, v["video_id"]) for v in store.recent(PAGE_VIDEOS, 0)["videos"]]
-        notice = (
-            f"Accepted as {accepted}: it is listed once its frames are being sent." if valid_video_id(accepted) else ""
-        )
+        listed = [v["video_id"] for v in store.recent(PAGE_VIDEOS, 0)["videos"]]
+        waiting = sorted(set(store.ingest.queued) - set(listed))  # accepted, not registered yet: listed first
+        videos = [_status_or_none(store, video_id) for video_id in [*waiting, *listed]]
+        notice = f"Accepted as {accepted}." if valid_video_id(accepted) else ""
         return HTMLResponse(pages.videos_page([v for v in videos if v], _cameras(services), notice))
 
     @app.get("/cameras/{camera_id}", include_in_schema=False)

@@ -8,6 +8,7 @@ from pathlib import Path
 import fakeredis
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from api import session
 from api.app import create_app
@@ -28,8 +29,15 @@ def anyio_backend() -> str:
 def browser(
     tmp_path: Path, session_hours: float = 12, server: "fakeredis.FakeRedis | None" = None
 ) -> httpx.AsyncClient:
+    return client_of(app_for(tmp_path, session_hours, server))
+
+
+def app_for(tmp_path: Path, session_hours: float = 12, server: "fakeredis.FakeRedis | None" = None) -> FastAPI:
     settings = ApiSettings(out_dir=tmp_path / "out", tokens=TOKEN, session_hours=session_hours)
-    app = create_app(settings, server or fakeredis.FakeRedis())
+    return create_app(settings, server or fakeredis.FakeRedis())
+
+
+def client_of(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
@@ -126,3 +134,15 @@ async def test_a_finished_video_is_deleted_from_the_page_after_asking_once_more(
         assert await status(client, "POST", "/videos/talk-1/delete", headers=OURS) == 303
         assert await status(client, "GET", "/v1/videos/talk-1") == 404
         assert await status(client, "POST", "/videos/talk-1/delete", headers=OURS) == 404
+
+
+async def test_an_upload_accepted_but_not_yet_sent_is_listed_and_the_list_follows_it(tmp_path: Path) -> None:
+    server = fakeredis.FakeRedis()
+    registry.register(server, "talk-1", source="talk.mp4", status="complete")
+    app = app_for(tmp_path, server=server)
+    app.state.services.ingest.queued.add("new-2")  # as Ingest.accept leaves it until the producer registers it
+    async with client_of(app) as client:
+        client.cookies.set(session.COOKIE, session.issue(TOKEN))
+        home = (await client.get("/")).text
+        assert home.index("<td>new-2</td><td></td><td>queued</td>") < home.index("<td>talk-1</td>")
+        assert "http-equiv=refresh" in home

@@ -158,6 +158,7 @@ def test_a_browser_signs_in_uploads_and_opens_the_report_and_video_without_the_h
         accepted = browser.post("/upload", files=video, data=form, headers=page)
         assert accepted.status_code == 303, accepted.text
         video_id = accepted.headers["location"].removeprefix("/?accepted=")
+        assert f"<td>{video_id}</td>" in browser.get("/").text  # listed at once, queued or being sent
         assert browser.delete(f"/v1/videos/{video_id}").status_code == 401
         assert wait_finished(api, video_id)["status"] == "complete"
         wait_for(lambda: spool_is_empty(api), 60, "the render to finish")
