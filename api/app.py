@@ -120,7 +120,6 @@ def create_app(settings: ApiSettings, client: "redis.Redis") -> FastAPI:
     app = FastAPI(title="emostream", version="1", lifespan=lifespan, description=__doc__)
     app.state.services = services
     app.middleware("http")(_observe)
-    app.middleware("http")(_harden_html)
     app.exception_handler(redis.RedisError)(_redis_unavailable)
     _health_routes(app, client)
     access = Access(tokens, settings.session_hours * 3600)
@@ -201,7 +200,7 @@ def _page_routes(app: FastAPI, services: Services, access: Access) -> None:
         waiting = sorted(set(store.ingest.queued) - set(listed))  # accepted, not registered yet: listed first
         videos = [_status_or_none(store, video_id) for video_id in [*waiting, *listed]]
         notice = f"Accepted as {accepted}." if valid_video_id(accepted) else ""
-        return HTMLResponse(pages.videos_page([v for v in videos if v], _cameras(services), notice))
+        return _html(pages.videos_page([v for v in videos if v], _cameras(services), notice))
 
     @app.get("/cameras/{camera_id}", include_in_schema=False)
     def camera_page(request: Request, camera_id: str) -> HTMLResponse:
@@ -209,12 +208,12 @@ def _page_routes(app: FastAPI, services: Services, access: Access) -> None:
             return _sign_in_page(access)
         state = camera_status(services.client, camera_id) if valid_video_id(camera_id) else None
         if state is None:
-            return HTMLResponse(pages.message_page("camera", f"No camera with id {camera_id}."), 404)
-        return HTMLResponse(pages.camera_page(state))
+            return _html(pages.message_page("camera", f"No camera with id {camera_id}."), 404)
+        return _html(pages.camera_page(state))
 
     @app.get("/upload", include_in_schema=False)
     def upload_form(request: Request) -> HTMLResponse:
-        return HTMLResponse(pages.upload_page()) if access.signed_in(request) else _sign_in_page(access)
+        return _html(pages.upload_page()) if access.signed_in(request) else _sign_in_page(access)
 
     @app.get("/videos/{video_id}/delete", include_in_schema=False)
     def delete_form(request: Request, video_id: str) -> HTMLResponse:
@@ -222,8 +221,8 @@ def _page_routes(app: FastAPI, services: Services, access: Access) -> None:
             return _sign_in_page(access)
         video = _status_or_none(store, video_id) if valid_video_id(video_id) else None
         if video is None:
-            return HTMLResponse(pages.message_page("delete", f"No video with id {video_id}."), 404)
-        return HTMLResponse(pages.delete_page(video))
+            return _html(pages.message_page("delete", f"No video with id {video_id}."), 404)
+        return _html(pages.delete_page(video))
 
 
 def _session_routes(app: FastAPI, services: Services, access: Access) -> None:
@@ -234,10 +233,10 @@ def _session_routes(app: FastAPI, services: Services, access: Access) -> None:
         if access.session_s <= 0:
             return _sign_in_page(access)
         if not _same_origin(request):
-            return HTMLResponse(pages.message_page("sign in", "Sign in from this server's own page."), 403)
+            return _html(pages.message_page("sign in", "Sign in from this server's own page."), 403)
         token = await _form_token(request)
         if token is None or not _known(token, access.tokens):
-            return HTMLResponse(pages.sign_in_page("That is not one of this API's tokens."), 401)
+            return _html(pages.sign_in_page("That is not one of this API's tokens."), 401)
         answer = RedirectResponse("/", status_code=303)
         answer.set_cookie(
             session.COOKIE, session.issue(token), max_age=int(access.session_s), path="/", httponly=True,
@@ -259,7 +258,7 @@ def _session_routes(app: FastAPI, services: Services, access: Access) -> None:
         try:
             accepted = await _upload(request, services)
         except HTTPException as exc:
-            return HTMLResponse(pages.message_page("upload refused", str(exc.detail)), exc.status_code)
+            return _html(pages.message_page("upload refused", str(exc.detail)), exc.status_code)
         return RedirectResponse(f"/?accepted={accepted['video_id']}", status_code=303)
 
     @app.post("/videos/{video_id}/delete", include_in_schema=False)
@@ -270,23 +269,23 @@ def _session_routes(app: FastAPI, services: Services, access: Access) -> None:
         try:
             services.store.delete(_ours(video_id))
         except HTTPException as exc:
-            return HTMLResponse(pages.message_page("delete", str(exc.detail)), exc.status_code)
+            return _html(pages.message_page("delete", str(exc.detail)), exc.status_code)
         return RedirectResponse("/", status_code=303)
 
 
 def _refused_from_page(request: Request, access: Access, what: str) -> HTMLResponse | None:
     """A change a session asks for: only from a signed-in browser, on a page of this server."""
     if not access.signed_in(request):
-        return HTMLResponse(pages.message_page(what, "Sign in first."), 401)
+        return _html(pages.message_page(what, "Sign in first."), 401)
     if not _same_origin(request):  # a signed-in browser led to post here by another site
-        return HTMLResponse(pages.message_page(what, f"Only this server's own pages may {what}."), 403)
+        return _html(pages.message_page(what, f"Only this server's own pages may {what}."), 403)
     return None
 
 
 def _sign_in_page(access: Access) -> HTMLResponse:
     if access.session_s <= 0:
-        return HTMLResponse(pages.message_page("sign in", OFF, back=False), 403)
-    return HTMLResponse(pages.sign_in_page())
+        return _html(pages.message_page("sign in", OFF, back=False), 403)
+    return _html(pages.sign_in_page())
 
 
 def _status_or_none(store: VideoStore, video_id: str) -> dict[str, Any] | None:
@@ -321,14 +320,8 @@ def _known(token: str, tokens: frozenset[str]) -> bool:
     return any(matches)
 
 
-async def _harden_html(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    """Pages and reports run no scripts and load nothing from elsewhere, whatever a file name holds."""
-    response = await call_next(request)
-    if response.headers.get("content-type", "").startswith("text/html"):
-        response.headers["Content-Security-Policy"] = pages.CONTENT_SECURITY_POLICY
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Cache-Control"] = "no-store"
-    return response
+def _html(page: str, status_code: int = 200) -> HTMLResponse:
+    return HTMLResponse(page, status_code, headers=pages.HEADERS)
 
 
 async def _redis_unavailable(_: Request, exc: Exception) -> JSONResponse:
@@ -338,8 +331,10 @@ async def _redis_unavailable(_: Request, exc: Exception) -> JSONResponse:
 def _output_route(app: FastAPI, store: VideoStore, authorised: Any, route: str, output_file: tuple[str, str]) -> None:
     filename, media = output_file
 
+    headers = pages.HEADERS if media == "text/html" else None  # the report: a page like the API's own
+
     def output(video_id: str) -> FileResponse:
-        return FileResponse(store.output(_ours(video_id), filename), media_type=media)
+        return FileResponse(store.output(_ours(video_id), filename), media_type=media, headers=headers)
 
     app.get(f"/v1/videos/{{video_id}}/{route}", dependencies=[authorised], name=f"video_{route}")(output)
 

@@ -15,6 +15,10 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; media-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
+# Pages and reports run no scripts and load nothing from elsewhere, whatever a file name holds
+# (FastAPI's /docs, which loads Swagger UI from a CDN, is left as it is).
+HEADERS = {"Content-Security-Policy": CONTENT_SECURITY_POLICY, "X-Content-Type-Options": "nosniff",
+           "Cache-Control": "no-store"}  # fmt: skip
 IN_PROGRESS = ("queued", "producing", "produced")
 REFRESH_S = 10  # while a video is in progress, the list reloads itself (the upload form is a page of its own)
 LINKED_OUTPUTS = (  # file in the video's folder -> (route, link text)

@@ -56,6 +56,14 @@ async def test_signing_in_gives_a_cookie_that_reads_but_does_not_write(tmp_path:
         assert await status(client, "DELETE", "/v1/videos/some-video") == 401
 
 
+async def test_the_pages_forbid_scripts_and_the_openapi_docs_keep_theirs(tmp_path: Path) -> None:
+    async with browser(tmp_path) as client:
+        assert "script-src" not in (await client.get("/")).headers["content-security-policy"]  # so none at all
+        docs = await client.get("/docs")  # Swagger UI: its scripts come from a CDN
+        assert docs.status_code == 200
+        assert "content-security-policy" not in docs.headers
+
+
 @pytest.mark.parametrize(
     "headers",
     [{}, {"Origin": "https://elsewhere.example"}, {"Origin": "null"}, {"Referer": "https://elsewhere.example/x"}],
