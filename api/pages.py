@@ -1,6 +1,7 @@
 """The API's few HTML pages, for a browser: sign in, recent videos with links to their results,
-an upload form, the cameras. Plain server-rendered HTML without scripts; every value from a
-user (file names, ids, reasons) is escaped."""
+an upload form, a delete confirmation, the cameras and each camera's latest windows. Plain
+server-rendered HTML without scripts; every value from a user (file names, ids, reasons) is
+escaped."""
 
 import html
 import time
