@@ -117,8 +117,8 @@ def upload_page() -> str:
     return _page(
         "emostream: upload a video",
         '<form method=post action="/upload" enctype="multipart/form-data"><p><input type=file name=file required '
-        'accept="video/*"></p><p><label><input type=checkbox name=render value=true> also draw the annotated video '
-        "(boxes, people and emotions on the frames)</label></p><p><button>Upload</button></p></form>",
+        'accept="video/*,image/gif"></p><p><label><input type=checkbox name=render value=true> also draw the '
+        "annotated video (boxes, people and emotions on the frames)</label></p><p><button>Upload</button></p></form>",
         BACK,
         SIGN_OUT,
     )
