@@ -137,10 +137,35 @@ def wait_for_event(events: "PubSub | None", seconds: float) -> None:
 
 
 def read(client: "redis.Redis", video_id: str) -> VideoRecord | None:
-    raw = cast(dict[bytes, bytes], client.hgetall(video_key(video_id)))
-    if not raw:
-        return None
-    return VideoRecord.model_validate({k.decode(): v.decode() for k, v in raw.items()})
+    return _record(cast(dict[bytes, bytes], client.hgetall(video_key(video_id))))
+
+
+def read_many(client: "redis.Redis", video_ids: list[str], chunk: int = 500) -> dict[str, VideoRecord | None]:
+    """``read`` of each, in pipelined round trips: listing 5,000 videos one by one took 1.4 s."""
+    found: dict[str, VideoRecord | None] = {}
+    for start in range(0, len(video_ids), chunk):
+        ids = video_ids[start : start + chunk]
+        with client.pipeline(transaction=False) as pipe:
+            for video_id in ids:
+                pipe.hgetall(video_key(video_id))
+            found.update(zip(ids, map(_record, pipe.execute()), strict=True))
+    return found
+
+
+def created_times(client: "redis.Redis", video_ids: list[str], chunk: int = 1000) -> dict[str, float | None]:
+    """When each video was registered (None: its entry has expired), pipelined: enough to sort a list."""
+    found: dict[str, float | None] = {}
+    for start in range(0, len(video_ids), chunk):
+        ids = video_ids[start : start + chunk]
+        with client.pipeline(transaction=False) as pipe:
+            for video_id in ids:
+                pipe.hget(video_key(video_id), "created_at")
+            found.update((i, None if v is None else float(v)) for i, v in zip(ids, pipe.execute(), strict=True))
+    return found
+
+
+def _record(raw: dict[bytes, bytes]) -> VideoRecord | None:
+    return VideoRecord.model_validate({k.decode(): v.decode() for k, v in raw.items()}) if raw else None
 
 
 def results_count(client: "redis.Redis", video_id: str) -> int:
