@@ -63,7 +63,7 @@ def videos_page(videos: Sequence[dict[str, Any]], cameras: Sequence[dict[str, An
         '<p><a href="/upload">Upload a video</a></p>',
         *([f"<p class=notice>{_e(notice)}</p>"] if notice else []),
         "<h2>Videos</h2>",
-        _table(("video", "source", "status", "frames", "uploaded (UTC)", "results"), map(_video_row, videos))
+        _table(("video", "source", "status", "frames", "added (UTC)", "results"), map(_video_row, videos))
         if videos
         else "<p class=muted>No videos yet.</p>",
         *(["<h2>Cameras</h2>", _table(("camera", "state", ""), map(_camera_row, cameras))] if cameras else []),
