@@ -196,11 +196,13 @@ def _page_routes(app: FastAPI, services: Services, access: Access) -> None:
     def home(request: Request, accepted: str = "") -> HTMLResponse:
         if not access.signed_in(request):
             return _sign_in_page(access)
-        listed = [v["video_id"] for v in store.recent(PAGE_VIDEOS, 0)["videos"]]
+        recent = store.recent(PAGE_VIDEOS, 0)
+        listed = [v["video_id"] for v in recent["videos"]]
         waiting = sorted(set(store.ingest.queued) - set(listed))  # accepted, not registered yet: listed first
         videos = [_status_or_none(store, video_id) for video_id in [*waiting, *listed]]
         notice = f"Accepted as {accepted}." if valid_video_id(accepted) else ""
-        return _html(pages.videos_page([v for v in videos if v], _cameras(services), notice))
+        shown = [v for v in videos if v]
+        return _html(pages.videos_page(shown, _cameras(services), notice, total=recent["total"] + len(waiting)))
 
     @app.get("/cameras/{camera_id}", include_in_schema=False)
     def camera_page(request: Request, camera_id: str) -> HTMLResponse:

@@ -56,13 +56,18 @@ def sign_in_page(error: str | None = None) -> str:
     )
 
 
-def videos_page(videos: Sequence[dict[str, Any]], cameras: Sequence[dict[str, Any]], notice: str = "") -> str:
+def videos_page(
+    videos: Sequence[dict[str, Any]], cameras: Sequence[dict[str, Any]], notice: str = "", total: int | None = None
+) -> str:
     refresh = any(v["status"] in IN_PROGRESS for v in videos)
+    more = total is not None and total > len(videos)
+    only_newest = f"<p class=muted>The {len(videos)} newest of {total}; every one: <code>GET /v1/videos</code>.</p>"
     return _page(
         "emostream",
         '<p><a href="/upload">Upload a video</a></p>',
         *([f"<p class=notice>{_e(notice)}</p>"] if notice else []),
         "<h2>Videos</h2>",
+        *([only_newest] if more else []),
         _table(("video", "source", "status", "frames", "added (UTC)", "results"), map(_video_row, videos))
         if videos
         else "<p class=muted>No videos yet.</p>",

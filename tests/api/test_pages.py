@@ -34,3 +34,8 @@ def test_the_list_reloads_itself_only_while_a_video_is_in_progress_and_the_uploa
     assert "http-equiv=refresh" in pages.videos_page([video(), video("producing")], [])
     assert "http-equiv=refresh" not in pages.videos_page([video(), video("partial"), video("failed")], [])
     assert "http-equiv=refresh" not in pages.upload_page()
+
+
+def test_the_list_says_when_it_shows_only_the_newest() -> None:
+    assert "The 1 newest of 51" in pages.videos_page([video()], [], total=51)
+    assert "newest of" not in pages.videos_page([video()], [], total=1)
