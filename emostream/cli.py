@@ -430,8 +430,7 @@ def _status(args: argparse.Namespace) -> int:
             return EXIT_OK
         ids = [args.video_id] if args.video_id else registry.all_video_ids(client)
         states = []
-        for video_id in ids:
-            record = registry.read(client, video_id)
+        for video_id, record in registry.read_many(client, ids).items():
             if record is None and not args.video_id:  # expired (EMO_RESULTS_TTL_S) since it was listed
                 continue
             if record is None:

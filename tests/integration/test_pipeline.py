@@ -89,6 +89,10 @@ def test_status_prints_the_video_state_as_json(redis_url: str, real_redis: "redi
         "clip.mp4: 2 damaged packet(s) could not be decoded and were skipped; "
         "the frames around them are missing or may show artefacts"
     ]
+    registry.register(real_redis, "expired", source="old.mp4")
+    real_redis.delete(keys.video_key("expired"))  # EMO_RESULTS_TTL_S passed; the index still names it
+    every = run("status", "--redis-url", redis_url)
+    assert [v["video_id"] for v in json.loads(every.stdout)] == ["clip"]
     missing = run("status", "nope", "--redis-url", redis_url)
     assert missing.returncode == 1
     assert "no video with id 'nope'" in missing.stderr
