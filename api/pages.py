@@ -49,8 +49,10 @@ def sign_in_page(error: str | None = None) -> str:
     return _page(
         "emostream: sign in",
         *([f"<p class=error>{_e(error)}</p>"] if error else []),
-        '<form method=post action="/session"><label>API token <input type=password name=token required '
-        "autocomplete=current-password autofocus></label> <button>Sign in</button></form>",
+        # The hidden user name lets a password manager keep the token as "emostream"'s.
+        '<form method=post action="/session"><input type=text name=username value=emostream autocomplete=username '
+        "hidden><label>API token <input type=password name=token required autocomplete=current-password autofocus>"
+        "</label> <button>Sign in</button></form>",
         "<p class=muted>The token is one of the API's (<code>EMO_API_TOKENS</code>). Signing in keeps a cookie "
         "for this browser; the token itself is not kept.</p>",
     )

@@ -48,7 +48,8 @@ async def status(client: httpx.AsyncClient, method: str, url: str, **options: ob
 async def test_signing_in_gives_a_cookie_that_reads_but_does_not_write(tmp_path: Path) -> None:
     async with browser(tmp_path) as client:
         assert await status(client, "GET", "/v1/videos") == 401
-        assert await status(client, "POST", "/session", data={"token": TOKEN}, headers=OURS) == 303
+        form = {"username": "emostream", "token": TOKEN}  # as the page's form sends it
+        assert await status(client, "POST", "/session", data=form, headers=OURS) == 303
         assert (await client.get("/v1/videos")).json()["total"] == 0
         assert await status(client, "GET", "/v1/cameras") == 200
         assert 'action="/upload"' in (await client.get("/upload")).text
