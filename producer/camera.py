@@ -171,7 +171,8 @@ class CameraRunner:
                 if self._stopping.is_set():
                     break
                 if frames:
-                    failures, self.error = 0, f"stream from {self.config.url_redacted} dropped after {frames} frames"
+                    how = "came to its end" if capture.finite and capture.ended else "dropped"
+                    failures, self.error = 0, f"stream from {self.config.url_redacted} {how} after {frames} frames"
                     backoff.reset()
                 else:
                     failures += 1

@@ -7,6 +7,10 @@ channel between programmes, an encoder reconfigured), so streams (RTSP, HTTP, UD
 CCTV through an encoder, a 1080i broadcast) are read with PyAV too, and each camera gets its own
 RTSP transport, where OpenCV reads one option for the whole process. A device index (a webcam, a
 capture card) stays with OpenCV, whose V4L2 reader converts raw frames itself.
+
+A source of known length (a file, or a recording served over HTTP, standing in for a camera) is
+read at its own rate, as a camera sends: read as fast as it decodes, a 9 s clip went by in 0.4 s,
+and its end was a dropped stream twice a second.
 """
 
 import logging
@@ -25,14 +29,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Protocols that deliver at the sender's own pace even where FFmpeg knows a length (a VOD session).
+REAL_TIME_FORMATS = frozenset({"rtsp", "rtp", "sdp"})
+# A jump ahead in a source's times longer than this (a gap, a new clock) is not waited out: the
+# camera's watchdog would take the wait for a dropped stream.
+MAX_PACING_WAIT_S = 2.0
+
 
 class LiveCapture(Protocol):
     """``grab()`` decodes the next frame (False: a packet the decoder rejected, a read that timed
     out, or the end); ``retrieve()`` gives it in BGR, upright and with square pixels; ``ended``
-    says no frame will follow."""
+    says no frame will follow; ``finite``, that the source has an end of its own (a file)."""
 
     @property
     def ended(self) -> bool: ...
+
+    @property
+    def finite(self) -> bool: ...
 
     def grab(self) -> bool: ...
 
@@ -57,6 +70,8 @@ class StreamCapture:
         self._decoded: deque[av.VideoFrame] = deque()
         self._frame: av.VideoFrame | None = None
         self._ended = False
+        self.finite = container.duration is not None and container.format.name not in REAL_TIME_FORMATS
+        self._clock: tuple[float, float] | None = None  # a frame's time and when it was due, paced sources
 
     @property
     def ended(self) -> bool:
@@ -80,7 +95,20 @@ class StreamCapture:
             except self._av.FFmpegError:  # lost or damaged in transit: read past, as a file's damage is
                 return False
         self._frame = self._decoded.popleft()
+        if self.finite:
+            self._wait_until_due(self._frame.time)
         return True
+
+    def _wait_until_due(self, frame_s: float | None) -> None:
+        """Read no faster than the source's own times say, as a camera would send it."""
+        if frame_s is None:
+            return
+        now = time.monotonic()
+        ahead = frame_s - self._clock[0] - (now - self._clock[1]) if self._clock is not None else 0.0
+        if self._clock is None or not 0 <= ahead <= MAX_PACING_WAIT_S:  # the first, or a jump: a new clock
+            self._clock = (frame_s, now)
+        elif ahead > 0:
+            time.sleep(ahead)
 
     def retrieve(self) -> npt.NDArray[np.uint8] | None:
         if self._frame is None:
@@ -123,6 +151,8 @@ class DeviceCapture:
 
     def __init__(self, capture: "cv2.VideoCapture") -> None:
         self._capture = capture
+
+    finite = False
 
     @property
     def ended(self) -> bool:

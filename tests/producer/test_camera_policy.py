@@ -43,7 +43,7 @@ def test_a_packet_the_decoder_rejects_is_skipped_and_counted_not_taken_for_a_dro
     real_redis: "redis.Redis", tmp_path: Path
 ) -> None:
     # A file stands in for the stream: the same reads fail where its packets are damaged.
-    video = write_damaged_video(tmp_path / "cam.avi", frames=40, damaged=range(10, 13))
+    video = write_damaged_video(tmp_path / "cam.avi", frames=40, damaged=range(10, 13), fps=40)
     runner = CameraRunner(CameraConfig(camera_id="cam", url=str(video)), real_redis)
     runner._register()
     capture, why = open_capture(runner.config)

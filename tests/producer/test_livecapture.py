@@ -30,8 +30,8 @@ def test_a_stream_that_switches_to_fields_is_read_as_its_pictures_not_black(tmp_
     OpenCV's reader turned every frame coded as fields black (or left the last picture), and said it
     had read it. Here a capture's bytes stand in for the stream, as a recorder appends them."""
     images = shades(30)
-    progressive = write_interlaced_video(tmp_path / "a.ts", images[:10], fields=False)
-    fields = write_interlaced_video(tmp_path / "b.ts", images[10:])
+    progressive = write_interlaced_video(tmp_path / "a.ts", images[:10], fps=50, fields=False)
+    fields = write_interlaced_video(tmp_path / "b.ts", images[10:], fps=50)
     capture_file = tmp_path / "capture.ts"
     capture_file.write_bytes(progressive.read_bytes() + fields.read_bytes())
 
@@ -48,6 +48,23 @@ def test_a_stream_that_switches_to_fields_is_read_as_its_pictures_not_black(tmp_
     assert len(levels) == 30
     assert levels == pytest.approx([float(np.median(image)) for image in images], abs=5)  # YUV's rounding
     assert levels == sorted(set(levels))  # each its own picture: none black, none left from before
+
+
+def test_a_file_standing_in_for_a_camera_is_read_at_its_own_rate(tmp_path: Path) -> None:
+    """Read as fast as it decoded, a 9 s clip went by in 0.4 s, and the camera took its end for a
+    dropped stream twice a second. Slower than its rate is the machine's doing; faster is a bug."""
+    video = write_interlaced_video(tmp_path / "clip.mp4", shades(8), fps=10, fields=False)
+    capture, why = open_stream(str(video), "tcp", 5, 5)
+    assert capture is not None, why
+    assert capture.finite
+    started = time.monotonic()
+    read = 0
+    while capture.grab():
+        read += 1
+    elapsed = time.monotonic() - started
+    capture.release()
+    assert (read, capture.ended) == (8, True)
+    assert elapsed >= 0.65  # the 8th frame is due 0.7 s after the 1st
 
 
 def test_a_stream_with_a_display_rotation_comes_upright(tmp_path: Path) -> None:
