@@ -196,13 +196,12 @@ def _page_routes(app: FastAPI, services: Services, access: Access) -> None:
     def home(request: Request, accepted: str = "") -> HTMLResponse:
         if not access.signed_in(request):
             return _sign_in_page(access)
-        recent = store.recent(PAGE_VIDEOS, 0)
-        listed = [v["video_id"] for v in recent["videos"]]
+        listed, total = store.newest(PAGE_VIDEOS, 0)  # each then read once, with its progress
         waiting = sorted(set(store.ingest.queued) - set(listed))  # accepted, not registered yet: listed first
         videos = [_status_or_none(store, video_id) for video_id in [*waiting, *listed]]
         notice = f"Accepted as {accepted}." if valid_video_id(accepted) else ""
         shown = [v for v in videos if v]
-        return _html(pages.videos_page(shown, _cameras(services), notice, total=recent["total"] + len(waiting)))
+        return _html(pages.videos_page(shown, _cameras(services), notice, total=total + len(waiting)))
 
     @app.get("/cameras/{camera_id}", include_in_schema=False)
     def camera_page(request: Request, camera_id: str) -> HTMLResponse:

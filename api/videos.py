@@ -61,20 +61,26 @@ class VideoStore:
         }
 
     def recent(self, limit: int, offset: int) -> dict[str, Any]:
-        """Newest first; ids whose registry entry has expired are dropped from the index on the way.
-        Sorted by creation time alone, then only the page is read: 5,000 videos took 1.4 s read whole."""
+        """Newest first, a page of them, with how many there are."""
+        video_ids, total = self.newest(limit, offset)
+        page = registry.read_many(self.client, video_ids)
+        return {
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "videos": [_brief(record) for record in page.values() if record is not None],
+        }
+
+    def newest(self, limit: int, offset: int) -> tuple[list[str], int]:
+        """A page of video ids, newest first, and how many there are; ids whose registry entry has
+        expired are dropped from the index on the way. Sorted by creation time alone, so only a page
+        is read whole (5,000 videos took 1.4 s read whole)."""
         created = registry.created_times(self.client, registry.all_video_ids(self.client))
         expired = [video_id for video_id, at in created.items() if at is None]
         if expired:
             self.client.srem(keys.VIDEOS_INDEX, *expired)
         live = sorted(((at, video_id) for video_id, at in created.items() if at is not None), reverse=True)
-        page = registry.read_many(self.client, [video_id for _, video_id in live[offset : offset + limit]])
-        return {
-            "total": len(live),
-            "limit": limit,
-            "offset": offset,
-            "videos": [_brief(record) for record in page.values() if record is not None],
-        }
+        return [video_id for _, video_id in live[offset : offset + limit]], len(live)
 
     def output(self, video_id: str, filename: str) -> Path:
         record = registry.read(self.client, video_id)
