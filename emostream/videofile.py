@@ -40,6 +40,7 @@ import numpy.typing as npt
 
 from emostream.decoding import DecodeReport
 from emostream.errors import SourceError
+from emostream.hdr import SdrPictures
 from emostream.mediafiles import display_name
 
 if TYPE_CHECKING:
@@ -189,11 +190,14 @@ class FrameReader:
     ``sampled(wanted)`` gives every frame's time but the image only of those ``wanted``.
 
     Turned upright and made square from what ``capture`` (OpenCV, open on the same file) says of
-    the video, so the frames are the size its probe announced. Frames coded as fields are
-    converted as they are (combing and all: on a 1080i copy of the stage clip, deinterlacing with
-    bwdif or yadif matched the progressive analysis no better)."""
+    the video, so the frames are the size its probe announced; HDR frames tone-mapped to SDR
+    (``emostream.hdr``), and no larger than ``hdr_max_side_px`` where a caller shrinks them anyway.
+    Frames coded as fields are converted as they are (combing and all: on a 1080i copy of the
+    stage clip, deinterlacing with bwdif or yadif matched the progressive analysis no better)."""
 
-    def __init__(self, path: Path, capture: "cv2.VideoCapture", nominal_fps: float) -> None:
+    def __init__(
+        self, path: Path, capture: "cv2.VideoCapture", nominal_fps: float, hdr_max_side_px: int | None = None
+    ) -> None:
         self.path = path
         self.clock = FrameClock(nominal_fps)
         self.frames = 0
@@ -202,6 +206,7 @@ class FrameReader:
         self.rate = RateWatch(nominal_fps)
         self.square = square_pixel_size(capture)
         self.rotation = round(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360
+        self.hdr_max_side_px = None if self.square else hdr_max_side_px  # shrunk, then stretched square: no
 
     def __iter__(self) -> Iterator[tuple[float, npt.NDArray[np.uint8]]]:
         for t_ms, image in self.sampled(lambda _: True):
@@ -211,9 +216,8 @@ class FrameReader:
     def sampled(self, wanted: Callable[[float], bool]) -> Iterator[tuple[float, npt.NDArray[np.uint8] | None]]:
         """Each frame's time, with its image where ``wanted(t_ms)`` (called once a frame, in order)."""
         import av
-        from av.video.reformatter import VideoReformatter
 
-        to_bgr = VideoReformatter()  # one for the video: each frame's own would set up its conversion anew
+        to_bgr = SdrPictures(self.hdr_max_side_px)  # one for the video: each frame's own would set each up anew
         name = display_name(self.path)
         try:
             container = av.open(str(self.path))
@@ -234,7 +238,7 @@ class FrameReader:
                 for frame in frames:
                     reported = (frame.pts - start) * unit_ms if frame.pts is not None and unit_ms else math.nan
                     t_ms = self.clock.time_of(reported)
-                    picture = to_bgr.reformat(frame, format="bgr24").to_ndarray() if wanted(t_ms) else None
+                    picture = to_bgr.bgr(frame) if wanted(t_ms) else None
                     image = None if picture is None else upright(picture, self.rotation, self.square)
                     self.last_ms = t_ms
                     self.rate.observe(t_ms)

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from emostream.hdr import SdrPictures
 from emostream.videofile import ffmpeg_reason, shown_size, upright
 
 if TYPE_CHECKING:
@@ -59,10 +60,9 @@ class StreamCapture:
 
     def __init__(self, container: "av.container.InputContainer") -> None:
         import av
-        from av.video.reformatter import VideoReformatter
 
         self._av = av
-        self._to_bgr = VideoReformatter()  # one for the stream: each frame's own would set up its conversion anew
+        self._to_bgr = SdrPictures()  # one for the stream: each frame's own would set up its conversion anew
         self._container = container
         self._stream = container.streams.video[0]
         self._stream.thread_type = "AUTO"
@@ -113,7 +113,7 @@ class StreamCapture:
     def retrieve(self) -> npt.NDArray[np.uint8] | None:
         if self._frame is None:
             return None
-        image = self._to_bgr.reformat(self._frame, format="bgr24").to_ndarray()  # frames coded as fields too
+        image = self._to_bgr.bgr(self._frame)  # frames coded as fields too
         rotation = round(-self._frame.rotation) % 360  # PyAV's angle is counter-clockwise; OpenCV's, clockwise
         quarter_turned = rotation % 180 == 90
         height, width = image.shape[:2]

@@ -140,7 +140,7 @@ class FileProducer:
         try:
             # The sampler sees every frame from the start, so a resumed run keeps the same frames.
             read_started = time.perf_counter()
-            for index, t_ms, image in source.frames(plan.source_fps, wanted=sampler.keep):
+            for index, t_ms, image in source.frames(plan.source_fps, sampler.keep, s.max_frame_side_px):
                 m.STAGE_SECONDS.labels("read").observe(time.perf_counter() - read_started)
                 m.FRAMES_READ.labels("file").inc()
                 if image is not None:  # kept by the sampler

@@ -74,12 +74,13 @@ class FileSource:
         return VideoProbe(fps if math.isfinite(fps) and fps > 0 else 0.0, max(count, 0), width, height)
 
     def frames(
-        self, nominal_fps: float, wanted: Callable[[float], bool] = lambda _: True
+        self, nominal_fps: float, wanted: Callable[[float], bool] = lambda _: True, max_side_px: int | None = None
     ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8] | None]]:
         """(index, presentation time in ms, BGR image) in presentation order, upright, to the end,
         past damaged stretches (``emostream.videofile``); then ``report`` says what was lost. The
-        image is None for a frame not ``wanted`` (by its time): decoded, but not converted."""
-        reader = FrameReader(self.path, self._capture, nominal_fps)
+        image is None for a frame not ``wanted`` (by its time): decoded, but not converted. An HDR
+        frame comes no larger than ``max_side_px`` (shrunk before its tone mapping, which is dear)."""
+        reader = FrameReader(self.path, self._capture, nominal_fps, hdr_max_side_px=max_side_px)
         for index, (t_ms, image) in enumerate(reader.sampled(wanted)):
             yield index, t_ms, image
         if reader.frames == 0:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from producer.livecapture import open_stream
+from testkit.hdrvideo import write_hdr_video
 from testkit.rtsp import silent_endpoint
 from tests.conftest import write_interlaced_video
 
@@ -25,6 +26,19 @@ def shades(count: int, size: tuple[int, int] = (96, 64)) -> list[np.ndarray]:
     return frames
 
 
+def median_levels(source: Path) -> tuple[list[float], bool]:
+    """Each frame's median level, read as a stream to its end; and whether the capture says it ended."""
+    capture, why = open_stream(str(source), "tcp", 5, 5)
+    assert capture is not None, why
+    levels = []
+    while capture.grab():
+        image = capture.retrieve()
+        assert image is not None
+        levels.append(float(np.median(image)))
+    capture.release()
+    return levels, capture.ended
+
+
 def test_a_stream_that_switches_to_fields_is_read_as_its_pictures_not_black(tmp_path: Path) -> None:
     """A channel between programmes, an encoder reconfigured: H.264 coded as frames, then as fields.
     OpenCV's reader turned every frame coded as fields black (or left the last picture), and said it
@@ -35,16 +49,8 @@ def test_a_stream_that_switches_to_fields_is_read_as_its_pictures_not_black(tmp_
     capture_file = tmp_path / "capture.ts"
     capture_file.write_bytes(progressive.read_bytes() + fields.read_bytes())
 
-    capture, why = open_stream(str(capture_file), "tcp", 5, 5)
-    assert capture is not None, why
-    levels = []
-    while capture.grab():
-        image = capture.retrieve()
-        assert image is not None
-        levels.append(float(np.median(image)))
-    capture.release()
-
-    assert capture.ended
+    levels, ended = median_levels(capture_file)
+    assert ended
     assert len(levels) == 30
     assert levels == pytest.approx([float(np.median(image)) for image in images], abs=5)  # YUV's rounding
     assert levels == sorted(set(levels))  # each its own picture: none black, none left from before
@@ -65,6 +71,13 @@ def test_a_file_standing_in_for_a_camera_is_read_at_its_own_rate(tmp_path: Path)
     capture.release()
     assert (read, capture.ended) == (8, True)
     assert elapsed >= 0.65  # the 8th frame is due 0.7 s after the 1st
+
+
+def test_an_hdr_stream_is_read_as_its_sdr_picture(tmp_path: Path) -> None:
+    """An HLG camera or broadcast is tone-mapped as a file is (``emostream.hdr``), not shown dark."""
+    images = [np.full((64, 96, 3), level, np.uint8) for level in (50, 100, 150, 200)]
+    levels, _ = median_levels(write_hdr_video(tmp_path / "hlg.mp4", images, "hlg", fps=50))
+    assert levels == pytest.approx([50, 100, 150, 200], abs=2)  # read as SDR: 44, 89, 133, 166
 
 
 def test_a_stream_with_a_display_rotation_comes_upright(tmp_path: Path) -> None:

@@ -42,6 +42,32 @@ def test_frames_carry_decodable_jpeg_and_presentation_time(real_redis: "redis.Re
     assert image.shape == (120, 160, 3)
 
 
+def test_an_hdr_video_is_sent_tone_mapped_at_the_size_cap(
+    real_redis: "redis.Redis", tmp_path: Path, astronaut_video: Path
+) -> None:
+    """A phone's HDR video is sent as its SDR picture, shrunk to the cap before tone mapping, and
+    the registry's sizes still place its boxes on the source (``aggregator.timeline.box_scale``)."""
+    from aggregator.timeline import box_scale
+    from emostream.videofile import FrameReader, open_upright
+    from testkit.hdrvideo import write_hdr_video
+
+    sdr = [image for _, image in FrameReader(astronaut_video, open_upright(astronaut_video), 15.0)][:3]
+    video = write_hdr_video(tmp_path / "phone.mp4", sdr, "hlg")
+    settings = ProducerSettings(every_frame=True, max_frame_side_px=320, frame_encoding="jpeg")
+    FileProducer(settings, real_redis).produce(video, "hdr")
+    sent = [decode_frame(fields) for _, fields in stream_entries(real_redis.xrange(keys.FRAMES_STREAM))]
+    images = [cv2.imdecode(np.frombuffer(frame.payload, np.uint8), cv2.IMREAD_COLOR) for frame in sent]
+    assert [None if image is None else image.shape for image in images] == [(240, 320, 3)] * 3
+    expected = [cv2.resize(image, (320, 240), interpolation=cv2.INTER_AREA) for image in sdr]
+    differences = [
+        float(np.abs(a.astype(np.int16) - b).mean()) for a, b in zip(images, expected, strict=True) if a is not None
+    ]
+    assert max(differences) < 5
+    record = registry.read(real_redis, "hdr")
+    assert record is not None
+    assert (record.width, record.height, box_scale(record)) == (640, 480, 2.0)
+
+
 def test_frames_are_timed_by_the_video_so_a_variable_frame_rate_keeps_its_clock(
     real_redis: "redis.Redis", tmp_path: Path
 ) -> None:
