@@ -30,6 +30,7 @@ from starlette.requests import ClientDisconnect
 from api import metrics as am
 from api import pages, session
 from api.ingest import Ingest, read_options
+from api.throttle import FailureLimit, weak_tokens
 from api.upload import UploadError, UploadTooLargeError, receive_upload
 from api.videos import OUTPUTS, VideoStore, valid_video_id
 from emostream import registry
@@ -78,22 +79,40 @@ class Services:
 @dataclass(frozen=True)
 class Access:
     """Who may do what: ``write`` (uploads, deletes) takes the bearer header only; ``read`` also
-    takes a browser's session cookie, while sessions are on (``EMO_API_SESSION_HOURS`` > 0)."""
+    takes a browser's session cookie, while sessions are on (``EMO_API_SESSION_HOURS`` > 0).
+    Wrong tokens are counted per address, and refused past ``limit`` (``api.throttle``)."""
 
     tokens: frozenset[str]
     session_s: float
+    limit: FailureLimit
 
     def signed_in(self, request: Request) -> bool:
         cookie = request.cookies.get(session.COOKIE, "")
         return self.session_s > 0 and bool(cookie) and session.valid(cookie, self.tokens, self.session_s)
 
+    def refusal(self, request: Request, token: str) -> HTTPException | None:
+        """Why ``token`` is not let in (None: it is one of ours): 429 while its address has failed
+        too often, checked first so that a guess past the limit tells nothing; 401 when it is not
+        ours, counted against the address unless it is empty (no header, an empty form: no guess)."""
+        address = request.client.host if request.client else "unknown"
+        if wait := self.limit.wait_s(address):
+            am.AUTH_REFUSED.labels("throttled").inc()
+            detail = f"too many wrong tokens from this address: try again in {wait} s"
+            return HTTPException(429, detail, headers={"Retry-After": str(wait)})
+        if _known(token, self.tokens):
+            return None
+        if token:
+            self.limit.failed(address)
+            am.AUTH_REFUSED.labels("wrong_token").inc()
+        return HTTPException(401, BEARER_NEEDED, headers={"WWW-Authenticate": "Bearer"})
+
     @property
     def write(self) -> Any:
-        return Depends(_bearer(self.tokens))
+        return Depends(_bearer(self))
 
     @property
     def read(self) -> Any:
-        bearer = _bearer(self.tokens)
+        bearer = _bearer(self)
 
         def check(request: Request) -> None:
             if not self.signed_in(request):
@@ -106,6 +125,12 @@ def create_app(settings: ApiSettings, client: "redis.Redis") -> FastAPI:
     tokens = settings.token_set()
     if not tokens:
         raise ValueError("no API token: set EMO_API_TOKENS or EMO_API_TOKENS_FILE")
+    if short := weak_tokens(tokens):  # the lengths only: a token never reaches a log
+        log.warning(
+            "%d API token(s) of %s characters: short enough to guess; use long random ones, such as "
+            "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'` prints",
+            len(short), ", ".join(map(str, short)),
+        )  # fmt: skip
     ingest = Ingest(settings, client)
     services = Services(settings, client, ingest, VideoStore(client, settings.out_dir, ingest))
 
@@ -122,7 +147,7 @@ def create_app(settings: ApiSettings, client: "redis.Redis") -> FastAPI:
     app.middleware("http")(_observe)
     app.exception_handler(redis.RedisError)(_redis_unavailable)
     _health_routes(app, client)
-    access = Access(tokens, settings.session_hours * 3600)
+    access = Access(tokens, settings.session_hours * 3600, FailureLimit(client, settings.auth_failures_per_minute))
     _video_routes(app, services, access)
     _camera_routes(app, services, access)
     _page_routes(app, services, access)
@@ -235,9 +260,10 @@ def _session_routes(app: FastAPI, services: Services, access: Access) -> None:
             return _sign_in_page(access)
         if not _same_origin(request):
             return _html(pages.message_page("sign in", "Sign in from this server's own page."), 403)
-        token = await _form_token(request)
-        if token is None or not _known(token, access.tokens):
-            return _html(pages.sign_in_page("That is not one of this API's tokens."), 401)
+        token = await _form_token(request) or ""
+        refused = access.refusal(request, token)
+        if refused is not None:
+            return _sign_in_again(refused)
         answer = RedirectResponse("/", status_code=303)
         answer.set_cookie(
             session.COOKIE, session.issue(token), max_age=int(access.session_s), path="/", httponly=True,
@@ -281,6 +307,15 @@ def _refused_from_page(request: Request, access: Access, what: str) -> HTMLRespo
     if not _same_origin(request):  # a signed-in browser led to post here by another site
         return _html(pages.message_page(what, f"Only this server's own pages may {what}."), 403)
     return None
+
+
+def _sign_in_again(refused: HTTPException) -> HTMLResponse:
+    if refused.status_code != 429:
+        return _html(pages.sign_in_page("That is not one of this API's tokens."), refused.status_code)
+    wait = (refused.headers or {})["Retry-After"]
+    answer = _html(pages.sign_in_page(f"Too many wrong tokens from your address: try again in {wait} s."), 429)
+    answer.headers["Retry-After"] = wait
+    return answer
 
 
 def _sign_in_page(access: Access) -> HTMLResponse:
@@ -402,12 +437,15 @@ def _ours(video_id: str) -> str:
     return video_id
 
 
-def _bearer(tokens: frozenset[str]) -> Callable[[Request], None]:
+BEARER_NEEDED = "a valid 'Authorization: Bearer <token>' header is required (in a browser: sign in at /)"
+
+
+def _bearer(access: Access) -> Callable[[Request], None]:
     def check(request: Request) -> None:
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not _known(given.strip(), tokens):
-            raise HTTPException(401, "a valid 'Authorization: Bearer <token>' header is required "
-                                "(in a browser: sign in at /)", headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        refused = access.refusal(request, given.strip() if scheme.lower() == "bearer" else "")
+        if refused is not None:
+            raise refused
 
     return check
 

@@ -64,6 +64,11 @@ def health_key(role: str, consumer: str) -> str:
     return f"emo:health:{role}:{consumer}"
 
 
+def auth_failures_key(address: str, minute: int) -> str:
+    """Counter: the API's failed tokens from one client address in one minute (``api.throttle``)."""
+    return f"emo:api:auth_failures:{address}:{minute}"
+
+
 # Tunables, with the reason for each default.
 DEFAULT_MAX_FPS: Final = 10.0  # emotions change over seconds; 10 fps keeps CPU workers ahead
 JPEG_QUALITY: Final = 90  # faces stay sharp; about 30-60 KB for a 640x360 frame
@@ -111,6 +116,8 @@ SMOOTH_EVIDENCE_WEIGHT: Final = 0.5  # HMM: consecutive frames of one face are n
 SMOOTH_EMA_TAU_S: Final = 0.5  # EMA alternative: time constant
 UNCERTAIN_BELOW: Final = 0.6  # chosen on PublicTest: named faces 80 % right (model card, "Uncertain")
 # HTTP API and retention.
+API_AUTH_FAILURES_PER_MINUTE: Final = 10  # a person mistyping a token; a dictionary gets 10 words a minute
+API_WEAK_TOKEN_CHARS: Final = 16  # shorter tokens are warned of: a word or a short string can be guessed
 API_MAX_UPLOAD_MB: Final = 2048  # one upload; larger bodies are cut off with 413 while streaming
 API_UPLOAD_CHUNK_BYTES: Final = 1 << 20  # written to disk as it arrives: memory stays flat
 RESULTS_TTL_S: Final = 7 * 24 * 3600  # a finished video's registry and results stay a week in Redis

@@ -158,6 +158,9 @@ class ApiSettings(CommonSettings):
     max_upload_mb: float = Field(keys.API_MAX_UPLOAD_MB, gt=0)
     producers: int = Field(2, ge=1, le=16, description="uploads sent to the frames stream at once")
     session_hours: float = Field(12, ge=0, description="how long a browser stays signed in; 0: no browser sign-in")
+    auth_failures_per_minute: int = Field(
+        keys.API_AUTH_FAILURES_PER_MINUTE, ge=0, description="wrong tokens from one address before 429s; 0: no limit"
+    )
 
     @field_validator("out_dir")
     @classmethod

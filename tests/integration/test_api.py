@@ -39,9 +39,9 @@ class Api:
         return httpx.Client(base_url=self.url, headers=AUTH, timeout=30)
 
 
-def start_api(stack: ExitStack, redis_url: str, out: Path, log: Path) -> Api:
+def start_api(stack: ExitStack, redis_url: str, out: Path, log: Path, **settings: str) -> Api:
     port = free_port()
-    env = {"EMO_API_TOKENS": f"other-token,{TOKEN}", "EMO_API_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB)}
+    env = {"EMO_API_TOKENS": f"other-token,{TOKEN}", "EMO_API_MAX_UPLOAD_MB": str(MAX_UPLOAD_MB), **settings}
     stack.enter_context(running(["api", "--out", str(out), "--port", str(port), "--redis-url", redis_url], log, env))
     api = Api(f"http://127.0.0.1:{port}", out, log)
     wait_for(lambda: _answers(api.url), 30, "the API to answer")
@@ -183,6 +183,30 @@ def test_a_browser_signs_in_uploads_and_opens_the_report_and_video_without_the_h
         assert not browser.cookies
         assert browser.get("/v1/videos").status_code == 401
     assert TOKEN not in api.log.read_text()
+
+
+def test_a_token_guesser_is_refused_by_every_replica_and_its_guesses_are_not_logged(tmp_path: Path) -> None:
+    """Two API processes on one Redis share the count: what one refused, the other refuses too."""
+    binary = system_server_binary()
+    assert binary is not None
+    guesses = [f"guess-{n}-7d2e" for n in range(3)]
+    with ExitStack() as stack:
+        server = stack.enter_context(LocalServer(binary))  # its own: the count is per address, and ours is 127.0.0.1
+        first, second = (
+            start_api(
+                stack, server.url, tmp_path / "out", tmp_path / f"api-{n}.log", EMO_API_AUTH_FAILURES_PER_MINUTE="3"
+            )
+            for n in (1, 2)
+        )
+        for guess, api in zip(guesses, (first, second, first), strict=True):
+            assert httpx.get(f"{api.url}/v1/videos", headers={"Authorization": f"Bearer {guess}"}).status_code == 401
+        for api in (first, second):
+            refused = httpx.get(f"{api.url}/v1/videos", headers=AUTH)
+            assert refused.status_code == 429
+            assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert redis.Redis.from_url(server.url).keys("emo:api:auth_failures:127.0.0.1:*")
+    logs = "".join(api.log.read_text() for api in (first, second))
+    assert not any(guess in logs for guess in [*guesses, TOKEN])
 
 
 def test_a_body_over_the_limit_is_cut_off_with_413_and_nothing_is_kept(api: Api) -> None:

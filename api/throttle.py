@@ -1,0 +1,66 @@
+"""Failed tokens counted per client address, and refused past a limit: guessing gets slow.
+
+Without a limit, the sign-in page (and the bearer header) answered as fast as they were asked: a
+token that is a word falls to a dictionary in seconds. Past ``per_minute`` failures from one
+address in a minute, every attempt from it is refused with 429 until the minute ends, right
+token or wrong, so a guess past the limit tells nothing. The count is in Redis, so every API
+replica shares it. A session cookie is not counted or refused: it is signed with a token
+(``api.session``) and cannot be guessed.
+
+Redis being unreachable does not lock anyone out: the check then lets the attempt through, uncounted
+(the routes that need Redis answer 503 on their own).
+
+The address is the connection's, or, from a proxy uvicorn trusts (``FORWARDED_ALLOW_IPS``, by
+by default localhost only), the client's it forwards; behind an untrusted proxy every client shares
+the proxy's address, and one guesser throttles them all (docs/api.md).
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+
+import redis
+
+from emostream import keys
+from emostream.redact import redact_text
+
+log = logging.getLogger(__name__)
+
+WINDOW_S = 60
+
+
+@dataclass(frozen=True)
+class FailureLimit:
+    client: "redis.Redis"
+    per_minute: int  # 0: no limit
+
+    def wait_s(self, address: str) -> int:
+        """Seconds until ``address`` may try a token again; 0: it may now."""
+        if self.per_minute <= 0:
+            return 0
+        now = time.time()
+        try:
+            failures = self.client.get(keys.auth_failures_key(address, int(now // WINDOW_S)))
+        except redis.RedisError as exc:
+            log.warning("failed tokens not counted (Redis: %s)", redact_text(str(exc)))
+            return 0
+        if int(failures or 0) < self.per_minute:
+            return 0
+        return max(1, WINDOW_S - int(now % WINDOW_S))
+
+    def failed(self, address: str) -> None:
+        if self.per_minute <= 0:
+            return
+        key = keys.auth_failures_key(address, int(time.time() // WINDOW_S))
+        try:
+            counting = self.client.pipeline()
+            counting.incr(key)
+            counting.expire(key, 2 * WINDOW_S)
+            counting.execute()
+        except redis.RedisError as exc:
+            log.warning("failed token not counted (Redis: %s)", redact_text(str(exc)))
+
+
+def weak_tokens(tokens: frozenset[str]) -> list[int]:
+    """The lengths of the tokens short enough to guess (``keys.API_WEAK_TOKEN_CHARS``), shortest first."""
+    return sorted(len(t) for t in tokens if len(t) < keys.API_WEAK_TOKEN_CHARS)
