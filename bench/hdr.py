@@ -148,7 +148,7 @@ def tone_mapping_cost(video: Path, folder: Path) -> None:
             frames = list(container.decode(video=0))
         ways: dict[str, Callable[[av.VideoFrame], object]] = {
             "tone-mapped": SdrPictures().bgr,
-            "shrunk to 1280, tone-mapped": SdrPictures(1280).bgr,
+            "shrunk to 1280, tone-mapped": partial(SdrPictures().bgr, shrink_to=(1280, 720)),
             "not tone-mapped (before)": partial(as_before, VideoReformatter()),
         }
         for name, convert in ways.items():

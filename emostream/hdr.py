@@ -47,23 +47,21 @@ def shrunk_size(width: int, height: int, max_side_px: int | None) -> tuple[int, 
 
 class SdrPictures:
     """Converts one stream's frames to BGR as shown on an SDR screen. One for a stream: each
-    conversion is set up once (tone mapping's setup takes 40 ms), so each has its own reformatter.
+    conversion is set up once (tone mapping's setup takes 40 ms), so each has its own reformatter."""
 
-    ``max_side_px``: HDR frames come no larger (SDR frames come as they are: the caller shrinks
-    them, as before)."""
-
-    def __init__(self, max_side_px: int | None = None) -> None:
+    def __init__(self) -> None:
         from av.video.reformatter import VideoReformatter
 
-        self.max_side_px = max_side_px
         self._to_bgr = VideoReformatter()
         self._shrink = VideoReformatter()
         self._tone_map = VideoReformatter()
 
-    def bgr(self, frame: "av.VideoFrame") -> npt.NDArray[np.uint8]:
+    def bgr(self, frame: "av.VideoFrame", shrink_to: tuple[int, int] | None = None) -> npt.NDArray[np.uint8]:
+        """``frame`` in BGR; an HDR one shrunk first to ``shrink_to`` (width, height, as stored)
+        where that is smaller. An SDR frame comes at its own size: the caller scales it, as before."""
         if not is_hdr(frame):
             return cast("npt.NDArray[np.uint8]", self._to_bgr.reformat(frame, format="bgr24").to_ndarray())
-        if size := shrunk_size(frame.width, frame.height, self.max_side_px):
-            frame = self._shrink.reformat(frame, width=size[0], height=size[1], interpolation="AREA")
+        if shrink_to is not None and shrink_to[0] * shrink_to[1] < frame.width * frame.height:
+            frame = self._shrink.reformat(frame, width=shrink_to[0], height=shrink_to[1], interpolation="AREA")
         mapped = self._tone_map.reformat(frame, format="bgr24", dst_color_trc=BT709, dst_color_primaries=BT709)
         return cast("npt.NDArray[np.uint8]", mapped.to_ndarray())

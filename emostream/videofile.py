@@ -40,7 +40,7 @@ import numpy.typing as npt
 
 from emostream.decoding import DecodeReport
 from emostream.errors import SourceError
-from emostream.hdr import SdrPictures
+from emostream.hdr import SdrPictures, is_hdr, shrunk_size
 from emostream.mediafiles import display_name
 
 if TYPE_CHECKING:
@@ -102,10 +102,10 @@ def shown_size(width: int, height: int, sample_aspect: float, quarter_turned: bo
 
 def upright(image: "cv2.typing.MatLike", rotation: int, size: tuple[int, int] | None) -> npt.NDArray[np.uint8]:
     """``image`` turned ``rotation`` degrees clockwise (a display rotation), then shown at ``size``
-    (``shown_size``; None: as it is)."""
+    (width, height; None: as it is)."""
     if rotation in ROTATIONS:
         image = cv2.rotate(image, ROTATIONS[rotation])
-    if size is not None:
+    if size is not None and (image.shape[1], image.shape[0]) != size:
         image = resized(image, size)
     return np.ascontiguousarray(image, dtype=np.uint8)
 
@@ -190,10 +190,14 @@ class FrameReader:
     ``sampled(wanted)`` gives every frame's time but the image only of those ``wanted``.
 
     Turned upright and made square from what ``capture`` (OpenCV, open on the same file) says of
-    the video, so the frames are the size its probe announced; HDR frames tone-mapped to SDR
-    (``emostream.hdr``), and no larger than ``hdr_max_side_px`` where a caller shrinks them anyway.
-    Frames coded as fields are converted as they are (combing and all: on a 1080i copy of the
-    stage clip, deinterlacing with bwdif or yadif matched the progressive analysis no better)."""
+    the video, so the frames are the size its probe announced, all of them: a frame of another
+    size (a recorded video call whose resolution followed the network, a broadcast switching to
+    HD for a programme) is scaled to it, as a player's window shows it. Its boxes would otherwise
+    be in other pixels than the timeline says, and each change of size started a new person.
+    HDR frames are tone-mapped to SDR (``emostream.hdr``), and no larger than ``hdr_max_side_px``
+    where a caller shrinks them anyway. Frames coded as fields are converted as they are (combing
+    and all: on a 1080i copy of the stage clip, deinterlacing with bwdif or yadif matched the
+    progressive analysis no better)."""
 
     def __init__(
         self, path: Path, capture: "cv2.VideoCapture", nominal_fps: float, hdr_max_side_px: int | None = None
@@ -204,9 +208,11 @@ class FrameReader:
         self.undecodable = 0  # packets of a damaged stretch
         self.last_ms: float | None = None
         self.rate = RateWatch(nominal_fps)
-        self.square = square_pixel_size(capture)
         self.rotation = round(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360
-        self.hdr_max_side_px = None if self.square else hdr_max_side_px  # shrunk, then stretched square: no
+        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        announced = (width, height) if width > 0 and height > 0 else None  # upright
+        self.size = square_pixel_size(capture) or announced  # (width, height) every frame comes at
+        self.hdr_max_side_px = hdr_max_side_px
 
     def __iter__(self) -> Iterator[tuple[float, npt.NDArray[np.uint8]]]:
         for t_ms, image in self.sampled(lambda _: True):
@@ -217,7 +223,7 @@ class FrameReader:
         """Each frame's time, with its image where ``wanted(t_ms)`` (called once a frame, in order)."""
         import av
 
-        to_bgr = SdrPictures(self.hdr_max_side_px)  # one for the video: each frame's own would set each up anew
+        to_bgr = SdrPictures()  # one for the video: each frame's own would set its conversions up anew
         name = display_name(self.path)
         try:
             container = av.open(str(self.path))
@@ -238,12 +244,19 @@ class FrameReader:
                 for frame in frames:
                     reported = (frame.pts - start) * unit_ms if frame.pts is not None and unit_ms else math.nan
                     t_ms = self.clock.time_of(reported)
-                    picture = to_bgr.bgr(frame) if wanted(t_ms) else None
-                    image = None if picture is None else upright(picture, self.rotation, self.square)
+                    image = self._picture(to_bgr, frame) if wanted(t_ms) else None
                     self.last_ms = t_ms
                     self.rate.observe(t_ms)
                     yield t_ms, image
                     self.frames += 1
+
+    def _picture(self, to_bgr: SdrPictures, frame: "av.VideoFrame") -> npt.NDArray[np.uint8]:
+        quarter_turned = self.rotation % 180 == 90
+        size = self.size or ((frame.height, frame.width) if quarter_turned else (frame.width, frame.height))
+        if is_hdr(frame) and (smaller := shrunk_size(*size, self.hdr_max_side_px)):
+            size = smaller  # the producer's size, reached before tone mapping rather than after
+        stored = (size[1], size[0]) if quarter_turned else size
+        return upright(to_bgr.bgr(frame, shrink_to=stored), self.rotation, size)
 
     def report(self, announced: Announced) -> DecodeReport:
         decoded_ms = 0.0 if self.last_ms is None else self.last_ms + self.clock.interval_ms

@@ -59,11 +59,12 @@ def test_an_hdr_frame_larger_than_the_caller_sends_is_shrunk_before_its_tone_map
         frame = next(container.decode(video=0))
     assert is_hdr(frame)
 
-    shrunk = SdrPictures(max_side_px=320).bgr(frame)
+    shrunk = SdrPictures().bgr(frame, shrink_to=(320, 240))
     assert shrunk.shape == (240, 320, 3)
     expected = cast("npt.NDArray[np.uint8]", cv2.resize(face_frames[0], (320, 240), interpolation=cv2.INTER_AREA))
     assert mean_difference(shrunk, expected) < 5
     assert SdrPictures().bgr(frame).shape == (480, 640, 3)
+    assert SdrPictures().bgr(frame, shrink_to=(800, 600)).shape == (480, 640, 3)  # never enlarged
 
 
 def test_an_sdr_frame_is_converted_as_it_was_and_not_shrunk(astronaut_video: Path) -> None:
@@ -72,7 +73,7 @@ def test_an_sdr_frame_is_converted_as_it_was_and_not_shrunk(astronaut_video: Pat
     with av.open(str(astronaut_video)) as container:
         frame = next(container.decode(video=0))
     assert not is_hdr(frame)
-    assert np.array_equal(SdrPictures(max_side_px=320).bgr(frame), frame.to_ndarray(format="bgr24"))
+    assert np.array_equal(SdrPictures().bgr(frame, shrink_to=(320, 240)), frame.to_ndarray(format="bgr24"))
 
 
 def test_the_reader_sends_hdr_frames_no_larger_than_asked(

@@ -291,6 +291,31 @@ def test_a_recording_that_switches_to_fields_partway_is_read_as_its_pictures_not
     assert nearest == list(range(30))  # each frame its own picture
 
 
+def test_frames_after_a_change_of_resolution_come_at_the_size_announced(tmp_path: Path) -> None:
+    """A video call recorded in a browser follows the network's resolution; a broadcast switches
+    to HD for a programme. Read at their own size, the frames after a change had boxes in other
+    pixels than the timeline's, and each change started a new person (one woman became three)."""
+
+    def picture(size: tuple[int, int], shade: int) -> np.ndarray:
+        width, height = size
+        image = np.full((height, width, 3), shade, np.uint8)
+        image[height // 4 : height // 2, width // 4 : width // 2] = 240  # the same place at any size
+        return image
+
+    parts = [((160, 120), 60), ((320, 240), 90), ((96, 72), 120)]  # larger, then smaller
+    segments = [
+        write_interlaced_video(tmp_path / f"{n}.ts", [picture(size, shade)] * 4, fields=False)
+        for n, (size, shade) in enumerate(parts)
+    ]
+    recording = tmp_path / "call.ts"
+    recording.write_bytes(b"".join(segment.read_bytes() for segment in segments))
+    read = [image for _, image in FrameReader(recording, open_upright(recording), 10.0)]
+
+    assert [image.shape for image in read] == [(120, 160, 3)] * 12
+    expected = [picture((160, 120), shade) for _, shade in parts for _ in range(4)]
+    assert max(float(np.abs(image.astype(int) - want).mean()) for image, want in zip(read, expected, strict=True)) < 6
+
+
 def test_an_interlaced_video_is_read_past_damaged_packets_with_the_frames_after_them_at_their_times(
     tmp_path: Path,
 ) -> None:
