@@ -18,7 +18,7 @@ class DecodeReport:
 
     frames_decoded: int
     undecodable_packets: int  # skipped: a damaged stretch, the frames around it may show artefacts
-    untimed_frames: int  # placed one nominal frame after the previous one
+    untimed_frames: int  # placed after the previous one: no time, or not after the previous one's
     decoded_ms: int  # where the last decoded frame ends
     announced_ms: int  # the video stream's duration as the container states it; 0: not stated
     announced_frames: int = 0  # the frames the container lists (MP4 and MOV do); 0: not stated
@@ -66,6 +66,6 @@ class DecodeReport:
         elif self.untimed_frames:
             found.append(
                 f"{name}: {self.untimed_frames} of {self.frames_decoded} frames had no usable time "
-                "and were placed one frame after the previous one"
+                "(none, or not after the previous frame's) and were placed after the previous one"
             )
         return found

@@ -22,7 +22,8 @@ def test_each_kind_of_damage_is_its_own_warning_naming_the_file() -> None:
         "the frames around them are missing or may show artefacts",
         "clip.mp4: decoding stopped at 4.0 s of the 10.0 s the file announces (truncated or damaged); "
         "the rest is not analysed",
-        "clip.mp4: 3 of 90 frames had no usable time and were placed one frame after the previous one",
+        "clip.mp4: 3 of 90 frames had no usable time (none, or not after the previous frame's) "
+        "and were placed after the previous one",
     ]
 
 

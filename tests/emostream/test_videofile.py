@@ -23,11 +23,35 @@ from emostream.videofile import (
 from tests.conftest import damage_packets, write_damaged_video, write_interlaced_video, write_variable_rate_video
 
 
-def test_reported_times_are_kept_and_unusable_ones_follow_the_last_at_the_nominal_rate() -> None:
+def test_reported_times_are_kept_and_unusable_ones_follow_the_last() -> None:
+    """No time: a frame at the nominal rate after the last. Not after the last: half a frame after it."""
     clock = FrameClock(nominal_fps=50.0)
     reported = [0.0, 33.4, 33.4, math.nan, -5.0, 200.0, 150.0, math.inf]
-    assert [clock.time_of(t) for t in reported] == pytest.approx([0.0, 33.4, 53.4, 73.4, 93.4, 200.0, 220.0, 240.0])
+    assert [clock.time_of(t) for t in reported] == pytest.approx([0.0, 33.4, 43.4, 63.4, 83.4, 200.0, 210.0, 230.0])
     assert clock.untimed == 5
+
+
+def test_files_joined_end_to_end_keep_their_own_times_following_on() -> None:
+    """``cat`` of two recordings, each clock starting at 0; the second one's frames variably spaced."""
+    clock = FrameClock(nominal_fps=25.0)
+    times = [clock.time_of(t) for t in [0.0, 40.0, 80.0, 120.0, 0.0, 40.0, 100.0, 120.0]]
+    assert times == pytest.approx([0.0, 40.0, 80.0, 120.0, 140.0, 180.0, 240.0, 260.0])
+    assert clock.untimed == 1  # the first frame of the second file: not after the last one's
+
+
+def test_a_duplicated_time_shifts_nothing_after_it() -> None:
+    """A screen recorder writing one time twice: every later frame had been placed one by one."""
+    clock = FrameClock(nominal_fps=25.0)
+    times = [clock.time_of(t) for t in [0.0, 40.0, 40.0, 80.0, 120.0, 160.0]]
+    assert times == pytest.approx([0.0, 40.0, 60.0, 80.0, 120.0, 160.0])
+    assert clock.untimed == 1
+
+
+def test_one_stray_time_back_then_the_old_clock_again() -> None:
+    clock = FrameClock(nominal_fps=25.0)
+    times = [clock.time_of(t) for t in [0.0, 40.0, 80.0, 10.0, 120.0, 160.0]]
+    assert times == pytest.approx([0.0, 40.0, 80.0, 100.0, 120.0, 160.0])
+    assert clock.untimed == 1
 
 
 def test_a_first_frame_without_a_time_is_at_zero() -> None:
