@@ -26,6 +26,7 @@ import av
 import cv2
 import numpy as np
 import numpy.typing as npt
+from av.video.reformatter import VideoReformatter
 
 from aggregator.report import report_html
 from aggregator.segments import Segment
@@ -41,6 +42,10 @@ CRF = 23  # x264's default quality: faces and text stay sharp at a few Mbit/s
 BAR_W_PX, BAR_H_PX = 6, 24  # one small bar per emotion under the box
 TIME_BASE = Fraction(1, 90_000)  # MPEG's clock: 29.97 fps frames (33.3667 ms) fall on whole ticks
 TIME_SLACK_MS = 0.5  # timeline times are whole ms, the source's may not be
+# FFmpeg's code for BT.709 (matrix, primaries and transfer alike), and for video (limited) range.
+# Untagged, a player guesses: Chrome takes BT.601 under 720 lines and BT.709 from 720 up, FFmpeg's
+# conversion (and so our frames before) BT.601 at any size, and an HD render showed shifted colours.
+BT709, LIMITED_RANGE = 1, 1
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
     target = folder / "annotated.mp4"
     partial = folder / ".annotated.mp4.tmp"
     started, pts = time.perf_counter(), -1
+    to_yuv = VideoReformatter()  # one for the video: each frame's own would set its conversion up anew
     try:
         with av.open(str(partial), mode="w", format="mp4", options={"movflags": "+faststart"}) as container:
             stream: Any = None
@@ -76,7 +82,7 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
                     stream = _video_stream(container, image, fps)
                 annotate(image, sampled.faces_at(t_ms), sampled.scale, blur_faces)
                 pts = max(pts + 1, round(t_ms * TIME_BASE.denominator / 1000))  # increasing, as muxers need
-                _encode(container, stream, _even(image), pts)
+                _encode(container, stream, _yuv(to_yuv, _even(image)), pts)
             if stream is None:
                 raise SourceError(f"{source}: no frame could be decoded to render")
             for packet in stream.encode(None):
@@ -190,11 +196,20 @@ def _video_stream(container: Any, image: Image, fps: Fraction) -> Any:
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.options = {"crf": str(CRF), "preset": "veryfast"}
     stream.codec_context.time_base = stream.time_base = TIME_BASE  # frames keep their source times
+    context = stream.codec_context  # the tags x264 writes in the stream, for players
+    context.colorspace = context.color_primaries = context.color_trc = BT709
+    context.color_range = LIMITED_RANGE
     return stream
 
 
-def _encode(container: Any, stream: Any, image: Image, pts: int) -> None:
+def _yuv(to_yuv: VideoReformatter, image: Image) -> av.VideoFrame:
+    """``image`` in the stream's YUV: BT.709's matrix, video range, tagged so."""
     frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+    frame.color_primaries = frame.color_trc = BT709  # what the pictures are (emostream.hdr makes HDR SDR)
+    return to_yuv.reformat(frame, format="yuv420p", dst_colorspace=BT709, dst_color_range=LIMITED_RANGE)
+
+
+def _encode(container: Any, stream: Any, frame: av.VideoFrame, pts: int) -> None:
     frame.pts, frame.time_base = pts, TIME_BASE
     for packet in stream.encode(frame):
         container.mux(packet)

@@ -62,6 +62,22 @@ def test_every_source_frame_is_rendered_in_h264_at_the_source_size_and_rate(tmp_
     assert np.abs(top_edge.mean(axis=0) - [0x42, 0xE4, 0xF0]).max() < 40
 
 
+def test_the_video_is_tagged_bt709_and_its_colours_come_back_as_drawn(tmp_path: Path) -> None:
+    """Untagged, a player guesses the colour matrix (Chrome: BT.601 under 720 lines, BT.709 from
+    720 up); the frames were converted with BT.601 at any size, so HD renders showed shifted colours."""
+    source = write_video(tmp_path / "v.mp4", frames=6, fps=10.0, size=(160, 120))
+    analysed(tmp_path / "out" / "v", sampled_every=1, frames=6)
+    stats = render_video(source, tmp_path / "out" / "v")
+    with av.open(str(stats.path)) as container:
+        context = container.streams.video[0].codec_context
+        tags = (context.colorspace, context.color_primaries, context.color_trc, context.color_range)
+        frame = next(container.decode(video=0))
+    assert tags == (1, 1, 1, 1)  # BT.709 matrix, primaries and transfer; video range
+    shown = frame.to_ndarray(format="bgr24")  # converted as the tags say
+    top_edge = shown[BOX[1], BOX[0] + 10 : BOX[0] + 50].astype(int)
+    assert np.abs(top_edge.mean(axis=0) - [0x42, 0xE4, 0xF0]).max() < 12  # the happy colour, F0E442
+
+
 def test_a_damaged_stretch_of_the_source_is_skipped_and_the_rest_rendered(tmp_path: Path) -> None:
     source = write_damaged_video(tmp_path / "d.avi", frames=30, damaged=range(10, 13))
     analysed(tmp_path / "out" / "d")
