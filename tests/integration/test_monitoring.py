@@ -1,8 +1,9 @@
 """Metrics end to end: real processes, a real Prometheus scraping them, the dashboard's queries answered.
 
 A video dropped into a watched uploads folder, and a live RTSP camera (GStreamer
-on loopback), go through two workers and the aggregator; Prometheus (Debian
-package) scrapes every process each second. Then
+on loopback), go through two workers and the aggregator, and the HTTP API is asked
+with a right and a wrong token; Prometheus (Debian package) scrapes every process
+each second. Then
 every PromQL expression of the committed dashboard must return data, and the key
 counters must agree with the timeline the aggregator wrote.
 """
@@ -32,10 +33,12 @@ from tests.monitoring.test_deploy_files import require_tool
 
 pytestmark = pytest.mark.integration
 
+API_TOKEN = "monitoring-test-token-5a0c71"
 
-def http_get(url: str) -> tuple[int, bytes]:
+
+def http_get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=5) as reply:
             return int(reply.status), reply.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -104,12 +107,14 @@ def test_dashboard_queries_return_data_and_counters_match_the_timeline(redis_url
         "w1": free_port(),
         "w2": free_port(),
         "aggregator": free_port(),
+        "api": free_port(),  # its /metrics is on its HTTP port
     }
     url = ["--redis-url", redis_url]
     jobs = {
         "emostream-producer": [ports["producer"], ports["camera"]],
         "emostream-worker": [ports["w1"], ports["w2"]],
         "emostream-aggregator": [ports["aggregator"]],
+        "emostream-api": [ports["api"]],
     }
     frame_dir = extract_frames(video, tmp_path / "frames", count=45)
     with ExitStack() as stack:
@@ -123,8 +128,13 @@ def test_dashboard_queries_return_data_and_counters_match_the_timeline(redis_url
             "aggregator": ["aggregator", "--out", str(out)],
         }.items():
             stack.enter_context(running([*args, *url, "--metrics-port", str(ports[name])], tmp_path / f"{name}.log"))
+        api = ["api", "--out", str(out), "--port", str(ports["api"]), *url]
+        stack.enter_context(running(api, tmp_path / "api.log", {"EMO_API_TOKENS": API_TOKEN}))
         for name, port in ports.items():
             wait_for(partial(healthy, port), 60, f"{name} /healthz")
+        for token, status in ((API_TOKEN, 200), ("a-wrong-token", 401)):
+            answered, _ = http_get(f"http://127.0.0.1:{ports['api']}/v1/videos", {"Authorization": f"Bearer {token}"})
+            assert answered == status
         assert run("watch", str(uploads), "--check", *url).returncode == 0
 
         shutil.copy(video, uploads / "hamilton clip.mp4")
@@ -147,6 +157,7 @@ def test_dashboard_queries_return_data_and_counters_match_the_timeline(redis_url
             'sum(up{job="emostream-worker"})': 2,
             'count(emostream_pending_entries{stream="emo:frames:cam:{lobby}", group="workers"})': 1,
             'max(emostream_camera_state{camera="lobby", state="running"})': 1,
+            'sum(emostream_api_auth_refused_total{reason="wrong_token"})': 1,
         }
         # Processes are scraped one by one: give every one time to be scraped after its last change.
         # Polled, not read once: a scrape that misses its 1 s timeout on a loaded machine marks that
