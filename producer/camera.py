@@ -170,9 +170,14 @@ class CameraRunner:
                 capture.release()
                 if self._stopping.is_set():
                     break
+                if frames and capture.finite and capture.ended:  # a file standing in for a camera: not a drop
+                    failures, self.error = 0, ""
+                    backoff.reset()
+                    log.info("camera %s: %s came to its end after %d frames; reading it again from its start",
+                             self.config.camera_id, self.config.url_redacted, frames)  # fmt: skip
+                    continue
                 if frames:
-                    how = "came to its end" if capture.finite and capture.ended else "dropped"
-                    failures, self.error = 0, f"stream from {self.config.url_redacted} {how} after {frames} frames"
+                    failures, self.error = 0, f"stream from {self.config.url_redacted} dropped after {frames} frames"
                     backoff.reset()
                 else:
                     failures += 1

@@ -1,6 +1,7 @@
 """The live policy on a real redis-server: never wait, drop the oldest frames no worker has taken."""
 
 import logging
+import time
 from pathlib import Path
 
 import cv2
@@ -52,6 +53,26 @@ def test_a_packet_the_decoder_rejects_is_skipped_and_counted_not_taken_for_a_dro
     assert runner.undecodable_packets == 3
     assert int(real_redis.hget(keys.camera_key("cam"), "undecodable_packets")) == 3  # type: ignore[arg-type]
     assert camera_status(real_redis, "cam")["undecodable_packets"] == 3  # type: ignore[index]
+
+
+def test_a_file_standing_in_for_a_camera_is_read_again_at_its_end_without_a_reconnect(
+    real_redis: "redis.Redis", tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A demo camera's file loops: its end is not a dropped stream, warned of, counted and waited out."""
+    video = write_damaged_video(tmp_path / "demo.avi", frames=8, damaged=range(0), fps=20)  # 0.4 s
+    runner = CameraRunner(CameraConfig(camera_id="demo", url=str(video), fps=30, backoff_base_s=1.0), real_redis)
+    with caplog.at_level(logging.INFO, logger="producer.camera"):
+        runner.start()
+        deadline = time.monotonic() + 30
+        while runner.frames_sent < 24 and time.monotonic() < deadline:  # three times through
+            time.sleep(0.05)
+        runner.request_stop()
+        runner.join(10)
+    assert runner.frames_sent >= 24
+    assert runner.reconnects == 0
+    assert "reading it again from its start" in caplog.text
+    assert "reconnecting" not in caplog.text
+    assert camera_status(real_redis, "demo")["reconnects"] == 0  # type: ignore[index]
 
 
 def test_frames_dropped_while_redis_refuses_them_are_said_once_and_counted_in_its_state_once_it_is_back(
