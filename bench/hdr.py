@@ -66,7 +66,7 @@ def write_sdr_hevc(video: Path, target: Path) -> Path:
 
     with av.open(str(target), "w") as container:
         stream = container.add_stream("libx265", rate=rate_of(video))
-        tags = "colorprim=bt709:colormatrix=bt709:transfer=bt709"
+        tags = "bframes=0:colorprim=bt709:colormatrix=bt709:transfer=bt709"  # as testkit.hdrvideo codes
         stream.options = {"crf": "12", "x265-params": f"log-level=error:{tags}"}
         for index, image in enumerate(frames_of(video)):
             if index == 0:

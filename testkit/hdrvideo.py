@@ -66,18 +66,23 @@ def hdr_yuv(bgr: npt.NDArray[np.uint8], transfer: Transfer) -> tuple[npt.NDArray
 
 
 def write_hdr_video(
-    path: Path, frames: Iterable[npt.NDArray[np.uint8]], transfer: Transfer, fps: Fraction | int = 10
+    path: Path, frames: Iterable[npt.NDArray[np.uint8]], transfer: Transfer, fps: Fraction | int = 10, rotation: int = 0
 ) -> Path:
-    """``frames`` (BGR, all of one even size) as an HDR HEVC video at ``path``."""
+    """``frames`` (BGR, all of one even size) as an HDR HEVC video at ``path``, shown turned by
+    ``rotation`` degrees (a phone's portrait video)."""
     import av
 
     trc = TRANSFERS[transfer]
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx265", rate=fps)
+        if rotation:
+            stream.set_display_rotation(rotation)
         curve = "smpte2084" if transfer == "pq" else "arib-std-b67"
         stream.options = {
             "crf": "12",
-            "x265-params": f"log-level=error:colorprim=bt2020:colormatrix=bt2020nc:transfer={curve}",
+            # No B-frames: with them, this build's x265 wrapper now and then hands a short clip's last
+            # packets over without times, and the MP4 muxer refuses them (a third of 2-frame files).
+            "x265-params": f"log-level=error:bframes=0:colorprim=bt2020:colormatrix=bt2020nc:transfer={curve}",
         }
         for index, image in enumerate(frames):
             height, width = image.shape[:2]

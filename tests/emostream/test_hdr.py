@@ -76,12 +76,17 @@ def test_an_sdr_frame_is_converted_as_it_was_and_not_shrunk(astronaut_video: Pat
     assert np.array_equal(SdrPictures().bgr(frame, shrink_to=(320, 240)), frame.to_ndarray(format="bgr24"))
 
 
-def test_the_reader_sends_hdr_frames_no_larger_than_asked(
-    tmp_path: Path, face_frames: list[npt.NDArray[np.uint8]]
+@pytest.mark.parametrize("rotation", [0, 90])
+def test_the_reader_sends_hdr_frames_no_larger_than_asked_and_upright(
+    tmp_path: Path, face_frames: list[npt.NDArray[np.uint8]], rotation: int
 ) -> None:
-    video = write_hdr_video(tmp_path / "pq.mp4", face_frames[:2], "pq")
+    """A phone's portrait HDR video: stored sideways, shrunk as stored, then turned upright."""
+    video = write_hdr_video(tmp_path / "pq.mp4", face_frames[:2], "pq", rotation=rotation)
+    full = [image for _, image in FrameReader(video, open_upright(video), 10.0)]
     read = [image for _, image in FrameReader(video, open_upright(video), 10.0, hdr_max_side_px=400)]
-    assert [image.shape for image in read] == [(300, 400, 3)] * 2
+    assert [image.shape for image in read] == [(400, 300, 3) if rotation else (300, 400, 3)] * 2
+    shrunk_full = cv2.resize(full[0], (read[0].shape[1], read[0].shape[0]), interpolation=cv2.INTER_AREA)
+    assert mean_difference(read[0], cast("npt.NDArray[np.uint8]", shrunk_full)) < 3  # the same picture, upright
 
 
 def test_the_shrunk_size_is_the_producers() -> None:
