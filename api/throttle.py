@@ -10,7 +10,7 @@ replica shares it. A session cookie is not counted or refused: it is signed with
 Redis being unreachable does not lock anyone out: the check then lets the attempt through, uncounted
 (the routes that need Redis answer 503 on their own).
 
-The address is the connection's, or, from a proxy uvicorn trusts (``FORWARDED_ALLOW_IPS``, by
+The address is the connection's, or, from a proxy uvicorn trusts (``FORWARDED_ALLOW_IPS``,
 by default localhost only), the client's it forwards; behind an untrusted proxy every client shares
 the proxy's address, and one guesser throttles them all (docs/api.md).
 """

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 # Consecutive failed reads taken as a dropped stream: a device that stops fails each read at once.
 END_OF_STREAM_FAILED_READS = 1000
+FILE_LOOP_MIN_S = 1.0  # a file standing in for a camera is read again at most this often (a still image)
 
 CameraState = Literal["connecting", "running", "reconnecting", "failed", "stopped"]
 STATES: tuple[CameraState, ...] = ("connecting", "running", "reconnecting", "failed", "stopped")
@@ -166,6 +167,7 @@ class CameraRunner:
                 failures += 1
                 self.error = f"cannot open {self.config.url_redacted}: {why} (attempt {failures})"
             else:
+                opened = time.monotonic()
                 frames = self._stream_frames(capture)
                 capture.release()
                 if self._stopping.is_set():
@@ -175,6 +177,7 @@ class CameraRunner:
                     backoff.reset()
                     log.info("camera %s: %s came to its end after %d frames; reading it again from its start",
                              self.config.camera_id, self.config.url_redacted, frames)  # fmt: skip
+                    self._stopping.wait(FILE_LOOP_MIN_S - (time.monotonic() - opened))  # negative: no wait
                     continue
                 if frames:
                     failures, self.error = 0, f"stream from {self.config.url_redacted} dropped after {frames} frames"

@@ -16,6 +16,7 @@ and its end was a dropped stream twice a second.
 import logging
 import time
 from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
 import cv2
@@ -58,7 +59,7 @@ class LiveCapture(Protocol):
 class StreamCapture:
     """A stream read with PyAV: demuxed and decoded frame by frame, converted only when retrieved."""
 
-    def __init__(self, container: "av.container.InputContainer") -> None:
+    def __init__(self, container: "av.container.InputContainer", on_disk: bool = False) -> None:
         import av
 
         self._av = av
@@ -70,7 +71,9 @@ class StreamCapture:
         self._decoded: deque[av.VideoFrame] = deque()
         self._frame: av.VideoFrame | None = None
         self._ended = False
-        self.finite = container.duration is not None and container.format.name not in REAL_TIME_FORMATS
+        # A file on disk has an end, whether or not FFmpeg gives it a length (a JPEG read by its
+        # jpeg_pipe demuxer has none); so has a recording served over HTTP, which gives one.
+        self.finite = on_disk or (container.duration is not None and container.format.name not in REAL_TIME_FORMATS)
         self._clock: tuple[float, float] | None = None  # a frame's time and when it was due, paced sources
 
     @property
@@ -143,7 +146,16 @@ def open_stream(
     if not container.streams.video:
         container.close()
         return None, "it has no video stream"
-    return StreamCapture(container), ""
+    return StreamCapture(container, on_disk=_on_disk(url)), ""
+
+
+def _on_disk(url: str) -> bool:
+    if "://" in url:  # a network URL: a long one may not even be a valid path
+        return False
+    try:
+        return Path(url).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 class DeviceCapture:

@@ -75,6 +75,20 @@ def test_a_file_standing_in_for_a_camera_is_read_again_at_its_end_without_a_reco
     assert camera_status(real_redis, "demo")["reconnects"] == 0  # type: ignore[index]
 
 
+def test_a_still_image_standing_in_for_a_camera_is_sent_once_a_second_not_as_fast_as_it_opens(
+    real_redis: "redis.Redis", tmp_path: Path
+) -> None:
+    image = tmp_path / "still.jpg"
+    cv2.imwrite(str(image), np.full((48, 64, 3), 128, np.uint8))
+    runner = CameraRunner(CameraConfig(camera_id="still", url=str(image), fps=30), real_redis)
+    runner.start()
+    time.sleep(2.5)
+    runner.request_stop()
+    runner.join(10)
+    assert 2 <= runner.frames_sent <= 3  # at 0, 1 and 2 s (a slow machine sends fewer, never more)
+    assert runner.reconnects == 0
+
+
 def test_frames_dropped_while_redis_refuses_them_are_said_once_and_counted_in_its_state_once_it_is_back(
     redis_binary: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
