@@ -101,7 +101,7 @@ def open_capture(config: CameraConfig) -> tuple[LiveCapture | None, str]:
     """The camera opened for reading, or None and why; blocks at most about ``open_timeout_s``."""
     if config.source_kind == "device":
         return open_device(int(config.url))
-    return open_stream(config.url, config.transport, config.open_timeout_s, config.stall_s)
+    return open_stream(config.url, config.transport, config.open_timeout_s, config.stall_s, config.max_frame_side_px)
 
 
 class CameraRunner:

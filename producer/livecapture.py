@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from emostream.hdr import SdrPictures
+from emostream.hdr import SdrPictures, is_hdr, shrunk_size
 from emostream.videofile import ffmpeg_reason, shown_size, upright
 
 if TYPE_CHECKING:
@@ -59,7 +59,9 @@ class LiveCapture(Protocol):
 class StreamCapture:
     """A stream read with PyAV: demuxed and decoded frame by frame, converted only when retrieved."""
 
-    def __init__(self, container: "av.container.InputContainer", on_disk: bool = False) -> None:
+    def __init__(
+        self, container: "av.container.InputContainer", on_disk: bool = False, max_side_px: int | None = None
+    ) -> None:
         import av
 
         self._av = av
@@ -75,6 +77,8 @@ class StreamCapture:
         # jpeg_pipe demuxer has none); so has a recording served over HTTP, which gives one.
         self.finite = on_disk or (container.duration is not None and container.format.name not in REAL_TIME_FORMATS)
         self._clock: tuple[float, float] | None = None  # a frame's time and when it was due, paced sources
+        self._size: tuple[int, int] | None = None  # (width, height) every frame comes at: the first one's
+        self.max_side_px = max_side_px
 
     @property
     def ended(self) -> bool:
@@ -114,25 +118,39 @@ class StreamCapture:
             time.sleep(ahead)
 
     def retrieve(self) -> npt.NDArray[np.uint8] | None:
-        if self._frame is None:
+        """The frame in BGR (frames coded as fields too), upright and with square pixels, at the
+        size of the stream's first frame (a stream whose resolution changes is scaled to it, as a
+        file is: ``emostream.videofile``); an HDR frame tone-mapped, shrunk first to at most
+        ``max_side_px`` where that is set."""
+        frame = self._frame
+        if frame is None:
             return None
-        image = self._to_bgr.bgr(self._frame)  # frames coded as fields too
-        rotation = round(-self._frame.rotation) % 360  # PyAV's angle is counter-clockwise; OpenCV's, clockwise
+        rotation = round(-frame.rotation) % 360  # PyAV's angle is counter-clockwise; OpenCV's, clockwise
         quarter_turned = rotation % 180 == 90
-        height, width = image.shape[:2]
-        shown = (height, width) if quarter_turned else (width, height)  # upright
-        sample_aspect = self._stream.codec_context.sample_aspect_ratio
-        return upright(image, rotation, shown_size(*shown, float(sample_aspect or 0), quarter_turned))
+        if self._size is None:
+            shown = (frame.height, frame.width) if quarter_turned else (frame.width, frame.height)  # upright
+            sample_aspect = float(self._stream.codec_context.sample_aspect_ratio or 0)
+            self._size = shown_size(*shown, sample_aspect, quarter_turned) or shown
+        size = self._size
+        if is_hdr(frame) and (smaller := shrunk_size(*size, self.max_side_px)):
+            size = smaller  # the size it is sent at, reached before tone mapping rather than after
+        stored = (size[1], size[0]) if quarter_turned else size
+        return upright(self._to_bgr.bgr(frame, shrink_to=stored), rotation, size)
 
     def release(self) -> None:
         self._container.close()
 
 
 def open_stream(
-    url: str, transport: Literal["tcp", "udp"], open_timeout_s: float, read_timeout_s: float
+    url: str,
+    transport: Literal["tcp", "udp"],
+    open_timeout_s: float,
+    read_timeout_s: float,
+    max_side_px: int | None = None,
 ) -> tuple[StreamCapture | None, str]:
     """The stream at ``url`` opened for reading, or None and why (never the URL: it may hold a
-    password); each wait on the network ends after the timeouts."""
+    password); each wait on the network ends after the timeouts. HDR frames come no larger than
+    ``max_side_px`` (the size the camera sends)."""
     import av
 
     options: dict[str, str] = {"rtsp_transport": transport} if url.lower().startswith(("rtsp://", "rtsps://")) else {}
@@ -146,7 +164,7 @@ def open_stream(
     if not container.streams.video:
         container.close()
         return None, "it has no video stream"
-    return StreamCapture(container, on_disk=_on_disk(url)), ""
+    return StreamCapture(container, on_disk=_on_disk(url), max_side_px=max_side_px), ""
 
 
 def _on_disk(url: str) -> bool:

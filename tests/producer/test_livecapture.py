@@ -26,17 +26,21 @@ def shades(count: int, size: tuple[int, int] = (96, 64)) -> list[np.ndarray]:
     return frames
 
 
-def median_levels(source: Path) -> tuple[list[float], bool]:
-    """Each frame's median level, read as a stream to its end; and whether the capture says it ended."""
-    capture, why = open_stream(str(source), "tcp", 5, 5)
+def read_to_the_end(source: Path, max_side_px: int | None = None) -> tuple[list[np.ndarray], bool]:
+    """Every frame, read as a stream; and whether the capture then says it ended."""
+    capture, why = open_stream(str(source), "tcp", 5, 5, max_side_px)
     assert capture is not None, why
-    levels = []
+    images = []
     while capture.grab():
         image = capture.retrieve()
         assert image is not None
-        levels.append(float(np.median(image)))
+        images.append(image)
     capture.release()
-    return levels, capture.ended
+    return images, capture.ended
+
+
+def median_levels(source: Path) -> list[float]:
+    return [float(np.median(image)) for image in read_to_the_end(source)[0]]
 
 
 def test_a_stream_that_switches_to_fields_is_read_as_its_pictures_not_black(tmp_path: Path) -> None:
@@ -49,7 +53,8 @@ def test_a_stream_that_switches_to_fields_is_read_as_its_pictures_not_black(tmp_
     capture_file = tmp_path / "capture.ts"
     capture_file.write_bytes(progressive.read_bytes() + fields.read_bytes())
 
-    levels, ended = median_levels(capture_file)
+    images, ended = read_to_the_end(capture_file)
+    levels = [float(np.median(image)) for image in images]
     assert ended
     assert len(levels) == 30
     assert levels == pytest.approx([float(np.median(image)) for image in images], abs=5)  # YUV's rounding
@@ -76,8 +81,26 @@ def test_a_file_standing_in_for_a_camera_is_read_at_its_own_rate(tmp_path: Path)
 def test_an_hdr_stream_is_read_as_its_sdr_picture(tmp_path: Path) -> None:
     """An HLG camera or broadcast is tone-mapped as a file is (``emostream.hdr``), not shown dark."""
     images = [np.full((64, 96, 3), level, np.uint8) for level in (50, 100, 150, 200)]
-    levels, _ = median_levels(write_hdr_video(tmp_path / "hlg.mp4", images, "hlg", fps=50))
+    levels = median_levels(write_hdr_video(tmp_path / "hlg.mp4", images, "hlg", fps=50))
     assert levels == pytest.approx([50, 100, 150, 200], abs=2)  # read as SDR: 44, 89, 133, 166
+
+
+def test_a_stream_whose_resolution_changes_comes_at_its_first_frames_size(tmp_path: Path) -> None:
+    """A WebRTC gateway or an encoder reconfigured: as in a file, boxes stay in one frame's pixels."""
+    parts = [(shades(3, (96, 64)), "a"), (shades(3, (192, 128)), "b"), (shades(3, (48, 32)), "c")]
+    segments = [write_interlaced_video(tmp_path / f"{n}.ts", images, fps=50, fields=False) for images, n in parts]
+    stream = tmp_path / "stream.ts"
+    stream.write_bytes(b"".join(segment.read_bytes() for segment in segments))
+    assert [image.shape for image in read_to_the_end(stream)[0]] == [(64, 96, 3)] * 9
+
+
+def test_an_hdr_stream_is_shrunk_to_the_size_it_is_sent_at_before_tone_mapping(tmp_path: Path) -> None:
+    images = [np.full((64, 96, 3), level, np.uint8) for level in (60, 160)]
+    video = write_hdr_video(tmp_path / "pq.mp4", images, "pq", fps=50)
+    shrunk, _ = read_to_the_end(video, max_side_px=48)
+    assert [image.shape for image in shrunk] == [(32, 48, 3)] * 2
+    assert [float(np.median(image)) for image in shrunk] == pytest.approx([60, 160], abs=2)
+    assert [image.shape for image in read_to_the_end(video)[0]] == [(64, 96, 3)] * 2
 
 
 def test_a_stream_with_a_display_rotation_comes_upright(tmp_path: Path) -> None:
