@@ -113,6 +113,18 @@ def upright(image: "cv2.typing.MatLike", rotation: int, size: tuple[int, int] | 
 ROTATIONS = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
 
 
+def as_shown(
+    to_bgr: SdrPictures, frame: "av.VideoFrame", rotation: int, size: tuple[int, int], hdr_max_side_px: int | None
+) -> npt.NDArray[np.uint8]:
+    """``frame`` in BGR, turned ``rotation`` degrees clockwise and shown at ``size`` (width,
+    height, upright); an HDR frame tone-mapped, and no larger than ``hdr_max_side_px``, reached by
+    shrinking it before its tone mapping rather than after (``emostream.hdr``)."""
+    if is_hdr(frame) and (smaller := shrunk_size(*size, hdr_max_side_px)):
+        size = smaller
+    stored = (size[1], size[0]) if rotation % 180 == 90 else size
+    return upright(to_bgr.bgr(frame, shrink_to=stored), rotation, size)
+
+
 def resized(image: "cv2.typing.MatLike", size: tuple[int, int]) -> "cv2.typing.MatLike":
     """``image`` at ``size`` (width, height): area-averaged when it shrinks, interpolated when it grows."""
     shrinking = size[0] * size[1] < image.shape[0] * image.shape[1]
@@ -267,10 +279,7 @@ class FrameReader:
     def _picture(self, to_bgr: SdrPictures, frame: "av.VideoFrame") -> npt.NDArray[np.uint8]:
         quarter_turned = self.rotation % 180 == 90
         size = self.size or ((frame.height, frame.width) if quarter_turned else (frame.width, frame.height))
-        if is_hdr(frame) and (smaller := shrunk_size(*size, self.hdr_max_side_px)):
-            size = smaller  # the producer's size, reached before tone mapping rather than after
-        stored = (size[1], size[0]) if quarter_turned else size
-        return upright(to_bgr.bgr(frame, shrink_to=stored), self.rotation, size)
+        return as_shown(to_bgr, frame, self.rotation, size, self.hdr_max_side_px)
 
     def report(self, announced: Announced) -> DecodeReport:
         decoded_ms = 0.0 if self.last_ms is None else self.last_ms + self.clock.interval_ms

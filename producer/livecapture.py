@@ -23,8 +23,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from emostream.hdr import SdrPictures, is_hdr, shrunk_size
-from emostream.videofile import ffmpeg_reason, shown_size, upright
+from emostream.hdr import SdrPictures
+from emostream.videofile import as_shown, ffmpeg_reason, shown_size
 
 if TYPE_CHECKING:
     import av
@@ -131,11 +131,7 @@ class StreamCapture:
             shown = (frame.height, frame.width) if quarter_turned else (frame.width, frame.height)  # upright
             sample_aspect = float(self._stream.codec_context.sample_aspect_ratio or 0)
             self._size = shown_size(*shown, sample_aspect, quarter_turned) or shown
-        size = self._size
-        if is_hdr(frame) and (smaller := shrunk_size(*size, self.max_side_px)):
-            size = smaller  # the size it is sent at, reached before tone mapping rather than after
-        stored = (size[1], size[0]) if quarter_turned else size
-        return upright(self._to_bgr.bgr(frame, shrink_to=stored), rotation, size)
+        return as_shown(self._to_bgr, frame, rotation, self._size, self.max_side_px)
 
     def release(self) -> None:
         self._container.close()
