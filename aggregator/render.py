@@ -32,6 +32,7 @@ from aggregator.report import report_html
 from aggregator.segments import Segment
 from aggregator.writers import write_atomic
 from emostream.errors import SourceError
+from emostream.hdr import BT709, LIMITED_RANGE
 from emostream.labels import EMOTION_COLORS, EMOTIONS
 from emostream.videofile import Announced, FrameReader, announced_length, open_upright
 
@@ -42,10 +43,6 @@ CRF = 23  # x264's default quality: faces and text stay sharp at a few Mbit/s
 BAR_W_PX, BAR_H_PX = 6, 24  # one small bar per emotion under the box
 TIME_BASE = Fraction(1, 90_000)  # MPEG's clock: 29.97 fps frames (33.3667 ms) fall on whole ticks
 TIME_SLACK_MS = 0.5  # timeline times are whole ms, the source's may not be
-# FFmpeg's code for BT.709 (matrix, primaries and transfer alike), and for video (limited) range.
-# Untagged, a player guesses: Chrome takes BT.601 under 720 lines and BT.709 from 720 up, FFmpeg's
-# conversion (and so our frames before) BT.601 at any size, and an HD render showed shifted colours.
-BT709, LIMITED_RANGE = 1, 1
 
 
 @dataclass(frozen=True)
@@ -196,7 +193,10 @@ def _video_stream(container: Any, image: Image, fps: Fraction) -> Any:
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     stream.options = {"crf": str(CRF), "preset": "veryfast"}
     stream.codec_context.time_base = stream.time_base = TIME_BASE  # frames keep their source times
-    context = stream.codec_context  # the tags x264 writes in the stream, for players
+    # The tags x264 writes in the stream, for players. Untagged, a player guesses: Chrome takes BT.601
+    # under 720 lines and BT.709 from 720 up, FFmpeg's conversion (and so our frames before) BT.601 at
+    # any size, and an HD render showed shifted colours.
+    context = stream.codec_context
     context.colorspace = context.color_primaries = context.color_trc = BT709
     context.color_range = LIMITED_RANGE
     return stream

@@ -64,8 +64,9 @@ def write_sdr_hevc(video: Path, target: Path) -> Path:
     """The control: the clip as 10-bit HEVC in SDR BT.709, as the HDR copies are coded."""
     import av
 
+    rate = rate_of(video)
     with av.open(str(target), "w") as container:
-        stream = container.add_stream("libx265", rate=rate_of(video))
+        stream = container.add_stream("libx265", rate=rate)
         tags = "bframes=0:colorprim=bt709:colormatrix=bt709:transfer=bt709"  # as testkit.hdrvideo codes
         stream.options = {"crf": "12", "x265-params": f"log-level=error:{tags}"}
         for index, image in enumerate(frames_of(video)):
@@ -74,7 +75,7 @@ def write_sdr_hevc(video: Path, target: Path) -> Path:
             frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(
                 format="yuv420p10le", dst_colorspace="ITU709", dst_color_range="MPEG"
             )
-            frame.pts, frame.time_base = index, 1 / rate_of(video)
+            frame.pts, frame.time_base = index, 1 / rate
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
@@ -85,9 +86,10 @@ def write_sdr_hevc(video: Path, target: Path) -> Path:
 def copies_of(video: Path, folder: Path) -> dict[str, Path]:
     made = {"sdr-hevc": write_sdr_hevc(video, folder / f"{video.stem}-sdr-hevc.mp4")}
     transfers: tuple[Transfer, ...] = ("pq", "hlg")
+    rate = rate_of(video)
     for transfer in transfers:
         target = folder / f"{video.stem}-{transfer}.mp4"
-        made[transfer] = write_hdr_video(target, frames_of(video), transfer, rate_of(video))
+        made[transfer] = write_hdr_video(target, frames_of(video), transfer, rate)
     return made
 
 

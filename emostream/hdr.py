@@ -23,17 +23,19 @@ import numpy.typing as npt
 if TYPE_CHECKING:
     import av
 
-# FFmpeg's codes (AVColorTransferCharacteristic, AVColorPrimaries), as PyAV's frames carry them
+# FFmpeg's codes (AVColorTransferCharacteristic, AVColorPrimaries, AVColorSpace, AVColorRange), as
+# PyAV's frames and codec contexts carry them
 SMPTE2084_PQ = 16
 ARIB_STD_B67_HLG = 18
-BT2020_PRIMARIES = 9
-BT709 = 1
+BT2020 = 9  # the primaries, and the matrix (non-constant luminance)
+BT709 = 1  # primaries, transfer and matrix alike
+LIMITED_RANGE = 1  # video range: 16 to 235 in 8 bits
 
 
 def is_hdr(frame: "av.VideoFrame") -> bool:
     """Whether ``frame`` needs tone mapping to be shown on an SDR screen: its transfer is PQ or
     HLG, or its colours are BT.2020's (a wide-gamut SDR picture is mapped into BT.709's too)."""
-    return frame.color_trc in (SMPTE2084_PQ, ARIB_STD_B67_HLG) or frame.color_primaries == BT2020_PRIMARIES
+    return frame.color_trc in (SMPTE2084_PQ, ARIB_STD_B67_HLG) or frame.color_primaries == BT2020
 
 
 def shrunk_size(width: int, height: int, max_side_px: int | None) -> tuple[int, int] | None:

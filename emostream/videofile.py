@@ -89,6 +89,13 @@ def square_pixel_size(capture: "cv2.VideoCapture") -> tuple[int, int] | None:
     return shown_size(width, height, numerator / denominator, quarter_turned)
 
 
+def frame_size(capture: "cv2.VideoCapture") -> tuple[int, int] | None:
+    """(width, height) of the frames as they are read: upright, with square pixels; None where
+    OpenCV's probe does not say."""
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    return square_pixel_size(capture) or ((width, height) if width > 0 and height > 0 else None)
+
+
 def shown_size(width: int, height: int, sample_aspect: float, quarter_turned: bool) -> tuple[int, int] | None:
     """(width, height) at which upright frames of ``width`` x ``height``, whose stored pixels are
     ``sample_aspect`` as wide as they are tall, show with square pixels; None where they already do.
@@ -235,9 +242,7 @@ class FrameReader:
         self.last_ms: float | None = None
         self.rate = RateWatch(nominal_fps)
         self.rotation = round(capture.get(cv2.CAP_PROP_ORIENTATION_META)) % 360
-        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        announced = (width, height) if width > 0 and height > 0 else None  # upright
-        self.size = square_pixel_size(capture) or announced  # (width, height) every frame comes at
+        self.size = frame_size(capture)  # (width, height) every frame comes at
         self.hdr_max_side_px = hdr_max_side_px
 
     def __iter__(self) -> Iterator[tuple[float, npt.NDArray[np.uint8]]]:

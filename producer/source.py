@@ -18,8 +18,8 @@ from emostream.videofile import (
     MAX_PLAUSIBLE_FPS,
     FrameReader,
     announced_length,
+    frame_size,
     open_upright,
-    square_pixel_size,
     why_unopenable,
 )
 
@@ -65,13 +65,10 @@ class FileSource:
         stated = announced_length(self.path).rate if math.isfinite(fps) and fps > MAX_PLAUSIBLE_FPS else None
         if stated and (rate := float(stated)) < fps:
             fps, count = rate, round(count * rate / fps)  # a time base's, not a rate (raw DV: 60000); its count too
-        width, height = square_pixel_size(self._capture) or (
-            int(self._capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
-            int(self._capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
-        )  # as the frames are read: upright, square pixels
-        if width <= 0 or height <= 0:
+        size = frame_size(self._capture)  # as the frames are read: upright, square pixels
+        if size is None or min(size) <= 0:
             raise SourceError(f"{self.name}: no video stream")
-        return VideoProbe(fps if math.isfinite(fps) and fps > 0 else 0.0, max(count, 0), width, height)
+        return VideoProbe(fps if math.isfinite(fps) and fps > 0 else 0.0, max(count, 0), *size)
 
     def frames(
         self, nominal_fps: float, wanted: Callable[[float], bool] = lambda _: True, max_side_px: int | None = None

@@ -15,15 +15,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from emostream.hdr import ARIB_STD_B67_HLG, BT2020, LIMITED_RANGE, SMPTE2084_PQ
+
 REFERENCE_WHITE_NITS = 203.0
 HLG_DISPLAY_PEAK_NITS = 1000.0
 HLG_SYSTEM_GAMMA = 1.2
 BT709_TO_BT2020 = np.array([[0.6274, 0.3293, 0.0433], [0.0691, 0.9195, 0.0114], [0.0164, 0.0880, 0.8956]])
 BT2020_LUMA = np.array([0.2627, 0.6780, 0.0593])
-# FFmpeg's codes for the tags
-TRANSFERS = {"pq": 16, "hlg": 18}
-BT2020 = 9
-LIMITED_RANGE = 1
+TRANSFERS = {"pq": SMPTE2084_PQ, "hlg": ARIB_STD_B67_HLG}
 
 Transfer = Literal["pq", "hlg"]
 
