@@ -12,7 +12,7 @@ from typing import Any
 from aggregator.people import People
 from emostream.labels import EMOTIONS
 from emostream.registry import VideoRecord
-from emostream.schema import Result
+from emostream.schema import Face, Result
 
 
 def timeline(
@@ -83,7 +83,7 @@ def summary(
         "phantom_faces": people.phantom_faces,
         **({"missing_frames": missing} if missing is not None else {}),
         "decoding": None if record.decode_report is None else asdict(record.decode_report),
-        "warnings": record.warnings,
+        "warnings": [*record.warnings, *filter(None, [small_faces_advice(record, faces)])],
     }
 
 
@@ -129,6 +129,31 @@ def box_scale(record: VideoRecord) -> float:
     if record.frame_side_px <= 0 or longest <= record.frame_side_px:
         return 1.0
     return round(longest / record.frame_side_px, 6)
+
+
+# Faces this narrow, in the frame as sent, are near the smallest the worker finds (YuNet's 15 px at
+# the detection scale DETECT_MIN_FACE_PX sets: 24 px). Where a tenth of a video's faces are, its
+# size distribution goes on below what was found: on the stage clip tiled to 1080p, 18 % of the
+# faces found were under 30 px and a quarter were missed; at its own size, where none are
+# downscaled, 9 % (bench/small_faces.py, docs/configuration.md).
+SMALL_FACE_PX = 30
+SMALL_FACES_SHARE = 0.10
+
+
+def small_faces_advice(record: VideoRecord, faces: list[Face]) -> str | None:
+    """What to do where frames were downscaled before detection and many faces found were near the
+    smallest found: smaller ones were missed."""
+    scale = box_scale(record)
+    small = sum(1 for face in faces if face.box[2] < SMALL_FACE_PX)
+    if scale <= 1 or not faces or small < SMALL_FACES_SHARE * len(faces):
+        return None
+    sent = f"{round(record.width / scale)}x{round(record.height / scale)}"
+    return (
+        f"{small / len(faces):.0%} of the faces found were under {SMALL_FACE_PX} px wide in frames downscaled "
+        f"from {record.width}x{record.height} to {sent}, so smaller ones were likely missed: "
+        f"--max-frame-side {max(record.width, record.height)} (EMO_PRODUCER_MAX_FRAME_SIDE_PX) looks for them "
+        "in full-size frames, at more CPU"
+    )
 
 
 def _common(values: Any) -> str | None:

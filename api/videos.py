@@ -9,6 +9,7 @@ import redis
 from fastapi import HTTPException
 
 from emostream import keys, registry
+from emostream.outputs import summary_warnings
 
 if TYPE_CHECKING:
     from api.ingest import Ingest
@@ -42,6 +43,8 @@ class VideoStore:
                 return {"video_id": video_id, "status": "queued"}
             raise HTTPException(404, "no such video")
         done = registry.results_count(self.client, video_id)
+        finished = record.status in FINISHED
+        written = summary_warnings(self._folder(video_id)) if finished else None
         return {
             "video_id": video_id,
             "status": record.status,
@@ -51,12 +54,12 @@ class VideoStore:
             "frames_expected": record.frames_expected,
             "frames_processed": done,
             "frames_failed": record.frames_failed,
-            "warnings": record.warnings,
+            "warnings": record.warnings if written is None else written,  # the summary's has advice too
             "created_at": record.created_at,
             "updated_at": record.updated_at,
             "elapsed_s": round(max(record.updated_at, record.last_result_at) - record.created_at, 3),
             "outputs": sorted(p.name for p in self._folder(video_id).glob("*") if not p.name.startswith("."))
-            if record.status in FINISHED
+            if finished
             else [],
         }
 

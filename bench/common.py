@@ -1,11 +1,17 @@
-"""What several benchmarks share: the CPU they ran on, and a video analysed by the real pipeline."""
+"""What several benchmarks share: the CPU they ran on, a video's frames, a video analysed by the
+real pipeline, and its faces matched to another analysis's."""
 
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "amx_int8")  # what int8 and detector speed depend on
 
@@ -33,3 +39,35 @@ def analysed_timeline(video: Path, out: Path, yunet: Path) -> dict[str, Any]:
     subprocess.run(command, check=True, capture_output=True)
     timeline: dict[str, Any] = json.loads((out / video.stem / "timeline.json").read_text())
     return timeline
+
+
+def frames_of(video: Path) -> Iterator[npt.NDArray[np.uint8]]:
+    """The video's frames in BGR, as PyAV decodes them."""
+    import av
+
+    with av.open(str(video)) as container:
+        for frame in container.decode(video=0):
+            yield cast("npt.NDArray[np.uint8]", frame.to_ndarray(format="bgr24"))
+
+
+def rate_of(video: Path) -> Fraction:
+    import av
+
+    with av.open(str(video)) as container:
+        rate = container.streams.video[0].average_rate
+    assert rate is not None
+    return Fraction(rate)
+
+
+def outputs(folder: Path) -> tuple[dict[int, list[dict[str, Any]]], dict[str, Any]]:
+    """An analysed video's faces by frame index, and its summary."""
+    timeline = json.loads((folder / "timeline.json").read_text())
+    return {f["index"]: f["faces"] for f in timeline["frames"]}, json.loads((folder / "summary.json").read_text())
+
+
+def overlap(a: list[int], b: list[int]) -> float:
+    """Intersection over union of two [x, y, w, h] boxes."""
+    width = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    height = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = width * height
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)

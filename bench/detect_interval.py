@@ -115,7 +115,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        detector = YuNetDetector(args.yunet, keys.DETECT_MAX_SIDE_PX, keys.DETECT_MIN_FACE_PX, cache=work)
+        detector = YuNetDetector(args.yunet, None, keys.DETECT_MIN_FACE_PX, cache=work)
         classifier = load_classifier(threads=1)
         clips = [
             ("fer_woman2.mp4", args.videos / "fer_woman2.mp4"),

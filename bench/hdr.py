@@ -16,20 +16,17 @@ tone mapping, ms a frame at 1080p and 4K, one thread of swscale per core.
 """
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from fractions import Fraction
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
-import numpy.typing as npt
-from common import cpu_description
+from common import cpu_description, frames_of, outputs, overlap, rate_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emostream.hdr import SdrPictures
@@ -41,23 +38,6 @@ if TYPE_CHECKING:
 
 CLIPS = ("fer_woman2.mp4", "short_hamilton_clip.mp4")
 COPIES: tuple[str, ...] = ("sdr-hevc", "pq", "hlg")
-
-
-def frames_of(video: Path) -> Iterator[npt.NDArray[np.uint8]]:
-    import av
-
-    with av.open(str(video)) as container:
-        for frame in container.decode(video=0):
-            yield cast("npt.NDArray[np.uint8]", frame.to_ndarray(format="bgr24"))
-
-
-def rate_of(video: Path) -> Fraction:
-    import av
-
-    with av.open(str(video)) as container:
-        rate = container.streams.video[0].average_rate
-    assert rate is not None
-    return Fraction(rate)
 
 
 def write_sdr_hevc(video: Path, target: Path) -> Path:
@@ -99,18 +79,6 @@ def analysed(videos: list[Path], out: Path, yunet: Path, tree: Path) -> None:
         "--out", str(out), "--yunet-model", str(yunet),
     ]  # fmt: skip
     subprocess.run(command, check=True, capture_output=True, cwd=tree)  # -m: the tree's package comes first
-
-
-def outputs(folder: Path) -> tuple[dict[int, list[dict[str, Any]]], dict[str, Any]]:
-    timeline = json.loads((folder / "timeline.json").read_text())
-    return {f["index"]: f["faces"] for f in timeline["frames"]}, json.loads((folder / "summary.json").read_text())
-
-
-def overlap(a: list[int], b: list[int]) -> float:
-    width = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    height = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = width * height
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
 
 
 def agreement(original: Path, copy: Path) -> str:

@@ -26,6 +26,7 @@ from emostream.lifecycle import FULL_HINT
 from emostream.localserver import LocalServer, embedded_server_binary
 from emostream.mediafiles import display_text
 from emostream.modelstore import yunet_or_fallback
+from emostream.outputs import summary_warnings
 from emostream.redisconn import connect, memory_state
 from emostream.settings import ProducerSettings, WorkerSettings
 from emostream.spawn import ServiceProcess
@@ -184,7 +185,7 @@ def _settings_env(prefix: str, values: dict[str, Any]) -> dict[str, str]:
 def _producer_env(settings: ProducerSettings) -> dict[str, str]:
     values = {
         "fps": settings.fps, "every_frame": settings.every_frame, "jpeg_quality": settings.jpeg_quality,
-        "frame_encoding": settings.frame_encoding,
+        "frame_encoding": settings.frame_encoding, "max_frame_side_px": settings.max_frame_side_px,
     }  # fmt: skip
     return _settings_env("EMO_PRODUCER_", values)
 
@@ -359,6 +360,12 @@ def _report(options: AnalyzeOptions, jobs: list[VideoJob]) -> int:
             print(f"emostream: {job.error}", file=sys.stderr)
         else:
             print(f"{display_text(job.path)} -> {options.out_dir / job.video_id}")
-        for warning in job.warnings:
+        for warning in _warnings(options, job):
             print(f"emostream: warning: {warning}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _warnings(options: AnalyzeOptions, job: VideoJob) -> list[str]:
+    """What the video's summary warns of; what its reading warned of where no summary was written."""
+    written = summary_warnings(options.out_dir / job.video_id) if job.done and job.error is None else None
+    return job.warnings if written is None else written

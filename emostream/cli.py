@@ -121,6 +121,15 @@ def _sampling_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, help="frames per second to sample (default: source rate, capped)")
     parser.add_argument("--every-frame", action="store_true", default=None, help="process every frame")
     parser.add_argument("--jpeg-quality", type=int, help="JPEG quality of frames on the stream (10-100)")
+    _frame_side_flag(parser)
+
+
+def _frame_side_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--max-frame-side", type=int, dest="max_frame_side_px", metavar="PX",
+        help="larger frames are downscaled to this before faces are looked for (default 1280); "
+        "1920 or 3840 find smaller faces in HD or 4K video, at more CPU (docs/configuration.md)",
+    )  # fmt: skip
 
 
 def _detector_flags(parser: argparse.ArgumentParser) -> None:
@@ -184,6 +193,7 @@ def _add_camera(commands: Any) -> None:
     p.add_argument("--open-timeout-s", type=float, help="seconds to wait for a camera to open (default 10)")
     p.add_argument("--stall-s", type=float, help="no frame for this long is a dropped stream (default 5)")
     p.add_argument("--transport", choices=["tcp", "udp"], help="RTSP transport (default tcp)")
+    _frame_side_flag(p)
     p.add_argument("--config", type=Path, help="TOML file with [[cameras]] tables, for many cameras")
     p.add_argument("--check", action="store_true", help="exit 0 if this host's camera producer is healthy, else 1")
     _redis_flag(p)
@@ -282,7 +292,7 @@ METRICS_FLAGS = ["metrics_port", "metrics_host"]
 def producer_settings(args: argparse.Namespace) -> "ProducerSettings":
     from emostream.settings import ProducerSettings
 
-    names = ["redis_url", "fps", "every_frame", "jpeg_quality", *METRICS_FLAGS]
+    names = ["redis_url", "fps", "every_frame", "jpeg_quality", "max_frame_side_px", *METRICS_FLAGS]
     return ProducerSettings(**settings_kwargs(args, names))
 
 
@@ -400,6 +410,7 @@ def _camera(args: argparse.Namespace) -> int:
             "open_timeout_s",
             "stall_s",
             "transport",
+            "max_frame_side_px",
         ]
         cameras = [CameraConfig(**settings_kwargs(args, names))]
     with _connect(settings.redis_url) as client:  # closed however the service ends

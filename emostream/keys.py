@@ -94,7 +94,9 @@ HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unh
 MAX_FRAME_SIDE_PX: Final = 1280  # larger frames are downscaled before encoding
 MAX_JPEG_BYTES: Final = 1_000_000  # a frame is re-encoded smaller rather than exceed this
 DetectorName = Literal["yunet", "haar"]  # face detectors by name: the settings and the CLI's choices
-DETECT_MAX_SIDE_PX: Final = 640  # detection runs on a frame at most this large
+# Haar detects on frames shrunk to this (its cost grows with the pixels; YuNet's follows
+# DETECT_MIN_FACE_PX alone unless EMO_WORKER_DETECT_MAX_SIDE_PX caps it too).
+HAAR_MAX_SIDE_PX: Final = 640
 # YuNet need not find faces smaller than this (source pixels): the classifier names them poorly
 # (a 24 px face costs 9 points and a 16 px one 28 on PublicTest; docs/model/results.md), and
 # detecting at the scale that keeps them 3x faster on 640 px frames (docs/measurements.md).

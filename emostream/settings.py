@@ -100,7 +100,11 @@ class WorkerSettings(CommonSettings):
         description="model cache; default the user's cache directory (~/.cache/emostream)",
     )  # fmt: skip
     yunet_url: str | None = Field(None, description="where to download YuNet from; default OpenCV Zoo")
-    detect_max_side_px: int = Field(keys.DETECT_MAX_SIDE_PX, ge=64)
+    detect_max_side_px: int | None = Field(
+        None, ge=64,
+        description="frames are downscaled for detection to at most this; default: Haar 640, YuNet no limit "
+        "(as far as keeps the smallest wanted face findable)",
+    )  # fmt: skip
     detect_min_face_px: int = Field(
         keys.DETECT_MIN_FACE_PX, ge=0, description="YuNet: the smallest face to find; frames are downscaled no further"
     )

@@ -1,5 +1,6 @@
-"""The API's list of videos: newest first, paged, and expired entries dropped from the index."""
+"""The API's videos: the list newest first, paged, and expired entries dropped from the index; a video's status."""
 
+import json
 from pathlib import Path
 
 import fakeredis
@@ -35,3 +36,17 @@ def test_many_videos_are_read_in_pipelined_chunks_as_one_by_one() -> None:
     wanted = [*ids, "gone"]
     assert registry.read_many(server, wanted, chunk=3) == {v: registry.read(server, v) for v in wanted}
     assert registry.created_times(server, wanted, chunk=3) == {**{v: float(n) for n, v in enumerate(ids)}, "gone": None}
+
+
+def test_a_finished_videos_warnings_are_its_summarys_which_add_advice_from_its_results(tmp_path: Path) -> None:
+    server = fakeredis.FakeRedis()
+    store = VideoStore(server, tmp_path.resolve(), NoUploads())  # type: ignore[arg-type]
+    registry.register(server, "v", source="v.mp4", created_at=1.0)
+    advice = "40% of the faces found were under 30 px wide in frames downscaled from 1920x1080 to 1280x720"
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v" / "summary.json").write_text(json.dumps({"warnings": [advice]}))
+    assert store.status("v")["warnings"] == []  # still producing: the summary there is an earlier run's
+    registry.update(server, "v", status="complete")
+    assert store.status("v")["warnings"] == [advice]
+    (tmp_path / "v" / "summary.json").unlink()
+    assert store.status("v")["warnings"] == []  # the registry's: a damaged or truncated source's

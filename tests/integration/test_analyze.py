@@ -436,3 +436,35 @@ def test_outputs_are_written_to_a_file_system_that_keeps_no_unix_modes(astronaut
         # Lazily (-z): a process still closing a file there must not leave the mount behind.
         unmount = shutil.which("fusermount3") or shutil.which("fusermount") or "fusermount"
         subprocess.run([unmount, "-uz", str(card)], check=False)
+
+
+def test_small_faces_in_an_hd_video_are_pointed_out_and_found_in_full_size_frames(tmp_path: Path) -> None:
+    """A wide HD shot of a crowd: the stage clip's faces tiled 3x3 into 1920x1080 frames. Sent at
+    1280x720 (the default), many faces found are near the smallest found, and analyze says how to
+    find smaller ones; with ``--max-frame-side 1920`` they are looked for in the full-size frames."""
+    import cv2
+    import numpy as np
+
+    from tests.conftest import VIDEOS, require_shared
+
+    capture = cv2.VideoCapture(str(require_shared(VIDEOS / "short_hamilton_clip.mp4")))
+    crowd = tmp_path / "crowd.mp4"
+    writer = cv2.VideoWriter(str(crowd), cv2.VideoWriter.fourcc(*"mp4v"), 30, (1920, 1080))
+    for _ in range(30):
+        tile = cv2.resize(capture.read()[1], (640, 360), interpolation=cv2.INTER_AREA)
+        writer.write(np.tile(tile, (3, 3, 1)))
+    writer.release()
+
+    done = run("analyze", str(crowd), "--out", str(tmp_path / "default"))
+    assert done.returncode == 0, done.stderr
+    assert "downscaled from 1920x1080 to 1280x720" in done.stderr
+    assert "--max-frame-side 1920" in done.stderr
+    default = json.loads((tmp_path / "default" / "crowd" / "summary.json").read_text())
+    assert any("--max-frame-side 1920" in warning for warning in default["warnings"])
+
+    done = run("analyze", str(crowd), "--out", str(tmp_path / "full"), "--max-frame-side", "1920")
+    assert done.returncode == 0, done.stderr
+    assert "--max-frame-side" not in done.stderr
+    assert json.loads((tmp_path / "full" / "crowd" / "timeline.json").read_text())["box_scale"] == 1.0
+    full = json.loads((tmp_path / "full" / "crowd" / "summary.json").read_text())
+    assert full["faces_total"] > 1.15 * default["faces_total"], (full["faces_total"], default["faces_total"])

@@ -146,13 +146,16 @@ def test_yunet_detector_finds_the_face_and_checks_the_model_hash(tmp_path: Path)
         create_detector(WorkerSettings(detector="yunet", yunet_model=fake))
 
 
-def small_faces_frame(face_px: int) -> npt.NDArray[np.uint8]:
-    """A 640x360 grey frame with the astronaut's face pasted at ``face_px`` wide, twice."""
+def small_faces_frame(face_px: int, size: tuple[int, int] = (640, 360)) -> npt.NDArray[np.uint8]:
+    """A grey frame of ``size`` (640x360) with the astronaut's face pasted at ``face_px`` wide,
+    twice: at x 100 and 400 of 640, y 100 of 360."""
     face = astronaut_frame()[60:360, 200:440]  # her head and shoulders
     small = cv2.resize(face, (face_px * 2, face_px * 5 // 2), interpolation=cv2.INTER_AREA)
-    frame = np.full((360, 640, 3), 128, np.uint8)
-    for x in (100, 400):
-        frame[100 : 100 + small.shape[0], x : x + small.shape[1]] = small
+    width, height = size
+    frame = np.full((height, width, 3), 128, np.uint8)
+    top = 100 * height // 360
+    for x in (100 * width // 640, 400 * width // 640):
+        frame[top : top + small.shape[0], x : x + small.shape[1]] = small
     return frame
 
 
@@ -168,9 +171,21 @@ def test_yunet_detects_on_a_frame_shrunk_only_as_far_as_the_smallest_wanted_face
     assert len(found) == 2  # faces 24 px wide are found either way, boxes in full-frame pixels
     assert all(20 <= face.box[2] <= 28 for face in found)
     assert all(box.box[0] in range(90, 130) or box.box[0] in range(390, 430) for box in found)
-    # A 1280 px frame is detected at 640 as before: half of 1280 is also the side limit.
-    detector.detect(cv2.resize(small_faces_frame(30), (1280, 720)).astype(np.uint8))
-    assert detector.input_size == (640, 360)  # type: ignore[attr-defined]
+
+
+def test_yunet_finds_the_smallest_wanted_faces_in_a_frame_of_hd_size_too() -> None:
+    """A 1280x720 frame (what the producer sends of HD and 4K videos) is detected at 800 px, where
+    faces of 24 px are 15. Capped at 640 px, as until 2026-12-07, they were 12 px and lost: on
+    the stage clip tiled to 1080p, half of its faces (bench/small_faces.py)."""
+    frame = small_faces_frame(30, (1280, 720))
+    detector = create_detector(WorkerSettings(detector="yunet", yunet_model=require_shared(YUNET)))
+    found = detector.detect(frame)
+    assert detector.input_size == (800, 450)  # type: ignore[attr-defined]
+    assert len(found) == 2
+    assert all(20 <= face.box[2] <= 28 for face in found)
+    capped = create_detector(WorkerSettings(detector="yunet", yunet_model=YUNET, detect_max_side_px=640))
+    assert capped.detect(frame) == []
+    assert capped.input_size == (640, 360)  # type: ignore[attr-defined]
 
 
 def test_the_dynamic_yunet_n_model_is_refused_with_its_reason() -> None:

@@ -38,3 +38,13 @@ def test_asking_for_yunet_by_name_without_it_is_an_error(tmp_path: Path) -> None
 
 def test_haar_by_name_needs_no_model_file(tmp_path: Path) -> None:
     assert isinstance(create_detector(WorkerSettings(detector="haar", model_dir=tmp_path)), HaarDetector)
+
+
+def test_haar_detects_on_frames_shrunk_to_640_px_unless_told_otherwise(tmp_path: Path) -> None:
+    """Haar's cost grows with the pixels it sees; YuNet's follows the smallest wanted face instead."""
+    haar = create_detector(WorkerSettings(detector="haar", model_dir=tmp_path))
+    assert isinstance(haar, HaarDetector)
+    assert haar.max_side_px == 640
+    wider = create_detector(WorkerSettings(detector="haar", model_dir=tmp_path, detect_max_side_px=960))
+    assert isinstance(wider, HaarDetector)
+    assert wider.max_side_px == 960

@@ -8,6 +8,7 @@ names the detector that produced it.
 
 import logging
 
+from emostream import keys
 from emostream.modelstore import ModelStore, yunet_or_fallback
 from emostream.settings import WorkerSettings
 from worker.detectors.base import Detection, FaceDetector
@@ -24,6 +25,6 @@ def create_detector(settings: WorkerSettings) -> FaceDetector:
     if path is None:
         if warning:
             log.warning("%s", warning)
-        return HaarDetector(settings.detect_max_side_px)
+        return HaarDetector(settings.detect_max_side_px or keys.HAAR_MAX_SIDE_PX)
     cache = ModelStore.default(settings.model_dir).folder
     return YuNetDetector(path, settings.detect_max_side_px, settings.detect_min_face_px, settings.threads, cache)

@@ -43,7 +43,12 @@ STRIDES = (8, 16, 32)  # the network's three output scales; its input must be a 
 
 class YuNetDetector:
     def __init__(
-        self, model_path: Path, max_side_px: int, min_face_px: int = 0, threads: int = 1, cache: Path | None = None
+        self,
+        model_path: Path,
+        max_side_px: int | None = None,
+        min_face_px: int = 0,
+        threads: int = 1,
+        cache: Path | None = None,
     ) -> None:
         if not model_path.is_file():
             raise ConfigError(f"YuNet model not found at {model_path}")
@@ -55,7 +60,10 @@ class YuNetDetector:
         self.name = KNOWN_SHA256[digest]
         self.max_side_px = max_side_px
         # Detection cost grows with the pixels it sees: shrink a frame as far as keeps a face of
-        # min_face_px source pixels at SMALLEST_FACE_PX, within max_side_px. Crops stay full size.
+        # min_face_px frame pixels at SMALLEST_FACE_PX (and within max_side_px where one is set).
+        # Crops stay full size. Capped at 640 px as until 2026-12-07, a 1280x720 frame lost its
+        # faces under 30 px: on the stage clip tiled to 1080p, half of the faces the clip's own
+        # size gives (bench/small_faces.py).
         self.min_scale = SMALLEST_FACE_PX / min_face_px if min_face_px > SMALLEST_FACE_PX else 1.0
         # The network alone, as ONNX Runtime runs it (bench/detector.py times it without the rest).
         self.network = _session(model_path, f"{self.name}-{digest[:12]}", threads, cache)
@@ -85,7 +93,8 @@ class YuNetDetector:
 
     def side_for(self, height: int, width: int) -> int:
         """The longest side a frame of this size is shrunk to (or kept at, where it is smaller)."""
-        return min(self.max_side_px, round(max(height, width) * self.min_scale))
+        side = round(max(height, width) * self.min_scale)
+        return side if self.max_side_px is None else min(self.max_side_px, side)
 
 
 def decode(outputs: dict[str, npt.NDArray[np.float32]], padded_width: int) -> tuple[list[list[float]], list[float]]:

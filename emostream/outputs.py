@@ -1,0 +1,14 @@
+"""What a finished video's output folder says, for the services that report on it (``analyze``, the API)."""
+
+import contextlib
+import json
+from pathlib import Path
+
+
+def summary_warnings(folder: Path) -> list[str] | None:
+    """The warnings of the video's ``summary.json``: its reading's (a damaged or truncated file), and
+    what its results suggest (frames downscaled past small faces); None where none can be read."""
+    with contextlib.suppress(OSError, ValueError):
+        warnings = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("warnings", [])
+        return [str(warning) for warning in warnings]
+    return None
