@@ -54,6 +54,13 @@ UPLOAD_FORM = {
                         "file": {"type": "string", "format": "binary", "description": "the video"},
                         "fps": {"type": "number", "exclusiveMinimum": 0, "maximum": 240},
                         "every_frame": {"type": "boolean"},
+                        "max_frame_side": {
+                            "type": "integer",
+                            "minimum": 64,
+                            "maximum": 8192,
+                            "description": "frames larger than this are downscaled before faces are looked for "
+                            "(default 1280); 1920 or 3840 find smaller faces in HD or 4K video, at more CPU",
+                        },
                         "render": {"type": "boolean", "description": "also write annotated.mp4"},
                     },
                 }

@@ -44,6 +44,7 @@ class UploadOptions(BaseModel):
 
     fps: float | None = Field(None, gt=0, le=240)
     every_frame: bool = False
+    max_frame_side: int | None = Field(None, ge=64, le=8192)  # EMO_PRODUCER_MAX_FRAME_SIDE_PX for this video
     render: bool = False
     filename: str = ""
 
@@ -138,7 +139,9 @@ class Ingest:
         shutil.rmtree(self.spool / video_id, ignore_errors=True)
 
     def _send(self, video: Path, video_id: str, options: UploadOptions) -> None:
-        overrides: dict[str, object] = {"fps": options.fps, "every_frame": options.every_frame or None}
+        overrides: dict[str, object] = {
+            "fps": options.fps, "every_frame": options.every_frame or None, "max_frame_side_px": options.max_frame_side,
+        }  # fmt: skip
         settings = self.producer_settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
         try:
             report = FileProducer(settings, self.client).produce(video, video_id)

@@ -14,7 +14,7 @@ from typing import IO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-FIELD_MAX_BYTES = 1024  # the form's small fields (fps, every_frame, render)
+FIELD_MAX_BYTES = 1024  # the form's small fields (fps, every_frame, max_frame_side, render)
 
 
 class UploadError(Exception):

@@ -92,7 +92,10 @@ def test_uploaded_names_keep_letters_of_any_script_and_their_suffix_within_the_l
 
 def test_options_are_typed_and_unknown_ones_refused() -> None:
     assert read_options({"fps": "2.5", "render": "true"}, "x.mp4").model_dump() == {
-        "fps": 2.5, "every_frame": False, "render": True, "filename": "x.mp4",
+        "fps": 2.5, "every_frame": False, "max_frame_side": None, "render": True, "filename": "x.mp4",
     }  # fmt: skip
+    assert read_options({"max_frame_side": "1920"}, "x.mp4").max_frame_side == 1920
     with pytest.raises(ValueError, match="extra"):
         read_options({"colour": "red"}, "x.mp4")
+    with pytest.raises(ValueError, match="max_frame_side"):
+        read_options({"max_frame_side": "10"}, "x.mp4")

@@ -126,6 +126,21 @@ def test_an_upload_is_analysed_rendered_and_every_route_serves_it(
     assert not (api.out / video_id).exists()
 
 
+def test_an_uploads_frame_side_reaches_its_producer_and_a_bad_one_is_refused(api: Api, tmp_path: Path) -> None:
+    from tests.conftest import write_video
+
+    video = write_video(tmp_path / "wide.mp4", frames=5, size=(1920, 1080))
+    answer = upload(api, video.read_bytes(), "wide.mp4", max_frame_side="1600")
+    assert answer.status_code == 202, answer.text
+    video_id = answer.json()["video_id"]
+    assert wait_finished(api, video_id)["status"] == "complete"
+    with api.client() as client:
+        assert client.get(f"/v1/videos/{video_id}/timeline").json()["box_scale"] == 1.2  # 1920 px sent at 1600
+    refused = upload(api, video.read_bytes(), "wide.mp4", max_frame_side="10")
+    assert refused.status_code == 422
+    assert "max_frame_side" in refused.json()["detail"]
+
+
 def test_every_v1_route_needs_the_token_and_health_stays_open(api: Api) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"}):
         assert httpx.get(f"{api.url}/v1/videos", headers=headers).status_code == 401
