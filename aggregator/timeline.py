@@ -138,6 +138,7 @@ def box_scale(record: VideoRecord) -> float:
 # downscaled, 9 % (bench/small_faces.py, docs/configuration.md).
 SMALL_FACE_PX = 30
 SMALL_FACES_SHARE = 0.10
+SMALL_FACES_MIN = 10  # a few stray small faces are not a distribution
 
 
 def small_faces_advice(record: VideoRecord, faces: list[Face]) -> str | None:
@@ -145,7 +146,7 @@ def small_faces_advice(record: VideoRecord, faces: list[Face]) -> str | None:
     smallest found: smaller ones were missed."""
     scale = box_scale(record)
     small = sum(1 for face in faces if face.box[2] < SMALL_FACE_PX)
-    if scale <= 1 or not faces or small < SMALL_FACES_SHARE * len(faces):
+    if scale <= 1 or small < max(SMALL_FACES_MIN, SMALL_FACES_SHARE * len(faces)):
         return None
     sent = f"{round(record.width / scale)}x{round(record.height / scale)}"
     return (

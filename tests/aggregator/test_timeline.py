@@ -16,12 +16,12 @@ def record(width: int, height: int, frame_side_px: int = 1280) -> VideoRecord:
 
 
 def test_many_faces_near_the_smallest_found_in_downscaled_frames_say_how_to_find_smaller_ones() -> None:
-    advice = small_faces_advice(record(1920, 1080), faces([SMALL_FACE_PX - 4] * 2 + [60] * 18))
+    advice = small_faces_advice(record(1920, 1080), faces([SMALL_FACE_PX - 4] * 10 + [60] * 90))
     assert advice is not None
     assert "10% of the faces found were under 30 px wide" in advice
     assert "downscaled from 1920x1080 to 1280x720" in advice
     assert "--max-frame-side 1920" in advice
-    portrait = small_faces_advice(record(2160, 3840), faces([20] * 5))
+    portrait = small_faces_advice(record(2160, 3840), faces([20] * 10))
     assert portrait is not None
     assert "from 2160x3840 to 720x1280" in portrait
     assert "--max-frame-side 3840" in portrait
@@ -30,6 +30,7 @@ def test_many_faces_near_the_smallest_found_in_downscaled_frames_say_how_to_find
 def test_no_advice_where_frames_were_not_downscaled_or_few_faces_are_small() -> None:
     assert small_faces_advice(record(1280, 720), faces([20] * 10)) is None  # nothing larger to look at
     assert small_faces_advice(record(1920, 1080, frame_side_px=1920), faces([20] * 10)) is None
-    assert small_faces_advice(record(1920, 1080), faces([20] + [60] * 19)) is None  # 5 %
+    assert small_faces_advice(record(1920, 1080), faces([20] * 10 + [60] * 190)) is None  # 5 %
+    assert small_faces_advice(record(1920, 1080), faces([20] * 9)) is None  # too few to say
     assert small_faces_advice(record(1920, 1080), faces([SMALL_FACE_PX] * 10)) is None  # at the size, not under
     assert small_faces_advice(record(1920, 1080), []) is None
