@@ -5,13 +5,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import av
 
 CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "amx_int8")  # what int8 and detector speed depend on
 
@@ -57,6 +60,35 @@ def rate_of(video: Path) -> Fraction:
         rate = container.streams.video[0].average_rate
     assert rate is not None
     return Fraction(rate)
+
+
+def write_video(
+    target: Path,
+    frames: Iterable[npt.NDArray[np.uint8]],
+    rate: Fraction,
+    codec: str,
+    options: dict[str, object],
+    *,
+    pix_fmt: str = "yuv420p",
+    convert: "Callable[[av.VideoFrame], av.VideoFrame] | None" = None,
+) -> Path:
+    """BGR ``frames`` written with PyAV's ``codec`` at ``rate``, each frame ``convert``-ed first if given."""
+    import av
+
+    with av.open(str(target), "w") as container:
+        stream = cast("av.VideoStream", container.add_stream(codec, rate=rate))
+        stream.options = options
+        for index, image in enumerate(frames):
+            if index == 0:
+                stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], pix_fmt
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
+            frame = convert(frame) if convert else frame
+            frame.pts, frame.time_base = index, 1 / rate
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return target
 
 
 def outputs(folder: Path) -> tuple[dict[int, list[dict[str, Any]]], dict[str, Any]]:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from common import cpu_description, frames_of, outputs, overlap, rate_of
+from common import cpu_description, frames_of, outputs, overlap, rate_of, write_video
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emostream.hdr import SdrPictures
@@ -42,25 +42,15 @@ COPIES: tuple[str, ...] = ("sdr-hevc", "pq", "hlg")
 
 def write_sdr_hevc(video: Path, target: Path) -> Path:
     """The control: the clip as 10-bit HEVC in SDR BT.709, as the HDR copies are coded."""
-    import av
+    tags = "bframes=0:colorprim=bt709:colormatrix=bt709:transfer=bt709"  # as testkit.hdrvideo codes
+    options: dict[str, object] = {"crf": "12", "x265-params": f"log-level=error:{tags}"}
 
-    rate = rate_of(video)
-    with av.open(str(target), "w") as container:
-        stream = container.add_stream("libx265", rate=rate)
-        tags = "bframes=0:colorprim=bt709:colormatrix=bt709:transfer=bt709"  # as testkit.hdrvideo codes
-        stream.options = {"crf": "12", "x265-params": f"log-level=error:{tags}"}
-        for index, image in enumerate(frames_of(video)):
-            if index == 0:
-                stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], "yuv420p10le"
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(
-                format="yuv420p10le", dst_colorspace="ITU709", dst_color_range="MPEG"
-            )
-            frame.pts, frame.time_base = index, 1 / rate
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return target
+    def to_10_bit(frame: "av.VideoFrame") -> "av.VideoFrame":
+        return frame.reformat(format="yuv420p10le", dst_colorspace="ITU709", dst_color_range="MPEG")
+
+    return write_video(
+        target, frames_of(video), rate_of(video), "libx265", options, pix_fmt="yuv420p10le", convert=to_10_bit
+    )
 
 
 def copies_of(video: Path, folder: Path) -> dict[str, Path]:

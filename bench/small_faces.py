@@ -23,39 +23,19 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
-import numpy.typing as npt
-from common import cpu_description, frames_of, outputs, overlap, rate_of
+from common import cpu_description, frames_of, outputs, overlap, rate_of, write_video
 
 CLIPS = ("short_hamilton_clip.mp4", "fer_woman2.mp4")
 TILE = (640, 360)  # width, height of each tile: the stage clip's own size
 GRIDS = {"1080p (3x3)": 3, "4K (6x6)": 6}
 FRAME_SIDES = (None, 1920, 3840)  # None: the default
 MATCH_IOU = 0.5
-
-
-def write_h264(frames: Iterable[npt.NDArray[np.uint8]], target: Path, rate: Fraction) -> Path:
-    import av
-
-    with av.open(str(target), "w") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.options = {"crf": "16", "preset": "fast"}
-        for index, image in enumerate(frames):
-            if index == 0:
-                stream.width, stream.height, stream.pix_fmt = image.shape[1], image.shape[0], "yuv420p"
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            frame.pts, frame.time_base = index, 1 / rate
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return target
+H264: dict[str, object] = {"crf": "16", "preset": "fast"}  # every copy coded alike
 
 
 def copies_of(video: Path, frames: int, folder: Path) -> dict[str, Path]:
@@ -63,10 +43,10 @@ def copies_of(video: Path, frames: int, folder: Path) -> dict[str, Path]:
     tiles = [np.asarray(cv2.resize(image, TILE, interpolation=cv2.INTER_AREA), np.uint8)
              for _, image in zip(range(frames), frames_of(video), strict=False)]  # fmt: skip
     rate = rate_of(video)
-    made = {"reference": write_h264(tiles, folder / f"{video.stem}-reference.mp4", rate)}
+    made = {"reference": write_video(folder / f"{video.stem}-reference.mp4", tiles, rate, "libx264", H264)}
     for name, grid in GRIDS.items():
         tiled = (np.tile(tile, (grid, grid, 1)) for tile in tiles)
-        made[name] = write_h264(tiled, folder / f"{video.stem}-{grid}x{grid}.mp4", rate)
+        made[name] = write_video(folder / f"{video.stem}-{grid}x{grid}.mp4", tiled, rate, "libx264", H264)
     return made
 
 
