@@ -8,7 +8,8 @@ replica shares it. A session cookie is not counted or refused: it is signed with
 (``api.session``) and cannot be guessed.
 
 Redis being unreachable does not lock anyone out: the check then lets the attempt through, uncounted
-(the routes that need Redis answer 503 on their own).
+(the routes that need Redis answer 503 on their own). That is logged once when it starts and once
+when counting resumes, not at every request (a client polling once a second logged a warning a second).
 
 The address is the connection's, or, from a proxy uvicorn trusts (``FORWARDED_ALLOW_IPS``,
 by default localhost only), the client's it forwards; behind an untrusted proxy every client shares
@@ -17,7 +18,7 @@ the proxy's address, and one guesser throttles them all (docs/api.md).
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 
@@ -29,10 +30,11 @@ log = logging.getLogger(__name__)
 WINDOW_S = 60
 
 
-@dataclass(frozen=True)
+@dataclass
 class FailureLimit:
     client: "redis.Redis"
     per_minute: int  # 0: no limit
+    counting: bool = field(default=True, init=False)  # False while Redis cannot be reached
 
     def wait_s(self, address: str) -> int:
         """Seconds until ``address`` may try a token again; 0: it may now."""
@@ -42,8 +44,9 @@ class FailureLimit:
         try:
             failures = self.client.get(keys.auth_failures_key(address, int(now // WINDOW_S)))
         except redis.RedisError as exc:
-            log.warning("failed tokens not counted (Redis: %s)", redact_text(str(exc)))
+            self._redis_lost(exc)
             return 0
+        self._redis_back()
         if int(failures or 0) < self.per_minute:
             return 0
         return max(1, WINDOW_S - int(now % WINDOW_S))
@@ -58,7 +61,19 @@ class FailureLimit:
             counting.expire(key, 2 * WINDOW_S)
             counting.execute()
         except redis.RedisError as exc:
-            log.warning("failed token not counted (Redis: %s)", redact_text(str(exc)))
+            self._redis_lost(exc)
+            return
+        self._redis_back()
+
+    def _redis_lost(self, exc: redis.RedisError) -> None:
+        if self.counting:
+            self.counting = False
+            log.warning("wrong tokens are not counted until Redis answers again (%s)", redact_text(str(exc)))
+
+    def _redis_back(self) -> None:
+        if not self.counting:
+            self.counting = True
+            log.warning("wrong tokens are counted again: Redis answers")
 
 
 def weak_tokens(tokens: frozenset[str]) -> list[int]:

@@ -73,6 +73,22 @@ def test_without_redis_nobody_is_locked_out(caplog: pytest.LogCaptureFixture) ->
     assert "not counted" in caplog.text
 
 
+def test_an_outage_is_logged_when_it_starts_and_ends_not_at_every_token(caplog: pytest.LogCaptureFixture) -> None:
+    server = fakeredis.FakeServer()
+    limit = FailureLimit(fakeredis.FakeRedis(server=server), per_minute=2)
+    server.connected = False
+    with caplog.at_level(logging.INFO, logger="api.throttle"):
+        for _ in range(5):
+            limit.failed(GUESSER)
+            assert limit.wait_s(GUESSER) == 0
+        assert caplog.text.count("not counted") == 1
+        server.connected = True
+        limit.failed(GUESSER)
+        limit.failed(GUESSER)
+        assert limit.wait_s(GUESSER) > 0  # counted again, from the two since
+    assert caplog.text.count("counted again") == 1
+
+
 def refused_count(reason: str) -> float:
     """The API's counter, process-wide: other tests' refusals are in it too."""
     return am.REGISTRY.get_sample_value("emostream_api_auth_refused_total", {"reason": reason}) or 0.0
