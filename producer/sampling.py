@@ -19,18 +19,6 @@ class SamplingPlan:
     def every_frame(self) -> bool:
         return self.sample_fps >= self.source_fps
 
-    def expected_count(self, frame_count: int) -> int:
-        """How many of ``frame_count`` frames this plan keeps."""
-        return sum(1 for _ in self.kept_indices(frame_count))
-
-    def kept_indices(self, frame_count: int) -> "range | list[int]":
-        """The frames kept of a video at a constant ``source_fps`` (the producer samples by each
-        frame's own time, which also holds for variable frame rates)."""
-        if self.every_frame:
-            return range(frame_count)
-        sampler = Sampler(self)
-        return [i for i in range(frame_count) if sampler.keep(frame_time_ms(i, self.source_fps))]
-
 
 def plan_sampling(source_fps: float, fps: float | None, max_fps: float, every_frame: bool) -> SamplingPlan:
     """Choose the sampling rate: every frame, the requested rate, or the source rate capped at ``max_fps``."""

@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from emostream.localserver import LocalServer, system_server_binary
+from producer.sampling import Sampler, SamplingPlan, frame_time_ms
 
 # The test data (videos, FER2013, YuNet) is where EMO_SHARED_DIR says: scripts/check names
 # ../shared beside the checkout; nothing here guesses it from where the source lies.
@@ -101,6 +102,13 @@ def astronaut_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("videos") / "astronaut.mp4"
     make_sample_video(path)
     return path
+
+
+def kept_indices(plan: SamplingPlan, frame_count: int) -> list[int]:
+    """The frames ``plan`` keeps of a video at a constant ``source_fps``, as the producer's sampler
+    decides from each frame's time."""
+    sampler = Sampler(plan)
+    return [i for i in range(frame_count) if sampler.keep(frame_time_ms(i, plan.source_fps))]
 
 
 def write_video(path: Path, frames: int, fps: float = 10.0, size: tuple[int, int] = (160, 120)) -> Path:

@@ -9,7 +9,7 @@ import redis
 
 from emostream import keys, registry
 from producer.sampling import plan_sampling
-from tests.conftest import VIDEOS, require_shared
+from tests.conftest import VIDEOS, kept_indices, require_shared
 from tests.integration.processes import run, running, wait_for
 
 pytestmark = pytest.mark.integration
@@ -22,7 +22,7 @@ def expected_indices(video: Path, max_fps: float = 10.0) -> list[int]:
     count = 0
     while capture.read()[0]:
         count += 1
-    return list(plan_sampling(fps, None, max_fps, every_frame=False).kept_indices(count))
+    return kept_indices(plan_sampling(fps, None, max_fps, every_frame=False), count)
 
 
 def test_two_workers_turn_real_videos_into_complete_timelines(
