@@ -31,10 +31,6 @@ def plan_sampling(source_fps: float, fps: float | None, max_fps: float, every_fr
     return SamplingPlan(source, min(wanted, source))
 
 
-def frame_time_ms(index: int, fps: float) -> float:
-    return index * 1000.0 / fps
-
-
 class Sampler:
     """Stateful keep/skip decision for frames in presentation order."""
 

@@ -13,7 +13,7 @@ import pytest
 import redis
 
 from emostream.localserver import LocalServer, system_server_binary
-from producer.sampling import Sampler, SamplingPlan, frame_time_ms
+from producer.sampling import Sampler, SamplingPlan
 
 # The test data (videos, FER2013, YuNet) is where EMO_SHARED_DIR says: scripts/check names
 # ../shared beside the checkout; nothing here guesses it from where the source lies.
@@ -102,6 +102,10 @@ def astronaut_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("videos") / "astronaut.mp4"
     make_sample_video(path)
     return path
+
+
+def frame_time_ms(index: int, fps: float) -> float:
+    return index * 1000.0 / fps
 
 
 def kept_indices(plan: SamplingPlan, frame_count: int) -> list[int]:

@@ -4,8 +4,8 @@ from itertools import pairwise
 import pytest
 
 from emostream.errors import ConfigError
-from producer.sampling import Sampler, frame_time_ms, plan_sampling
-from tests.conftest import kept_indices
+from producer.sampling import Sampler, plan_sampling
+from tests.conftest import frame_time_ms, kept_indices
 
 
 def kept(source_fps: float, sample_fps: float | None, frames: int, max_fps: float = 10.0) -> list[int]:
