@@ -39,6 +39,7 @@ from emostream import keys
 from emostream import metrics as m
 from emostream.labels import EMOTIONS
 from emostream.schema import Result
+from emostream.smallfaces import is_small
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class Window:
     frames: set[int] = field(default_factory=set)
     frames_failed: int = 0
     faces: int = 0
+    small_faces: int = 0  # near the smallest found (emostream.smallfaces): status may advise larger frames
     emotions: Counter[str] = field(default_factory=Counter)
     latencies_s: list[float] = field(default_factory=list)
     people: dict[int, Counter[str]] = field(default_factory=dict)  # track -> smoothed labels seen here
@@ -71,6 +73,7 @@ class Window:
         self.frames.add(result.frame_index)
         self.frames_failed += result.status == "failed"
         self.faces += len(result.faces)
+        self.small_faces += sum(1 for face in result.faces if is_small(face.box[2]))
         self.emotions.update(face.emotion for face in result.faces)
         self.latencies_s.append(max(0.0, now - result.captured_at))
         return True
@@ -91,6 +94,7 @@ class Window:
             "frames_failed": self.frames_failed,
             "frames_dropped": dropped,
             "faces": self.faces,
+            "small_faces": self.small_faces,
             "emotion_share": share,
             "dominant_emotion": self.emotions.most_common(1)[0][0] if self.faces else None,
             "latency_ms_p50": round(float(np.percentile(latency, 50)), 1) if latency.size else None,

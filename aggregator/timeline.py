@@ -10,9 +10,11 @@ from dataclasses import asdict
 from typing import Any
 
 from aggregator.people import People
+from emostream import smallfaces
 from emostream.labels import EMOTIONS
 from emostream.registry import VideoRecord
 from emostream.schema import Face, Result
+from emostream.smallfaces import is_small
 
 
 def timeline(
@@ -131,30 +133,12 @@ def box_scale(record: VideoRecord) -> float:
     return round(longest / record.frame_side_px, 6)
 
 
-# Faces this narrow, in the frame as sent, are near the smallest the worker finds (YuNet's 15 px at
-# the detection scale DETECT_MIN_FACE_PX sets: 24 px). Where a tenth of a video's faces are, its
-# size distribution goes on below what was found: on the stage clip tiled to 1080p, 18 % of the
-# faces found were under 30 px and a quarter were missed; at its own size, where none are
-# downscaled, 9 % (bench/small_faces.py, docs/configuration.md).
-SMALL_FACE_PX = 30
-SMALL_FACES_SHARE = 0.10
-SMALL_FACES_MIN = 10  # a few stray small faces are not a distribution
-
-
 def small_faces_advice(record: VideoRecord, faces: list[Face]) -> str | None:
-    """What to do where frames were downscaled before detection and many faces found were near the
-    smallest found: smaller ones were missed."""
-    scale = box_scale(record)
-    small = sum(1 for face in faces if face.box[2] < SMALL_FACE_PX)
-    if scale <= 1 or small < max(SMALL_FACES_MIN, SMALL_FACES_SHARE * len(faces)):
-        return None
-    sent = f"{round(record.width / scale)}x{round(record.height / scale)}"
-    return (
-        f"{small / len(faces):.0%} of the faces found were under {SMALL_FACE_PX} px wide in frames downscaled "
-        f"from {record.width}x{record.height} to {sent}, so smaller ones were likely missed: "
-        f"--max-frame-side {max(record.width, record.height)} (EMO_PRODUCER_MAX_FRAME_SIDE_PX) looks for them "
-        "in full-size frames, at more CPU"
-    )
+    """Where frames were downscaled and many faces found were near the smallest found, how to find smaller ones."""
+    small = sum(1 for face in faces if is_small(face.box[2]))
+    how = "--max-frame-side {side} (EMO_PRODUCER_MAX_FRAME_SIDE_PX)"
+    picture = (record.width, record.height)
+    return smallfaces.small_faces_advice(picture, record.frame_side_px, small, len(faces), how=how)
 
 
 def _common(values: Any) -> str | None:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from emostream.labels import EMOTION_COLORS
+from emostream.smallfaces import sent_size
 
 # No scripts at all, styles inline, pictures as data URLs (the report's plot), the annotated
 # video from this server; forms post only here; never framed by another site.
@@ -38,6 +39,7 @@ table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:
 th{background:#f4f4f4}.muted{color:#666}form{margin:1em 0}
 .notice{background:#e8f4ea;border-left:.3em solid #2e7d32;padding:.5em .8em}
 .error{background:#fdecea;border-left:.3em solid #c62828;padding:.5em .8em}
+.warning{background:#fff4ce;border-left:.3em solid #d89b00;padding:.5em .8em}
 .bar{display:flex;width:16em;height:1em;border:1px solid #ccc}.bar span{display:block;height:100%}
 .chip{display:inline-block;width:.8em;height:.8em;margin:0 .2em 0 .6em;vertical-align:middle}
 """
@@ -86,7 +88,14 @@ def camera_page(camera: dict[str, Any]) -> str:
                                                        if camera.get("state_since") else ""))]  # fmt: skip
     facts += [(name.replace("_", " "), _e(camera[name])) for name in CAMERA_COUNTERS if name in camera]
     facts += [("last error", _e(error))] if error else []
-    parts = [_table(("", ""), facts, header_row=False), _legend()]
+    if camera.get("width"):
+        sent = "x".join(map(str, sent_size(camera["width"], camera["height"], camera["frame_side_px"])))
+        facts.append(("pictures", f"{camera['width']}x{camera['height']}, sent at {sent}"))
+    parts = [
+        *(f"<p class=warning>{_e(warning)}</p>" for warning in camera.get("warnings", [])),
+        _table(("", ""), facts, header_row=False),
+        _legend(),
+    ]
     for name, title in WINDOWS:
         windows = camera.get("windows", {}).get(name, [])
         parts.append(f"<h2>{title}</h2>")

@@ -7,6 +7,7 @@ import redis
 
 from emostream import keys
 from emostream.redact import redact_text, redact_url
+from emostream.smallfaces import small_faces_advice
 
 LATEST_WINDOWS = {"10s": 6, "1m": 5}
 
@@ -16,7 +17,8 @@ def camera_status(client: "redis.Redis", camera_id: str) -> dict[str, Any] | Non
     if not raw:
         return None
     state: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
-    for name in ("frames_sent", "frames_dropped", "undecodable_packets", "reconnects", "next_index", "backlog_frames"):
+    counts = ("frames_sent", "frames_dropped", "undecodable_packets", "reconnects", "next_index", "backlog_frames")
+    for name in (*counts, "width", "height", "frame_side_px"):
         state[name] = int(state.get(name, 0))
     for name in ("fps", "state_since", "updated_at"):
         if name in state:
@@ -29,4 +31,14 @@ def camera_status(client: "redis.Redis", camera_id: str) -> dict[str, Any] | Non
         name: [json.loads(w) for w in client.lrange(keys.camera_windows_key(camera_id, name), 0, count - 1)]
         for name, count in LATEST_WINDOWS.items()
     }
+    state["warnings"] = [advice] if (advice := _small_faces_advice(state)) else []
     return state
+
+
+def _small_faces_advice(state: dict[str, Any]) -> str | None:
+    """From the latest minute windows: faces near the smallest found in pictures sent smaller."""
+    windows = state["windows"]["1m"]
+    small, faces = sum(w.get("small_faces", 0) for w in windows), sum(w["faces"] for w in windows)
+    how = "--max-frame-side {side} (max_frame_side_px in a [[cameras]] table)"
+    picture = (state["width"], state["height"])
+    return small_faces_advice(picture, state["frame_side_px"], small, faces, how=how) if faces else None

@@ -36,6 +36,7 @@ from emostream.lifecycle import Backoff, consumer_name, describe_outage, recover
 from emostream.redact import redact_text, redact_url
 from emostream.redisconn import ensure_group, stream_entries
 from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, encode_frame
+from emostream.smallfaces import sent_size
 from producer.livecapture import LiveCapture, open_device, open_stream
 from producer.producer import encode_jpeg
 
@@ -126,6 +127,7 @@ class CameraRunner:
         self._redis_lost_at: float | None = None  # when frames began to be dropped for want of Redis
         self._dropped_since_lost = 0
         self._unrecorded: Counter[str] = Counter()  # counts not yet added to the camera's hash
+        self._picture: tuple[int, int] | None = None  # (width, height) last recorded
 
     def start(self) -> None:
         """Its thread: registered first (``register``), or this registers it now."""
@@ -235,6 +237,7 @@ class CameraRunner:
     def _push(self, image: npt.NDArray[np.uint8]) -> None:
         c = self.config
         captured_at = time.time()
+        self._record_picture(image)
         m.FRAMES_SAMPLED.labels(c.source_kind).inc()
         started = time.perf_counter()
         jpeg = encode_jpeg(image, c.jpeg_quality, c.max_frame_side_px)
@@ -319,6 +322,16 @@ class CameraRunner:
         self.state = state
         m.set_camera_state(self.config.camera_id, state, STATES)
         self._record({"state": state, "state_since": time.time(), "last_error": redact_text(self.error)})
+
+    def _record_picture(self, image: npt.NDArray[np.uint8]) -> None:
+        """The size of the camera's pictures and the side they are sent at, in its state, once per size:
+        status says from them when faces are likely missed in downscaled frames (``emostream.smallfaces``)."""
+        picture = (image.shape[1], image.shape[0])
+        if picture != self._picture:
+            self._picture = picture
+            sent = sent_size(*picture, self.config.max_frame_side_px)
+            log.info("camera %s: %dx%d pictures, sent at %dx%d", self.config.camera_id, *picture, *sent)
+            self._record({"width": picture[0], "height": picture[1], "frame_side_px": self.config.max_frame_side_px})
 
     def _record(self, fields: dict[str, str | int | float], dropped: int = 0, undecodable: int = 0) -> None:
         """Best effort: the camera's state in Redis (a Redis outage must not stop the camera thread).

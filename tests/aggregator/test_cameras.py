@@ -7,6 +7,7 @@ import fakeredis
 
 from aggregator.cameras import CameraTimelines
 from emostream import keys
+from emostream.camerastatus import camera_status
 from emostream.labels import EMOTIONS
 from emostream.schema import Face, Result
 
@@ -38,6 +39,7 @@ def test_windows_close_after_grace_count_redeliveries_once_and_attribute_drops(t
     assert first["window"] == "10s"
     assert first["frames_processed"] == 2
     assert first["faces"] == 3
+    assert first["small_faces"] == 3  # 10 px wide as sent
     assert first["frames_dropped"] == 4
     assert first["emotion_share"]["happy"] == round(2 / 3, 4)
     assert first["dominant_emotion"] == "happy"
@@ -120,3 +122,19 @@ def test_a_result_for_a_window_already_written_never_writes_it_again(tmp_path: P
     ]
     lines = (tmp_path / "cameras" / "lobby" / "10s-20270115T08.jsonl").read_text().splitlines()
     assert [json.loads(line)["start"][11:19] for line in lines] == ["08:00:00", "08:00:40"]  # each once
+
+
+def test_status_says_when_a_cameras_downscaled_pictures_have_many_faces_near_the_smallest_found(tmp_path: Path) -> None:
+    """A 4K lobby camera sent at 1280x720: its minute windows' small faces make status advise larger
+    frames; the same faces in frames sent at full size do not."""
+    client = fakeredis.FakeRedis()
+    client.hset(keys.camera_key("lobby"), mapping={"width": 3840, "height": 2160, "frame_side_px": 1280})
+    timelines = CameraTimelines(tmp_path, client, grace_s=5)
+    for index in range(12):
+        timelines.add(result(index, T0 + index), now=T0 + index + 0.1)  # one 10 px face a frame
+    timelines.flush(now=T0 + 70)
+    (advice,) = camera_status(client, "lobby")["warnings"]  # type: ignore[index]
+    assert "100% of the faces found were under 30 px wide in frames downscaled from 3840x2160 to 1280x720" in advice
+    assert "--max-frame-side 3840" in advice
+    client.hset(keys.camera_key("lobby"), "frame_side_px", 3840)
+    assert camera_status(client, "lobby")["warnings"] == []  # type: ignore[index]

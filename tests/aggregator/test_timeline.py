@@ -1,9 +1,10 @@
 """What a summary says beside its figures: advice drawn from the results themselves."""
 
-from aggregator.timeline import SMALL_FACE_PX, small_faces_advice
+from aggregator.timeline import small_faces_advice
 from emostream.labels import EMOTIONS
 from emostream.registry import VideoRecord
 from emostream.schema import Face
+from emostream.smallfaces import SMALL_FACE_PX
 
 
 def faces(widths: list[int]) -> list[Face]:

@@ -39,3 +39,13 @@ def test_the_list_reloads_itself_only_while_a_video_is_in_progress_and_the_uploa
 def test_the_list_says_when_it_shows_only_the_newest() -> None:
     assert "The 1 newest of 51" in pages.videos_page([video()], [], total=51)
     assert "newest of" not in pages.videos_page([video()], [], total=1)
+
+
+def test_a_cameras_page_shows_its_pictures_size_and_the_advice_status_gives() -> None:
+    advice = "40% of the faces found were under 30 px wide in frames downscaled from 3840x2160 to 1280x720"
+    camera = {"camera_id": "lobby", "state": "running", "width": 3840, "height": 2160, "frame_side_px": 1280,
+              "warnings": [advice], "windows": {}}  # fmt: skip
+    page = pages.camera_page(camera)
+    assert "<td>pictures</td><td>3840x2160, sent at 1280x720</td>" in page
+    assert f"<p class=warning>{advice}</p>" in page
+    assert "pictures" not in pages.camera_page({"camera_id": "lobby", "state": "connecting", "windows": {}})

@@ -40,6 +40,20 @@ def test_oldest_waiting_frames_are_dropped_and_frames_in_a_workers_hands_are_kep
     assert int(real_redis.hget(keys.camera_key("cam"), "frames_sent")) == 8  # type: ignore[arg-type]
 
 
+def test_the_size_of_a_cameras_pictures_and_the_side_they_are_sent_at_are_in_its_state(
+    real_redis: "redis.Redis", caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = CameraRunner(CameraConfig(camera_id="cam", url="rtsp://h/s", max_frame_side_px=960), real_redis)
+    runner._register()
+    with caplog.at_level(logging.INFO, logger="producer.camera"):
+        for _ in range(3):
+            runner._push(np.full((1080, 1920, 3), 128, dtype=np.uint8))
+    state = camera_status(real_redis, "cam")
+    assert state is not None
+    assert (state["width"], state["height"], state["frame_side_px"]) == (1920, 1080, 960)
+    assert caplog.text.count("1920x1080 pictures, sent at 960x540") == 1  # once per size
+
+
 def test_a_packet_the_decoder_rejects_is_skipped_and_counted_not_taken_for_a_dropped_stream(
     real_redis: "redis.Redis", tmp_path: Path
 ) -> None:
