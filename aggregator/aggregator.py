@@ -26,7 +26,7 @@ from aggregator.people import People, analyse_people
 from aggregator.persistence import AofScrubber
 from aggregator.plot import timeline_png
 from aggregator.report import report_html
-from aggregator.retention import expire_video, prune_outputs
+from aggregator.retention import expire_video, prune_camera_windows, prune_outputs
 from aggregator.smoothing import SmoothingConfig
 from aggregator.tracking import TrackingConfig
 from aggregator.writers import write_atomic, write_atomic_bytes, write_csv, write_json, write_json_streamed
@@ -125,6 +125,7 @@ class Aggregator:
         if time.monotonic() - self._pruned_at >= keys.RETENTION_SWEEP_S:
             self._pruned_at = time.monotonic()
             prune_outputs(self.settings.out_dir, self.settings.output_retention_days)
+            prune_camera_windows(self.settings.out_dir, self.settings.output_retention_days)
 
     def _claim_stale(self, streams: tuple[str, ...]) -> list[tuple[str, bytes, Fields]]:
         """Results another aggregator read and never acknowledged (it died): ours to store now."""

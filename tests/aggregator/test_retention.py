@@ -1,4 +1,5 @@
-"""Retention: a finished video's Redis state expires; old output folders are removed when asked."""
+"""Retention: a finished video's Redis state expires; old output folders and camera window files are
+removed when asked."""
 
 import os
 import time
@@ -6,7 +7,7 @@ from pathlib import Path
 
 import fakeredis
 
-from aggregator.retention import expire_video, prune_outputs
+from aggregator.retention import expire_video, prune_camera_windows, prune_outputs
 from emostream import keys, registry
 
 
@@ -31,3 +32,17 @@ def test_only_finished_video_folders_past_the_retention_are_removed(tmp_path: Pa
     assert prune_outputs(tmp_path, retention_days=7, now=now) == ["old"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cameras", "logs", "new", "running"]
     assert prune_outputs(tmp_path, retention_days=0, now=now) == []  # off by default
+
+
+def test_camera_window_files_whose_hour_ended_before_the_retention_are_removed(tmp_path: Path) -> None:
+    lobby = tmp_path / "cameras" / "lobby"
+    lobby.mkdir(parents=True)
+    now = 1_800_000_000.0  # 2027-01-15 08:00 UTC
+    names = ["10s-20270107T07.jsonl", "1m-20270107T07.jsonl", "10s-20270108T07.jsonl", "10s-20270115T08.jsonl",
+             "notes.txt", "10s-latest.jsonl"]  # fmt: skip
+    for name in names:
+        (lobby / name).write_text("{}\n")
+    assert prune_camera_windows(tmp_path, retention_days=0, now=now) == 0  # off by default
+    assert prune_camera_windows(tmp_path, retention_days=7.5, now=now) == 2  # up to 2027-01-07 20:00
+    assert sorted(p.name for p in lobby.iterdir()) == sorted(names[2:])
+    assert prune_camera_windows(tmp_path / "elsewhere", retention_days=1, now=now) == 0  # no cameras folder
