@@ -16,7 +16,14 @@ class Detection:
 class FaceDetector(Protocol):
     name: str
 
-    def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]: ...
+    def detect(self, image_bgr: npt.NDArray[np.uint8], coarse: bool = False) -> list[Detection]:
+        """The faces in the frame; ``coarse``: on the frame shrunk further, which is cheaper and finds
+        only larger faces (``worker.batch`` uses it where it finds what the full detection does)."""
+        ...
+
+    def has_coarse_scale(self, height: int, width: int) -> bool:
+        """Whether a coarse detection of a frame of this size differs from the full one."""
+        ...
 
 
 def clip_box(

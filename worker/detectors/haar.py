@@ -27,7 +27,8 @@ class HaarDetector:
         if self._cascade.empty():
             raise ConfigError(f"cannot load the Haar cascade {path}")
 
-    def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]:
+    def detect(self, image_bgr: npt.NDArray[np.uint8], coarse: bool = False) -> list[Detection]:
+        """``coarse`` changes nothing: Haar always detects at ``max_side_px``."""
         small, scale = downscale(to_gray(image_bgr), self.max_side_px)
         boxes, _, weights = self._cascade.detectMultiScale3(
             small, scaleFactor=SCALE_FACTOR, minNeighbors=MIN_NEIGHBORS,
@@ -41,3 +42,6 @@ class HaarDetector:
                 found.append(Detection(clipped, round(float(weight), 4)))
         # OpenCV's threads list the same faces in a varying order: results should not vary with it.
         return sorted(found, key=lambda detection: (-detection.score, detection.box))
+
+    def has_coarse_scale(self, height: int, width: int) -> bool:
+        return False

@@ -33,6 +33,10 @@ OTHER_SHA256 = {
 # The smallest face YuNet finds for sure, in pixels of its input (tests/worker/test_batch.py: 12 px
 # faces are missed, 14 to 15 px ones found).
 SMALLEST_FACE_PX = 15
+# A coarse detection (as every detection was until 2026-12-07) shrinks frames to at most this:
+# where it finds what the full one does, the batch uses it (worker.batch). A 1080p talking head
+# detected at 800x450 cost 13 % more than at 640x360, for the same faces (docs/measurements.md).
+COARSE_SIDE_PX = 640
 SCORE_THRESHOLD = 0.7
 NMS_THRESHOLD = 0.3
 # Candidates NMS considers, best first, as FaceDetectorYN's default. Each face has several anchors
@@ -72,11 +76,11 @@ class YuNetDetector:
         self.input_size = (0, 0)  # width, height of the last frame the network saw, before padding
         self._blob = InputBlob()
 
-    def detect(self, image_bgr: npt.NDArray[np.uint8]) -> list[Detection]:
+    def detect(self, image_bgr: npt.NDArray[np.uint8], coarse: bool = False) -> list[Detection]:
         if image_bgr.ndim == 2:
             image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)  # type: ignore[assignment]
         height, width = image_bgr.shape[:2]
-        small, scale = self.shrink(image_bgr)
+        small, scale = self.shrink(image_bgr, coarse)
         self.input_size = (small.shape[1], small.shape[0])
         outputs = self.network.run(None, {self._input: self._blob.fill(small)})
         boxes, scores = decode(dict(zip(self._outputs, outputs, strict=True)), _padded(small.shape[1]))
@@ -87,14 +91,18 @@ class YuNetDetector:
                 found.append(Detection(clipped, round(float(scores[i]), 4)))
         return found
 
-    def shrink(self, image: npt.NDArray[np.uint8]) -> tuple[npt.NDArray[np.uint8], float]:
+    def shrink(self, image: npt.NDArray[np.uint8], coarse: bool = False) -> tuple[npt.NDArray[np.uint8], float]:
         """The frame as the network sees it, before padding, and the factor back to full size."""
-        return downscale(image, self.side_for(image.shape[0], image.shape[1]))
+        return downscale(image, self.side_for(image.shape[0], image.shape[1], coarse))
 
-    def side_for(self, height: int, width: int) -> int:
+    def side_for(self, height: int, width: int, coarse: bool = False) -> int:
         """The longest side a frame of this size is shrunk to (or kept at, where it is smaller)."""
         side = round(max(height, width) * self.min_scale)
+        side = min(side, COARSE_SIDE_PX) if coarse else side
         return side if self.max_side_px is None else min(self.max_side_px, side)
+
+    def has_coarse_scale(self, height: int, width: int) -> bool:
+        return self.side_for(height, width, coarse=True) < self.side_for(height, width)  # over 1,024 px
 
 
 def decode(outputs: dict[str, npt.NDArray[np.float32]], padded_width: int) -> tuple[list[list[float]], list[float]]:
