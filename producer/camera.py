@@ -327,14 +327,17 @@ class CameraRunner:
         """The size of the camera's pictures and the side they are sent at, in its state, once per size:
         status says from them when faces are likely missed in downscaled frames (``emostream.smallfaces``)."""
         picture = (image.shape[1], image.shape[0])
-        if picture != self._picture:
+        if picture == self._picture:
+            return
+        sizes = {"width": picture[0], "height": picture[1], "frame_side_px": self.config.max_frame_side_px}
+        if self._record(sizes):  # else again with the next frame: Redis may be back
             self._picture = picture
             sent = sent_size(*picture, self.config.max_frame_side_px)
             log.info("camera %s: %dx%d pictures, sent at %dx%d", self.config.camera_id, *picture, *sent)
-            self._record({"width": picture[0], "height": picture[1], "frame_side_px": self.config.max_frame_side_px})
 
-    def _record(self, fields: dict[str, str | int | float], dropped: int = 0, undecodable: int = 0) -> None:
-        """Best effort: the camera's state in Redis (a Redis outage must not stop the camera thread).
+    def _record(self, fields: dict[str, str | int | float], dropped: int = 0, undecodable: int = 0) -> bool:
+        """Best effort: the camera's state in Redis (a Redis outage must not stop the camera thread);
+        whether it was recorded.
 
         Counts that could not be added (frames dropped while Redis was away) are added with the next
         record that can be: ``status`` would otherwise show fewer drops than the metrics."""
@@ -350,8 +353,9 @@ class CameraRunner:
                 pipe.execute()
         except redis.RedisError as exc:
             log.debug("camera %s: state not recorded (%s)", self.config.camera_id, redact_text(str(exc)))
-            return
+            return False
         self._unrecorded = Counter()
+        return True
 
 
 class CameraProducer:

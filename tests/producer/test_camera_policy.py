@@ -1,6 +1,7 @@
 """The live policy on a real redis-server: never wait, drop the oldest frames no worker has taken."""
 
 import logging
+import socket
 import time
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import cv2
 import numpy as np
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from emostream import keys
 from emostream.camerastatus import camera_status
@@ -52,6 +55,20 @@ def test_the_size_of_a_cameras_pictures_and_the_side_they_are_sent_at_are_in_its
     assert state is not None
     assert (state["width"], state["height"], state["frame_side_px"]) == (1920, 1080, 960)
     assert caplog.text.count("1920x1080 pictures, sent at 960x540") == 1  # once per size
+
+
+def test_a_pictures_size_that_redis_could_not_take_is_recorded_once_it_can(real_redis: "redis.Redis") -> None:
+    runner = CameraRunner(CameraConfig(camera_id="cam2", url="rtsp://h/s"), real_redis)
+    runner._register()
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        runner.client = redis.Redis(port=unused.getsockname()[1], retry=Retry(NoBackoff(), 0))  # nothing listens
+    runner._push(np.full((720, 1280, 3), 128, dtype=np.uint8))
+    runner.client = real_redis  # Redis is back
+    runner._push(np.full((720, 1280, 3), 128, dtype=np.uint8))
+    state = camera_status(real_redis, "cam2")
+    assert state is not None
+    assert (state["width"], state["height"]) == (1280, 720)
 
 
 def test_a_packet_the_decoder_rejects_is_skipped_and_counted_not_taken_for_a_dropped_stream(
