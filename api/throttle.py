@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import redis
 
 from emostream import keys
-from emostream.redact import redact_text
+from emostream.lifecycle import describe_outage
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class FailureLimit:
     def _redis_lost(self, exc: redis.RedisError) -> None:
         if self.counting:
             self.counting = False
-            log.warning("wrong tokens are not counted until Redis answers again (%s)", redact_text(str(exc)))
+            log.warning("wrong tokens are not counted until Redis answers again: %s", describe_outage(exc))
 
     def _redis_back(self) -> None:
         if not self.counting:

@@ -9,7 +9,7 @@ import redis
 from fastapi import HTTPException
 
 from emostream import keys, registry
-from emostream.outputs import summary_warnings
+from emostream.outputs import video_warnings
 
 if TYPE_CHECKING:
     from api.ingest import Ingest
@@ -44,7 +44,6 @@ class VideoStore:
             raise HTTPException(404, "no such video")
         done = registry.results_count(self.client, video_id)
         finished = record.status in FINISHED
-        written = summary_warnings(self._folder(video_id)) if finished else None
         return {
             "video_id": video_id,
             "status": record.status,
@@ -54,7 +53,7 @@ class VideoStore:
             "frames_expected": record.frames_expected,
             "frames_processed": done,
             "frames_failed": record.frames_failed,
-            "warnings": record.warnings if written is None else written,  # the summary's has advice too
+            "warnings": video_warnings(self._folder(video_id), finished, record.warnings),
             "created_at": record.created_at,
             "updated_at": record.updated_at,
             "elapsed_s": round(max(record.updated_at, record.last_result_at) - record.created_at, 3),

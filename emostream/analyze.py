@@ -26,7 +26,7 @@ from emostream.lifecycle import FULL_HINT
 from emostream.localserver import LocalServer, embedded_server_binary
 from emostream.mediafiles import display_text
 from emostream.modelstore import yunet_or_fallback
-from emostream.outputs import summary_warnings
+from emostream.outputs import video_warnings
 from emostream.redisconn import connect, memory_state
 from emostream.settings import ProducerSettings, WorkerSettings
 from emostream.spawn import ServiceProcess
@@ -360,12 +360,7 @@ def _report(options: AnalyzeOptions, jobs: list[VideoJob]) -> int:
             print(f"emostream: {job.error}", file=sys.stderr)
         else:
             print(f"{display_text(job.path)} -> {options.out_dir / job.video_id}")
-        for warning in _warnings(options, job):
+        finished = job.done and job.error is None
+        for warning in video_warnings(options.out_dir / job.video_id, finished, job.warnings):
             print(f"emostream: warning: {warning}", file=sys.stderr)
     return 1 if failed else 0
-
-
-def _warnings(options: AnalyzeOptions, job: VideoJob) -> list[str]:
-    """What the video's summary warns of; what its reading warned of where no summary was written."""
-    written = summary_warnings(options.out_dir / job.video_id) if job.done and job.error is None else None
-    return job.warnings if written is None else written

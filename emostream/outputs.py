@@ -12,3 +12,10 @@ def summary_warnings(folder: Path) -> list[str] | None:
         warnings = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("warnings", [])
         return [str(warning) for warning in warnings]
     return None
+
+
+def video_warnings(folder: Path, finished: bool, reading: list[str]) -> list[str]:
+    """A video's warnings: its summary's once it is finished and that is written (they add what its
+    results suggest), else ``reading``'s, those of the source's reading."""
+    written = summary_warnings(folder) if finished else None
+    return reading if written is None else written

@@ -17,7 +17,9 @@ def is_small(face_width_px: int) -> bool:
 
 
 def sent_size(width: int, height: int, frame_side_px: int) -> tuple[int, int]:
-    """The size frames of ``width`` x ``height`` are sent at (``frame_side_px``: the producer's cap; 0: none)."""
+    """The size frames of ``width`` x ``height`` are sent at (``frame_side_px``: the producer's cap; 0: none).
+    ``emostream.hdr.shrunk_size``'s arithmetic, without importing it: that module loads numpy, and
+    this one is read by ``emostream status`` and the API's pages, which load neither numpy nor OpenCV."""
     longest = max(width, height)
     if frame_side_px <= 0 or longest <= frame_side_px:
         return width, height
