@@ -36,6 +36,7 @@ RESEARCH = {
     "ensemble": Command("models.experiments.ensemble", "score networks averaged together"),
     "lighting": Command("models.experiments.lighting", "accuracy on relit PublicTest faces"),
     "capture": Command("models.experiments.capture", "accuracy on faces degraded as cameras capture them"),
+    "framing": Command("models.experiments.framing", "how detected faces are framed for the network, and its cost"),
 }
 COMMANDS = TRAINING | RESEARCH
 

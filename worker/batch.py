@@ -29,7 +29,7 @@ import numpy.typing as npt
 from emostream.errors import MessageError
 from emostream.framecodec import decode_i420
 from emostream.labels import EMOTIONS
-from emostream.preprocess import to_gray
+from emostream.preprocess import face_crop
 from emostream.schema import Face, Fields, Frame, Result, SourceKind, decode_frame, frame_identity, frame_payload
 from models.classifier import EmotionClassifier
 from worker.detectors import FaceDetector
@@ -135,8 +135,14 @@ class BatchProcessor:
             found = self.detector.detect(item.image)
         scale.faces = len(found)
         for detection in found:
-            _add_face(item, detection.box, detection.score)
+            self._add_face(item, detection.box, detection.score)
         item.detect_ms = _ms_since(started)
+
+    def _add_face(self, item: _Decoded, box: tuple[int, int, int, int], score: float) -> None:
+        """The box goes to the result as found; the network gets the face framed as its training faces
+        were (``face_crop``). Only faces are made gray: a whole 640x360 frame took 0.1 ms, a face µs."""
+        item.crops.append(face_crop(item.image, box, self.detector.framing))
+        item.boxes.append((box, score))
 
     def _interpolate(self, item: _Decoded, between: Between, decoded: list[_Decoded]) -> None:
         started = time.perf_counter()
@@ -144,7 +150,7 @@ class BatchProcessor:
         for box, score in interpolate(decoded[between.before].boxes, decoded[between.after].boxes, between.weight):
             inside = clip_box(box, 1.0, width, height)  # rounding can move a blended box a pixel out
             if inside is not None:
-                _add_face(item, inside, score)
+                self._add_face(item, inside, score)
         item.interpolate_ms = _ms_since(started)
 
     def _classify(self, decoded: list[_Decoded]) -> list[Outcome]:
@@ -181,13 +187,6 @@ class _Scale:
 def _frame_time(item: _Decoded) -> FrameTime:
     meta = item.frame.meta
     return FrameTime(meta.video_id, meta.frame_index, meta.t_ms)
-
-
-def _add_face(item: _Decoded, box: tuple[int, int, int, int], score: float) -> None:
-    x, y, w, h = box
-    # Only the faces are made gray: the whole frame took 0.1 ms at 640x360, a face's crop microseconds.
-    item.crops.append(to_gray(item.image[y : y + h, x : x + w]))
-    item.boxes.append((box, score))
 
 
 def _picture(frame: Frame) -> npt.NDArray[np.uint8] | None:

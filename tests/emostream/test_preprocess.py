@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emostream.preprocess import FACE_SIZE_PX, prepare_faces, to_gray
+from emostream.preprocess import FACE_SIZE_PX, face_crop, prepare_faces, to_gray
 
 
 def test_prepare_faces_resizes_scales_and_adds_a_channel() -> None:
@@ -42,3 +42,20 @@ def test_to_gray_uses_bgr_channel_order() -> None:
     blue = np.zeros((2, 2, 3), dtype=np.uint8)
     blue[..., 0] = 255  # OpenCV images are BGR: channel 0 is blue
     assert int(to_gray(blue)[0, 0]) == 29  # 0.114 * 255, not 0.299 * 255 (RGB misread)
+
+
+def test_a_face_is_cut_as_a_square_of_the_framing_times_its_box_width_about_its_centre() -> None:
+    image = np.random.default_rng(1).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    crop = face_crop(image, (100, 50, 40, 52), 1.25)  # a YuNet-like box, taller than wide
+    assert crop.shape == (50, 50)  # 1.25 x 40, centred on (120, 76)
+    assert np.array_equal(crop, to_gray(image[51:101, 95:145]))
+    assert np.array_equal(face_crop(image, (100, 50, 40, 52)), to_gray(image[56:96, 100:140]))  # framing 1: w x w
+
+
+def test_past_the_frames_edge_a_crop_repeats_the_edge_pixels() -> None:
+    image = np.random.default_rng(2).integers(0, 256, (100, 120), dtype=np.uint8)
+    crop = face_crop(image, (0, 70, 30, 30), 2.0)  # a 60 px square about (15, 85): 15 px left and below out
+    assert crop.shape == (60, 60)
+    assert np.array_equal(crop[:45, 15:], image[55:100, 0:45])
+    assert np.array_equal(crop[:45, 0], image[55:100, 0])  # the left edge repeated
+    assert np.array_equal(crop[59, 15:], image[99, 0:45])  # the bottom edge repeated

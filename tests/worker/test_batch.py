@@ -7,9 +7,10 @@ import numpy.typing as npt
 import pytest
 
 from emostream.errors import ConfigError
-from emostream.framecodec import encode_i420
+from emostream.framecodec import decode_i420, encode_i420
 from emostream.modelstore import file_sha256
-from emostream.schema import Fields, Frame, FrameMeta, encode_frame
+from emostream.preprocess import to_gray
+from emostream.schema import Fields, Frame, FrameMeta, decode_frame, encode_frame
 from emostream.settings import WorkerSettings
 from models import load_classifier
 from models.classifier import EmotionClassifier
@@ -18,6 +19,7 @@ from worker.batch import BatchProcessor
 from worker.detectors import FaceDetector, create_detector
 from worker.detectors.base import Detection
 from worker.detectors.haar import HaarDetector
+from worker.detectors.yunet import FRAMING as YUNET_FRAMING
 from worker.keyframes import iou
 
 YUNET_DYNAMIC = YUNET.parent / "yunet_n_dynamic.onnx"
@@ -288,7 +290,7 @@ class CountingDetector:
     """The real detector, counting the frames it is given, and those it was asked to detect coarsely."""
 
     def __init__(self, inner: FaceDetector) -> None:
-        self.inner, self.name, self.frames, self.coarse = inner, inner.name, 0, 0
+        self.inner, self.name, self.framing, self.frames, self.coarse = inner, inner.name, inner.framing, 0, 0
 
     def detect(self, image_bgr: npt.NDArray[np.uint8], coarse: bool = False) -> list[Detection]:
         self.frames += 1
@@ -337,3 +339,46 @@ def test_at_30_fps_every_other_frame_gets_its_face_interpolated_where_detection_
         else:
             assert mixed.faces == full.faces
     assert interpolated == 7
+
+
+class RecordingClassifier(CountingClassifier):
+    """The real classifier, keeping the crops it is given."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.crops: list[npt.NDArray[np.uint8]] = []
+
+    def predict(self, faces: list[npt.NDArray[np.uint8]]) -> npt.NDArray[np.float32]:
+        self.crops += faces
+        return super().predict(faces)
+
+
+def test_the_network_gets_each_face_framed_as_its_training_faces_were() -> None:
+    """YuNet's box (1.29 times as tall as wide) goes to the result as found; the network gets the
+    square FER2013 frames faces in (emostream.preprocess.face_crop), detected and interpolated alike."""
+    capture = cv2.VideoCapture(str(require_shared(VIDEOS / "fer_woman2.mp4")))
+    images = [np.asarray(capture.read()[1], dtype=np.uint8) for _ in range(3)]
+    yunet = create_detector(WorkerSettings(detector="yunet", yunet_model=require_shared(YUNET)))
+    classifier = RecordingClassifier()
+    batch = []
+    for index, image in enumerate(images):  # 25 fps: the middle frame's face is interpolated
+        pixels, size = encode_i420(image)
+        meta = FrameMeta(
+            video_id="v", frame_index=index, t_ms=index * 40, captured_at=1.0, source_kind="file", i420=size
+        )
+        batch.append((f"{index}-0".encode(), encode_frame(Frame(meta=meta, payload=pixels))))
+    outcomes = BatchProcessor(yunet, classifier, "w", detect_interval_ms=50).process(batch)  # type: ignore[arg-type]
+    assert ["interpolate" in o.result.timings_ms for o in outcomes if o.result is not None] == [False, True, False]
+    for (_, fields), outcome, crop in zip(batch, outcomes, classifier.crops, strict=True):
+        frame = decode_frame(fields)
+        assert frame.meta.i420 is not None
+        seen = decode_i420(frame.payload, frame.meta.i420)  # the frame as the worker sees it
+        assert seen is not None
+        assert outcome.result is not None
+        (face,) = outcome.result.faces
+        x, y, w, h = face.box
+        assert h > 1.2 * w  # the box as YuNet draws it, taller than wide
+        side = round(YUNET_FRAMING * w)
+        assert crop.shape == (side, side)
+        left, top = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+        assert np.array_equal(crop, to_gray(seen[top : top + side, left : left + side]))

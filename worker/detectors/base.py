@@ -15,6 +15,9 @@ class Detection:
 
 class FaceDetector(Protocol):
     name: str
+    # The side of the square that frames a face as FER2013's faces are framed (the network's training
+    # faces), per box width: each detector draws its boxes its own way (emostream.preprocess.face_crop).
+    framing: float
 
     def detect(self, image_bgr: npt.NDArray[np.uint8], coarse: bool = False) -> list[Detection]:
         """The faces in the frame; ``coarse``: on the frame shrunk further, which is cheaper and finds
