@@ -79,15 +79,14 @@ def geometry(detector: FaceDetector, faces: npt.NDArray[np.uint8], enlarge: int)
 
 
 def _box(picture: npt.NDArray[np.uint8], box: tuple[int, int, int, int]) -> npt.NDArray[np.uint8]:
+    """The box as it is, in gray: squeezed square by the network's preprocessing."""
     x, y, w, h = box
     return to_gray(picture[y : y + h, x : x + w])
 
 
 def crops(framing: float) -> dict[str, Crop]:
     return {
-        "box squeezed square": lambda picture, box: to_gray(
-            picture[box[1] : box[1] + box[3], box[0] : box[0] + box[2]]
-        ),
+        "box squeezed square": _box,
         "framed square": lambda picture, box: face_crop(picture, box, framing),
     }
 
