@@ -42,8 +42,8 @@ def face_crop(
 
     Why: the network learnt faces in FER2013's square frames. YuNet's boxes are 1.28 times as tall
     as they are wide, and were squeezed into the network's square input as they were: faces came
-    out 23 % wider than it had learnt them, and PublicTest's faces scored 64.7 % as YuNet boxes
-    them instead of 68.6 % (``python -m models framing``; docs/model/results.md)."""
+    out 23 % wider than it had learnt them, and PublicTest's faces scored 65.2 % as YuNet boxes
+    them instead of 68.4 % (``python -m models framing``; docs/model/results.md)."""
     x, y, w, h = box
     side = max(2, round(w * side_per_width))
     return _region(image, round(x + w / 2 - side / 2), round(y + h / 2 - side / 2), side, side)

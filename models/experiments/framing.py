@@ -42,10 +42,12 @@ Crop = Callable[[npt.NDArray[np.uint8], tuple[int, int, int, int]], npt.NDArray[
 
 
 def staged(face: npt.NDArray[np.uint8], enlarge: int) -> npt.NDArray[np.uint8]:
-    """A FER2013 face as a detector sees one in a frame: enlarged, in a gray border half its side (BGR)."""
+    """A FER2013 face as a detector sees one in a frame: enlarged, in a gray border as wide as the face
+    (BGR). A narrower one (half the face) put small faces' boxes at the picture's edge: at 48 px,
+    YuNet found 591 of 4,000 training faces, with boxes unlike those it draws in a wider border."""
     side = face.shape[0] * enlarge
     large = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
-    picture = cv2.copyMakeBorder(large, *(side // 2,) * 4, cv2.BORDER_CONSTANT, value=int(face.mean()))
+    picture = cv2.copyMakeBorder(large, *(side,) * 4, cv2.BORDER_CONSTANT, value=int(face.mean()))
     return np.asarray(cv2.cvtColor(picture, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
 
 
@@ -65,7 +67,7 @@ def geometry(detector: FaceDetector, faces: npt.NDArray[np.uint8], enlarge: int)
         found = central_face(detector, staged(face, enlarge))
         if found is not None:
             left, top, width, height = found.box
-            rows.append((width, height, left + width / 2 - side / 2, top + height / 2 - side / 2))
+            rows.append((width, height, left + width / 2 - side, top + height / 2 - side))  # from the face's corner
     w, h, centre_x, centre_y = (np.array(column, dtype=np.float64) for column in zip(*rows, strict=True))
     return {
         "faces": len(faces),

@@ -43,10 +43,10 @@ NMS_THRESHOLD = 0.3
 # above the threshold, so 50 (as here until 2026-12-06) kept 9 of 18 faces on a crowded frame.
 CANDIDATES_TOP_K = 5000
 STRIDES = (8, 16, 32)  # the network's three output scales; its input must be a multiple of the largest
-# The square that frames a face as FER2013 does, per YuNet box width: FER2013's squares are 1.22 to
-# 1.25 box widths (0.96 box heights) about the box's centre, medians over the training faces YuNet
-# finds at two sizes. Cut so, PublicTest's faces score 68.6 % as YuNet finds them, against 64.7 %
-# with the box squeezed square as before (python -m models framing; docs/model/results.md).
+# The square that frames a face as FER2013 does, per YuNet box width: FER2013's squares are 1.17 to
+# 1.26 box widths (0.91 to 0.99 box heights) about the box's centre, medians over the training faces
+# YuNet finds at 48, 96 and 192 px. Cut so, PublicTest's faces score 68.4 % as YuNet finds them at
+# 192 px, against 65.2 % with the box squeezed square as before (python -m models framing; docs/model/results.md).
 FRAMING = 1.23
 
 
