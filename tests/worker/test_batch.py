@@ -354,7 +354,7 @@ class RecordingClassifier(CountingClassifier):
 
 
 def test_the_network_gets_each_face_framed_as_its_training_faces_were() -> None:
-    """YuNet's box (1.29 times as tall as wide) goes to the result as found; the network gets the
+    """YuNet's box (1.28 times as tall as wide) goes to the result as found; the network gets the
     square FER2013 frames faces in (emostream.preprocess.face_crop), detected and interpolated alike."""
     capture = cv2.VideoCapture(str(require_shared(VIDEOS / "fer_woman2.mp4")))
     images = [np.asarray(capture.read()[1], dtype=np.uint8) for _ in range(3)]
