@@ -54,9 +54,11 @@ def staged(face: npt.NDArray[np.uint8], enlarge: int) -> npt.NDArray[np.uint8]:
 def central_face(detector: FaceDetector, picture: npt.NDArray[np.uint8]) -> Detection | None:
     """The face found nearest the picture's centre, if any."""
     centre = picture.shape[0] / 2
-    found = detector.detect(picture)
-    distance = lambda d: abs(d.box[0] + d.box[2] / 2 - centre) + abs(d.box[1] + d.box[3] / 2 - centre)  # noqa: E731
-    return min(found, key=distance, default=None)
+    return min(
+        detector.detect(picture),
+        key=lambda d: abs(d.box[0] + d.box[2] / 2 - centre) + abs(d.box[1] + d.box[3] / 2 - centre),
+        default=None,
+    )
 
 
 def geometry(detector: FaceDetector, faces: npt.NDArray[np.uint8], enlarge: int) -> dict[str, Any]:
@@ -95,14 +97,15 @@ def crops(framing: float) -> dict[str, Crop]:
 
 def accuracy(detector: FaceDetector, model: Path, split: Split, enlarge: int, threads: int) -> dict[str, Any]:
     """The network's accuracy on the faces the detector finds: as they are, and as each crop cuts them."""
-    cut: dict[str, list[npt.NDArray[np.uint8]]] = {name: [] for name in crops(detector.framing)}
+    cutters = crops(detector.framing)
+    cut: dict[str, list[npt.NDArray[np.uint8]]] = {name: [] for name in cutters}
     kept = []
     for index, face in enumerate(split.x):
         picture = staged(face, enlarge)
         found = central_face(detector, picture)
         if found is not None:
             kept.append(index)
-            for name, crop in crops(detector.framing).items():
+            for name, crop in cutters.items():
                 cut[name].append(crop(picture, found.box))
     classifier = load_classifier(model, threads)
     labels = split.y[kept].astype(np.int64)
