@@ -285,7 +285,8 @@ class Aggregator:
         """Timeline files for the results stored so far; ``missing`` set: the video is finalised as partial."""
         started = time.perf_counter()
         results = self.load_results(record.video_id)
-        people = analyse_people(results, record.sample_fps, self.tracking_config(), self.smoothing_config())
+        cuts = [index for index, _ in record.shot_cuts or ()]
+        people = analyse_people(results, record.sample_fps, self.tracking_config(), self.smoothing_config(), cuts)
         folder = self.settings.out_dir / record.video_id
         summary = timeline.summary(record, results, people, missing)
         write_outputs(folder, record, results, people, summary)
@@ -359,7 +360,8 @@ def write_outputs(
         folder / "segments.csv", timeline.SEGMENT_COLUMNS, ([s[c] for c in timeline.SEGMENT_COLUMNS] for s in segments)
     )
     write_json(folder / "segments.json", segments)
-    png = timeline_png(people.segments, timeline.duration_ms(record, results), record.video_id)
+    cuts_ms = [t_ms for _, t_ms in record.shot_cuts or ()]
+    png = timeline_png(people.segments, timeline.duration_ms(record, results), record.video_id, cuts_ms)
     write_atomic_bytes(folder / "timeline.png", png)
     has_video = _current_render(folder / "annotated.mp4", record.created_at)
     write_atomic(folder / "report.html", report_html(summary, people.segments, png, has_video))

@@ -5,6 +5,7 @@ A *segment* is one stretch of one track with one label; segments of a track neve
 each ends where the track's next segment starts, or one sampling interval after its last frame.
 """
 
+import bisect
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,10 +54,14 @@ def analyse_people(
     fps: float,
     tracking: TrackingConfig = DEFAULT_TRACKING,
     smoothing: SmoothingConfig = DEFAULT_SMOOTHING,
+    cuts: Sequence[int] = (),
 ) -> People:
-    """Tracks, smoothed probabilities, labels, segments and the per-person summary of one video."""
+    """Tracks, smoothed probabilities, labels, segments and the per-person summary of one video.
+    ``cuts``: the frame indices where a new shot begins (``producer.shots``); no person spans one."""
     ordered = sorted(results, key=lambda r: r.frame_index)
-    ids = assign_tracks([[face.box for face in r.faces] for r in ordered], fps, tracking)
+    starts = sorted(cuts)
+    shots = [bisect.bisect_right(starts, r.frame_index) for r in ordered]
+    ids = assign_tracks([[face.box for face in r.faces] for r in ordered], fps, tracking, shots)
     people, tracks = People(), _collect(ordered, ids)
     for result, frame_ids in zip(ordered, ids, strict=True):
         for number, (face, track) in enumerate(zip(result.faces, frame_ids, strict=True)):

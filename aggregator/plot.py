@@ -7,6 +7,7 @@ that a plot is unreadable, and its cost grows with its rows (1,600 people took 1
 
 import io
 from collections import Counter
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -29,9 +30,9 @@ MARGIN_IN = {"left": 1.3, "right": 0.25, "top": 0.45, "bottom": 1.0}
 MAX_PEOPLE = 50
 
 
-def timeline_png(segments: list[Segment], duration_ms: int, title: str) -> bytes:
+def timeline_png(segments: list[Segment], duration_ms: int, title: str, cuts_ms: Sequence[int] = ()) -> bytes:
     """The plot as PNG bytes (also embedded in report.html)."""
-    figure = timeline_figure(segments, duration_ms, title)
+    figure = timeline_figure(segments, duration_ms, title, cuts_ms)
     try:
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")
@@ -40,8 +41,8 @@ def timeline_png(segments: list[Segment], duration_ms: int, title: str) -> bytes
     return buffer.getvalue()
 
 
-def timeline_figure(segments: list[Segment], duration_ms: int, title: str) -> Figure:
-    """The plot, drawn by the caller and closed with ``plt.close``."""
+def timeline_figure(segments: list[Segment], duration_ms: int, title: str, cuts_ms: Sequence[int] = ()) -> Figure:
+    """The plot, drawn by the caller and closed with ``plt.close``; a dotted line at each shot cut."""
     by_person: dict[int, list[Segment]] = {}
     for s in segments:
         by_person.setdefault(s.track, []).append(s)
@@ -58,6 +59,8 @@ def timeline_figure(segments: list[Segment], duration_ms: int, title: str) -> Fi
         axes.broken_barh(spans, (row - 0.4, 0.8), facecolors=[EMOTION_COLORS[s.label] for s in mine])
     axes.set_yticks(range(len(tracks)), [f"person {t}" for t in tracks])
     axes.set_ylim(-0.6, max(len(tracks), 1) - 0.4)
+    if cuts_ms:
+        axes.vlines([t / 1000 for t in cuts_ms], -0.6, max(len(tracks), 1) - 0.4, colors="#777", linestyles="dotted")
     axes.invert_yaxis()
     axes.set_xlim(0, max(duration_ms, 1) / 1000)
     axes.set_xlabel("time (s)")

@@ -62,6 +62,7 @@ def _overview(summary: dict[str, Any]) -> str:
         ("source", summary["source"]),
         ("frames analysed", f"{summary['frames_total']} at {summary['fps']:g} fps ({summary['frames_failed']} failed)"),
         ("people", len(summary["people"])),
+        ("shots", summary.get("shots") or "not looked for"),
         ("phantom faces (left out)", summary["phantom_faces"]),
         ("dominant emotion", summary["dominant_emotion"] or "none"),
         ("detector / model", f"{summary.get('detector')} / {summary.get('model_version')}"),

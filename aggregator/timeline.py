@@ -32,6 +32,7 @@ def timeline(
         "width": record.width,
         "height": record.height,
         "box_scale": box_scale(record),
+        "cuts_ms": _cuts_ms(record),
         "labels": list(EMOTIONS),
         "model_version": _common(r.model_version for r in ordered),
         "detector": _common(r.detector for r in ordered),
@@ -83,10 +84,17 @@ def summary(
         "dominant_emotion": counts.most_common(1)[0][0] if faces else None,
         "people": people.people,
         "phantom_faces": people.phantom_faces,
+        "shots": None if (cuts := record.shot_cuts) is None else len(cuts) + 1,
         **({"missing_frames": missing} if missing is not None else {}),
         "decoding": None if record.decode_report is None else asdict(record.decode_report),
         "warnings": [*record.warnings, *filter(None, [small_faces_advice(record, faces)])],
     }
+
+
+def _cuts_ms(record: VideoRecord) -> list[int] | None:
+    """When each shot after the first begins; None where cuts were not looked for (a camera)."""
+    cuts = record.shot_cuts
+    return None if cuts is None else [t_ms for _, t_ms in cuts]
 
 
 SMOOTHED_COLUMNS = tuple(f"smoothed_{emotion}" for emotion in EMOTIONS)

@@ -29,6 +29,7 @@ from trackers import SORTTracker
 from emostream import keys
 
 Box = tuple[int, int, int, int]  # x, y, w, h
+RawId = tuple[int, int]  # (shot, the tracker's id): each shot has a tracker of its own
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,22 @@ class OnlineTracker:
 
 
 def assign_tracks(
-    frames: Sequence[Sequence[Box]], fps: float, config: TrackingConfig = DEFAULT_TRACKING
+    frames: Sequence[Sequence[Box]],
+    fps: float,
+    config: TrackingConfig = DEFAULT_TRACKING,
+    shots: Sequence[int] | None = None,
 ) -> list[list[int | None]]:
-    """Track ids for every face of every frame (frames in order): 0, 1, ... by first appearance; None: phantom."""
-    tracker = OnlineTracker(fps, config)
-    raw = [tracker.update(boxes) for boxes in frames]
+    """Track ids for every face of every frame (frames in order): 0, 1, ... by first appearance; None: phantom.
+
+    ``shots`` numbers each frame's shot (``producer.shots``): no track runs from one shot into the next."""
+    raw: list[list[RawId | None]] = []
+    tracker, shot = OnlineTracker(fps, config), 0 if not shots else shots[0]
+    for boxes, frame_shot in zip(frames, shots if shots is not None else [0] * len(frames), strict=True):
+        if frame_shot != shot:
+            tracker, shot = OnlineTracker(fps, config), frame_shot  # a cut: a face where one was is someone else's
+        raw.append([None if track is None else (frame_shot, track) for track in tracker.update(boxes)])
     real = _real_tracks(raw, config)
-    numbering: dict[int, int] = {}
+    numbering: dict[RawId, int] = {}
     for ids in raw:
         for track in ids:
             if track in real and track not in numbering:
@@ -81,12 +91,12 @@ def assign_tracks(
     return [[numbering.get(track) if track is not None else None for track in ids] for ids in raw]
 
 
-def _real_tracks(raw: list[list[int | None]], config: TrackingConfig) -> set[int]:
+def _real_tracks(raw: list[list[RawId | None]], config: TrackingConfig) -> set[RawId]:
     """Tracks seen often enough, overall and within their own span of frames."""
     needed = min(config.min_track_frames, len(raw))
-    seen: Counter[int] = Counter()
-    first: dict[int, int] = {}
-    last: dict[int, int] = {}
+    seen: Counter[RawId] = Counter()
+    first: dict[RawId, int] = {}
+    last: dict[RawId, int] = {}
     for position, ids in enumerate(raw):
         for track in ids:
             if track is not None:

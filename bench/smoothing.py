@@ -140,13 +140,21 @@ def main() -> None:
         results = [Result.model_validate(_result(frame)) for frame in timeline["frames"]]
         minutes = sum((t[-1] - t[0]) / 60000 for t, _ in track_series(timeline).values() if len(t) > 1)
         raw = sum(switches([EMOTIONS[int(p.argmax())] for p in probs]) for _, probs in track_series(timeline).values())
-        served = analyse_people(results, float(timeline["fps"]))
+        served = analyse_people(results, float(timeline["fps"]), cuts=first_frames_of_shots(timeline))
         smoothed = sum(
             switches([v.label for k, v in sorted(served.views.items()) if v.track == track])
             for track in {v.track for v in served.views.values() if v.track is not None}
         )
         rates = f"raw {raw / minutes:.1f}, smoothed {smoothed / minutes:.1f}"
         print(f"{name}: {minutes * 60:.1f} person-seconds tracked; label switches per minute {rates}")
+
+
+def first_frames_of_shots(timeline: dict[str, Any]) -> list[int]:
+    """The first sampled frame of each shot after the first (its shot cuts, as frame indices)."""
+    starts = (
+        next((f["index"] for f in timeline["frames"] if f["t_ms"] >= cut), None) for cut in timeline["cuts_ms"] or ()
+    )
+    return [index for index in starts if index is not None]
 
 
 def _result(frame: dict[str, Any]) -> dict[str, Any]:

@@ -113,6 +113,13 @@ TRACK_LOST_S: Final = 3.0  # a face missed (hidden, turned away) for up to 3 s k
 TRACK_MIN_FRAMES: Final = 3  # a track seen in fewer sampled frames is a phantom (false or fleeting face)
 TRACK_MIN_PRESENCE: Final = 0.3  # a track seen in fewer of the frames it spans is a recurring false box
 TRACK_MIN_IOU: Final = 0.3  # box overlap (after the motion model) that continues a track
+# Shot cuts (producer): where an edited video cuts to another camera, people's tracks start afresh.
+# PySceneDetect's content score (mean HSV change, 0-255) between consecutive frames: its default,
+# which on the stage clip's every frame put its 3 cuts at 48 to 60 and all else under 21 (docs/people.md).
+CUT_SCORE: Final = 27.0
+CUT_MIN_SHOT_S: Final = 0.5  # a flicker of frames is not two cuts
+CUT_SETTLE_S: Final = 0.5  # and a cut is a change that stays: the picture 0.5 s on still differs (not a flash)
+CUT_THUMB_WIDTH_PX: Final = 64  # frames are compared this small: a cut changes the whole picture
 SMOOTH_SWITCH_PER_S: Final = 2.0  # HMM: prior rate of emotion changes; higher lags less, lower flickers less
 SMOOTH_EVIDENCE_WEIGHT: Final = 0.5  # HMM: consecutive frames of one face are not independent evidence
 SMOOTH_EMA_TAU_S: Final = 0.5  # EMA alternative: time constant

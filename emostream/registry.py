@@ -8,9 +8,10 @@ its missing frames listed), ``failed`` (the source could not be read).
 
 import contextlib
 import dataclasses
+import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Literal, cast
 
 import redis
@@ -61,6 +62,9 @@ class VideoRecord(BaseModel):
     announced_frames: int = 0
     gap_start_ms: int = 0
     gap_ms: int = 0
+    # Where an edited file cuts to another shot: JSON [[frame index, t_ms], ...] (``encode_cuts``),
+    # written with ``produced``; "" for a camera, or a file read without looking for cuts.
+    cuts: str = ""
     error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
@@ -74,6 +78,16 @@ class VideoRecord(BaseModel):
         return DecodeReport(**{field.name: getattr(self, field.name) for field in dataclasses.fields(DecodeReport)})
 
     @property
+    def shot_cuts(self) -> list[tuple[int, int]] | None:
+        """(frame index, t_ms) of each shot's first frame after the first; None where not looked for."""
+        if not self.cuts:
+            return None
+        try:
+            return [(int(index), int(t_ms)) for index, t_ms in json.loads(self.cuts)]
+        except (ValueError, TypeError):  # not ours: tracked as one shot, as before cuts were found
+            return None
+
+    @property
     def warnings(self) -> list[str]:
         """What a user must know about the results: damaged or truncated sources."""
         report = self.decode_report
@@ -81,6 +95,11 @@ class VideoRecord(BaseModel):
 
 
 FieldValue = str | int | float
+
+
+def encode_cuts(cuts: Iterable[tuple[int, int]]) -> str:
+    """The registry's ``cuts`` field: (frame index, t_ms) of each new shot's first frame."""
+    return json.dumps([[index, t_ms] for index, t_ms in cuts], separators=(",", ":"))
 
 
 def register(client: "redis.Redis", video_id: str, **fields: FieldValue) -> None:

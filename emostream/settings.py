@@ -81,6 +81,7 @@ class ProducerSettings(CommonSettings):
     backlog_max_frames: int = Field(keys.BACKLOG_MAX_FRAMES, ge=1)
     max_frame_side_px: int = Field(keys.MAX_FRAME_SIDE_PX, ge=64)
     max_jpeg_bytes: int = Field(keys.MAX_JPEG_BYTES, ge=10_000)
+    find_cuts: bool = Field(True, description="find a file's shot cuts, where people's tracks start afresh")
 
 
 class WorkerSettings(CommonSettings):

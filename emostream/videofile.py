@@ -217,6 +217,9 @@ class Announced(NamedTuple):
     rate: Fraction | None = None  # the exact average frame rate (30000/1001, not 29.97)
 
 
+Glance = Callable[[int, float, "av.VideoFrame"], None]
+
+
 class FrameReader:
     """The frames of the video at ``path``: ``(t_ms, BGR image)`` in presentation order, past any
     packet the decoder rejects; ``frames``, ``undecodable`` and ``clock.untimed`` count them.
@@ -250,8 +253,11 @@ class FrameReader:
             assert image is not None  # every frame is wanted
             yield t_ms, image
 
-    def sampled(self, wanted: Callable[[float], bool]) -> Iterator[tuple[float, npt.NDArray[np.uint8] | None]]:
-        """Each frame's time, with its image where ``wanted(t_ms)`` (called once a frame, in order)."""
+    def sampled(
+        self, wanted: Callable[[float], bool], glance: Glance | None = None
+    ) -> Iterator[tuple[float, npt.NDArray[np.uint8] | None]]:
+        """Each frame's time, with its image where ``wanted(t_ms)`` (called once a frame, in order).
+        ``glance(index, t_ms, frame)`` is shown every decoded frame, as decoded (the producer's cut finder)."""
         import av
 
         to_bgr = SdrPictures()  # one for the video: each frame's own would set its conversions up anew
@@ -276,6 +282,8 @@ class FrameReader:
                     reported = (frame.pts - start) * unit_ms if frame.pts is not None and unit_ms else math.nan
                     t_ms = self.clock.time_of(reported)
                     image = self._picture(to_bgr, frame) if wanted(t_ms) else None
+                    if glance is not None:
+                        glance(self.frames, t_ms, frame)
                     self.last_ms = t_ms
                     self.rate.observe(t_ms)
                     yield t_ms, image

@@ -34,6 +34,7 @@ from emostream.redisconn import memory_state
 from emostream.schema import Frame, FrameMeta, PictureSize, encode_frame
 from emostream.settings import ProducerSettings
 from producer.sampling import Sampler, plan_sampling
+from producer.shots import CutFinder
 from producer.source import FileSource
 
 log = logging.getLogger(__name__)
@@ -137,10 +138,13 @@ class FileProducer:
         last = -1 if resume_after is None else resume_after
         log.info("%s: sending %s frames at %.2f fps", video_id, FRAME_ENCODING_NAMES[s.frame_encoding], plan.sample_fps)
         sampler, sent = Sampler(plan), 0
+        cuts = CutFinder(plan.source_fps) if s.find_cuts else None
         try:
-            # The sampler sees every frame from the start, so a resumed run keeps the same frames.
+            # The sampler (and the cut finder) see every frame from the start, so a resumed run keeps
+            # the same frames (and cuts).
             read_started = time.perf_counter()
-            for index, t_ms, image in source.frames(plan.source_fps, sampler.keep, s.max_frame_side_px):
+            glance = cuts.observe if cuts is not None else None
+            for index, t_ms, image in source.frames(plan.source_fps, sampler.keep, s.max_frame_side_px, glance):
                 m.STAGE_SECONDS.labels("read").observe(time.perf_counter() - read_started)
                 m.FRAMES_READ.labels("file").inc()
                 if image is not None:  # kept by the sampler
@@ -156,6 +160,10 @@ class FileProducer:
         self._flush()
         assert source.report is not None  # frames() ran to its end
         produced = {"status": "produced", "frames_sent": sent, "frames_expected": sent, **asdict(source.report)}
+        if cuts is not None:
+            cuts.finish()
+            produced["cuts"] = registry.encode_cuts((cut.frame_index, cut.t_ms) for cut in cuts.cuts)
+            log.info("%s: %d shot cuts", video_id, len(cuts.cuts))
         self._while_full(partial(registry.update, self.client, video_id, **produced))
         seconds = time.monotonic() - started
         decoded = source.report.frames_decoded

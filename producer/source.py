@@ -17,6 +17,7 @@ from emostream.mediafiles import display_name, display_text
 from emostream.videofile import (
     MAX_PLAUSIBLE_FPS,
     FrameReader,
+    Glance,
     announced_length,
     frame_size,
     open_upright,
@@ -71,14 +72,19 @@ class FileSource:
         return VideoProbe(fps if math.isfinite(fps) and fps > 0 else 0.0, max(count, 0), *size)
 
     def frames(
-        self, nominal_fps: float, wanted: Callable[[float], bool] = lambda _: True, max_side_px: int | None = None
+        self,
+        nominal_fps: float,
+        wanted: Callable[[float], bool] = lambda _: True,
+        max_side_px: int | None = None,
+        glance: Glance | None = None,
     ) -> Iterator[tuple[int, float, npt.NDArray[np.uint8] | None]]:
         """(index, presentation time in ms, BGR image) in presentation order, upright, to the end,
         past damaged stretches (``emostream.videofile``); then ``report`` says what was lost. The
         image is None for a frame not ``wanted`` (by its time): decoded, but not converted. An HDR
-        frame comes no larger than ``max_side_px`` (shrunk before its tone mapping, which is dear)."""
+        frame comes no larger than ``max_side_px`` (shrunk before its tone mapping, which is dear).
+        ``glance`` is shown every decoded frame (``FrameReader.sampled``)."""
         reader = FrameReader(self.path, self._capture, nominal_fps, hdr_max_side_px=max_side_px)
-        for index, (t_ms, image) in enumerate(reader.sampled(wanted)):
+        for index, (t_ms, image) in enumerate(reader.sampled(wanted, glance)):
             yield index, t_ms, image
         if reader.frames == 0:
             raise SourceError(f"{self.name}: no frame could be decoded")

@@ -69,3 +69,17 @@ def test_without_smoothing_each_face_keeps_its_own_probabilities() -> None:
 def test_a_video_without_faces_has_no_people() -> None:
     people = analyse_people([result(0), result(1)], fps=10.0)
     assert (people.people, people.segments, people.phantom_faces) == ([], [], 0)
+
+
+def test_a_shot_cut_starts_new_people_and_no_emotion_is_smoothed_across_it() -> None:
+    """Frames 0 to 60 show a happy face; the video cuts at frame 61 (between the sampled frames 60
+    and 63) to a sad face at the same spot. Uncut, the tracker makes one person of the two."""
+    results = [result(n, face(100, "happy" if n <= 20 else "sad", share=0.9)) for n in range(40)]
+    assert len(analyse_people(results, fps=10.0).people) == 1
+    people = analyse_people(results, fps=10.0, cuts=[61])
+    assert [(p["track"], p["first_ms"], p["last_ms"], p["dominant_emotion"]) for p in people.people] == [
+        (0, 0, 2000, "happy"),
+        (1, 2100, 3900, "sad"),
+    ]
+    assert {people.view(n * 3, 0).label for n in range(21)} == {"happy"}
+    assert {people.view(n * 3, 0).track for n in range(21, 40)} == {1}

@@ -3,7 +3,7 @@ import io
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
-from matplotlib.collections import PolyCollection
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.colors import to_rgba
 from PIL import Image
 
@@ -29,6 +29,20 @@ def test_each_person_is_one_row_coloured_by_their_segments() -> None:
         assert colours == [to_rgba(EMOTION_COLORS["happy"]), to_rgba(EMOTION_COLORS["sad"])]
     finally:
         plt.close(figure)
+
+
+def test_each_shot_cut_is_a_line_across_every_row() -> None:
+    figure = timeline_figure(SEGMENTS, 2000, "clip.mp4", cuts_ms=[950])
+    uncut = timeline_figure(SEGMENTS, 2000, "clip.mp4")
+    try:
+        (lines,) = [c for c in figure.axes[0].collections if isinstance(c, LineCollection)]
+        ((start, end),) = lines.get_segments()
+        assert start[0] == end[0] == 0.95
+        assert sorted((start[1], end[1])) == [-0.6, 1.6]  # both rows
+        assert not [c for c in uncut.axes[0].collections if isinstance(c, LineCollection)]
+    finally:
+        plt.close(figure)
+        plt.close(uncut)
 
 
 @pytest.mark.parametrize("segments", [SEGMENTS, []], ids=["people", "nobody"])

@@ -10,7 +10,7 @@ def summary(video_id: str = "clip") -> dict[str, object]:
     return {
         "video_id": video_id, "source": "clip.mp4", "status": "complete", "fps": 10.0, "frames_total": 20,
         "frames_failed": 0, "dominant_emotion": "happy", "detector": "yunet-2023mar", "model_version": "m",
-        "phantom_faces": 1,
+        "phantom_faces": 1, "shots": 3,
         "people": [{"track": 0, "first_ms": 0, "last_ms": 1900, "frames": 20, "dominant_emotion": "happy"}],
     }  # fmt: skip
 
@@ -23,7 +23,9 @@ def test_the_report_needs_no_network_and_embeds_its_plot() -> None:
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert 'src="data:image/png;base64,' in page
     assert "<video" not in page
-    assert page.count("<tr>") == 7 + 2 + 3  # overview, people (header + 1), segments (header + 2)
+    assert page.count("<tr>") == 8 + 2 + 3  # overview, people (header + 1), segments (header + 2)
+    assert "<tr><td>shots</td><td>3</td></tr>" in page
+    assert "<td>not looked for</td>" in report_html({**summary(), "shots": None}, SEGMENTS, b"", False)
 
 
 def test_the_report_shows_the_annotated_video_beside_it_when_rendered() -> None:

@@ -1,8 +1,9 @@
-"""What a summary says beside its figures: advice drawn from the results themselves."""
+"""What a summary and a timeline say beside their figures: advice drawn from the results, and the shots."""
 
-from aggregator.timeline import small_faces_advice
+from aggregator.people import analyse_people
+from aggregator.timeline import small_faces_advice, summary, timeline
 from emostream.labels import EMOTIONS
-from emostream.registry import VideoRecord
+from emostream.registry import VideoRecord, encode_cuts
 from emostream.schema import Face
 from emostream.smallfaces import SMALL_FACE_PX
 
@@ -35,3 +36,12 @@ def test_no_advice_where_frames_were_not_downscaled_or_few_faces_are_small() -> 
     assert small_faces_advice(record(1920, 1080), faces([20] * 9)) is None  # too few to say
     assert small_faces_advice(record(1920, 1080), faces([SMALL_FACE_PX] * 10)) is None  # at the size, not under
     assert small_faces_advice(record(1920, 1080), []) is None
+
+
+def test_the_timeline_and_summary_say_where_the_shots_change() -> None:
+    cut = VideoRecord(video_id="v", status="produced", cuts=encode_cuts([(20, 667), (82, 2736)]))
+    uncut = VideoRecord(video_id="v", status="produced", cuts=encode_cuts([]))
+    camera = VideoRecord(video_id="v", status="produced")
+    people = analyse_people([], fps=10.0)
+    assert [timeline(r, [], people)[0]["cuts_ms"] for r in (cut, uncut, camera)] == [[667, 2736], [], None]
+    assert [summary(r, [], people)["shots"] for r in (cut, uncut, camera)] == [3, 1, None]

@@ -71,3 +71,20 @@ def test_a_box_that_recurs_now_and_then_at_one_spot_is_a_phantom_not_a_person() 
     ids = assign_tracks(frames, FPS)
     assert {i for frame in ids for i in frame} == {0, None}
     assert [frame[1] for n, frame in enumerate(ids) if n in (1, 15, 28)] == [None, None, None]
+
+
+def test_no_track_runs_across_a_shot_cut() -> None:
+    """An edited video cuts to someone else whose face is where the last one was: two people."""
+    box = (200, 80, 90, 110)
+    frames = [[box]] * 20
+    shots = [0] * 10 + [1] * 10
+    assert {i for frame in assign_tracks(frames, FPS) for i in frame} == {0}
+    ids = assign_tracks(frames, FPS, shots=shots)
+    assert ids[:10] == [[0]] * 10
+    assert ids[10:] == [[1]] * 10
+
+
+def test_a_shot_too_short_for_a_track_leaves_its_faces_phantoms() -> None:
+    box = (200, 80, 90, 110)
+    ids = assign_tracks([[box]] * 12, FPS, shots=[0] * 5 + [1] * 2 + [2] * 5)
+    assert ids == [[0]] * 5 + [[None]] * 2 + [[1]] * 5

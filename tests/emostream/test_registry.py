@@ -92,3 +92,13 @@ def test_a_server_that_refuses_publishing_still_records_the_status(real_redis: "
 )
 def test_video_ids_are_readable_from_a_name_in_any_script_and_safe_as_paths(stem: str, video_id: str) -> None:
     assert registry.video_id_from_name(stem) == video_id
+
+
+def test_shot_cuts_read_back_as_written_and_a_garbled_field_means_one_shot() -> None:
+    written = registry.encode_cuts([(20, 667), (82, 2736)])
+    record = registry.VideoRecord(video_id="v", status="produced", cuts=written)
+    assert record.shot_cuts == [(20, 667), (82, 2736)]
+    assert registry.VideoRecord(video_id="v", status="produced", cuts="[]").shot_cuts == []
+    assert registry.VideoRecord(video_id="v", status="produced").shot_cuts is None  # not looked for
+    assert registry.VideoRecord(video_id="v", status="produced", cuts="[[20]]").shot_cuts is None
+    assert registry.VideoRecord(video_id="v", status="produced", cuts="not json").shot_cuts is None

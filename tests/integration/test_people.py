@@ -61,6 +61,17 @@ def test_one_woman_is_one_person_and_a_stage_with_an_audience_is_several(analyse
     assert faces_of_people + stage["phantom_faces"] == stage["faces_total"]
 
 
+def test_no_person_of_the_stage_clip_runs_across_one_of_its_shot_cuts(analysed: Path) -> None:
+    """It cuts from the stage to the crowd, to the performer and back to the crowd; tracked on boxes
+    alone, one person ran from a face in the crowd to the performer and back."""
+    summary = json.loads((analysed / "short_hamilton_clip" / "summary.json").read_text())
+    timeline = json.loads((analysed / "short_hamilton_clip" / "timeline.json").read_text())
+    assert (summary["shots"], timeline["cuts_ms"]) == (4, [667, 2736, 7040])
+    for person in summary["people"]:
+        assert not any(person["first_ms"] < cut <= person["last_ms"] for cut in timeline["cuts_ms"]), person
+    assert json.loads((analysed / "fer_woman2" / "summary.json").read_text())["shots"] == 1
+
+
 def test_segments_never_overlap_within_a_person(analysed: Path) -> None:
     with (analysed / "short_hamilton_clip" / "segments.csv").open() as fh:
         rows = list(csv.DictReader(fh))

@@ -13,7 +13,7 @@ from emostream.schema import decode_frame
 from emostream.settings import ProducerSettings
 from producer.producer import FileProducer, encode_jpeg, raw_backlog_limit
 from producer.source import FileSource
-from tests.conftest import write_damaged_video, write_variable_rate_video, write_video
+from tests.conftest import VIDEOS, require_shared, write_damaged_video, write_variable_rate_video, write_video
 
 
 def frames_in_stream(client: "redis.Redis") -> list[int]:
@@ -328,3 +328,30 @@ def test_a_raw_dv_file_is_probed_at_its_frame_rate_not_its_time_base(tmp_path: P
         assert source.probe.duration_s == pytest.approx(0.4)
     finally:
         source.close()
+
+
+def test_an_edited_videos_shot_cuts_are_registered_with_it_and_again_when_resumed(
+    real_redis: "redis.Redis", tmp_path: Path
+) -> None:
+    """The stage clip cuts three times (frames 20, 82 and 211); a producer resumed after frame 100
+    reads the video from its start again, so it finds the same cuts."""
+    stage = require_shared(VIDEOS / "short_hamilton_clip.mp4")
+    FileProducer(ProducerSettings(), real_redis).produce(stage, "stage")
+    record = registry.read(real_redis, "stage")
+    assert record is not None
+    assert record.shot_cuts is not None
+    assert [index for index, _ in record.shot_cuts] == [20, 82, 211]
+    assert [t_ms for _, t_ms in record.shot_cuts] == [667, 2736, 7040]  # as the frames' own t_ms
+    registry.register(real_redis, "resumed", source=stage.name, last_index=100)
+    FileProducer(ProducerSettings(), real_redis).produce(stage, "resumed")
+    again = registry.read(real_redis, "resumed")
+    assert again is not None
+    assert again.shot_cuts == record.shot_cuts
+
+
+def test_cuts_are_not_looked_for_when_turned_off(real_redis: "redis.Redis") -> None:
+    stage = require_shared(VIDEOS / "short_hamilton_clip.mp4")
+    FileProducer(ProducerSettings(find_cuts=False), real_redis).produce(stage, "uncut")
+    record = registry.read(real_redis, "uncut")
+    assert record is not None
+    assert (record.cuts, record.shot_cuts) == ("", None)

@@ -1,0 +1,73 @@
+"""Shot cuts found in real videos, on every decoded frame as the producer reads them."""
+
+import logging
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from emostream import keys
+from producer.shots import Cut, CutFinder
+from tests.conftest import VIDEOS, require_shared
+
+STAGE_CUTS = [20, 82, 211]  # labelled by eye: the wide stage, the crowd, the performer, the crowd
+
+
+def decoded(video: Path) -> list[tuple[float, av.VideoFrame]]:
+    with av.open(str(video)) as container:
+        return [(float(frame.time or 0) * 1000, frame) for frame in container.decode(video=0)]
+
+
+def cuts_in(frames: list[tuple[float, av.VideoFrame]], settle_s: float = keys.CUT_SETTLE_S) -> list[Cut]:
+    finder = CutFinder(29.97, settle_s=settle_s)
+    for index, (t_ms, frame) in enumerate(frames):
+        finder.observe(index, t_ms, frame)
+    finder.finish()
+    return finder.cuts
+
+
+def flashed(frames: list[tuple[float, av.VideoFrame]], at: int) -> list[tuple[float, av.VideoFrame]]:
+    """A photo flash: two frames far brighter than those around them."""
+    out = list(frames)
+    for index in (at, at + 1):
+        t_ms, frame = frames[index]
+        bright = np.clip(frame.to_ndarray(format="bgr24").astype(np.int16) * 2 + 40, 0, 255).astype(np.uint8)
+        out[index] = (t_ms, av.VideoFrame.from_ndarray(bright, format="bgr24").reformat(format="yuv420p"))
+    return out
+
+
+def test_the_stage_clips_three_cuts_are_found_at_their_frames() -> None:
+    frames = decoded(require_shared(VIDEOS / "short_hamilton_clip.mp4"))
+    cuts = cuts_in(frames)
+    assert [cut.frame_index for cut in cuts] == STAGE_CUTS
+    assert [cut.t_ms for cut in cuts] == [round(frames[i][0]) for i in STAGE_CUTS]
+
+
+def test_one_uninterrupted_shot_has_no_cut() -> None:
+    assert cuts_in(decoded(require_shared(VIDEOS / "fer_woman2.mp4"))) == []
+
+
+def test_a_photo_flash_is_not_a_cut_because_the_picture_comes_back() -> None:
+    frames = flashed(decoded(require_shared(VIDEOS / "fer_woman2.mp4"))[:120], at=60)
+    assert cuts_in(frames) == []
+    assert [cut.frame_index for cut in cuts_in(frames, settle_s=0.0)] == [60]  # PySceneDetect's own verdict
+
+
+def test_a_cut_in_the_last_half_second_counts_once_the_video_ends() -> None:
+    stage = decoded(require_shared(VIDEOS / "short_hamilton_clip.mp4"))
+    frames = stage[190:216]  # the crowd shot starts at 211: five frames before the end
+    assert [cut.frame_index for cut in cuts_in(frames)] == [21]
+
+
+def test_a_frame_it_cannot_read_stops_the_search_with_a_warning_not_the_video(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    finder = CutFinder(25.0)
+    with caplog.at_level(logging.WARNING):
+        finder.observe(0, 0.0, object())  # type: ignore[arg-type]  # not a frame
+        finder.observe(1, 40.0, object())  # type: ignore[arg-type]
+    finder.finish()
+    assert finder.cuts == []
+    assert finder.failed is not None
+    assert sum("shot cuts are not looked for" in r.message for r in caplog.records) == 1
