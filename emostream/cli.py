@@ -448,7 +448,8 @@ def _status(args: argparse.Namespace) -> int:
                 print(f"emostream: no video with id {video_id!r}", file=sys.stderr)
                 return EXIT_FAILED
             done = registry.results_count(client, video_id)
-            states.append({**record.model_dump(), "warnings": record.warnings, "frames_done": done})
+            state = {**record.model_dump(), "cuts": record.shot_cuts}  # [[frame index, t_ms], ...], not its JSON text
+            states.append({**state, "warnings": record.warnings, "frames_done": done})
         print(json.dumps(states[0] if args.video_id else states, indent=1, ensure_ascii=False))
         return EXIT_OK
 

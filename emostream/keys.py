@@ -115,7 +115,7 @@ TRACK_MIN_PRESENCE: Final = 0.3  # a track seen in fewer of the frames it spans 
 TRACK_MIN_IOU: Final = 0.3  # box overlap (after the motion model) that continues a track
 # Shot cuts (producer): where an edited video cuts to another camera, people's tracks start afresh.
 # PySceneDetect's content score (mean HSV change, 0-255) between consecutive frames: its default,
-# which on the stage clip's every frame put its 3 cuts at 48 to 60 and all else under 21 (docs/people.md).
+# which on the stage clip's every frame (64 px wide) put its 3 cuts at 47 to 60 and all else under 18 (docs/people.md).
 CUT_SCORE: Final = 27.0
 CUT_MIN_SHOT_S: Final = 0.5  # a flicker of frames is not two cuts
 CUT_SETTLE_S: Final = 0.5  # and a cut is a change that stays: the picture 0.5 s on still differs (not a flash)

@@ -8,14 +8,14 @@ order, finds the cuts; the aggregator starts every track afresh at each (``aggre
 PySceneDetect's ``ContentDetector`` (the mean change of hue, saturation and brightness between
 consecutive frames) on **every decoded frame**, not the sampled ones: between frames 33 ms apart
 only a cut changes the whole picture, while between samples 100 ms or more apart a pan or a
-performer crossing the view does too (on the stage clip, the best non-cut scored 20 of 255 on
-every frame, 31 at 10 fps and 47 at 1 fps, against 48 to 60 for its cuts). Frames are compared
+performer crossing the view does too (on the stage clip shrunk to 320 px, the best non-cut
+scored 20 of 255 on every frame, 31 at 10 fps and 47 at 1 fps, against 48 to 60 for its cuts). Frames are compared
 64 px wide, shrunk by the decoder's scaler straight from its own pixel format (at 160 px the
 scores were the same within 3 points, at twice the cost).
 
 A cut must also stay: the frame ``CUT_SETTLE_S`` after it is compared with the one before it,
-by the same score. A photo flash, or someone passing close in front of the camera, changes the
-whole picture and then gives it back; PySceneDetect took a two-frame flash for a cut.
+by the same score. A photo flash changes the whole picture and then gives it back:
+PySceneDetect alone took a two-frame flash for a cut (``bench/shots.py``).
 """
 
 import logging

@@ -75,7 +75,10 @@ def test_two_workers_turn_real_videos_into_complete_timelines(
 
 def test_status_prints_the_video_state_as_json(redis_url: str, real_redis: "redis.Redis", tmp_path: Path) -> None:
     registry.register(real_redis, "clip", source="clip.mp4")
-    registry.update(real_redis, "clip", status="produced", frames_expected=12, frames_decoded=30, undecodable_packets=2)
+    registry.update(
+        real_redis, "clip", status="produced", frames_expected=12, frames_decoded=30, undecodable_packets=2,
+        cuts=registry.encode_cuts([(9, 300)]),
+    )  # fmt: skip
     done = run("status", "clip", "--redis-url", redis_url)
     assert done.returncode == 0, done.stderr
     state = json.loads(done.stdout)
@@ -85,6 +88,7 @@ def test_status_prints_the_video_state_as_json(redis_url: str, real_redis: "redi
         12,
         0,
     )
+    assert state["cuts"] == [[9, 300]]  # shot cuts as a list, not as the registry's JSON text
     assert state["warnings"] == [
         "clip.mp4: 2 damaged packet(s) could not be decoded and were skipped; "
         "the frames around them are missing or may show artefacts"
