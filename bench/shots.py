@@ -4,8 +4,10 @@
   edited clip made here from the two test videos, whose cuts are where its shots were joined.
   Its shots are chosen to be hard: a cut from the woman of ``fer_woman2.mp4`` to the stage
   clip's performer moved so that his face sits where hers was, and back; a shot of the crowd; and
-  a last shot of her that is uncut but has what fools cut finders: a fast pan, a zoom, camera
-  shake and a photo flash. Also her whole clip with the shake throughout (no cut at all).
+  a last shot of her that is uncut but has what fools cut finders: a fast pan, someone passing
+  close in front of the lens, a zoom, camera shake and a photo flash. Also a 0.5 s dissolve and a
+  1 s fade through black; and, with no cut at all, her whole clip shaken throughout, her clip as
+  it is, and a still white disc on black from an old encoder.
 - **People**: ``emostream analyze`` (YuNet) on the stage clip and the edited clip, with cut finding
   off (``EMO_PRODUCER_FIND_CUTS=false``, as before) and on: the people found, and how many run
   across a true cut (two people as one).
@@ -33,7 +35,6 @@ import numpy as np
 import numpy.typing as npt
 from common import cpu_description, frames_of, write_video
 
-from emostream import keys
 from producer.shots import CutFinder
 from worker.detectors.yunet import YuNetDetector
 
@@ -129,11 +130,22 @@ def transitions_clip(folder: Path, woman: list[Image], stage: list[Image]) -> Cl
     return Clip("a dissolve (0.5 s) and a fade through black (1 s)", path, (90, 150), slack=30)
 
 
-def found_cuts(video: Path, settle_s: float = keys.CUT_SETTLE_S) -> tuple[list[int], float, float]:
-    """The cut finder's cuts, and its ms a frame against decoding's, as the producer runs it."""
+def still_disc(folder: Path) -> Clip:
+    """A still white disc on black, 160x90 in MPEG-4 Part 2 at its default bit rate (an old, cheap
+    encoder): no cut, but its keyframes change the compression noise in the black, where hue and
+    saturation swing (at 320x180 and in letterboxed 640x360 clips they did not)."""
+    image = np.zeros((90, 160, 3), np.uint8)
+    cv2.circle(image, (80, 45), 22, (255, 255, 255), -1)
+    path = write_video(folder / "disc.mp4", [image] * 90, RATE, "mpeg4", {})
+    return Clip("a still white disc on black (160x90, MPEG-4 Part 2)", path, ())
+
+
+def found_cuts(video: Path, checked: bool = True) -> tuple[list[int], float, float]:
+    """The cut finder's cuts, and its ms a frame against decoding's, as the producer runs it
+    (``checked`` False: the cuts PySceneDetect names)."""
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
-        finder = CutFinder(float(stream.average_rate or 30), settle_s=settle_s)
+        finder = CutFinder(float(stream.average_rate or 30), checked=checked)
         decode_s = find_s = 0.0
         frames = container.decode(stream)
         index = 0
@@ -217,6 +229,7 @@ def main() -> None:
         edited_clip(folder, woman, stage, detector),
         transitions_clip(folder, woman, stage),
         Clip("fer_woman2, shaken throughout", shaken, ()),
+        still_disc(folder),
         Clip("fer_woman2", woman_video, ()),
     ]
     print(
@@ -227,7 +240,7 @@ def main() -> None:
     for clip in clips:
         found, find_ms, decode_ms = found_cuts(clip.path)
         hits, false, missed = matched(found, clip.cuts, clip.slack)
-        alone_hits, alone_false, _ = matched(found_cuts(clip.path, settle_s=0.0)[0], clip.cuts, clip.slack)
+        alone_hits, alone_false, _ = matched(found_cuts(clip.path, checked=False)[0], clip.cuts, clip.slack)
         frames = sum(1 for _ in frames_of(clip.path))
         print(
             f"| {clip.name} | {frames} | {len(clip.cuts)} | {hits} | {false} | {missed} | {alone_hits}, {alone_false} "

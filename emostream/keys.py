@@ -118,7 +118,10 @@ TRACK_MIN_IOU: Final = 0.3  # box overlap (after the motion model) that continue
 # which on the stage clip's every frame (64 px wide) put its 3 cuts at 47 to 60 and all else under 18 (docs/people.md).
 CUT_SCORE: Final = 27.0
 CUT_MIN_SHOT_S: Final = 0.5  # a flicker of frames is not two cuts
-CUT_SETTLE_S: Final = 0.5  # and a cut is a change that stays: the picture 0.5 s on still differs (not a flash)
+CUT_SETTLE_S: Final = 0.5  # and a cut is a change that stays: the picture 0.5 s on still differs (a flash does not)
+# and a change of the pixels themselves, by this much on average (0-255): cuts moved them by 27 to 73
+# in bench/shots.py's clips, noise on black (which swings hue and saturation) by under 1.
+CUT_MIN_PICTURE_CHANGE: Final = 10.0
 CUT_THUMB_WIDTH_PX: Final = 64  # frames are compared this small: a cut changes the whole picture
 SMOOTH_SWITCH_PER_S: Final = 2.0  # HMM: prior rate of emotion changes; higher lags less, lower flickers less
 SMOOTH_EVIDENCE_WEIGHT: Final = 0.5  # HMM: consecutive frames of one face are not independent evidence

@@ -9,20 +9,25 @@ PySceneDetect's ``ContentDetector`` (the mean change of hue, saturation and brig
 consecutive frames) on **every decoded frame**, not the sampled ones: between frames 33 ms apart
 only a cut changes the whole picture, while between samples 100 ms or more apart a pan or a
 performer crossing the view does too (on the stage clip shrunk to 320 px, the best non-cut
-scored 20 of 255 on every frame, 31 at 10 fps and 47 at 1 fps, against 48 to 60 for its cuts). Frames are compared
-64 px wide, shrunk by the decoder's scaler straight from its own pixel format (at 160 px the
-scores were the same within 3 points, at twice the cost).
+scored 20 of 255 on every frame, 31 at 10 fps and 47 at 1 fps, against 48 to 60 for its
+cuts). Frames are compared 64 px wide, shrunk by the decoder's scaler straight from its own
+pixel format (at 160 px the scores were the same within 3 points, at twice the cost).
 
-A cut must also stay: the frame ``CUT_SETTLE_S`` after it is compared with the one before it,
-by the same score. A photo flash changes the whole picture and then gives it back:
-PySceneDetect alone took a two-frame flash for a cut (``bench/shots.py``).
+Two checks on each cut it names, by the plain change of the pictures' pixels (``picture_change``):
+- The change must be real. Hue and saturation are unstable where a picture is nearly black, and
+  compression noise there swings them: a static white disc on black was "cut" at a keyframe where
+  hue and saturation moved by 93 and 186 of 255 and the pixels by under 1. Letterbox bars and
+  dark stages have such pixels. A cut moved the pixels by 27 to 73 on average in the benchmark's
+  clips (24 on an HLG copy of the stage clip); it must move them by ``CUT_MIN_PICTURE_CHANGE``.
+- The change must stay: the frame ``CUT_SETTLE_S`` after the cut must still differ from the one
+  before it by half as much as at the cut. A photo flash changes the whole picture and then
+  gives it back: PySceneDetect alone took a two-frame flash for a cut (``bench/shots.py``).
 """
 
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, cast
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from scenedetect.common import FrameTimecode
@@ -37,6 +42,10 @@ log = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
 RECENT_FRAMES_KEPT: Final = 256  # the detector names a cut up to 0.5 s late, and it settles 0.5 s later
+# A cut stays when the picture after it still differs from the one before by half as much as at the
+# cut: 0.5 s on, a flash's picture differed by 0.31 of its change (24 against 78, with camera shake),
+# the benchmark's cuts by 0.87 to 1.07 of theirs.
+KEPT_SHARE_OF_CHANGE: Final = 0.5
 
 
 @dataclass(frozen=True)
@@ -51,23 +60,16 @@ class CutFinder:
     """Watches each decoded frame of one video, in order, then ``finish()``; ``cuts`` are the
     first frames of the shots after the first."""
 
-    def __init__(
-        self,
-        fps: float,
-        score: float = keys.CUT_SCORE,
-        min_shot_s: float = keys.CUT_MIN_SHOT_S,
-        settle_s: float = keys.CUT_SETTLE_S,
-        width_px: int = keys.CUT_THUMB_WIDTH_PX,
-    ) -> None:
+    def __init__(self, fps: float, *, checked: bool = True) -> None:
+        """``checked`` False: PySceneDetect's cuts as it names them (for the benchmark and tests)."""
         from av.video.reformatter import VideoReformatter
 
         self._fps = fps if fps > 0 else 30.0  # frame numbers only: the shortest shot is timed in seconds
-        self._score = score
-        self._settle_frames = round(settle_s * self._fps)  # 0: PySceneDetect's cuts as they are
-        self._detector = ContentDetector(threshold=score, min_scene_len=min_shot_s)
+        self._settle_frames = round(keys.CUT_SETTLE_S * self._fps)
+        self._checked = checked
+        self._detector = ContentDetector(threshold=keys.CUT_SCORE, min_scene_len=keys.CUT_MIN_SHOT_S)
         self._shrink = VideoReformatter()
-        self._width = width_px
-        self._recent: dict[int, tuple[int, Image]] = {}  # frame index -> (t_ms, HSV thumbnail)
+        self._recent: dict[int, tuple[int, Image]] = {}  # frame index -> (t_ms, thumbnail)
         self._candidates: list[int] = []  # cuts the detector named, waiting to be seen to stay
         self._newest = -1
         self.cuts: list[Cut] = []
@@ -83,7 +85,7 @@ class CutFinder:
             self.failed = f"{type(exc).__name__}: {exc}"
             log.warning("shot cuts are not looked for in the rest of this video: %s", self.failed)
             return
-        self._recent[frame_index] = (round(t_ms), np.asarray(cv2.cvtColor(small, cv2.COLOR_BGR2HSV), dtype=np.uint8))
+        self._recent[frame_index] = (round(t_ms), small)
         self._newest = frame_index
         self._candidates.extend(timecode.frame_num for timecode in found)  # maybe an earlier frame
         self._settle(final=False)
@@ -99,22 +101,24 @@ class CutFinder:
             if cut + self._settle_frames > self._newest and not final:
                 continue
             self._candidates.remove(cut)
-            before, after = self._recent.get(cut - 1), self._recent.get(min(cut + self._settle_frames, self._newest))
-            if before is None or after is None or cut not in self._recent:
-                continue  # not seen (cannot happen in order); a cut not shown to stay is not one
-            if content_change(before[1], after[1]) >= self._score and (
-                not self.cuts or cut > self.cuts[-1].frame_index
-            ):
-                self.cuts.append(Cut(cut, self._recent[cut][0]))
+            before, at = self._recent.get(cut - 1), self._recent.get(cut)
+            after = self._recent.get(min(cut + self._settle_frames, self._newest))
+            if before is None or at is None or after is None:
+                continue  # not seen (cannot happen in order); a cut not shown to be one is not one
+            change = picture_change(before[1], at[1])
+            real = change >= keys.CUT_MIN_PICTURE_CHANGE
+            stays = picture_change(before[1], after[1]) >= change * KEPT_SHARE_OF_CHANGE
+            if ((real and stays) or not self._checked) and (not self.cuts or cut > self.cuts[-1].frame_index):
+                self.cuts.append(Cut(cut, at[0]))
 
     def _thumbnail(self, frame: "av.VideoFrame") -> Image:
-        height = max(2, round(frame.height * self._width / max(frame.width, 1) / 2) * 2)
-        small = self._shrink.reformat(frame, width=self._width, height=height, format="bgr24", interpolation="AREA")
+        width = keys.CUT_THUMB_WIDTH_PX
+        height = max(2, round(frame.height * width / max(frame.width, 1) / 2) * 2)
+        small = self._shrink.reformat(frame, width=width, height=height, format="bgr24", interpolation="AREA")
         return cast("Image", small.to_ndarray())
 
 
-def content_change(hsv_a: Image, hsv_b: Image) -> float:
-    """ContentDetector's score between two HSV pictures: the mean absolute change of hue,
-    saturation and value, averaged over the three (0 to 255)."""
-    diff = np.abs(hsv_a.astype(np.int16) - hsv_b.astype(np.int16))
-    return float(diff.reshape(-1, 3).mean(axis=0).mean())
+def picture_change(a: Image, b: Image) -> float:
+    """The mean absolute change of two BGR pictures' pixels (0 to 255): no colour space whose
+    hue and saturation are undefined at black."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
