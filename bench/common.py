@@ -1,6 +1,7 @@
 """What several benchmarks share: the CPU they ran on, a video's frames, a video analysed by the
 real pipeline, and its faces matched to another analysis's."""
 
+import argparse
 import json
 import os
 import subprocess
@@ -36,10 +37,22 @@ def cpu_description() -> str:
     return description
 
 
-def analysed_timeline(video: Path, out: Path, yunet: Path) -> dict[str, Any]:
-    """``emostream analyze VIDEO`` with YuNet, as a user runs it; its timeline.json."""
+def clip_bench_arguments(description: str, keep: str) -> argparse.Namespace:
+    """``--videos``, ``--yunet`` and ``--keep`` (``keep``: what it keeps), for benchmarks that make
+    clips of the test videos and analyse them."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(
+        "--videos", type=Path, required=True, help="folder with fer_woman2.mp4, short_hamilton_clip.mp4"
+    )
+    parser.add_argument("--yunet", type=Path, required=True, help="face_detection_yunet_2023mar.onnx")
+    parser.add_argument("--keep", type=Path, help=f"keep {keep} in this folder")
+    return parser.parse_args()
+
+
+def analysed_timeline(video: Path, out: Path, yunet: Path, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """``emostream analyze VIDEO`` with YuNet, as a user runs it (with ``env`` set besides); its timeline.json."""
     command = [sys.executable, "-m", "emostream", "analyze", str(video), "--out", str(out), "--yunet-model", str(yunet)]
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env={**os.environ, **(env or {})})
     timeline: dict[str, Any] = json.loads((out / video.stem / "timeline.json").read_text())
     return timeline
 

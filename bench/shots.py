@@ -16,11 +16,6 @@
     python bench/shots.py --videos ../shared/data/videos --yunet ../shared/models/yunet/yunet_s_640_640.onnx
 """
 
-import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -33,7 +28,7 @@ import av
 import cv2
 import numpy as np
 import numpy.typing as npt
-from common import cpu_description, frames_of, write_video
+from common import analysed_timeline, clip_bench_arguments, cpu_description, frames_of, write_video
 
 from producer.shots import CutFinder
 from worker.detectors.yunet import YuNetDetector
@@ -170,14 +165,6 @@ def matched(found: Sequence[int], truth: Sequence[int], slack: int = 1) -> tuple
     return hits, false, len(truth) - hits
 
 
-def analysed(video: Path, out: Path, yunet: Path, find_cuts: bool) -> dict[str, Any]:
-    env = {**os.environ, "EMO_PRODUCER_FIND_CUTS": "true" if find_cuts else "false"}
-    command = [sys.executable, "-m", "emostream", "analyze", str(video), "--out", str(out), "--yunet-model", str(yunet)]
-    subprocess.run(command, check=True, capture_output=True, env=env)
-    timeline: dict[str, Any] = json.loads((out / video.stem / "timeline.json").read_text())
-    return timeline
-
-
 def people_across_cuts(timeline: dict[str, Any], cuts: Sequence[int]) -> tuple[int, int]:
     """(people, people seen on both sides of a true cut)."""
     frames_of_track: dict[int, list[int]] = {}
@@ -211,13 +198,7 @@ def large_frames(video: Path, side: tuple[int, int]) -> tuple[float, list[int]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--videos", type=Path, required=True, help="folder with fer_woman2.mp4, short_hamilton_clip.mp4"
-    )
-    parser.add_argument("--yunet", type=Path, required=True, help="face_detection_yunet_2023mar.onnx")
-    parser.add_argument("--keep", type=Path, help="keep the clips and outputs in this folder")
-    args = parser.parse_args()
+    args = clip_bench_arguments(__doc__.splitlines()[0], "the clips and outputs")
     print(cpu_description())
     folder = args.keep or Path(tempfile.mkdtemp(prefix="emo-shots-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -260,7 +241,7 @@ def main() -> None:
     for clip in clips[:2]:
         for find_cuts in (False, True):
             out = folder / f"out-{'cuts' if find_cuts else 'nocuts'}"
-            timeline = analysed(clip.path, out, args.yunet, find_cuts)
+            timeline = analysed_timeline(clip.path, out, args.yunet, {"EMO_PRODUCER_FIND_CUTS": str(find_cuts).lower()})
             people, spanning = people_across_cuts(timeline, clip.cuts)
             print(f"| {clip.name} | {'on' if find_cuts else 'off'} | {people} | {spanning} |")
 

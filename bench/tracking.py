@@ -9,7 +9,6 @@ tracks the same detections with each tracker configuration and scores them.
     python bench/tracking.py --videos ../shared/data/videos --yunet ../shared/models/yunet/yunet_s_640_640.onnx
 """
 
-import argparse
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import motmetrics as mm
 import numpy as np
 import numpy.typing as npt
 import supervision as sv
-from common import analysed_timeline
+from common import analysed_timeline, clip_bench_arguments
 from trackers import ByteTrackTracker
 
 from aggregator.tracking import Box, TrackingConfig, assign_tracks
@@ -167,13 +166,7 @@ def score(timeline: dict[str, Any], truth: dict[int, dict[str, Box]], ids: list[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--videos", type=Path, required=True, help="folder with fer_woman2.mp4, short_hamilton_clip.mp4"
-    )
-    parser.add_argument("--yunet", type=Path, required=True, help="face_detection_yunet_2023mar.onnx")
-    parser.add_argument("--keep", type=Path, help="keep the clip and outputs in this folder")
-    args = parser.parse_args()
+    args = clip_bench_arguments(__doc__.splitlines()[0], "the clip and outputs")
     detector = YuNetDetector(args.yunet, 640)
     woman, stage = args.videos / "fer_woman2.mp4", args.videos / "short_hamilton_clip.mp4"
     actors = [
