@@ -11,7 +11,9 @@ People: each camera's results wait ``TRACK_DELAY_S`` (shorter than the grace per
 in frame order through an online tracker and a causal smoother (``aggregator.people`` does the
 same for files over a whole video), so a window also says how many people it saw (tracks of at
 least ``min_track_frames`` by the time it closes) and each one's emotion shares. A result that
-arrives after later frames went through the tracker is counted, but not given to a person.
+arrives after later frames went through the tracker is counted, but not given to a person. Where
+the camera's producer found a shot cut (a broadcast cutting, ``producer.shots``), the tracker
+starts afresh at the first frame after it: a face there is someone new.
 
 A redelivered result is recognised by its frame index within the window and counted
 once; a result for a window already written (the newest written start is read from Redis, so this
@@ -28,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import redis
@@ -114,12 +116,15 @@ class CameraPeople:
     """One camera's online tracker and per-track smoothers, fed in frame order after a short delay."""
 
     def __init__(self, fps: float, tracking: TrackingConfig, smoothing: SmoothingConfig) -> None:
+        self.fps, self.tracking = fps, tracking
         self.tracker = OnlineTracker(fps, tracking)
+        self.shot = 0  # shots begun since start: each has a tracker of its own
+        self.shot_starts: list[int] = []  # frame indices of the camera's latest shot cuts (producer.shots)
         self.smoothing = smoothing
         self.min_track_frames = tracking.min_track_frames
         self.waiting: list[Result] = []
         self.last_index = -1
-        self.numbering: dict[int, int] = {}  # raw tracker id -> person number, from 0
+        self.numbering: dict[tuple[int, int], int] = {}  # (shot, raw tracker id) -> person number, from 0
         self.frames: Counter[int] = Counter()  # person -> frames tracked so far
         self.smoothers: dict[int, CausalSmoother] = {}
 
@@ -132,12 +137,14 @@ class CameraPeople:
     def _track(self, result: Result) -> list[tuple[int, str]]:
         if result.frame_index <= self.last_index:  # a straggler: the tracker has moved past it
             return []
+        if any(self.last_index < start <= result.frame_index for start in self.shot_starts):
+            self.tracker, self.shot = OnlineTracker(self.fps, self.tracking), self.shot + 1  # a cut
         self.last_index = result.frame_index
         people = []
         for face, raw in zip(result.faces, self.tracker.update([f.box for f in result.faces]), strict=True):
             if raw is None:
                 continue
-            person = self.numbering.setdefault(raw, len(self.numbering))
+            person = self.numbering.setdefault((self.shot, raw), len(self.numbering))
             self.frames[person] += 1
             smoother = self.smoothers.setdefault(person, CausalSmoother(self.smoothing))
             smoothed = smoother.update(round(result.captured_at * 1000), face.probs)
@@ -204,6 +211,12 @@ class CameraTimelines:
     def _release_people(self, now: float, force: bool) -> None:
         """Track what has waited long enough, and count each face for its person in its windows."""
         for camera, people in self._people.items():
+            if people.waiting:  # cuts are recorded within about a second, results wait TRACK_DELAY_S
+                starts = cast(
+                    list[bytes],
+                    self.client.zrangebyscore(keys.camera_cuts_key(camera), f"({people.last_index}", "+inf"),
+                )
+                people.shot_starts = [int(start) for start in starts]
             for result, faces in people.release(float("inf") if force else now - TRACK_DELAY_S):
                 for name, size in WINDOWS.items():
                     window = self._open.get((camera, name, result.captured_at - result.captured_at % size))

@@ -55,6 +55,12 @@ def camera_key(camera_id: str) -> str:
     return f"emo:camera:{{{camera_id}}}"
 
 
+def camera_cuts_key(camera_id: str) -> str:
+    """Sorted set: the frame indices at which a camera's shots began (a broadcast cutting), latest
+    ``CAMERA_CUTS_KEPT``: the aggregator starts its tracks afresh at each (``producer.shots``)."""
+    return f"emo:camera:{{{camera_id}}}:cuts"
+
+
 def camera_windows_key(camera_id: str, window: str) -> str:
     """List: the camera's latest closed windows of one size, newest first (for ``status --camera``)."""
     return f"emo:camera:{{{camera_id}}}:windows:{window}"
@@ -107,6 +113,7 @@ DETECT_INTERVAL_MS: Final = 50
 CAMERA_FPS: Final = 5.0  # live sampling default: enough for emotions, light on CPU workers
 CAMERA_BACKLOG_FRAMES: Final = 10  # per camera: 2 s at 5 fps; older frames are dropped, not queued
 CAMERA_WINDOWS_KEPT: Final = 60  # closed windows per size kept in Redis for status
+CAMERA_CUTS_KEPT: Final = 100  # a camera's latest shot cuts kept: the aggregator needs those of its last seconds
 CAMERAS_REFRESH_S: Final = 2.0  # how often workers look for new camera streams
 # People and smoothing (aggregator). Measured and chosen in docs/people.md.
 TRACK_LOST_S: Final = 3.0  # a face missed (hidden, turned away) for up to 3 s keeps its track

@@ -39,6 +39,7 @@ from emostream.schema import VIDEO_ID_PATTERN, Frame, FrameMeta, SourceKind, enc
 from emostream.smallfaces import sent_size
 from producer.livecapture import LiveCapture, open_device, open_stream
 from producer.producer import encode_jpeg
+from producer.shots import CameraCuts
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class CameraConfig(BaseModel):
     restart_budget: int = Field(8, ge=1, description="consecutive failed attempts before the camera is failed")
     jpeg_quality: int = Field(85, ge=10, le=100)
     max_frame_side_px: int = Field(keys.MAX_FRAME_SIDE_PX, ge=64)
+    find_cuts: bool = Field(True, description="find shot cuts (a broadcast's): people's tracks start afresh at each")
 
     @property
     def url_redacted(self) -> str:
@@ -111,6 +113,7 @@ class CameraRunner:
     def __init__(self, config: CameraConfig, client: "redis.Redis") -> None:
         self.config = config
         self.client = client
+        self.cuts_recorded = 0
         self.state: CameraState = "connecting"
         self.error = ""
         self.reconnects = 0
@@ -210,6 +213,7 @@ class CameraRunner:
         period = 1.0 / self.config.fps
         next_due, frames, failed = time.monotonic(), 0, 0
         last_frame = time.monotonic()
+        cuts = CameraCuts(capture.rate) if self.config.find_cuts else None  # each connection afresh
         while not self._stopping.is_set():
             ok = capture.grab()  # returns False after the read timeout (the watchdog's first line)
             now = time.monotonic()
@@ -226,15 +230,33 @@ class CameraRunner:
             last_frame = now
             frames += 1
             m.FRAMES_READ.labels(self.config.source_kind).inc()
+            if cuts is not None:
+                self._record_cuts(cuts.observe(frames, capture.decoded(), self._next_index))
             if now < next_due:
                 continue
             next_due = max(next_due + period, now)  # after a hiccup, resume the rate instead of bursting
             image = capture.retrieve()  # upright, with square pixels
-            if image is not None:
-                self._push(image)
+            if image is not None and self._push(image) and cuts is not None:
+                cuts.sent(frames, self._next_index - 1)
         return frames
 
-    def _push(self, image: npt.NDArray[np.uint8]) -> None:
+    def _record_cuts(self, shot_starts: list[int]) -> None:
+        """The frame indices at which new shots began, for the aggregator (``keys.camera_cuts_key``)."""
+        if not shot_starts:
+            return
+        key = keys.camera_cuts_key(self.config.camera_id)
+        try:
+            with self.client.pipeline(transaction=True) as pipe:
+                pipe.zadd(key, {str(index): index for index in shot_starts})
+                pipe.zremrangebyrank(key, 0, -keys.CAMERA_CUTS_KEPT - 1)
+                pipe.execute()
+        except redis.RedisError as exc:  # the frames go on; a cut unrecorded leaves a track across it
+            log.warning("camera %s: shot cut not recorded: %s", self.config.camera_id, redact_text(str(exc)))
+            return
+        self.cuts_recorded += len(shot_starts)
+
+    def _push(self, image: npt.NDArray[np.uint8]) -> bool:
+        """Send the picture as the next frame; False where it was dropped for want of Redis."""
         c = self.config
         captured_at = time.time()
         self._record_picture(image)
@@ -252,13 +274,14 @@ class CameraRunner:
             # LIVE POLICY: never wait; a frame that cannot be sent is dropped and counted.
             self._count_dropped(1, "redis")
             self._redis_lost(exc)
-            return
+            return False
         self._redis_back()
         self._next_index += 1
         self.frames_sent += 1
         m.FRAMES_PRODUCED.labels(c.source_kind).inc()
         if dropped:
             self._count_dropped(dropped, "backlog")
+        return True
 
     def _send(self, frame: Frame) -> int:
         """Push one frame, then drop the oldest frames no worker has taken yet beyond the limit.

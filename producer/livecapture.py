@@ -40,8 +40,10 @@ MAX_PACING_WAIT_S = 2.0
 
 class LiveCapture(Protocol):
     """``grab()`` decodes the next frame (False: a packet the decoder rejected, a read that timed
-    out, or the end); ``retrieve()`` gives it in BGR, upright and with square pixels; ``ended``
-    says no frame will follow; ``finite``, that the source has an end of its own (a file)."""
+    out, or the end); ``retrieve()`` gives it in BGR, upright and with square pixels; ``decoded()``
+    gives it as decoded where PyAV decodes it (for the shot cut finder), else None; ``ended``
+    says no frame will follow; ``finite``, that the source has an end of its own (a file);
+    ``rate``, its frames a second as it states them (0: unknown)."""
 
     @property
     def ended(self) -> bool: ...
@@ -49,9 +51,14 @@ class LiveCapture(Protocol):
     @property
     def finite(self) -> bool: ...
 
+    @property
+    def rate(self) -> float: ...
+
     def grab(self) -> bool: ...
 
     def retrieve(self) -> npt.NDArray[np.uint8] | None: ...
+
+    def decoded(self) -> "av.VideoFrame | None": ...
 
     def release(self) -> None: ...
 
@@ -83,6 +90,13 @@ class StreamCapture:
     @property
     def ended(self) -> bool:
         return self._ended and not self._decoded
+
+    @property
+    def rate(self) -> float:
+        return float(self._stream.average_rate or self._stream.guessed_rate or 0)
+
+    def decoded(self) -> "av.VideoFrame | None":
+        return self._frame
 
     def grab(self) -> bool:
         while not self._decoded:
@@ -183,6 +197,13 @@ class DeviceCapture:
     @property
     def ended(self) -> bool:
         return False  # a device that stops fails each read, and the caller's rule for that applies
+
+    @property
+    def rate(self) -> float:
+        return float(self._capture.get(cv2.CAP_PROP_FPS) or 0)
+
+    def decoded(self) -> "av.VideoFrame | None":
+        return None  # OpenCV's frames: a webcam does not cut
 
     def grab(self) -> bool:
         return bool(self._capture.grab())

@@ -26,6 +26,7 @@ Two checks on each cut it names, by the plain change of the pictures' pixels (``
 """
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, cast
 
@@ -138,3 +139,30 @@ def picture_change(a: Image, b: Image) -> float:
     """The mean absolute change of two BGR pictures' pixels (0 to 255): no colour space whose
     hue and saturation are undefined at black."""
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+class CameraCuts:
+    """A live source's cut finder. A cut is known half a second or more after its frame, when
+    frames after it may have been sent already: it is given as the index of the first frame sent
+    at or after it, the frame from which the aggregator tracks people afresh."""
+
+    def __init__(self, fps: float) -> None:
+        self._finder = CutFinder(fps if fps > 0 else 25.0)  # a stream that states no rate: PAL's
+        self._sent: deque[tuple[int, int]] = deque(maxlen=RECENT_FRAMES_KEPT)  # (decoded number, frame index)
+        self._given = 0
+
+    def observe(self, number: int, frame: "av.VideoFrame | None", next_index: int) -> list[int]:
+        """Look at the ``number``-th decoded frame (None: not decoded by PyAV, not looked at); the
+        shots that began since the last call, as frame indices (``next_index``: the next to be sent)."""
+        if frame is not None:
+            self._finder.observe(number, 0.0, frame)  # its time is not needed: cuts go by frame index
+        new = self._finder.cuts[self._given :]
+        self._given = len(self._finder.cuts)
+        return [self._first_sent_from(cut.frame_index, next_index) for cut in new]
+
+    def sent(self, number: int, frame_index: int) -> None:
+        """The ``number``-th decoded frame went as ``frame_index``."""
+        self._sent.append((number, frame_index))
+
+    def _first_sent_from(self, number: int, next_index: int) -> int:
+        return next((index for sent, index in self._sent if sent >= number), next_index)

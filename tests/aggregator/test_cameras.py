@@ -97,6 +97,49 @@ def test_windows_count_people_in_capture_order_and_leave_out_phantoms(tmp_path: 
     assert set(shares["0"]) <= {"happy", "uncertain"}
 
 
+def test_a_shot_cut_the_cameras_producer_recorded_starts_new_people(tmp_path: Path) -> None:
+    """A broadcast cuts at frame 20 to someone else whose face is where the last one was."""
+    results = [
+        Result(
+            video_id="tv",
+            frame_index=n,
+            t_ms=0,
+            captured_at=T0 + n * 0.2,
+            status="ok",
+            source_kind="url",
+            faces=(
+                Face(
+                    box=(100, 50, 60, 60),
+                    score=1.0,
+                    probs=_probs("happy" if n < 20 else "sad"),
+                    emotion="happy" if n < 20 else "sad",
+                ),
+            ),
+            model_version="m",
+            detector="d",
+            worker="w",
+        )
+        for n in range(40)
+    ]
+    people_in_ten_seconds = []
+    for cut in (False, True):
+        client = fakeredis.FakeRedis()
+        client.hset(keys.camera_key("tv"), "fps", 5)
+        if cut:
+            client.zadd(keys.camera_cuts_key("tv"), {"20": 20})
+        timelines = CameraTimelines(tmp_path / str(cut), client, grace_s=5)
+        for r in results:
+            timelines.add(r, now=r.captured_at + 0.3)
+            timelines.flush(now=r.captured_at + 0.3)  # people are tracked 2 s behind, as results come
+        (ten,) = [r for r in timelines.flush(now=T0 + 20) if r["window"] == "10s"]
+        people_in_ten_seconds.append(ten["people_emotion_share"])
+    uncut, cut_at_20 = people_in_ten_seconds
+    assert list(uncut) == ["0"]
+    assert list(cut_at_20) == ["0", "1"]
+    assert cut_at_20["0"]["happy"] >= 0.95
+    assert cut_at_20["1"]["sad"] >= 0.9
+
+
 def _probs(emotion: str) -> tuple[float, ...]:
     return tuple(0.9 if e == emotion else 0.1 / 6 for e in EMOTIONS)
 

@@ -1,5 +1,6 @@
 """Live cameras against a real RTSP server (GStreamer) on loopback, with real workers and aggregator."""
 
+import itertools
 import json
 import signal
 import subprocess
@@ -114,6 +115,23 @@ def test_a_camera_sending_fields_is_sent_on_as_its_pictures_not_black(redis_url:
     brightness = [float(np.mean(np.asarray(cv2.imdecode(jpeg, cv2.IMREAD_COLOR)))) for jpeg in jpegs]
     expected = float(np.mean([image.mean() for image in images]))
     assert min(brightness) > 0.8 * expected, brightness  # the scene, not black
+
+
+def test_a_broadcasts_shot_cuts_are_recorded_as_the_frames_that_begin_each_shot(redis_url: str, tmp_path: Path) -> None:
+    """The stage clip sent as a live stream cuts 0.67, 2.74 and 7.04 s in; sampled at 5 fps, the
+    frames that begin its shots are 2.07 and 4.30 s (10 and 21 frames) apart."""
+    stage = require_shared(VIDEOS / "short_hamilton_clip.mp4")
+    camera = ["camera", "--camera-id", "stage", "--redis-url", redis_url]
+    with (
+        redis.Redis.from_url(redis_url) as client,
+        rtsp_server(None, tmp_path / "rtsp.log", file=stage) as server,
+        running([*camera, server.url()], tmp_path / "camera.log"),
+    ):
+        wait_for(lambda: client.zcard(keys.camera_cuts_key("stage")) >= 3, 60, "three shot cuts from the camera")
+        starts = [int(index) for index in client.zrange(keys.camera_cuts_key("stage"), 0, 2)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
+    assert abs(gaps[0] - 10) <= 3, starts
+    assert abs(gaps[1] - 21) <= 3, starts
 
 
 def test_a_silent_camera_fails_after_its_budget_while_another_keeps_flowing(

@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from producer.shots import Cut, CutFinder
+from producer.shots import CameraCuts, Cut, CutFinder
 from tests.conftest import VIDEOS, require_shared, write_anamorphic_video
 
 STAGE_CUTS = [20, 82, 211]  # labelled by eye: the wide stage, the crowd, the performer, the crowd
@@ -78,3 +78,16 @@ def test_a_frame_it_cannot_read_stops_the_search_with_a_warning_not_the_video(
     assert finder.cuts == []
     assert finder.failed is not None
     assert sum("shot cuts are not looked for" in r.message for r in caplog.records) == 1
+
+
+def test_a_live_sources_cuts_are_the_frames_sent_first_after_them_though_found_later() -> None:
+    """The stage clip as a camera sends it at 5 fps (every 6th frame): its cuts at frames 20, 82
+    and 211 are confirmed half a second on, by when later frames have gone; each shot begins at
+    the first frame sent at or after its cut (frames 24, 84 and 216: sent as 4, 14 and 36)."""
+    cuts, starts = CameraCuts(29.97), []
+    for number, (_, frame) in enumerate(decoded(require_shared(VIDEOS / "short_hamilton_clip.mp4"))):
+        next_index = (number + 5) // 6  # frames 0, 6, 12, ... are sent as 0, 1, 2, ...
+        starts += cuts.observe(number, frame, next_index)
+        if number % 6 == 0:
+            cuts.sent(number, number // 6)
+    assert starts == [4, 14, 36]
