@@ -17,7 +17,10 @@ def camera_status(client: "redis.Redis", camera_id: str) -> dict[str, Any] | Non
     if not raw:
         return None
     state: dict[str, Any] = {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
-    counts = ("frames_sent", "frames_dropped", "undecodable_packets", "reconnects", "next_index", "backlog_frames")
+    counts = (
+        "frames_sent", "frames_dropped", "undecodable_packets", "reconnects", "next_index", "backlog_frames",
+        "shot_cuts",
+    )  # fmt: skip
     for name in (*counts, "width", "height", "frame_side_px"):
         state[name] = int(state.get(name, 0))
     for name in ("fps", "state_since", "updated_at"):

@@ -113,7 +113,6 @@ class CameraRunner:
     def __init__(self, config: CameraConfig, client: "redis.Redis") -> None:
         self.config = config
         self.client = client
-        self.cuts_recorded = 0
         self.state: CameraState = "connecting"
         self.error = ""
         self.reconnects = 0
@@ -249,11 +248,10 @@ class CameraRunner:
             with self.client.pipeline(transaction=True) as pipe:
                 pipe.zadd(key, {str(index): index for index in shot_starts})
                 pipe.zremrangebyrank(key, 0, -keys.CAMERA_CUTS_KEPT - 1)
+                pipe.hincrby(self._key, "shot_cuts", len(shot_starts))  # for status
                 pipe.execute()
         except redis.RedisError as exc:  # the frames go on; a cut unrecorded leaves a track across it
             log.warning("camera %s: shot cut not recorded: %s", self.config.camera_id, redact_text(str(exc)))
-            return
-        self.cuts_recorded += len(shot_starts)
 
     def _push(self, image: npt.NDArray[np.uint8]) -> bool:
         """Send the picture as the next frame; False where it was dropped for want of Redis."""

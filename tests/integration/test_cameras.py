@@ -129,6 +129,7 @@ def test_a_broadcasts_shot_cuts_are_recorded_as_the_frames_that_begin_each_shot(
     ):
         wait_for(lambda: client.zcard(keys.camera_cuts_key("stage")) >= 3, 60, "three shot cuts from the camera")
         starts = [int(index) for index in client.zrange(keys.camera_cuts_key("stage"), 0, 2)]
+        assert status(redis_url, "stage")["shot_cuts"] >= 3
     gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
     assert abs(gaps[0] - 10) <= 3, starts
     assert abs(gaps[1] - 21) <= 3, starts
