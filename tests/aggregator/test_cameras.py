@@ -25,6 +25,14 @@ def result(index: int, captured_at: float, emotions: tuple[str, ...] = ("happy",
     )  # fmt: skip
 
 
+def at_5_fps(camera: str, index: int, *faces: Face) -> Result:
+    """A live result of frame ``index``, captured 0.2 s after the one before it."""
+    return Result(
+        video_id=camera, frame_index=index, t_ms=0, captured_at=T0 + index * 0.2, status="ok", source_kind="rtsp",
+        faces=faces, model_version="m", detector="d", worker="w",
+    )  # fmt: skip
+
+
 def test_windows_close_after_grace_count_redeliveries_once_and_attribute_drops(tmp_path: Path) -> None:
     client = fakeredis.FakeRedis()
     timelines = CameraTimelines(tmp_path, client, grace_s=5)
@@ -69,20 +77,7 @@ def test_windows_count_people_in_capture_order_and_leave_out_phantoms(tmp_path: 
         ]
         if n == 7:
             faces.append(Face(box=(150, 200, 30, 30), score=1.0, probs=_probs("angry"), emotion="angry"))
-        frames.append(
-            Result(
-                video_id="lobby",
-                frame_index=n,
-                t_ms=0,
-                captured_at=T0 + n * 0.2,
-                status="ok",
-                source_kind="rtsp",
-                faces=tuple(faces),
-                model_version="m",
-                detector="d",
-                worker="w",
-            )
-        )
+        frames.append(at_5_fps("lobby", n, *faces))
     for pair in range(0, 40, 2):  # each pair of frames arrives the wrong way round
         for r in (frames[pair + 1], frames[pair]):
             timelines.add(r, now=r.captured_at + 0.3)
@@ -99,27 +94,10 @@ def test_windows_count_people_in_capture_order_and_leave_out_phantoms(tmp_path: 
 
 def test_a_shot_cut_the_cameras_producer_recorded_starts_new_people(tmp_path: Path) -> None:
     """A broadcast cuts at frame 20 to someone else whose face is where the last one was."""
+    emotions = ["happy"] * 20 + ["sad"] * 20
     results = [
-        Result(
-            video_id="tv",
-            frame_index=n,
-            t_ms=0,
-            captured_at=T0 + n * 0.2,
-            status="ok",
-            source_kind="url",
-            faces=(
-                Face(
-                    box=(100, 50, 60, 60),
-                    score=1.0,
-                    probs=_probs("happy" if n < 20 else "sad"),
-                    emotion="happy" if n < 20 else "sad",
-                ),
-            ),
-            model_version="m",
-            detector="d",
-            worker="w",
-        )
-        for n in range(40)
+        at_5_fps("tv", n, Face(box=(100, 50, 60, 60), score=1.0, probs=_probs(emotion), emotion=emotion))
+        for n, emotion in enumerate(emotions)
     ]
     people_in_ten_seconds = []
     for cut in (False, True):
