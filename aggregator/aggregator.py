@@ -360,8 +360,9 @@ def write_outputs(
         folder / "segments.csv", timeline.SEGMENT_COLUMNS, ([s[c] for c in timeline.SEGMENT_COLUMNS] for s in segments)
     )
     write_json(folder / "segments.json", segments)
-    cuts_ms = [t_ms for _, t_ms in record.shot_cuts or ()]
-    png = timeline_png(people.segments, timeline.duration_ms(record, results), record.video_id, cuts_ms)
+    png = timeline_png(
+        people.segments, timeline.duration_ms(record, results), record.video_id, timeline.cuts_ms(record) or []
+    )
     write_atomic_bytes(folder / "timeline.png", png)
     has_video = _current_render(folder / "annotated.mp4", record.created_at)
     write_atomic(folder / "report.html", report_html(summary, people.segments, png, has_video))

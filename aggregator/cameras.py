@@ -36,7 +36,7 @@ import numpy as np
 import redis
 
 from aggregator.smoothing import DEFAULT_SMOOTHING, UNCERTAIN, CausalSmoother, SmoothingConfig, labels
-from aggregator.tracking import DEFAULT_TRACKING, OnlineTracker, TrackingConfig
+from aggregator.tracking import DEFAULT_TRACKING, RawId, ShotTracker, TrackingConfig
 from emostream import keys
 from emostream import metrics as m
 from emostream.labels import EMOTIONS
@@ -116,15 +116,14 @@ class CameraPeople:
     """One camera's online tracker and per-track smoothers, fed in frame order after a short delay."""
 
     def __init__(self, fps: float, tracking: TrackingConfig, smoothing: SmoothingConfig) -> None:
-        self.fps, self.tracking = fps, tracking
-        self.tracker = OnlineTracker(fps, tracking)
-        self.shot = 0  # shots begun since start: each has a tracker of its own
+        self.tracker = ShotTracker(fps, tracking)
+        self.shot = 0  # shots begun since start
         self.shot_starts: list[int] = []  # frame indices of the camera's latest shot cuts (producer.shots)
         self.smoothing = smoothing
         self.min_track_frames = tracking.min_track_frames
         self.waiting: list[Result] = []
         self.last_index = -1
-        self.numbering: dict[tuple[int, int], int] = {}  # (shot, raw tracker id) -> person number, from 0
+        self.numbering: dict[RawId, int] = {}  # (shot, raw tracker id) -> person number, from 0
         self.frames: Counter[int] = Counter()  # person -> frames tracked so far
         self.smoothers: dict[int, CausalSmoother] = {}
 
@@ -138,13 +137,13 @@ class CameraPeople:
         if result.frame_index <= self.last_index:  # a straggler: the tracker has moved past it
             return []
         if any(self.last_index < start <= result.frame_index for start in self.shot_starts):
-            self.tracker, self.shot = OnlineTracker(self.fps, self.tracking), self.shot + 1  # a cut
+            self.shot += 1
         self.last_index = result.frame_index
         people = []
-        for face, raw in zip(result.faces, self.tracker.update([f.box for f in result.faces]), strict=True):
+        for face, raw in zip(result.faces, self.tracker.update([f.box for f in result.faces], self.shot), strict=True):
             if raw is None:
                 continue
-            person = self.numbering.setdefault((self.shot, raw), len(self.numbering))
+            person = self.numbering.setdefault(raw, len(self.numbering))
             self.frames[person] += 1
             smoother = self.smoothers.setdefault(person, CausalSmoother(self.smoothing))
             smoothed = smoother.update(round(result.captured_at * 1000), face.probs)

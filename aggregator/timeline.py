@@ -32,7 +32,7 @@ def timeline(
         "width": record.width,
         "height": record.height,
         "box_scale": box_scale(record),
-        "cuts_ms": _cuts_ms(record),
+        "cuts_ms": cuts_ms(record),
         "labels": list(EMOTIONS),
         "model_version": _common(r.model_version for r in ordered),
         "detector": _common(r.detector for r in ordered),
@@ -91,7 +91,7 @@ def summary(
     }
 
 
-def _cuts_ms(record: VideoRecord) -> list[int] | None:
+def cuts_ms(record: VideoRecord) -> list[int] | None:
     """When each shot after the first begins; None where cuts were not looked for (a camera)."""
     cuts = record.shot_cuts
     return None if cuts is None else [t_ms for _, t_ms in cuts]

@@ -67,6 +67,22 @@ class OnlineTracker:
         return ids
 
 
+class ShotTracker:
+    """An ``OnlineTracker`` that starts afresh at each new shot (``producer.shots``): a face where
+    one was before a cut is someone else's. Ids are (shot, the tracker's id)."""
+
+    def __init__(self, fps: float, config: TrackingConfig = DEFAULT_TRACKING) -> None:
+        self._fps, self._config = fps, config
+        self._shot = 0
+        self._tracker = OnlineTracker(fps, config)
+
+    def update(self, boxes: Sequence[Box], shot: int = 0) -> list[RawId | None]:
+        """One id per box (None: not tracked), in the order of ``boxes``, for a frame of ``shot``."""
+        if shot != self._shot:
+            self._tracker, self._shot = OnlineTracker(self._fps, self._config), shot
+        return [None if track is None else (shot, track) for track in self._tracker.update(boxes)]
+
+
 def assign_tracks(
     frames: Sequence[Sequence[Box]],
     fps: float,
@@ -76,12 +92,9 @@ def assign_tracks(
     """Track ids for every face of every frame (frames in order): 0, 1, ... by first appearance; None: phantom.
 
     ``shots`` numbers each frame's shot (``producer.shots``): no track runs from one shot into the next."""
-    raw: list[list[RawId | None]] = []
-    tracker, shot = OnlineTracker(fps, config), 0 if not shots else shots[0]
-    for boxes, frame_shot in zip(frames, shots if shots is not None else [0] * len(frames), strict=True):
-        if frame_shot != shot:
-            tracker, shot = OnlineTracker(fps, config), frame_shot  # a cut: a face where one was is someone else's
-        raw.append([None if track is None else (frame_shot, track) for track in tracker.update(boxes)])
+    tracker = ShotTracker(fps, config)
+    shot_of = shots if shots is not None else [0] * len(frames)
+    raw = [tracker.update(boxes, shot) for boxes, shot in zip(frames, shot_of, strict=True)]
     real = _real_tracks(raw, config)
     numbering: dict[RawId, int] = {}
     for ids in raw:
