@@ -125,7 +125,7 @@ def run_emostream(
         "--out", str(out), "--yunet-model", str(yunet), *(["--model-path", str(model)] if model else []),
     ]  # fmt: skip
     started = time.perf_counter()
-    child = pinned(command, cores, {"EMO_WORKER_THREADS": "1"}, tree)  # -m: the tree's package comes first
+    child = pinned(command, cores, cwd=tree)  # -m: the tree's package comes first; threads as by default
     _, err = child.communicate(timeout=1800)
     seconds = time.perf_counter() - started
     if child.returncode != 0:

@@ -21,6 +21,7 @@ from typing import IO, Any
 import redis
 
 from emostream import registry
+from emostream.cpus import worker_threads
 from emostream.errors import ServiceError
 from emostream.lifecycle import FULL_HINT
 from emostream.localserver import LocalServer, embedded_server_binary
@@ -158,7 +159,8 @@ def _services(options: AnalyzeOptions, url: str, server: LocalServer | None) -> 
     logs = options.out_dir / "logs"
     processes: list[ServiceProcess] = []
     try:
-        worker_env = _settings_env("EMO_WORKER_", {**options.worker_flags, "block_ms": STOP_BLOCK_MS})
+        worker_values = {**options.worker_flags, "block_ms": STOP_BLOCK_MS, "threads": _threads_each(options.workers)}
+        worker_env = _settings_env("EMO_WORKER_", worker_values)
         for n in range(options.workers):
             args = ["worker", "--name", f"analyze-worker-{n + 1}"]
             processes.append(_spawn(args, url, logs / WORKER_LOG.format(n + 1), worker_env))
@@ -168,6 +170,11 @@ def _services(options: AnalyzeOptions, url: str, server: LocalServer | None) -> 
         yield processes
     finally:
         _stop(processes, server)
+
+
+def _threads_each(workers: int) -> int | None:
+    """The job's cores shared among its workers (``emostream.cpus``), unless the user set the threads."""
+    return None if "EMO_WORKER_THREADS" in os.environ else worker_threads(workers)
 
 
 def _spawn(args: list[str], url: str, log_path: Path, settings: dict[str, str]) -> ServiceProcess:

@@ -84,6 +84,9 @@ RAW_BACKLOG_MIN_FRAMES: Final = 48  # but three worker batches, or two workers s
 MAX_RAW_FRAME_BYTES: Final = 1280 * 720 * 3 // 2  # larger frames go as JPEG: the backlog stays under 70 MB
 BACKLOG_POLL_MS: Final = 50  # how often a waiting file producer re-checks the backlog
 WORKER_BATCH_FRAMES: Final = 16  # one read, one inference call over all faces of 16 frames
+# A worker's inference threads at most, as before 2026-12-07 (fewer where it has fewer cores:
+# emostream.cpus); more cores are put to work by more workers.
+WORKER_MAX_THREADS: Final = 2
 WORKER_BLOCK_MS: Final = 1000  # blocking read; also the latency of noticing a stop request
 CLAIM_IDLE_MS: Final = 30_000  # far above the slowest normal batch (about 2 s on 2 cores)
 MAX_DELIVERIES: Final = 3  # a frame that failed this often is a poison frame

@@ -14,6 +14,7 @@ from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from emostream import keys
+from emostream.cpus import worker_threads
 from emostream.keys import DetectorName
 from emostream.redact import redact_url
 
@@ -115,7 +116,10 @@ class WorkerSettings(CommonSettings):
         "from the detected frames around it; 0: detect on every frame",
     )  # fmt: skip
     model_path: Path | None = Field(None, description="emotion model artifact; default: the committed one")
-    threads: int = Field(2, ge=1, description="inference and OpenCV threads")
+    threads: int = Field(
+        default_factory=worker_threads, ge=1,
+        description="inference and OpenCV threads; default: the cores this worker may use, at most 2",
+    )  # fmt: skip
     dead_letter_keep_frames: bool = Field(False, description="keep poison frames' JPEG in emo:dead (off: privacy)")
 
 

@@ -32,6 +32,7 @@ import os
 import sys
 from pathlib import Path
 
+from emostream.cpus import usable_cores
 from emostream.orphans import stop_with_parent
 
 # What the fork server imports before it forks anything, in this order.
@@ -47,13 +48,6 @@ def fork_server_preload(cores: int) -> list[str]:
     """``PRELOAD``, and on one core every service's own imports as well."""
     own = [module for modules in OWN_IMPORTS.values() for module in modules]
     return PRELOAD if cores > 1 else PRELOAD + own
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (``taskset``; not a container's CPU quota)."""
-    if hasattr(os, "sched_getaffinity"):  # Linux
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 _context = multiprocessing.get_context("forkserver")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from emostream.cpus import session_options
 from emostream.errors import ModelError
 from emostream.labels import EMOTIONS, NUM_EMOTIONS
 from emostream.preprocess import prepare_faces
@@ -164,9 +165,7 @@ def _load_metadata(model_path: Path) -> dict[str, Any]:
 def _session(model_path: Path, threads: int) -> Any:
     import onnxruntime as ort  # imported here: a metadata check should not pay its start-up
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    options = session_options(threads)
     options.log_severity_level = 3
     try:
         return ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])

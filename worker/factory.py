@@ -20,10 +20,11 @@ def create_worker(settings: WorkerSettings, client: "redis.Redis") -> Worker:
     detector = create_detector(settings)
     name = settings.name or default_consumer_name()
     log.info(
-        "worker %s: model %s, detector %s, Redis %s",
+        "worker %s: model %s, detector %s, %d inference threads, Redis %s",
         name,
         classifier.version,
         detector.name,
+        settings.threads,
         settings.redis_url_redacted,
     )
     return Worker(settings, client, BatchProcessor(detector, classifier, name, settings.detect_interval_ms))

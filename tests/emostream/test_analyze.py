@@ -167,3 +167,16 @@ def test_video_ids_are_unique_whatever_their_case() -> None:
 
     paths = [Path("a/GX01.MP4"), Path("b/gx01.mp4"), Path("c/talk.mov"), Path("d/talk.mp4")]
     assert video_ids_for(paths) == ["GX01", "gx01-2", "talk", "talk-2"]
+
+
+def test_the_jobs_cores_are_shared_among_its_workers_unless_the_user_set_the_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from emostream import cpus
+    from emostream.analyze import _threads_each
+
+    monkeypatch.delenv("EMO_WORKER_THREADS", raising=False)
+    monkeypatch.setattr(cpus, "usable_cores", lambda: 2)
+    assert [_threads_each(workers) for workers in (1, 2, 3)] == [2, 1, 1]
+    monkeypatch.setenv("EMO_WORKER_THREADS", "4")
+    assert _threads_each(2) is None  # the workers read the user's own setting

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from emostream.cpus import worker_threads
 from tests.integration.processes import run
 
 if TYPE_CHECKING:
@@ -30,6 +31,10 @@ def test_analyze_processes_good_videos_and_fails_clearly_on_a_bad_one(astronaut_
     assert not (out / "notes").exists()
     # Its own server, workers on this machine: raw frames, no JPEG work.
     assert "sending raw I420 frames" in (out / "logs" / "producer-astronaut.log").read_text()
+    # The two workers share this machine's cores (two threads each at most).
+    threads = os.environ.get("EMO_WORKER_THREADS") or worker_threads(workers=2)
+    for log in ("worker-1.log", "worker-2.log"):
+        assert f" {threads} inference threads" in (out / "logs" / log).read_text()
 
 
 def test_analyze_every_frame_option_reaches_the_producer(astronaut_video: Path, tmp_path: Path) -> None:

@@ -187,3 +187,9 @@ def test_the_served_network_fits_the_budget_counted_in_its_own_graph() -> None:
     counted = graph_multiply_adds(FP32_MODEL)
     assert counted == json.loads(metadata_path(FP32_MODEL).read_text())["multiply_adds"]
     assert counted <= BUDGET_MULTIPLY_ADDS
+
+
+def test_the_served_session_runs_the_threads_asked_for_without_spinning() -> None:
+    session = load_classifier(threads=1)._session
+    assert session.get_session_options().intra_op_num_threads == 1
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"

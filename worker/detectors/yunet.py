@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from emostream.cpus import session_options
 from emostream.errors import ConfigError
 from emostream.modelstore import YUNET_SHA256, any_size_copy, file_sha256
 from emostream.preprocess import downscale
@@ -162,9 +163,7 @@ class InputBlob:
 
 
 def _session(model_path: Path, copy_name: str, threads: int, cache: Path | None) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
+    options = session_options(threads)
     error: Exception | None = None
     for refresh in (False, True):  # a cached copy that does not load (damaged on disk) is derived again
         try:

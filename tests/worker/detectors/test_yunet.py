@@ -127,3 +127,9 @@ def test_one_detector_over_frames_of_changing_sizes_finds_what_fresh_ones_find(t
         fresh = YuNetDetector(model, 640, 24, cache=tmp_path).detect(np.asarray(image, dtype=np.uint8))
         assert kept.detect(np.asarray(image, dtype=np.uint8)) == fresh
         assert fresh  # the stage clip's frame 100 shows faces
+
+
+def test_its_session_runs_the_threads_asked_for_without_spinning(tmp_path: Path) -> None:
+    options = YuNetDetector(require_shared(YUNET), 640, 24, threads=1, cache=tmp_path).network.get_session_options()
+    assert options.intra_op_num_threads == 1
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
