@@ -63,7 +63,8 @@ class VideoRecord(BaseModel):
     gap_start_ms: int = 0
     gap_ms: int = 0
     # Where an edited file cuts to another shot: JSON [[frame index, t_ms], ...] (``encode_cuts``),
-    # written with ``produced``; "" for a camera, or a file read without looking for cuts.
+    # those found so far with each chunk of frames sent, all with ``produced``; "" for a camera, or a
+    # file read without looking for cuts.
     cuts: str = ""
     error: str | None = None
     created_at: float = 0.0

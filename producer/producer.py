@@ -75,6 +75,7 @@ class FileProducer:
         self.replace = replace
         self._pending: list[Frame] = []
         self._sent_so_far = 0
+        self._cuts: CutFinder | None = None  # the video's, recorded with each chunk of frames
         self._backlog_limit = settings.backlog_max_frames
         self._ask_memory_after = 0.0  # monotonic time; inf once the server turns out not to answer INFO memory
         self._said_memory = False
@@ -138,7 +139,7 @@ class FileProducer:
         last = -1 if resume_after is None else resume_after
         log.info("%s: sending %s frames at %.2f fps", video_id, FRAME_ENCODING_NAMES[s.frame_encoding], plan.sample_fps)
         sampler, sent = Sampler(plan), 0
-        cuts = CutFinder(plan.source_fps) if s.find_cuts else None
+        cuts = self._cuts = CutFinder(plan.source_fps) if s.find_cuts else None
         try:
             # The sampler (and the cut finder) see every frame from the start, so a resumed run keeps
             # the same frames (and cuts).
@@ -162,7 +163,7 @@ class FileProducer:
         produced = {"status": "produced", "frames_sent": sent, "frames_expected": sent, **asdict(source.report)}
         if cuts is not None:
             cuts.finish()
-            produced["cuts"] = registry.encode_cuts((cut.frame_index, cut.t_ms) for cut in cuts.cuts)
+            produced["cuts"] = self._encoded_cuts()
             log.info("%s: %d shot cuts", video_id, len(cuts.cuts))
         self._while_full(partial(registry.update, self.client, video_id, **produced))
         seconds = time.monotonic() - started
@@ -211,13 +212,19 @@ class FileProducer:
             for frame in self._pending:
                 pipe.xadd(keys.FRAMES_STREAM, encode_frame(frame))  # type: ignore[arg-type]
                 pipe.setbit(keys.video_sent_key(video_id), frame.meta.frame_index, 1)
-            progress: dict[str | bytes, int | float] = {
+            progress: dict[str | bytes, int | float | str] = {
                 "last_index": self._pending[-1].meta.frame_index,
                 "frames_sent": self._sent_so_far,
                 "updated_at": time.time(),
             }
+            if self._cuts is not None:  # those found so far: a video left partial by a dead producer keeps them
+                progress["cuts"] = self._encoded_cuts()
             pipe.hset(keys.video_key(video_id), mapping=progress)  # type: ignore[arg-type]
             pipe.execute()
+
+    def _encoded_cuts(self) -> str:
+        found = self._cuts.cuts if self._cuts is not None else []
+        return registry.encode_cuts((cut.frame_index, cut.t_ms) for cut in found)
 
     def _wait_for_backlog(self, chunk_bytes: int) -> None:
         """Wait while the frames stream is at its limit, or while the next chunk would take Redis's memory

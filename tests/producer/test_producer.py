@@ -355,3 +355,30 @@ def test_cuts_are_not_looked_for_when_turned_off(real_redis: "redis.Redis") -> N
     record = registry.read(real_redis, "uncut")
     assert record is not None
     assert (record.cuts, record.shot_cuts) == ("", None)
+
+
+def test_the_cuts_found_so_far_are_registered_with_the_frames_sent(real_redis: "redis.Redis") -> None:
+    """A producer that dies mid-video leaves its video to be finalised partial: with the cuts before
+    its last sent frame, no person is tracked across them. Here it waits on a full backlog."""
+    import threading
+    import time
+
+    stage = require_shared(VIDEOS / "short_hamilton_clip.mp4")
+    settings = ProducerSettings(every_frame=True, backlog_max_frames=120, frame_encoding="jpeg")
+    producer = threading.Thread(target=FileProducer(settings, real_redis).produce, args=(stage, "held"))
+    producer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while (record := registry.read(real_redis, "held")) is None or record.last_index < 110:
+            assert time.monotonic() < deadline, "the producer did not send 110 frames"
+            time.sleep(0.05)
+        assert record.status != "produced"
+        assert record.shot_cuts == [(20, 667), (82, 2736)]
+    finally:
+        real_redis.delete(keys.FRAMES_STREAM)  # room again: it goes on to the end
+        while producer.is_alive():
+            real_redis.delete(keys.FRAMES_STREAM)
+            producer.join(timeout=0.1)
+    done = registry.read(real_redis, "held")
+    assert done is not None
+    assert done.shot_cuts == [(20, 667), (82, 2736), (211, 7040)]
