@@ -2,8 +2,9 @@
 
 A worker's ONNX Runtime sessions had two threads wherever they ran. On one core (``taskset -c 0``,
 a container of one CPU) the second thread competed with the first, and while idle between
-kernels it spun: half a core went on spinning, and the whole pipeline on the stage clip took twice
-as long as with one thread (``docs/measurements.md``, 2026-12-07). The default is now as many
+kernels it spun: over a quarter of the core's time went on one ``pause`` instruction of ONNX
+Runtime's thread pool, and the whole pipeline on the stage clip took twice as long as with one
+thread (``docs/measurements.md``, 2026-12-07). The default is now as many
 threads as the worker has cores, at most ``keys.WORKER_MAX_THREADS``; ``emostream analyze`` shares
 its cores among the workers it starts. Threads never spin: the producer, the aggregator and Redis
 share these cores, and a spinning thread takes their time.

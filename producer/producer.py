@@ -75,7 +75,8 @@ class FileProducer:
         self.replace = replace
         self._pending: list[Frame] = []
         self._sent_so_far = 0
-        self._cuts: CutFinder | None = None  # the video's, recorded with each chunk of frames
+        self._cuts: CutFinder | None = None  # the video's; its new cuts are recorded with the next chunk of frames
+        self._cuts_recorded = 0
         self._backlog_limit = settings.backlog_max_frames
         self._ask_memory_after = 0.0  # monotonic time; inf once the server turns out not to answer INFO memory
         self._said_memory = False
@@ -140,6 +141,7 @@ class FileProducer:
         log.info("%s: sending %s frames at %.2f fps", video_id, FRAME_ENCODING_NAMES[s.frame_encoding], plan.sample_fps)
         sampler, sent = Sampler(plan), 0
         cuts = self._cuts = CutFinder(plan.source_fps) if s.find_cuts else None
+        self._cuts_recorded = 0
         try:
             # The sampler (and the cut finder) see every frame from the start, so a resumed run keeps
             # the same frames (and cuts).
@@ -217,10 +219,12 @@ class FileProducer:
                 "frames_sent": self._sent_so_far,
                 "updated_at": time.time(),
             }
-            if self._cuts is not None:  # those found so far: a video left partial by a dead producer keeps them
+            found = len(self._cuts.cuts) if self._cuts is not None else 0
+            if found > self._cuts_recorded:  # new cuts: a video left partial by a dead producer keeps them
                 progress["cuts"] = self._encoded_cuts()
             pipe.hset(keys.video_key(video_id), mapping=progress)  # type: ignore[arg-type]
             pipe.execute()
+        self._cuts_recorded = found
 
     def _encoded_cuts(self) -> str:
         found = self._cuts.cuts if self._cuts is not None else []
