@@ -45,6 +45,11 @@ class Clip:
     path: Path
     cuts: tuple[int, ...]  # first frame of each shot after the first
     slack: int = 1  # frames a cut found may be off by (a gradual transition: its length)
+    transitions: tuple[tuple[int, int], ...] = ()  # gradual ones: (first frame, first frame after it)
+
+    def spans(self) -> list[tuple[int, int]]:
+        """Where one shot gives way to the next: a cut's frame, or a transition's frames."""
+        return list(self.transitions) or [(cut, cut) for cut in self.cuts]
 
 
 def sized(frames: Sequence[Image]) -> list[Image]:
@@ -122,7 +127,8 @@ def transitions_clip(folder: Path, woman: list[Image], stage: list[Image]) -> Cl
     fade += [np.asarray(woman[120 + i] * ((i + 1) / 15), dtype=np.uint8) for i in range(15)]
     frames = her + mix + crowd + fade + woman[135:225]
     path = write_video(folder / "transitions.mp4", frames, RATE, "libx264", {"crf": "20", "preset": "veryfast"})
-    return Clip("a dissolve (0.5 s) and a fade through black (1 s)", path, (90, 150), slack=30)
+    name = "a dissolve (0.5 s) and a fade through black (1 s)"
+    return Clip(name, path, (90, 150), slack=30, transitions=((90, 105), (150, 180)))
 
 
 def still_disc(folder: Path) -> Clip:
@@ -165,14 +171,16 @@ def matched(found: Sequence[int], truth: Sequence[int], slack: int = 1) -> tuple
     return hits, false, len(truth) - hits
 
 
-def people_across_cuts(timeline: dict[str, Any], cuts: Sequence[int]) -> tuple[int, int]:
-    """(people, people seen on both sides of a true cut)."""
+def people_across_cuts(timeline: dict[str, Any], spans: Sequence[tuple[int, int]]) -> tuple[int, int]:
+    """(people, people seen before and after a true cut or transition)."""
     frames_of_track: dict[int, list[int]] = {}
     for frame in timeline["frames"]:
         for face in frame["faces"]:
             if face["track"] is not None:
                 frames_of_track.setdefault(face["track"], []).append(frame["index"])
-    spanning = sum(1 for seen in frames_of_track.values() if any(min(seen) < cut <= max(seen) for cut in cuts))
+    spanning = sum(
+        1 for seen in frames_of_track.values() if any(min(seen) < start and max(seen) >= end for start, end in spans)
+    )
     return len(frames_of_track), spanning
 
 
@@ -236,13 +244,13 @@ def main() -> None:
         ms, cuts = large_frames(stage_video, side)
         size = f"{side[0]}x{side[1]}"
         print(f"\n{size} (the stage clip's first 240 frames enlarged): {ms:.2f} ms a frame, cuts at {cuts}")
-    print("\n| clip | cut finding | people | people across a true cut |")
+    print("\n| clip | cut finding | people | people across a true cut or transition |")
     print("| --- | --- | --- | --- |")
-    for clip in clips[:2]:
+    for clip in clips[:3]:
         for find_cuts in (False, True):
             out = folder / f"out-{'cuts' if find_cuts else 'nocuts'}"
             timeline = analysed_timeline(clip.path, out, args.yunet, {"EMO_PRODUCER_FIND_CUTS": str(find_cuts).lower()})
-            people, spanning = people_across_cuts(timeline, clip.cuts)
+            people, spanning = people_across_cuts(timeline, clip.spans())
             print(f"| {clip.name} | {'on' if find_cuts else 'off'} | {people} | {spanning} |")
 
 

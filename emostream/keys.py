@@ -133,6 +133,10 @@ CUT_SETTLE_S: Final = 0.5  # and a cut is a change that stays: the picture 0.5 s
 # in bench/shots.py's clips, noise on black (which swings hue and saturation) by under 1.
 CUT_MIN_PICTURE_CHANGE: Final = 10.0
 CUT_THUMB_WIDTH_PX: Final = 64  # frames are compared this small: a cut changes the whole picture
+# A fade through black is a cut too (PySceneDetect's ThresholdDetector): the picture's mean falls under
+# this (0-255, its default) for CUT_FADE_MIN_DARK_FRAMES or more, after a brighter one, and rises again.
+CUT_FADE_DARK: Final = 12.0
+CUT_FADE_MIN_DARK_FRAMES: Final = 2  # one dark frame is a glitch, not a fade
 SMOOTH_SWITCH_PER_S: Final = 2.0  # HMM: prior rate of emotion changes; higher lags less, lower flickers less
 SMOOTH_EVIDENCE_WEIGHT: Final = 0.5  # HMM: consecutive frames of one face are not independent evidence
 SMOOTH_EMA_TAU_S: Final = 0.5  # EMA alternative: time constant

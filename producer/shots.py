@@ -23,6 +23,12 @@ Two checks on each cut it names, by the plain change of the pictures' pixels (``
 - The change must stay: the frame ``CUT_SETTLE_S`` after the cut must still differ from the one
   before it by half as much as at the cut. A photo flash changes the whole picture and then
   gives it back: PySceneDetect alone took a two-frame flash for a cut (``bench/shots.py``).
+
+A fade through black changes consecutive frames too little for that score. PySceneDetect's
+``ThresholdDetector`` finds it: the picture's mean falls under ``CUT_FADE_DARK`` for
+``CUT_FADE_MIN_DARK_FRAMES`` or more and rises again; the cut goes in the middle of the dark frames,
+unchecked (nothing before them can be compared). Not where a video opens from black: there is no shot
+before. A dissolve is still not found.
 """
 
 import logging
@@ -34,7 +40,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 from scenedetect.common import FrameTimecode
-from scenedetect.detectors import ContentDetector
+from scenedetect.detectors import ContentDetector, ThresholdDetector
 
 from emostream import keys
 
@@ -72,9 +78,15 @@ class CutFinder:
         self._settle_frames = round(keys.CUT_SETTLE_S * self._fps)
         self._checked = checked
         self._detector = ContentDetector(threshold=keys.CUT_SCORE, min_scene_len=keys.CUT_MIN_SHOT_S)
+        self._fades = ThresholdDetector(
+            threshold=keys.CUT_FADE_DARK, min_scene_len=keys.CUT_MIN_SHOT_S, fade_bias=0.0,
+            min_out_length=keys.CUT_FADE_MIN_DARK_FRAMES,
+        )  # fmt: skip
+        self._lit = False  # a frame brighter than a fade's black seen: a video that opens dark has no cut
         self._shrink = VideoReformatter()
         self._recent: dict[int, tuple[int, Image]] = {}  # frame index -> (t_ms, thumbnail)
         self._candidates: list[int] = []  # cuts the detector named, waiting to be seen to stay
+        self._faded_in: set[int] = set()  # first frames after a fade through black: cuts unchecked
         self._newest = -1
         self.cuts: list[Cut] = []
         self.failed: str | None = None  # why cuts stopped being looked for (the frames still go)
@@ -84,14 +96,19 @@ class CutFinder:
             return
         try:
             small = self._thumbnail(frame)
-            found = self._detector.process_frame(FrameTimecode(frame_index, fps=self._fps), small)
+            timecode = FrameTimecode(frame_index, fps=self._fps)
+            found = self._detector.process_frame(timecode, small)
+            faded_in = [cut.frame_num for cut in self._fades.process_frame(timecode, small)] if self._lit else []
         except Exception as exc:  # an odd pixel format or size: the video is still analysed, without cuts
             self.failed = f"{type(exc).__name__}: {exc}"
             log.warning("shot cuts are not looked for in the rest of this video: %s", self.failed)
             return
         self._recent[frame_index] = (round(t_ms), small)
         self._newest = frame_index
-        self._candidates.extend(timecode.frame_num for timecode in found)  # maybe an earlier frame
+        self._lit = self._lit or float(small.mean()) >= keys.CUT_FADE_DARK
+        self._candidates.extend(cut.frame_num for cut in found)  # maybe an earlier frame
+        self._candidates.extend(faded_in)
+        self._faded_in.update(faded_in)
         self._settle(final=False)
         self._recent.pop(frame_index - RECENT_FRAMES_KEPT, None)
 
@@ -101,19 +118,29 @@ class CutFinder:
             self._settle(final=True)
 
     def _settle(self, final: bool) -> None:
-        for cut in list(self._candidates):
+        for cut in sorted(self._candidates):
             if cut + self._settle_frames > self._newest and not final:
                 continue
             self._candidates.remove(cut)
-            before, at = self._recent.get(cut - 1), self._recent.get(cut)
-            after = self._recent.get(min(cut + self._settle_frames, self._newest))
-            if before is None or at is None or after is None:
-                continue  # not seen (cannot happen in order); a cut not shown to be one is not one
-            change = picture_change(before[1], at[1])
-            real = change >= keys.CUT_MIN_PICTURE_CHANGE
-            stays = picture_change(before[1], after[1]) >= change * KEPT_SHARE_OF_CHANGE
-            if ((real and stays) or not self._checked) and (not self.cuts or cut > self.cuts[-1].frame_index):
+            at = self._recent.get(cut)
+            if at is not None and self._is_cut(cut) and (not self.cuts or cut >= self._next_shot_from()):
                 self.cuts.append(Cut(cut, at[0]))
+
+    def _is_cut(self, cut: int) -> bool:
+        """A cut after a fade through black is one; one the content detector names must be real and stay."""
+        if cut in self._faded_in or not self._checked:
+            return True
+        before, at = self._recent.get(cut - 1), self._recent.get(cut)
+        after = self._recent.get(min(cut + self._settle_frames, self._newest))
+        if before is None or at is None or after is None:
+            return False  # not seen (cannot happen in order); a cut not shown to be one is not one
+        change = picture_change(before[1], at[1])
+        real = change >= keys.CUT_MIN_PICTURE_CHANGE
+        return real and picture_change(before[1], after[1]) >= change * KEPT_SHARE_OF_CHANGE
+
+    def _next_shot_from(self) -> int:
+        """The first frame at which another shot may begin: both detectors may name one transition."""
+        return self.cuts[-1].frame_index + max(1, round(keys.CUT_MIN_SHOT_S * self._fps))
 
     def _thumbnail(self, frame: "av.VideoFrame") -> Image:
         width = keys.CUT_THUMB_WIDTH_PX

@@ -36,6 +36,53 @@ def flashed(frames: list[tuple[float, av.VideoFrame]], at: int) -> list[tuple[fl
     return out
 
 
+def dimmed(frames: list[tuple[float, av.VideoFrame]], gains: list[float]) -> list[tuple[float, av.VideoFrame]]:
+    """The frames with their pixels scaled by ``gains`` (0: black), one gain a frame."""
+    out = []
+    for (t_ms, frame), gain in zip(frames, gains, strict=True):
+        picture = (frame.to_ndarray(format="bgr24") * gain).astype(np.uint8)
+        out.append((t_ms, av.VideoFrame.from_ndarray(picture, format="bgr24").reformat(format="yuv420p")))
+    return out
+
+
+def through_black(
+    first: list[tuple[float, av.VideoFrame]], second: list[tuple[float, av.VideoFrame]], steps: int
+) -> list[tuple[float, av.VideoFrame]]:
+    """``first`` fading out to black over ``steps`` frames, then ``second`` fading in over as many."""
+    fading = [1 - (i + 1) / steps for i in range(steps)]
+    return first[:-steps] + dimmed(first[-steps:], fading) + dimmed(second[:steps], fading[::-1]) + second[steps:]
+
+
+def test_a_fade_through_black_is_a_cut_in_its_darkest_frames() -> None:
+    """Frame by frame the picture hardly changes, so the content score misses it; the picture's
+    brightness falls under PySceneDetect's fade threshold and rises again."""
+    woman = decoded(require_shared(VIDEOS / "fer_woman2.mp4"))
+    stage = decoded(require_shared(VIDEOS / "short_hamilton_clip.mp4"))
+    frames = through_black(woman[:90], stage[100:190], steps=15)  # dark from about frame 86 to 94
+    (cut,) = cuts_in(frames)
+    assert 84 <= cut.frame_index <= 96
+    assert cut.t_ms == round(frames[cut.frame_index][0])
+
+
+def test_a_cut_through_a_few_black_frames_is_one_cut_though_both_detectors_name_it() -> None:
+    """The content score names the change into black and the fade detector the black's middle:
+    one shot of two frames between them would leave its faces phantoms."""
+    woman = decoded(require_shared(VIDEOS / "fer_woman2.mp4"))
+    stage = decoded(require_shared(VIDEOS / "short_hamilton_clip.mp4"))
+    frames = woman[:90] + dimmed(woman[90:94], [0.0] * 4) + stage[100:190]
+    (cut,) = cuts_in(frames)
+    assert 90 <= cut.frame_index <= 94
+
+
+def test_a_video_that_opens_or_ends_in_black_or_blinks_black_for_a_frame_has_no_cut() -> None:
+    woman = decoded(require_shared(VIDEOS / "fer_woman2.mp4"))[:120]
+    opens = [min(1.0, max(0.0, i - 30) / 30) for i in range(120)]  # black for a second, then fading in
+    ends = [min(1.0, (119 - i) / 30) for i in range(120)]
+    blinks = [0.0 if i == 60 else 1.0 for i in range(120)]  # a dropped, black frame
+    for gains in (opens, ends, blinks):
+        assert cuts_in(dimmed(woman, gains)) == []
+
+
 def test_the_stage_clips_three_cuts_are_found_at_their_frames() -> None:
     frames = decoded(require_shared(VIDEOS / "short_hamilton_clip.mp4"))
     cuts = cuts_in(frames)
