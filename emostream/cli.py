@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 
+from emostream.cpus import analyze_workers
 from emostream.errors import ConfigError, EmostreamError, SourceError
 from emostream.keys import DetectorName
 from emostream.memory import keep_frame_buffers
@@ -145,7 +146,10 @@ def _add_analyze(commands: Any) -> None:
     p = commands.add_parser("analyze", help="analyse videos end to end with an embedded Redis")
     p.add_argument("videos", nargs="+", type=_video_file, metavar="VIDEO", help="video files, or folders of them")
     p.add_argument("--out", type=Path, required=True, help="output folder: OUT/<video_id>/timeline.json ...")
-    p.add_argument("--workers", type=_at_least_one, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--workers", type=_at_least_one,
+        help="worker processes (default: one for each 2 cores this job may use, at least 1)",
+    )  # fmt: skip
     p.add_argument("--render", action="store_true", help="also write OUT/<video_id>/annotated.mp4")
     p.add_argument("--blur-faces", action="store_true", help="render with every face blurred (implies --render)")
     _redis_flag(p)
@@ -513,7 +517,7 @@ def _analyze(args: argparse.Namespace) -> int:
     options = AnalyzeOptions(
         videos=videos,
         out_dir=args.out,
-        workers=args.workers,
+        workers=args.workers or analyze_workers(),
         redis_url=args.redis_url or os.environ.get("EMO_REDIS_URL"),  # like every command; else embedded
         producer=producer_settings(args),
         worker_flags=settings_kwargs(args, ["detector", "yunet_model", "model_path"]),

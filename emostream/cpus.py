@@ -40,6 +40,13 @@ def worker_threads(workers: int = 1, cores: int | None = None) -> int:
     return max(1, min(keys.WORKER_MAX_THREADS, available // max(1, workers)))
 
 
+def analyze_workers(cores: int | None = None) -> int:
+    """``emostream analyze``'s workers by default: one for each ``keys.WORKER_MAX_THREADS`` cores (one
+    on two cores, as measured; more cores, more workers, not more threads each)."""
+    available = usable_cores() if cores is None else cores
+    return max(1, available // keys.WORKER_MAX_THREADS)
+
+
 def session_options(threads: int) -> "ort.SessionOptions":
     """ONNX Runtime's options for a worker's sessions: ``threads`` within one call, none spinning."""
     import onnxruntime as ort  # imported here: the fork server must not start its threads (emostream.spawn)

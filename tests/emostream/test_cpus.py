@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from emostream import cpus
-from emostream.cpus import session_options, usable_cores, worker_threads
+from emostream.cpus import analyze_workers, session_options, usable_cores, worker_threads
 from emostream.settings import WorkerSettings
 
 AFFINITY = len(os.sched_getaffinity(0))
@@ -54,3 +54,8 @@ def test_sessions_do_not_spin_between_calls() -> None:
     options = session_options(2)
     assert options.intra_op_num_threads == 2
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+@pytest.mark.parametrize(("cores", "workers"), [(1, 1), (2, 1), (3, 1), (4, 2), (16, 8)])
+def test_analyze_starts_a_worker_for_each_two_cores(cores: int, workers: int) -> None:
+    assert analyze_workers(cores) == workers

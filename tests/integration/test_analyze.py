@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from emostream.cpus import worker_threads
+from emostream.cpus import analyze_workers, worker_threads
 from tests.integration.processes import run
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ def test_analyze_every_frame_option_reaches_the_producer(astronaut_video: Path, 
     assert done.returncode == 0, done.stderr
     timeline = json.loads((tmp_path / "astronaut" / "timeline.json").read_text())
     assert len(timeline["frames"]) == 60
+    assert len(list((tmp_path / "logs").glob("worker-*.log"))) == analyze_workers()  # one per 2 cores
 
 
 def test_analyze_rejects_an_invalid_fps(astronaut_video: Path, tmp_path: Path) -> None:
