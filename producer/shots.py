@@ -86,7 +86,7 @@ class CutFinder:
         self._shrink = VideoReformatter()
         self._recent: dict[int, tuple[int, Image]] = {}  # frame index -> (t_ms, thumbnail)
         self._candidates: list[int] = []  # cuts the detector named, waiting to be seen to stay
-        self._faded_in: set[int] = set()  # first frames after a fade through black: cuts unchecked
+        self._faded_in: set[int] = set()  # candidates in the dark of a fade through black: taken unchecked
         self._newest = -1
         self.cuts: list[Cut] = []
         self.failed: str | None = None  # why cuts stopped being looked for (the frames still go)
@@ -125,6 +125,7 @@ class CutFinder:
             at = self._recent.get(cut)
             if at is not None and self._is_cut(cut) and (not self.cuts or cut >= self._next_shot_from()):
                 self.cuts.append(Cut(cut, at[0]))
+            self._faded_in.discard(cut)
 
     def _is_cut(self, cut: int) -> bool:
         """A cut after a fade through black is one; one the content detector names must be real and stay."""
