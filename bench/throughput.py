@@ -25,7 +25,9 @@ codec, so video decoding costs the same per frame), and the extra frames divided
 seconds is its rate once running; against the naive loop alone.
 
 Then the worker's own stage times (``worker ... stage seconds`` in its log, from its metrics) per
-frame, beside the whole command's wall time per frame. Prints the CPU model and flags, frames per
+frame, beside the whole command's wall time per frame. They are wall time: on one core they include
+the slices the producer, the aggregator and Redis ran in (YuNet took 2.7 ms a stage-clip frame alone
+and 4.9 ms by this measure, 2026-12-07); ``perf record`` tells CPU apart. Prints the CPU model and flags, frames per
 second and faces found. Needs the training extra (Keras) for the naive loop. The machine is
 shared: compare the ratios of one run. ``--model-path`` serves another emotion network, such as an
 untrained candidate kept by ``bench/students.py``: what the pipeline would gain from it.
@@ -241,8 +243,9 @@ def main() -> None:
         )
     }
     print(
-        "\nemostream, 1 core: the worker's own stage times (its metrics), ms per frame of the clip (frames whose faces"
-        " were interpolated, not detected, count in interpolate), and the whole command's wall time per frame"
+        "\nemostream, 1 core: the worker's own stage times (its metrics, wall time: with the other processes' slices"
+        " on this core), ms per frame of the clip (frames whose faces were interpolated, not detected, count in"
+        " interpolate), and the whole command's wall time per frame"
     )
     print("| clip | decode | detect | interpolate | infer | publish | worker total | whole command |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
