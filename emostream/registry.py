@@ -8,6 +8,7 @@ its missing frames listed), ``failed`` (the source could not be read).
 
 import contextlib
 import dataclasses
+import functools
 import json
 import re
 import time
@@ -78,7 +79,7 @@ class VideoRecord(BaseModel):
         # The producer stores the report's fields under their own names (``dataclasses.asdict``).
         return DecodeReport(**{field.name: getattr(self, field.name) for field in dataclasses.fields(DecodeReport)})
 
-    @property
+    @functools.cached_property  # read several times as a video is finalised; the record is frozen
     def shot_cuts(self) -> list[tuple[int, int]] | None:
         """(frame index, t_ms) of each shot's first frame after the first; None where not looked for."""
         if not self.cuts:
