@@ -23,14 +23,18 @@ from emostream import keys
 if TYPE_CHECKING:
     import onnxruntime as ort
 
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "QUOTA PERIOD" in µs, or "max PERIOD"
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PROC_CGROUP = Path("/proc/self/cgroup")  # "ID:CONTROLLERS:PATH" lines: this process's cgroup in each hierarchy
 
 
-def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+def usable_cores(cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROUP) -> int:
     """The cores this process may run on (``taskset``, a cpuset), or fewer where a CPU quota
-    (``docker --cpus``, a Kubernetes limit) lets it use less time than that, rounded up."""
+    (``docker --cpus``, a Kubernetes limit, a systemd ``CPUQuota``) lets it use less time than that,
+    rounded up: cgroup v2's, else v1's (hosts that still mount it: RHEL 8, Ubuntu 20.04, Amazon Linux 2)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    quota = _quota_cores(cpu_max)
+    quota = _v2_quota_cores(cgroup_root, proc_cgroup)
+    if quota is None:
+        quota = _v1_quota_cores(cgroup_root / "cpu", proc_cgroup)
     return max(1, min(cores, quota)) if quota is not None else cores
 
 
@@ -58,9 +62,45 @@ def session_options(threads: int) -> "ort.SessionOptions":
     return options
 
 
-def _quota_cores(cpu_max: Path) -> int | None:
+def _v2_quota_cores(root: Path, proc_cgroup: Path) -> int | None:
+    """From ``cpu.max``: "QUOTA PERIOD" in µs, or "max PERIOD" (none)."""
     try:
-        quota, period = cpu_max.read_text().split()[:2]
+        quota, period = _own_file(root, _own_path(proc_cgroup, None), "cpu.max").read_text().split()[:2]
         return math.ceil(int(quota) / int(period))
-    except (OSError, ValueError, ZeroDivisionError):  # no cgroup v2 here, "max" (no quota), or unreadable
+    except (OSError, ValueError, ZeroDivisionError):  # no cgroup v2 controller here, "max", or unreadable
         return None
+
+
+def _v1_quota_cores(root: Path, proc_cgroup: Path) -> int | None:
+    """From ``cpu.cfs_quota_us`` (-1: none) and ``cpu.cfs_period_us``."""
+    own = _own_path(proc_cgroup, "cpu")
+    try:
+        quota = int(_own_file(root, own, "cpu.cfs_quota_us").read_text())
+        period = int(_own_file(root, own, "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):  # no cgroup v1 CPU controller here, or unreadable
+        return None
+    return math.ceil(quota / period) if quota > 0 and period > 0 else None
+
+
+def _own_path(proc_cgroup: Path, controller: str | None) -> str:
+    """This process's cgroup in v1's hierarchy of ``controller``, or (None) in v2's; "/" if not known."""
+    try:
+        lines = proc_cgroup.read_text().splitlines()
+    except OSError:
+        return "/"
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        named = parts[1].split(",") if parts[1] else []  # v2's line names none
+        if (controller is None and not named) or (controller is not None and controller in named):
+            return parts[2] or "/"
+    return "/"
+
+
+def _own_file(root: Path, own: str, name: str) -> Path:
+    """``name`` in this process's own cgroup (a systemd service's, a pod's), where the mount shows it; else
+    at the mount's root, which is the process's own cgroup in a container (Docker mounts it so, and then
+    ``/proc/self/cgroup`` may still name the host's path, which the mount does not have)."""
+    own_file = root / own.strip("/") / name
+    return own_file if own.strip("/") and own_file.exists() else root / name
