@@ -1,7 +1,7 @@
 """Whole-pipeline throughput against the naive loop, per core and on two cores, in one run.
 
     python bench/throughput.py --videos ../shared/data/videos --yunet ../shared/models/yunet/yunet_s_640_640.onnx
-                               [--model-path NETWORK-int8.onnx]
+                               [--rounds 3] [--model-path NETWORK-int8.onnx]
 
 The naive loop is what hobby emotion projects write, built here: Haar (``scaleFactor=1.3``) on
 every full frame, then one Keras ``model.predict`` per face with the seed CNN
@@ -28,18 +28,25 @@ Then the worker's own stage times (``worker ... stage seconds`` in its log, from
 frame, beside the whole command's wall time per frame. They are wall time: on one core they include
 the slices the producer, the aggregator and Redis ran in (YuNet took 2.7 ms a stage-clip frame alone
 and 4.9 ms by this measure, 2026-12-07); ``perf record`` tells CPU apart. Prints the CPU model and flags, frames per
-second and faces found. Needs the training extra (Keras) for the naive loop. The machine is
-shared: compare the ratios of one run. ``--model-path`` serves another emotion network, such as an
+second and faces found. Needs the training extra (Keras) for the naive loop.
+
+The machine is shared, and its speed moves by a fifth within the hour, the naive loop's most (8.4 to
+10.5 frames/s on ``fer_woman2.mp4`` in two runs half an hour apart). So the whole measurement runs
+``--rounds`` times, round by round over the clips, and each ratio is the median of the rounds' own
+(each round's naive loop and emostream ran one right after the other); the sustained ratio also gives
+its lowest and highest round. ``--model-path`` serves another emotion network, such as an
 untrained candidate kept by ``bench/students.py``: what the pipeline would gain from it.
 """
 
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -181,31 +188,63 @@ def rate(result: dict[str, Any]) -> float:
     return float(result["frames"] / result["seconds"])
 
 
-def compare(name: str, video: Path, yunet: Path, work: Path, model: Path | None = None) -> dict[str, Any]:
-    """The clip's rows (one core, two cores); emostream's one-core run (for the stage table)."""
+@dataclass(frozen=True)
+class Clip:
+    name: str
+    video: Path
+    once: Path  # re-encoded once: the short run of the sustained rate
+    long: Path  # re-encoded and repeated REPEATS times: its long run
+
+
+def clip_of(name: str, video: Path, work: Path) -> Clip:
     once, long = (repeated(video, times, work / f"{video.stem}-x{times}.mp4") for times in (1, REPEATS))
-    (naive,) = run_naive(video, [(CORES[0],)])
-    single, single_once, single_long = (
-        run_emostream(v, yunet, 1, (CORES[0],), model=model) for v in (video, once, long)
-    )
-    pair = run_naive(video, [(core,) for core in CORES])
-    double, double_once, double_long = (run_emostream(v, yunet, 2, CORES, model=model) for v in (video, once, long))
-    naive_rate, naive_command = rate(naive), naive["frames"] / naive["command_seconds"]
-    pair_rate = sum(r["frames"] for r in pair) / max(r["seconds"] for r in pair)
-    pair_command = sum(r["frames"] for r in pair) / max(r["command_seconds"] for r in pair)
-    rows = []
-    for label, ours, ours_once, ours_long, loop, command in (
-        ("1 core", single, single_once, single_long, naive_rate, naive_command),
-        ("2 cores", double, double_once, double_long, pair_rate, pair_command),
-    ):
-        ours_sustained = sustained(ours_once, ours_long)
-        rows.append(
-            f"| {name} | {label} | {loop:.1f} / {command:.1f} | {rate(ours):.1f} | {ours_sustained:.1f} "
-            f"| {rate(ours) / loop:.1f}x | {rate(ours) / command:.1f}x | **{ours_sustained / loop:.1f}x** "
-            f"| {naive['faces']} / {ours['faces']} |"
+    return Clip(name, video, once, long)
+
+
+def measure(clip: Clip, yunet: Path, model: Path | None = None) -> dict[str, Any]:
+    """One round on one clip, each run right after the other: the naive loop and emostream (the clip, once,
+    repeated) on one core, then two naive loops and ``--workers 2`` on two cores."""
+    (naive,) = run_naive(clip.video, [(CORES[0],)])
+    single = [run_emostream(v, yunet, 1, (CORES[0],), model=model) for v in (clip.video, clip.once, clip.long)]
+    pair = run_naive(clip.video, [(core,) for core in CORES])
+    double = [run_emostream(v, yunet, 2, CORES, model=model) for v in (clip.video, clip.once, clip.long)]
+    return {"naive": naive, "single": single, "pair": pair, "double": double}
+
+
+def figures(measured: dict[str, Any], cores: int) -> dict[str, float]:
+    """One round's frames/s and ratios for one core or two."""
+    if cores == 1:
+        naive = measured["naive"]
+        loop, command = rate(naive), naive["frames"] / naive["command_seconds"]
+        ours, ours_once, ours_long = measured["single"]
+    else:
+        pair = measured["pair"]
+        loop = sum(r["frames"] for r in pair) / max(r["seconds"] for r in pair)
+        command = sum(r["frames"] for r in pair) / max(r["command_seconds"] for r in pair)
+        ours, ours_once, ours_long = measured["double"]
+    once_running = sustained(ours_once, ours_long)
+    return {
+        "loop": loop, "command": command, "ours": rate(ours), "sustained": once_running,
+        "strict": rate(ours) / loop, "like": rate(ours) / command, "sustained_ratio": once_running / loop,
+    }  # fmt: skip
+
+
+def rows(clip: Clip, rounds: list[dict[str, Any]]) -> list[str]:
+    """The clip's two table rows: medians over the rounds, and the sustained ratio's range where there are several."""
+    lines = []
+    for cores, label in ((1, "1 core"), (2, "2 cores")):
+        each = [figures(measured, cores) for measured in rounds]
+        mid = {key: statistics.median(f[key] for f in each) for key in each[0]}
+        spread = [f["sustained_ratio"] for f in each]
+        ranged = f" ({min(spread):.1f} to {max(spread):.1f})" if len(each) > 1 else ""
+        faces = f"{rounds[0]['naive']['faces']} / {rounds[0]['single'][0]['faces']}"
+        name = clip.name if cores == 1 else ""
+        lines.append(
+            f"| {name} | {label} | {mid['loop']:.1f} / {mid['command']:.1f} | {mid['ours']:.1f} "
+            f"| {mid['sustained']:.1f} | {mid['strict']:.1f}x | {mid['like']:.1f}x "
+            f"| **{mid['sustained_ratio']:.1f}x**{ranged} | {faces} |"
         )
-    print("\n".join(rows), flush=True)
-    return single
+    return lines
 
 
 def main() -> None:
@@ -215,6 +254,10 @@ def main() -> None:
     parser.add_argument(
         "--model-path", type=Path, help="the emotion network emostream serves (default: the served one)"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=3,
+        help="rounds over the clips (default 3): the table gives medians, and the sustained ratio's range",
+    )  # fmt: skip
     parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)  # the child process's job
     args = parser.parse_args()
     if args.naive is not None:
@@ -225,36 +268,57 @@ def main() -> None:
     print(f"CPU: {cpu_description()}")
     if args.model_path is not None:
         print(f"emostream serves {args.model_path} (--model-path), not the served emotion network")
-    print("frames/s, every frame. Naive (Haar 1.3 on full frames + Keras predict per face): its loop alone / its")
-    print("whole command. emostream: its whole analyze command on the clip, start-up included; and sustained, once")
-    print(f"running (the clip re-encoded {REPEATS} times over against once). 2 cores: two naive loops, --workers 2.")
-    print("Ratios: whole command against the naive loop alone (strict) and against its whole command (like for")
-    print("like); sustained against the naive loop alone. Faces: found by the naive loop / by emostream.")
-    print("| clip | cores | naive | emostream | emostream sustained | strict | like for like | sustained | faces |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     work = Path(tempfile.mkdtemp(prefix="emo-throughput-clips-"))
     tiled = tiled_1080p(args.videos / "short_hamilton_clip.mp4", work / "tiled_1080p.mp4")
-    singles = {
-        name: compare(name, video, args.yunet, work, args.model_path)
+    clips = [
+        clip_of(name, video, work)
         for name, video in (
             ("fer_woman2.mp4 (596x336, 464 frames)", args.videos / "fer_woman2.mp4"),
             ("short_hamilton_clip.mp4 (640x360, 275 frames)", args.videos / "short_hamilton_clip.mp4"),
             (f"hamilton tiled 3x3 (1920x1080, {TILED_FRAMES} frames)", tiled),
         )
-    }
+    ]
+    rounds: dict[str, list[dict[str, Any]]] = {clip.name: [] for clip in clips}
+    for number in range(1, args.rounds + 1):  # round by round, so each clip's rounds span the whole run
+        for clip in clips:
+            rounds[clip.name].append(measure(clip, args.yunet, args.model_path))
+            once = figures(rounds[clip.name][-1], 1)
+            print(
+                f"round {number} of {args.rounds}, {clip.name}: naive {once['loop']:.1f} frames/s, emostream sustained"
+                f" {once['sustained']:.1f} ({once['sustained_ratio']:.1f}x) on one core", flush=True,
+            )  # fmt: skip
+    print_tables(clips, rounds)
+
+
+def print_tables(clips: list[Clip], rounds: dict[str, list[dict[str, Any]]]) -> None:
+    count = len(next(iter(rounds.values())))
+    print(f"\nframes/s, every frame; medians of {count} rounds (each round runs both, one right after the other).")
+    print("Naive (Haar 1.3 on full frames + Keras predict per face): its loop alone / its whole command. emostream:")
+    print("its whole analyze command on the clip, start-up included; and sustained, once running (the clip")
+    print(f"re-encoded {REPEATS} times over against once). 2 cores: two naive loops, --workers 2. Ratios (medians of")
+    print("each round's): whole command against the naive loop alone (strict) and against its whole command (like")
+    print("for like); sustained against the naive loop alone, with its lowest and highest round. Faces: found by the")
+    print("naive loop / by emostream.")
+    print("| clip | cores | naive | emostream | emostream sustained | strict | like for like | sustained | faces |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for clip in clips:
+        print("\n".join(rows(clip, rounds[clip.name])))
     print(
         "\nemostream, 1 core: the worker's own stage times (its metrics, wall time: with the other processes' slices"
         " on this core), ms per frame of the clip (frames whose faces were interpolated, not detected, count in"
-        " interpolate), and the whole command's wall time per frame"
+        " interpolate), and the whole command's wall time per frame; medians of the rounds"
     )
     print("| clip | decode | detect | interpolate | infer | publish | worker total | whole command |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
-    for name, single in singles.items():
-        ms = {stage: seconds / single["frames"] * 1000 for stage, seconds in single["stages"].items()}
-        row = " | ".join(
-            f"{ms.get(stage, 0.0):.1f}" for stage in ("decode", "detect", "interpolate", "infer", "publish_results")
-        )
-        print(f"| {name} | {row} | {sum(ms.values()):.1f} | {single['seconds'] / single['frames'] * 1000:.1f} |")
+    stages = ("decode", "detect", "interpolate", "infer", "publish_results")
+    for clip in clips:
+        singles = [measured["single"][0] for measured in rounds[clip.name]]
+        per_frame = [{stage: s["stages"].get(stage, 0.0) / s["frames"] * 1000 for stage in stages} for s in singles]
+        ms = {stage: statistics.median(p[stage] for p in per_frame) for stage in stages}
+        total = statistics.median(sum(p.values()) for p in per_frame)
+        whole = statistics.median(s["seconds"] / s["frames"] * 1000 for s in singles)
+        row = " | ".join(f"{ms[stage]:.1f}" for stage in stages)
+        print(f"| {clip.name} | {row} | {total:.1f} | {whole:.1f} |")
 
 
 if __name__ == "__main__":
