@@ -21,10 +21,12 @@ import redis
 
 from aggregator import timeline
 from aggregator.cameras import CameraTimelines
-from aggregator.leader import CameraLease
+from aggregator.keepalive import KEEP_ALIVE_EVERY_S, KeepAlive
+from aggregator.leader import CameraLease, release_lease
 from aggregator.people import People, analyse_people
 from aggregator.persistence import AofScrubber
 from aggregator.plot import timeline_png
+from aggregator.pulse import Pulse, no_pulse
 from aggregator.report import report_html
 from aggregator.retention import expire_video, prune_camera_windows, prune_outputs
 from aggregator.smoothing import SmoothingConfig
@@ -55,6 +57,7 @@ class Aggregator:
     def __init__(self, settings: AggregatorSettings, client: "redis.Redis", liveness: m.Liveness | None = None) -> None:
         self.settings = settings
         self.liveness = liveness or m.Liveness()
+        self.keep_alive_every_s = KEEP_ALIVE_EVERY_S  # how often a long finalisation beats and renews its lease
         self._gauges_at = 0.0
         self._pruned_at = float("-inf")
         self.client = client
@@ -236,13 +239,14 @@ class Aggregator:
             stalled = not complete and record.status != "partial" and self._stalled(record)
             if not (complete or stalled) or self._waiting_to_retry(video_id) or not self._lease(video_id):
                 continue
+            pulse = KeepAlive(self.client, video_id, self.name, self.liveness, every_s=self.keep_alive_every_s)
             try:
-                self.write_outputs(record, missing=self._missing(record) if stalled else None)
+                self.write_outputs(record, missing=self._missing(record) if stalled else None, pulse=pulse)
             except OSError as exc:
                 self._write_failed(record, exc)
                 continue
             finally:
-                self.client.delete(keys.video_finalising_key(video_id))
+                release_lease(self.client, keys.video_finalising_key(video_id), self.name)
             self._write_retries.pop(video_id, None)
             finished.append(video_id)
         return finished
@@ -281,15 +285,19 @@ class Aggregator:
         stored = {int(k) for k in cast(list[bytes], self.client.hkeys(keys.video_results_key(record.video_id)))}
         return [i for i in registry.sent_indices(self.client, record.video_id) if i not in stored]
 
-    def write_outputs(self, record: registry.VideoRecord, missing: list[int] | None = None) -> Path:
-        """Timeline files for the results stored so far; ``missing`` set: the video is finalised as partial."""
+    def write_outputs(
+        self, record: registry.VideoRecord, missing: list[int] | None = None, pulse: Pulse = no_pulse
+    ) -> Path:
+        """Timeline files for the results stored so far; ``missing`` set: the video is finalised as partial.
+        ``pulse`` is called all along (``aggregator.keepalive``): a crowded hour takes a minute."""
         started = time.perf_counter()
-        results = self.load_results(record.video_id)
+        results = self.load_results(record.video_id, pulse)
         cuts = [index for index, _ in record.shot_cuts or ()]
-        people = analyse_people(results, record.sample_fps, self.tracking_config(), self.smoothing_config(), cuts)
+        tracking, smoothing = self.tracking_config(), self.smoothing_config()
+        people = analyse_people(results, record.sample_fps, tracking, smoothing, cuts, pulse=pulse)
         folder = self.settings.out_dir / record.video_id
         summary = timeline.summary(record, results, people, missing)
-        write_outputs(folder, record, results, people, summary)
+        write_outputs(folder, record, results, people, summary, pulse=pulse)
         m.STAGE_SECONDS.labels("finalise").observe(time.perf_counter() - started)
         if record.error:  # an earlier attempt's write error: written now
             self.client.hdel(keys.video_key(record.video_id), "error")
@@ -316,9 +324,13 @@ class Aggregator:
     def smoothing_config(self) -> SmoothingConfig:
         return SmoothingConfig(method=self.settings.smoothing, uncertain_below=self.settings.uncertain_below)
 
-    def load_results(self, video_id: str) -> list[Result]:
+    def load_results(self, video_id: str, pulse: Pulse = no_pulse) -> list[Result]:
         stored = self.client.hgetall(keys.video_results_key(video_id))
-        return [Result.model_validate_json(raw) for raw in stored.values()]
+        results = []
+        for raw in stored.values():
+            results.append(Result.model_validate_json(raw))
+            pulse()
+        return results
 
     def _update_gauges(self) -> None:
         """Backlog, pending and open videos, at most once a second (the aggregator is the one reporter)."""
@@ -349,12 +361,18 @@ class Aggregator:
 
 
 def write_outputs(
-    folder: Path, record: registry.VideoRecord, results: list[Result], people: People, summary: dict[str, object]
+    folder: Path,
+    record: registry.VideoRecord,
+    results: list[Result],
+    people: People,
+    summary: dict[str, object],
+    *,
+    pulse: Pulse = no_pulse,
 ) -> None:
     """Every file of a finished video, each written atomically; the same inputs give the same bytes."""
-    head, frames = timeline.timeline(record, results, people)
+    head, frames = timeline.timeline(record, results, people, pulse)
     write_json_streamed(folder / "timeline.json", head, "frames", frames)
-    write_csv(folder / "timeline.csv", timeline.CSV_COLUMNS, timeline.csv_rows(record, results, people))
+    write_csv(folder / "timeline.csv", timeline.CSV_COLUMNS, timeline.csv_rows(record, results, people, pulse))
     segments = timeline.segment_rows(record, people)
     write_csv(
         folder / "segments.csv", timeline.SEGMENT_COLUMNS, ([s[c] for c in timeline.SEGMENT_COLUMNS] for s in segments)

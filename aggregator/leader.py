@@ -41,22 +41,41 @@ class CameraLease:
         return self.held
 
     def _renew(self) -> bool:
-        """PEXPIRE only if the lease still names us (WATCH makes the check and the renewal one step)."""
-        with self.client.pipeline(transaction=True) as pipe:
-            try:
-                pipe.watch(keys.CAMERA_LEASE_KEY)  # type: ignore[no-untyped-call]
-                holder = pipe.get(keys.CAMERA_LEASE_KEY)
-                if holder not in (self.name, self.name.encode()):
-                    return False
-                pipe.multi()
-                pipe.pexpire(keys.CAMERA_LEASE_KEY, self.lease_ms)
-                pipe.execute()
-            except redis.WatchError:
-                return False
-        return True
+        return renew_lease(self.client, keys.CAMERA_LEASE_KEY, self.name, self.lease_ms)
 
     def release(self) -> None:
         """At a clean stop: hand the lease over at once instead of letting it lapse."""
         if self.held and self._renew():
             self.client.delete(keys.CAMERA_LEASE_KEY)
         self.held = False
+
+
+def renew_lease(client: "redis.Redis", key: str, name: str, lease_ms: int) -> bool:
+    """PEXPIRE ``key`` only if the lease still names ``name`` (WATCH makes the check and the renewal one
+    step); False if it lapsed or another holds it now."""
+    with client.pipeline(transaction=True) as pipe:
+        try:
+            pipe.watch(key)  # type: ignore[no-untyped-call]
+            holder = pipe.get(key)
+            if holder not in (name, name.encode()):
+                return False
+            pipe.multi()
+            pipe.pexpire(key, lease_ms)
+            pipe.execute()
+        except redis.WatchError:
+            return False
+    return True
+
+
+def release_lease(client: "redis.Redis", key: str, name: str) -> None:
+    """DEL ``key`` only if the lease still names ``name``: not one another took after ours lapsed."""
+    with client.pipeline(transaction=True) as pipe:
+        try:
+            pipe.watch(key)  # type: ignore[no-untyped-call]
+            if pipe.get(key) not in (name, name.encode()):
+                return
+            pipe.multi()
+            pipe.delete(key)
+            pipe.execute()
+        except redis.WatchError:
+            return

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from aggregator.pulse import Pulse, no_pulse
 from aggregator.segments import Segment
 from aggregator.smoothing import DEFAULT_SMOOTHING, UNCERTAIN, SmoothingConfig, labels, smooth
 from aggregator.tracking import DEFAULT_TRACKING, TrackingConfig, assign_tracks
@@ -55,13 +56,16 @@ def analyse_people(
     tracking: TrackingConfig = DEFAULT_TRACKING,
     smoothing: SmoothingConfig = DEFAULT_SMOOTHING,
     cuts: Sequence[int] = (),
+    *,
+    pulse: Pulse = no_pulse,
 ) -> People:
     """Tracks, smoothed probabilities, labels, segments and the per-person summary of one video.
-    ``cuts``: the frame indices where a new shot begins (``producer.shots``); no person spans one."""
+    ``cuts``: the frame indices where a new shot begins (``producer.shots``); no person spans one.
+    ``pulse``: called after each frame tracked and each person smoothed (``aggregator.keepalive``)."""
     ordered = sorted(results, key=lambda r: r.frame_index)
     starts = sorted(cuts)
     shots = [bisect.bisect_right(starts, r.frame_index) for r in ordered]
-    ids = assign_tracks([[face.box for face in r.faces] for r in ordered], fps, tracking, shots)
+    ids = assign_tracks([[face.box for face in r.faces] for r in ordered], fps, tracking, shots, pulse=pulse)
     people, tracks = People(), _collect(ordered, ids)
     for result, frame_ids in zip(ordered, ids, strict=True):
         for number, (face, track) in enumerate(zip(result.faces, frame_ids, strict=True)):
@@ -78,6 +82,7 @@ def analyse_people(
         segments = _segments(track, data.t_ms, track_labels, smoothed.max(axis=1), interval_ms)
         people.segments.extend(segments)
         people.people.append(_person(track, data.t_ms, track_labels))
+        pulse()
     people.segments.sort(key=lambda s: (s.start_ms, s.track))
     return people
 

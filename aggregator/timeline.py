@@ -10,6 +10,7 @@ from dataclasses import asdict
 from typing import Any
 
 from aggregator.people import People
+from aggregator.pulse import Pulse, no_pulse
 from emostream import smallfaces
 from emostream.labels import EMOTIONS
 from emostream.registry import VideoRecord
@@ -18,10 +19,10 @@ from emostream.smallfaces import is_small
 
 
 def timeline(
-    record: VideoRecord, results: list[Result], people: People
+    record: VideoRecord, results: list[Result], people: People, pulse: Pulse = no_pulse
 ) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     """``timeline.json``: its fields, then its ``frames``, one at a time (an hour of a crowd is hundreds
-    of megabytes of them, which need never be in memory all at once)."""
+    of megabytes of them, which need never be in memory all at once); ``pulse`` after each."""
     ordered = sorted(results, key=lambda r: r.frame_index)
     head = {
         "video_id": record.video_id,
@@ -37,7 +38,13 @@ def timeline(
         "model_version": _common(r.model_version for r in ordered),
         "detector": _common(r.detector for r in ordered),
     }
-    return head, (_frame(result, people) for result in ordered)
+    return head, _frames(ordered, people, pulse)
+
+
+def _frames(ordered: list[Result], people: People, pulse: Pulse) -> Iterator[dict[str, Any]]:
+    for result in ordered:
+        yield _frame(result, people)
+        pulse()
 
 
 def _frame(result: Result, people: People) -> dict[str, Any]:
@@ -104,20 +111,20 @@ CSV_COLUMNS = (
 )  # fmt: skip
 
 
-def csv_rows(record: VideoRecord, results: list[Result], people: People) -> list[tuple[object, ...]]:
-    """One row per frame and face; a frame without faces is one row with empty face columns."""
-    rows: list[tuple[object, ...]] = []
+def csv_rows(
+    record: VideoRecord, results: list[Result], people: People, pulse: Pulse = no_pulse
+) -> Iterator[tuple[object, ...]]:
+    """One row per frame and face, one at a time (as ``timeline``'s frames); a frame without faces is one
+    row with empty face columns; ``pulse`` after each frame."""
     for result in sorted(results, key=lambda r: r.frame_index):
         head = (record.video_id, result.frame_index, result.t_ms, result.status)
         if not result.faces:
-            rows.append((*head, *([""] * (len(CSV_COLUMNS) - len(head)))))
+            yield (*head, *([""] * (len(CSV_COLUMNS) - len(head))))
         for number, face in enumerate(result.faces):
             view = people.view(result.frame_index, number)
             track = "" if view.track is None else view.track
-            rows.append(
-                (*head, number, *face.box, face.score, face.emotion, *face.probs, track, view.label, *view.smoothed)
-            )
-    return rows
+            yield (*head, number, *face.box, face.score, face.emotion, *face.probs, track, view.label, *view.smoothed)
+        pulse()
 
 
 SEGMENT_COLUMNS = ("video_id", "track", "label", "start_ms", "end_ms", "frames", "mean_confidence")

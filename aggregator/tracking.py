@@ -26,6 +26,7 @@ import numpy as np
 import supervision as sv
 from trackers import SORTTracker
 
+from aggregator.pulse import Pulse, no_pulse
 from emostream import keys
 
 Box = tuple[int, int, int, int]  # x, y, w, h
@@ -88,13 +89,19 @@ def assign_tracks(
     fps: float,
     config: TrackingConfig = DEFAULT_TRACKING,
     shots: Sequence[int] | None = None,
+    *,
+    pulse: Pulse = no_pulse,
 ) -> list[list[int | None]]:
     """Track ids for every face of every frame (frames in order): 0, 1, ... by first appearance; None: phantom.
 
-    ``shots`` numbers each frame's shot (``producer.shots``): no track runs from one shot into the next."""
+    ``shots`` numbers each frame's shot (``producer.shots``): no track runs from one shot into the next.
+    ``pulse`` is called after each frame (a long video's finalisation: ``aggregator.keepalive``)."""
     tracker = ShotTracker(fps, config)
     shot_of = shots if shots is not None else [0] * len(frames)
-    raw = [tracker.update(boxes, shot) for boxes, shot in zip(frames, shot_of, strict=True)]
+    raw = []
+    for boxes, shot in zip(frames, shot_of, strict=True):
+        raw.append(tracker.update(boxes, shot))
+        pulse()
     real = _real_tracks(raw, config)
     numbering: dict[RawId, int] = {}
     for ids in raw:

@@ -3,6 +3,7 @@
 import csv
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import fakeredis
@@ -11,6 +12,7 @@ import redis
 
 from aggregator.aggregator import Aggregator
 from emostream import keys, registry
+from emostream.metrics import Liveness
 from emostream.redisconn import stream_entries
 from emostream.schema import Face, Result, encode_result
 from emostream.settings import AggregatorSettings
@@ -191,6 +193,47 @@ def test_two_aggregators_finalise_a_video_once(client: "redis.Redis", tmp_path: 
     assert first.stats.videos_completed + second.stats.videos_completed == 1
     assert registry.read(client, "v").status == "complete"  # type: ignore[union-attr]
     assert not client.exists(keys.video_finalising_key("v"))
+
+
+def finishing(client: "redis.Redis", out: Path, on_beat: Callable[[], None]) -> Aggregator:
+    """An aggregator whose finalisation pulses at every call, and whose every liveness beat calls ``on_beat``."""
+    aggregator = Aggregator(
+        AggregatorSettings(out_dir=out, name="a1"), client, Liveness(report=on_beat, report_every_s=0)
+    )
+    aggregator.keep_alive_every_s = 0
+    return aggregator
+
+
+def test_finalising_a_video_beats_for_each_frame_in_each_of_its_passes(client: "redis.Redis", tmp_path: Path) -> None:
+    """Loading, tracking, timeline.json and timeline.csv: a crowded hour takes a minute, and an aggregator
+    that did not beat meanwhile was taken for dead (aggregator/keepalive.py)."""
+    frames = 30
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    registry.update(client, "v", status="produced", frames_expected=frames)
+    publish(client, *(result(i) for i in range(frames)))
+    beats: list[int] = []
+    aggregator = finishing(client, tmp_path, lambda: beats.append(1))
+    aggregator.run(burst=True)
+    assert aggregator.stats.videos_completed == 1
+    assert len(beats) >= 4 * frames
+
+
+def test_a_lease_taken_over_while_finalising_is_left_to_its_new_holder(client: "redis.Redis", tmp_path: Path) -> None:
+    """Our lease lapsed (a stall) and another aggregator took the video: ours finishes the same files, and
+    does not delete the other's lease at its end."""
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    registry.update(client, "v", status="produced", frames_expected=2)
+    publish(client, result(0), result(3))
+    lease = keys.video_finalising_key("v")
+
+    def taken_over() -> None:
+        if client.get(lease) == b"a1":
+            client.set(lease, "a2", ex=60)
+
+    aggregator = finishing(client, tmp_path, taken_over)
+    aggregator.run(burst=True)
+    assert aggregator.stats.videos_completed == 1
+    assert client.get(lease) == b"a2"
 
 
 def test_outputs_that_cannot_be_written_leave_the_video_open_with_the_reason_until_they_can(
