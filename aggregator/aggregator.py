@@ -239,7 +239,10 @@ class Aggregator:
             stalled = not complete and record.status != "partial" and self._stalled(record)
             if not (complete or stalled) or self._waiting_to_retry(video_id) or not self._lease(video_id):
                 continue
-            pulse = KeepAlive(self.client, video_id, self.name, self.liveness, every_s=self.keep_alive_every_s)
+            pulse = KeepAlive(
+                self.client, video_id, self.name, self.liveness,
+                every_s=self.keep_alive_every_s, camera_lease=self.camera_lease,
+            )  # fmt: skip
             try:
                 self.write_outputs(record, missing=self._missing(record) if stalled else None, pulse=pulse)
             except OSError as exc:

@@ -9,8 +9,13 @@ restarted it mid-write, after which it (or another) started the same finalisatio
 end. And past ``keys.FINALISE_LEASE_S`` the video's finalising lease lapsed, so another aggregator
 could take the video and write its files a second time.
 
+The camera lease too (``CAMERA_LEASE_MS``, 10 s), where this aggregator holds it: with another
+aggregator running, that one took the cameras over and this one, when it had finished, dropped its
+open camera windows, and the results already folded into them.
+
 So the long loops of a finalisation call a ``KeepAlive`` (once a frame or a track: a clock read); at
-most every ``every_s`` it beats the liveness and renews the lease, if it is still ours.
+most every ``every_s`` it beats the liveness and renews the leases, those still ours. Camera results
+wait meanwhile, as they did; none is lost.
 """
 
 import logging
@@ -19,7 +24,7 @@ from collections.abc import Callable
 
 import redis
 
-from aggregator.leader import renew_lease
+from aggregator.leader import CameraLease, renew_lease
 from emostream import keys
 from emostream import metrics as m
 
@@ -39,9 +44,11 @@ class KeepAlive:
         liveness: m.Liveness,
         *,
         every_s: float = KEEP_ALIVE_EVERY_S,
+        camera_lease: CameraLease | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client, self.video_id, self.name, self.liveness = client, video_id, name, liveness
+        self.camera_lease = camera_lease
         self.every_s = every_s
         self._clock = clock
         self._last = clock()
@@ -53,6 +60,8 @@ class KeepAlive:
             return
         self._last = now
         self.liveness.beat()
+        if self.camera_lease is not None:
+            self.camera_lease.keep()
         key, lease_ms = keys.video_finalising_key(self.video_id), keys.FINALISE_LEASE_S * 1000
         if not self.lease_lost and not renew_lease(self.client, key, self.name, lease_ms):
             self.lease_lost = True  # written anyway: the files are written atomically, the same bytes

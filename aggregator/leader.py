@@ -40,6 +40,13 @@ class CameraLease:
             log.info("aggregator %s %s the camera lease", self.name, "holds" if self.held else "lost")
         return self.held
 
+    def keep(self) -> None:
+        """Renew the lease if we hold it, from inside a long step (``aggregator.keepalive``): the camera
+        results wait for the step to end, but the open windows are not lost to a takeover. A lease
+        already gone is found so by the next ``hold``, which drops the windows as ever."""
+        if self.held:
+            self._renew()
+
     def _renew(self) -> bool:
         return renew_lease(self.client, keys.CAMERA_LEASE_KEY, self.name, self.lease_ms)
 

@@ -236,6 +236,27 @@ def test_a_lease_taken_over_while_finalising_is_left_to_its_new_holder(client: "
     assert client.get(lease) == b"a2"
 
 
+def test_the_camera_lease_is_kept_while_a_video_is_finalised(client: "redis.Redis", tmp_path: Path) -> None:
+    """Past its 10 s, another aggregator would take the cameras over, and this one drop its open windows."""
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    registry.update(client, "v", status="produced", frames_expected=2)
+    publish(client, result(0), result(3))
+    left_ms: list[int] = []  # the camera lease's time left at each beat after it was nearly lapsed
+
+    def nearly_lapsed() -> None:  # a long finalisation, as if 9.95 s of it had gone by
+        if client.get(keys.video_finalising_key("v")) != b"a1":
+            return
+        if left_ms:
+            left_ms.append(int(client.pttl(keys.CAMERA_LEASE_KEY)))
+        else:
+            assert client.get(keys.CAMERA_LEASE_KEY) == b"a1"
+            client.pexpire(keys.CAMERA_LEASE_KEY, 50)
+            left_ms.append(50)
+
+    finishing(client, tmp_path, nearly_lapsed).run(burst=True)
+    assert max(left_ms[1:]) > keys.CAMERA_LEASE_MS // 2
+
+
 def test_outputs_that_cannot_be_written_leave_the_video_open_with_the_reason_until_they_can(
     client: "redis.Redis", tmp_path: Path
 ) -> None:
