@@ -1,7 +1,7 @@
 """Whole-pipeline throughput against the naive loop, per core and on two cores, in one run.
 
     python bench/throughput.py --videos ../shared/data/videos --yunet ../shared/models/yunet/yunet_s_640_640.onnx
-                               [--rounds 3] [--model-path NETWORK-int8.onnx]
+                               [--rounds 3] [--clips fer_woman2 stage 1080p] [--model-path NETWORK-int8.onnx]
 
 The naive loop is what hobby emotion projects write, built here: Haar (``scaleFactor=1.3``) on
 every full frame, then one Keras ``model.predict`` per face with the seed CNN
@@ -57,6 +57,7 @@ from common import cpu_description
 CORES = (0, 1)
 TILED_FRAMES = 105
 REPEATS = 4  # the long run of each clip, for the sustained rate
+CLIPS = ("fer_woman2", "stage", "1080p")  # --clips: fer_woman2.mp4, short_hamilton_clip.mp4, it tiled to 1080p
 
 
 def naive_loop(video: Path) -> dict[str, Any]:
@@ -258,6 +259,10 @@ def main() -> None:
         "--rounds", type=int, default=3,
         help="rounds over the clips (default 3): the table gives medians, and the sustained ratio's range",
     )  # fmt: skip
+    parser.add_argument(
+        "--clips", nargs="+", choices=CLIPS, default=list(CLIPS),
+        help="which clips (default all three): the stage clip alone takes a third of the time",
+    )  # fmt: skip
     parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)  # the child process's job
     args = parser.parse_args()
     if args.naive is not None:
@@ -269,15 +274,7 @@ def main() -> None:
     if args.model_path is not None:
         print(f"emostream serves {args.model_path} (--model-path), not the served emotion network")
     work = Path(tempfile.mkdtemp(prefix="emo-throughput-clips-"))
-    tiled = tiled_1080p(args.videos / "short_hamilton_clip.mp4", work / "tiled_1080p.mp4")
-    clips = [
-        clip_of(name, video, work)
-        for name, video in (
-            ("fer_woman2.mp4 (596x336, 464 frames)", args.videos / "fer_woman2.mp4"),
-            ("short_hamilton_clip.mp4 (640x360, 275 frames)", args.videos / "short_hamilton_clip.mp4"),
-            (f"hamilton tiled 3x3 (1920x1080, {TILED_FRAMES} frames)", tiled),
-        )
-    ]
+    clips = [clip_of(*source(key, args.videos, work), work) for key in CLIPS if key in args.clips]
     rounds: dict[str, list[dict[str, Any]]] = {clip.name: [] for clip in clips}
     for number in range(1, args.rounds + 1):  # round by round, so each clip's rounds span the whole run
         for clip in clips:
@@ -288,6 +285,16 @@ def main() -> None:
                 f" {once['sustained']:.1f} ({once['sustained_ratio']:.1f}x) on one core", flush=True,
             )  # fmt: skip
     print_tables(clips, rounds)
+
+
+def source(key: str, videos: Path, work: Path) -> tuple[str, Path]:
+    """One of ``CLIPS``: its name in the table and its video (the 1080p one made here)."""
+    if key == "fer_woman2":
+        return "fer_woman2.mp4 (596x336, 464 frames)", videos / "fer_woman2.mp4"
+    if key == "stage":
+        return "short_hamilton_clip.mp4 (640x360, 275 frames)", videos / "short_hamilton_clip.mp4"
+    tiled = tiled_1080p(videos / "short_hamilton_clip.mp4", work / "tiled_1080p.mp4")
+    return f"hamilton tiled 3x3 (1920x1080, {TILED_FRAMES} frames)", tiled
 
 
 def print_tables(clips: list[Clip], rounds: dict[str, list[dict[str, Any]]]) -> None:
