@@ -3,15 +3,16 @@
 An aggregator finalises a video in one step of its loop: tracking, smoothing and writing every file.
 For a long, crowded video that step is long: 200,000 faces (a quarter of an hour of a 20-face crowd at
 10 fps, or 5.5 hours of one face) took 18.8 s on one core of an AMD EPYC (``bench/finalise.py``), and
-twice that on the half CPU the Kubernetes manifest requests. Nothing beat the aggregator's liveness
-meanwhile: past ``keys.HEALTH_TTL_S`` its ``/healthz`` and ``--check`` called it dead, and Kubernetes
-restarted it mid-write, after which it (or another) started the same finalisation again, to the same
-end. And past ``keys.FINALISE_LEASE_S`` the video's finalising lease lapsed, so another aggregator
-could take the video and write its files a second time.
+would take about twice that on half a CPU, what the Kubernetes manifest requests. Nothing beat the
+aggregator's liveness meanwhile (18.8 s old at the end of that run): past ``keys.HEALTH_TTL_S`` its
+``/healthz`` and ``--check`` call it dead, so the manifest's liveness probe would restart it mid-write,
+and it (or another) would start the same finalisation again, to the same end. And past
+``keys.FINALISE_LEASE_S`` the video's finalising lease lapsed, so another aggregator could take the
+video and write its files a second time.
 
 The camera lease too (``CAMERA_LEASE_MS``, 10 s), where this aggregator holds it: with another
-aggregator running, that one took the cameras over and this one, when it had finished, dropped its
-open camera windows, and the results already folded into them.
+aggregator running, that one could take the cameras over, and this one, once finished, dropped its
+open camera windows and the results already folded into them.
 
 So the long loops of a finalisation call a ``KeepAlive`` (once a frame or a track: a clock read); at
 most every ``every_s`` it beats the liveness and renews the leases, those still ours. Camera results

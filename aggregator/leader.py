@@ -75,7 +75,7 @@ def renew_lease(client: "redis.Redis", key: str, name: str, lease_ms: int) -> bo
 
 
 def release_lease(client: "redis.Redis", key: str, name: str) -> None:
-    """DEL ``key`` only if the lease still names ``name``: not one another took after ours lapsed."""
+    """DEL ``key`` only if the lease still names ``name``: never one another aggregator took after ours lapsed."""
     with client.pipeline(transaction=True) as pipe:
         try:
             pipe.watch(key)  # type: ignore[no-untyped-call]

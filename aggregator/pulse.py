@@ -6,4 +6,4 @@ Pulse = Callable[[], None]
 
 
 def no_pulse() -> None:
-    """For work that nobody watches (tests, benchmarks, a camera's windows)."""
+    """For work that nobody watches (tests, benchmarks)."""

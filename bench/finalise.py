@@ -7,7 +7,8 @@ embedded one), then the aggregator finishes the video as its loop does (``finish
 it takes the video's finalising lease and writes the outputs), timed in this process, alone.
 
 While it does, a thread watches what others see of it every 0.1 s: the age of its liveness beat
-(``/healthz`` and ``--check`` call it dead past ``keys.HEALTH_TTL_S``, and Kubernetes restarts it)
+(``/healthz`` and ``--check`` call it dead past ``keys.HEALTH_TTL_S``, and the Kubernetes manifest's
+liveness probe then restarts it)
 and the time left on the video's finalising lease (past ``keys.FINALISE_LEASE_S`` another
 aggregator may take the video over).
 
@@ -78,6 +79,7 @@ class Watch:
     def __exit__(self, *_: object) -> None:
         self._done.set()
         self._thread.join()
+        self.client.close()
 
     def _sample(self) -> None:
         while not self._done.wait(0.1):
