@@ -23,7 +23,7 @@ from emostream.schema import Result
 PROB_DECIMALS = 4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one a face: an hour of a crowd has hundreds of thousands
 class FaceView:
     """What the outputs say about one face of one frame, beyond the worker's result."""
 
