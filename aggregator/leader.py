@@ -11,10 +11,15 @@ windows rather than write them twice.
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import redis
 
 from emostream import keys
+
+if TYPE_CHECKING:
+    from redis.client import Pipeline
 
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 1.0  # a tenth of the lease: renewed long before it lapses, not on every loop step
@@ -52,37 +57,31 @@ class CameraLease:
 
     def release(self) -> None:
         """At a clean stop: hand the lease over at once instead of letting it lapse."""
-        if self.held and self._renew():
-            self.client.delete(keys.CAMERA_LEASE_KEY)
+        if self.held:
+            release_lease(self.client, keys.CAMERA_LEASE_KEY, self.name)
         self.held = False
 
 
 def renew_lease(client: "redis.Redis", key: str, name: str, lease_ms: int) -> bool:
-    """PEXPIRE ``key`` only if the lease still names ``name`` (WATCH makes the check and the renewal one
-    step); False if it lapsed or another holds it now."""
-    with client.pipeline(transaction=True) as pipe:
-        try:
-            pipe.watch(key)  # type: ignore[no-untyped-call]
-            holder = pipe.get(key)
-            if holder not in (name, name.encode()):
-                return False
-            pipe.multi()
-            pipe.pexpire(key, lease_ms)
-            pipe.execute()
-        except redis.WatchError:
-            return False
-    return True
+    """PEXPIRE ``key`` only if the lease still names ``name``; False if it lapsed or another holds it now."""
+    return _if_ours(client, key, name, lambda pipe: pipe.pexpire(key, lease_ms))
 
 
 def release_lease(client: "redis.Redis", key: str, name: str) -> None:
     """DEL ``key`` only if the lease still names ``name``: never one another aggregator took after ours lapsed."""
+    _if_ours(client, key, name, lambda pipe: pipe.delete(key))
+
+
+def _if_ours(client: "redis.Redis", key: str, name: str, act: Callable[["Pipeline"], object]) -> bool:
+    """``act`` on the lease only if it still names ``name`` (WATCH makes the check and the act one step)."""
     with client.pipeline(transaction=True) as pipe:
         try:
             pipe.watch(key)  # type: ignore[no-untyped-call]
             if pipe.get(key) not in (name, name.encode()):
-                return
+                return False
             pipe.multi()
-            pipe.delete(key)
+            act(pipe)
             pipe.execute()
         except redis.WatchError:
-            return
+            return False
+    return True

@@ -274,17 +274,18 @@ def main() -> None:
     if args.model_path is not None:
         print(f"emostream serves {args.model_path} (--model-path), not the served emotion network")
     work = Path(tempfile.mkdtemp(prefix="emo-throughput-clips-"))
-    clips = [clip_of(*source(key, args.videos, work), work) for key in CLIPS if key in args.clips]
-    rounds: dict[str, list[dict[str, Any]]] = {clip.name: [] for clip in clips}
+    rounds: dict[Clip, list[dict[str, Any]]] = {
+        clip_of(*source(key, args.videos, work), work): [] for key in CLIPS if key in args.clips
+    }
     for number in range(1, args.rounds + 1):  # round by round, so each clip's rounds span the whole run
-        for clip in clips:
-            rounds[clip.name].append(measure(clip, args.yunet, args.model_path))
-            once = figures(rounds[clip.name][-1], 1)
+        for clip, measured in rounds.items():
+            measured.append(measure(clip, args.yunet, args.model_path))
+            once = figures(measured[-1], 1)
             print(
                 f"round {number} of {args.rounds}, {clip.name}: naive {once['loop']:.1f} frames/s, emostream sustained"
                 f" {once['sustained']:.1f} ({once['sustained_ratio']:.1f}x) on one core", flush=True,
             )  # fmt: skip
-    print_tables(clips, rounds)
+    print_tables(rounds)
 
 
 def source(key: str, videos: Path, work: Path) -> tuple[str, Path]:
@@ -297,7 +298,7 @@ def source(key: str, videos: Path, work: Path) -> tuple[str, Path]:
     return f"hamilton tiled 3x3 (1920x1080, {TILED_FRAMES} frames)", tiled
 
 
-def print_tables(clips: list[Clip], rounds: dict[str, list[dict[str, Any]]]) -> None:
+def print_tables(rounds: dict[Clip, list[dict[str, Any]]]) -> None:
     count = len(next(iter(rounds.values())))
     print(f"\nframes/s, every frame; medians of {count} rounds (each round runs both, one right after the other).")
     print("Naive (Haar 1.3 on full frames + Keras predict per face): its loop alone / its whole command. emostream:")
@@ -308,8 +309,8 @@ def print_tables(clips: list[Clip], rounds: dict[str, list[dict[str, Any]]]) -> 
     print("naive loop / by emostream.")
     print("| clip | cores | naive | emostream | emostream sustained | strict | like for like | sustained | faces |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    for clip in clips:
-        print("\n".join(rows(clip, rounds[clip.name])))
+    for clip, measured in rounds.items():
+        print("\n".join(rows(clip, measured)))
     print(
         "\nemostream, 1 core: the worker's own stage times (its metrics, wall time: with the other processes' slices"
         " on this core), ms per frame of the clip (frames whose faces were interpolated, not detected, count in"
@@ -318,8 +319,8 @@ def print_tables(clips: list[Clip], rounds: dict[str, list[dict[str, Any]]]) -> 
     print("| clip | decode | detect | interpolate | infer | publish | worker total | whole command |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     stages = ("decode", "detect", "interpolate", "infer", "publish_results")
-    for clip in clips:
-        singles = [measured["single"][0] for measured in rounds[clip.name]]
+    for clip, measured in rounds.items():
+        singles = [one["single"][0] for one in measured]
         per_frame = [{stage: s["stages"].get(stage, 0.0) / s["frames"] * 1000 for stage in stages} for s in singles]
         ms = {stage: statistics.median(p[stage] for p in per_frame) for stage in stages}
         total = statistics.median(sum(p.values()) for p in per_frame)

@@ -32,9 +32,13 @@ def usable_cores(cgroup_root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_CGROU
     (``docker --cpus``, a Kubernetes limit, a systemd ``CPUQuota``) lets it use less time than that,
     rounded up: cgroup v2's, else v1's (hosts that still mount it: RHEL 8, Ubuntu 20.04, Amazon Linux 2)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    quota = _v2_quota_cores(cgroup_root, proc_cgroup)
+    try:
+        own = proc_cgroup.read_text().splitlines()
+    except OSError:
+        own = []
+    quota = _v2_quota_cores(cgroup_root, own)
     if quota is None:
-        quota = _v1_quota_cores(cgroup_root / "cpu", proc_cgroup)
+        quota = _v1_quota_cores(cgroup_root / "cpu", own)
     return max(1, min(cores, quota)) if quota is not None else cores
 
 
@@ -62,33 +66,30 @@ def session_options(threads: int) -> "ort.SessionOptions":
     return options
 
 
-def _v2_quota_cores(root: Path, proc_cgroup: Path) -> int | None:
+def _v2_quota_cores(root: Path, own: list[str]) -> int | None:
     """From ``cpu.max``: "QUOTA PERIOD" in µs, or "max PERIOD" (none)."""
     try:
-        quota, period = _own_file(root, _own_path(proc_cgroup, None), "cpu.max").read_text().split()[:2]
+        quota, period = _own_file(root, _own_path(own, None), "cpu.max").read_text().split()[:2]
         return math.ceil(int(quota) / int(period))
     except (OSError, ValueError, ZeroDivisionError):  # no cgroup v2 controller here, "max", or unreadable
         return None
 
 
-def _v1_quota_cores(root: Path, proc_cgroup: Path) -> int | None:
+def _v1_quota_cores(root: Path, own: list[str]) -> int | None:
     """From ``cpu.cfs_quota_us`` (-1: none) and ``cpu.cfs_period_us``."""
-    own = _own_path(proc_cgroup, "cpu")
+    path = _own_path(own, "cpu")
     try:
-        quota = int(_own_file(root, own, "cpu.cfs_quota_us").read_text())
-        period = int(_own_file(root, own, "cpu.cfs_period_us").read_text())
+        quota = int(_own_file(root, path, "cpu.cfs_quota_us").read_text())
+        period = int(_own_file(root, path, "cpu.cfs_period_us").read_text())
     except (OSError, ValueError):  # no cgroup v1 CPU controller here, or unreadable
         return None
     return math.ceil(quota / period) if quota > 0 and period > 0 else None
 
 
-def _own_path(proc_cgroup: Path, controller: str | None) -> str:
-    """This process's cgroup in v1's hierarchy of ``controller``, or (None) in v2's; "/" if not known."""
-    try:
-        lines = proc_cgroup.read_text().splitlines()
-    except OSError:
-        return "/"
-    for line in lines:
+def _own_path(own: list[str], controller: str | None) -> str:
+    """This process's cgroup in v1's hierarchy of ``controller``, or (None) in v2's, from the lines of
+    ``/proc/self/cgroup``; "/" if not known."""
+    for line in own:
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
