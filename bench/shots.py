@@ -6,9 +6,10 @@
   clip's performer moved so that his face sits where hers was, and back; a shot of the crowd; and
   a last shot of her that is uncut but has what fools cut finders: a fast pan, someone passing
   close in front of the lens, a zoom, camera shake and a photo flash. Also a 0.5 s dissolve and a
-  1 s fade through black; and, with no cut at all, her whole clip shaken throughout, her clip as
-  it is, and a still white disc on black from an old encoder.
-- **People**: ``emostream analyze`` (YuNet) on the stage clip and the edited clip, with cut finding
+  1 s fade through black; a 0.5 s dissolve from her to the performer moved so that his face sits
+  where hers was; and, with no cut at all, her whole clip shaken throughout, her clip as it is, and
+  a still white disc on black from an old encoder.
+- **People**: ``emostream analyze`` (YuNet) on the stage clip and the edited clips, with cut finding
   off (``EMO_PRODUCER_FIND_CUTS=false``, as before) and on: the people found, and how many run
   across a true cut (two people as one).
 - **Cost**: the cut finder's time a frame, at 640x360 and 1920x1080, against decoding the frame.
@@ -131,6 +132,22 @@ def transitions_clip(folder: Path, woman: list[Image], stage: list[Image]) -> Cl
     return Clip(name, path, (90, 150), slack=30, transitions=((90, 105), (150, 180)))
 
 
+def dissolve_clip(folder: Path, woman: list[Image], stage: list[Image], detector: YuNetDetector) -> Clip:
+    """Her, dissolving over 0.5 s into the performer moved so that his face sits where hers was: as
+    the edited clip's first cut, but gradual, so a tracker that is not told carries her on to him."""
+    her = woman[:90]
+    performer = stage[84:159]
+    dx, dy = np.subtract(face_centre(her[-1], detector), face_centre(performer[0], detector))
+    him = moved(performer, dx, dy)
+    mix = [
+        np.asarray(cv2.addWeighted(her[75 + i], 1 - (i + 1) / 16, him[i], (i + 1) / 16, 0), dtype=np.uint8)
+        for i in range(15)
+    ]
+    frames = her[:75] + mix + him[15:]
+    path = write_video(folder / "dissolve.mp4", frames, RATE, "libx264", {"crf": "20", "preset": "veryfast"})
+    return Clip("a dissolve (0.5 s) from her to him where her face was", path, (75,), slack=15, transitions=((75, 90),))
+
+
 def still_disc(folder: Path) -> Clip:
     """A still white disc on black, 160x90 in MPEG-4 Part 2 at its default bit rate (an old, cheap
     encoder): no cut, but its keyframes change the compression noise in the black, where hue and
@@ -220,6 +237,7 @@ def main() -> None:
         Clip("stage clip", stage_video, STAGE_CUTS),
         edited_clip(folder, woman, stage, detector),
         transitions_clip(folder, woman, stage),
+        dissolve_clip(folder, woman, stage, detector),
         Clip("fer_woman2, shaken throughout", shaken, ()),
         still_disc(folder),
         Clip("fer_woman2", woman_video, ()),
@@ -246,7 +264,7 @@ def main() -> None:
         print(f"\n{size} (the stage clip's first 240 frames enlarged): {ms:.2f} ms a frame, cuts at {cuts}")
     print("\n| clip | cut finding | people | people across a true cut or transition |")
     print("| --- | --- | --- | --- |")
-    for clip in clips[:3]:
+    for clip in clips[:4]:
         for find_cuts in (False, True):
             out = folder / f"out-{'cuts' if find_cuts else 'nocuts'}"
             timeline = analysed_timeline(clip.path, out, args.yunet, {"EMO_PRODUCER_FIND_CUTS": str(find_cuts).lower()})

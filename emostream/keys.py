@@ -137,6 +137,14 @@ CUT_THUMB_WIDTH_PX: Final = 64  # frames are compared this small: a cut changes 
 # this (0-255, its default) for CUT_FADE_MIN_DARK_FRAMES or more, after a brighter one, and rises again.
 CUT_FADE_DARK: Final = 12.0
 CUT_FADE_MIN_DARK_FRAMES: Final = 2  # one dark frame is a glitch, not a fade
+# A dissolve is a cut too (producer.shots.is_dissolve): looked for over stretches of these lengths,
+# where the frames between the two ends are mixes of them (what is left unexplained at most this
+# share of the ends' change: 0.02 to 0.06 in bench/shots.py's dissolve, 0.74 and more elsewhere),
+# and the ends are not one picture lit differently (their correlation under this: a fade's is near 1;
+# the dissolve's ends 0.08 to 0.49).
+DISSOLVE_LENGTHS_S: Final = (0.25, 0.5, 1.0, 2.0)
+DISSOLVE_MAX_UNEXPLAINED: Final = 0.35
+DISSOLVE_MAX_CORRELATION: Final = 0.5
 SMOOTH_SWITCH_PER_S: Final = 2.0  # HMM: prior rate of emotion changes; higher lags less, lower flickers less
 SMOOTH_EVIDENCE_WEIGHT: Final = 0.5  # HMM: consecutive frames of one face are not independent evidence
 SMOOTH_EMA_TAU_S: Final = 0.5  # EMA alternative: time constant

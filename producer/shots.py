@@ -28,11 +28,22 @@ A fade through black changes consecutive frames too little for that score. PySce
 ``ThresholdDetector`` finds it: the picture's mean falls under ``CUT_FADE_DARK`` for
 ``CUT_FADE_MIN_DARK_FRAMES`` or more and rises again; the cut goes in the middle of the dark frames,
 unchecked (nothing before them can be compared). Not where a video opens from black: there is no shot
-before. A dissolve is still not found.
+before.
+
+A dissolve changes consecutive frames too little too, and PySceneDetect has no detector for it. Its
+frames are mixes of the shot before and the shot after, so it is looked for as such (``is_dissolve``)
+over the last ``DISSOLVE_LENGTHS_S`` of frames, ending at each new one: the two ends differ as a
+cut's do; the frames at a quarter, half and three quarters of the way are mixes of the ends, by
+least squares, with the share of the second rising and about half in the middle, and little of them
+left unexplained (a pan's or a zoom's middle is not a mix of its ends); and the ends are not one
+picture lit differently (a fade in or out is a mix too). The cut goes at the middle of the stretch,
+unchecked. Light that changes from one look of a scene to an unrelated one (a stage's) mixes
+pictures as a dissolve does, so it would be taken for one (no test clip has such light).
 """
 
 import logging
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, cast
 
@@ -50,6 +61,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
+Grey = npt.NDArray[np.float32]  # a thumbnail's mean of its three channels
+THIRDS: Final = np.full((1, 3), 1 / 3, np.float32)
 RECENT_FRAMES_KEPT: Final = 256  # the detector names a cut up to 0.5 s late, and it settles 0.5 s later
 # A cut stays when the picture after it still differs from the one before by half as much as at the
 # cut: 0.5 s on, a flash's picture differed by 0.31 of its change (24 against 78, with camera shake),
@@ -85,8 +98,10 @@ class CutFinder:
         self._lit = False  # a frame brighter than a fade's black seen: a video that opens dark has no cut
         self._shrink = VideoReformatter()
         self._recent: dict[int, tuple[int, Image]] = {}  # frame index -> (t_ms, thumbnail)
+        self._grey: dict[int, Grey] = {}  # frame index -> its thumbnail in grey, for dissolves
         self._candidates: list[int] = []  # cuts the detector named, waiting to be seen to stay
-        self._faded_in: set[int] = set()  # candidates in the dark of a fade through black: taken unchecked
+        self._gradual: set[int] = set()  # candidates in a fade through black or a dissolve: taken unchecked
+        self._dissolve_lengths = sorted({round(s * self._fps) for s in keys.DISSOLVE_LENGTHS_S} - set(range(4)))
         self._newest = -1
         self.cuts: list[Cut] = []
         self.failed: str | None = None  # why cuts stopped being looked for (the frames still go)
@@ -104,13 +119,16 @@ class CutFinder:
             log.warning("shot cuts are not looked for in the rest of this video: %s", self.failed)
             return
         self._recent[frame_index] = (round(t_ms), small)
+        self._grey[frame_index] = grey(small)
         self._newest = frame_index
-        self._lit = self._lit or float(small.mean()) >= keys.CUT_FADE_DARK
+        self._lit = self._lit or float(self._grey[frame_index].mean()) >= keys.CUT_FADE_DARK
         self._candidates.extend(cut.frame_num for cut in found)  # maybe an earlier frame
-        self._candidates.extend(faded_in)
-        self._faded_in.update(faded_in)
+        dissolved = self._dissolves_ending(frame_index) if self._checked else []
+        self._candidates.extend(faded_in + dissolved)
+        self._gradual.update(faded_in + dissolved)
         self._settle(final=False)
         self._recent.pop(frame_index - RECENT_FRAMES_KEPT, None)
+        self._grey.pop(frame_index - RECENT_FRAMES_KEPT, None)
 
     def finish(self) -> None:
         """The video has ended: a cut in its last half second is judged by its last frame."""
@@ -125,11 +143,11 @@ class CutFinder:
             at = self._recent.get(cut)
             if at is not None and self._is_cut(cut) and (not self.cuts or cut >= self._next_shot_from()):
                 self.cuts.append(Cut(cut, at[0]))
-            self._faded_in.discard(cut)
+            self._gradual.discard(cut)
 
     def _is_cut(self, cut: int) -> bool:
-        """A cut after a fade through black is one; one the content detector names must be real and stay."""
-        if cut in self._faded_in or not self._checked:
+        """A fade through black or a dissolve is one; a cut the content detector names must be real and stay."""
+        if cut in self._gradual or not self._checked:
             return True
         before, at = self._recent.get(cut - 1), self._recent.get(cut)
         after = self._recent.get(min(cut + self._settle_frames, self._newest))
@@ -138,6 +156,20 @@ class CutFinder:
         change = picture_change(before[1], at[1])
         real = change >= keys.CUT_MIN_PICTURE_CHANGE
         return real and picture_change(before[1], after[1]) >= change * KEPT_SHARE_OF_CHANGE
+
+    def _dissolves_ending(self, newest: int) -> list[int]:
+        """The middles of the stretches of each length ending at ``newest`` that are dissolves."""
+        found = []
+        for length in self._dissolve_lengths:
+            # Every quarter of its length (so windows' middles fall within a dissolve they span, and
+            # a frame costs a test or so).
+            if newest % max(1, length // 4):
+                continue
+            spaced = [self._grey.get(newest - length + round(length * q)) for q in (0.0, 0.25, 0.5, 0.75, 1.0)]
+            pictures = [picture for picture in spaced if picture is not None]
+            if len(pictures) == len(spaced) and is_dissolve(pictures):  # not at the start, nor over frames not seen
+                found.append(newest - length + length // 2)
+        return found
 
     def _next_shot_from(self) -> int:
         """The first frame at which another shot may begin: both detectors may name one transition."""
@@ -167,6 +199,40 @@ def picture_change(a: Image, b: Image) -> float:
     """The mean absolute change of two BGR pictures' pixels (0 to 255): no colour space whose
     hue and saturation are undefined at black."""
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def grey(picture: Image) -> Grey:
+    """The mean of a BGR picture's three channels (``cv2.transform``: 3 µs a thumbnail, numpy's mean 66)."""
+    return np.asarray(cv2.transform(picture.astype(np.float32), THIRDS), dtype=np.float32)
+
+
+def is_dissolve(pictures: Sequence[Grey]) -> bool:
+    """Whether five grey pictures evenly spaced over a stretch of video (its first, at a quarter, half
+    and three quarters of the way, and its last) are a dissolve from the first to the last (the
+    module's docstring): a pan, a zoom, someone passing, a flash or a fade is not. Cheapest tests
+    first (OpenCV's norms: a tenth of numpy's time on thumbnails), as most stretches fail the first
+    or second."""
+    first, quarter, middle, three_quarters, last = pictures
+    change = cv2.norm(last, first, cv2.NORM_L1) / first.size  # the mean change of a pixel
+    if change < keys.CUT_MIN_PICTURE_CHANGE:
+        return False
+    towards = (last - first).ravel()
+    square = float(np.dot(towards, towards))
+    shares = []
+    for between in (middle, quarter, three_quarters):
+        moved = (between - first).ravel()
+        share = float(np.dot(moved, towards)) / square  # least squares: between ~ first + share * (last - first)
+        if cv2.norm(moved, share * towards, cv2.NORM_L1) / first.size > keys.DISSOLVE_MAX_UNEXPLAINED * change:
+            return False
+        shares.append(share)
+    middle_share, quarter_share, three_quarters_share = shares
+    if not (quarter_share < middle_share < three_quarters_share and 0.25 <= middle_share <= 0.75):
+        return False
+    if min(float(p.mean()) for p in pictures) < keys.CUT_FADE_DARK:
+        return False  # a fade through black, found as one
+    if float(first.var()) == 0.0 or float(last.var()) == 0.0:  # a flat picture (a title card's ground)
+        return False  # has no correlation: nothing to say it is not the other one lit differently
+    return float(np.corrcoef(first.ravel(), last.ravel())[0, 1]) < keys.DISSOLVE_MAX_CORRELATION
 
 
 class CameraCuts:

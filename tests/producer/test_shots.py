@@ -4,10 +4,11 @@ import logging
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
-from producer.shots import CameraCuts, Cut, CutFinder
+from producer.shots import CameraCuts, Cut, CutFinder, grey, is_dissolve
 from tests.conftest import VIDEOS, require_shared, write_anamorphic_video
 
 STAGE_CUTS = [20, 82, 211]  # labelled by eye: the wide stage, the crowd, the performer, the crowd
@@ -51,6 +52,55 @@ def through_black(
     """``first`` fading out to black over ``steps`` frames, then ``second`` fading in over as many."""
     fading = [1 - (i + 1) / steps for i in range(steps)]
     return first[:-steps] + dimmed(first[-steps:], fading) + dimmed(second[:steps], fading[::-1]) + second[steps:]
+
+
+def dissolved(
+    first: list[tuple[float, av.VideoFrame]], second: list[tuple[float, av.VideoFrame]], steps: int
+) -> list[tuple[float, av.VideoFrame]]:
+    """``first`` dissolving into ``second`` over ``steps`` frames: each of them a mix of both, the
+    second's share rising (the first's times are kept)."""
+    mixed = []
+    for i in range(steps):
+        share = (i + 1) / (steps + 1)
+        (t_ms, a), (_, b) = first[len(first) - steps + i], second[i]
+        before = a.to_ndarray(format="bgr24")
+        after = cv2.resize(
+            b.to_ndarray(format="bgr24"), (before.shape[1], before.shape[0]), interpolation=cv2.INTER_AREA
+        )
+        picture = (1 - share) * before + share * after
+        frame = av.VideoFrame.from_ndarray(picture.round().astype(np.uint8), format="bgr24").reformat(format="yuv420p")
+        mixed.append((t_ms, frame))
+    return first[:-steps] + mixed + second[steps:]
+
+
+def moving_camera(
+    frames: list[tuple[float, av.VideoFrame]], pan: float, zoom: float
+) -> list[tuple[float, av.VideoFrame]]:
+    """The frames seen by a camera panning across ``pan`` of the width, or zooming in to ``zoom``
+    times, evenly over them: the picture changes as much as at a cut, gradually."""
+    out = []
+    for i, (t_ms, frame) in enumerate(frames):
+        progress = i / max(1, len(frames) - 1)
+        picture = frame.to_ndarray(format="bgr24")
+        height, width = picture.shape[:2]
+        scale = 1 + (zoom - 1) * progress
+        view = cv2.getRectSubPix(
+            picture,
+            (round(width / zoom), round(height / zoom)),
+            (width / 2 + pan * width * (progress - 0.5), height / 2),
+        )
+        seen = (
+            cv2.resize(view, (width, height))
+            if zoom == 1
+            else cv2.resize(
+                cv2.getRectSubPix(picture, (round(width / scale), round(height / scale)), (width / 2, height / 2)),
+                (width, height),
+            )
+        )
+        out.append(
+            (t_ms, av.VideoFrame.from_ndarray(np.asarray(seen, np.uint8), format="bgr24").reformat(format="yuv420p"))
+        )
+    return out
 
 
 def test_a_fade_through_black_is_a_cut_in_its_darkest_frames() -> None:
@@ -138,3 +188,57 @@ def test_a_live_sources_cuts_are_the_frames_sent_first_after_them_though_found_l
         if number % 6 == 0:
             cuts.sent(number, number // 6)
     assert starts == [4, 14, 36]
+
+
+@pytest.mark.parametrize("steps", [8, 15, 60])  # 0.27, 0.5 and 2 s
+def test_a_dissolve_is_one_cut_within_it(steps: int) -> None:
+    """Frame by frame a dissolve changes the picture too little for the content score, and it
+    never darkens; its frames are mixes of the two shots."""
+    woman = decoded(require_shared(VIDEOS / "fer_woman2.mp4"))
+    stage = decoded(require_shared(VIDEOS / "short_hamilton_clip.mp4"))
+    frames = dissolved(woman[:150], stage[100:200], steps)  # mixed from frame 150 - steps to 149
+    assert [cut.frame_index for cut in cuts_in(frames, checked=False)] == []  # PySceneDetect misses it
+    (cut,) = cuts_in(frames)
+    assert 150 - steps <= cut.frame_index < 150
+    assert cut.t_ms == round(frames[cut.frame_index][0])
+
+
+def test_a_pan_or_a_zoom_changes_the_picture_as_much_but_is_not_a_dissolve() -> None:
+    woman = decoded(require_shared(VIDEOS / "fer_woman2.mp4"))[:90]
+    panned, zoomed = moving_camera(woman, pan=0.5, zoom=1.0), moving_camera(woman, pan=0.0, zoom=2.0)
+    for frames in (panned, zoomed):
+        thumbnails = [grey(np.asarray(frame.to_ndarray(format="bgr24"), np.uint8)) for _, frame in frames]
+        assert float(np.abs(thumbnails[-1] - thumbnails[0]).mean()) >= 10  # as much as a cut's change
+        assert cuts_in(frames) == []
+
+
+def test_is_dissolve_tells_a_mix_of_two_pictures_from_what_else_changes_a_picture_gradually() -> None:
+    rng = np.random.default_rng(0)
+    first, last = (
+        np.asarray(cv2.GaussianBlur(rng.uniform(30, 220, (36, 64)), (5, 5), 0), np.float32) for _ in range(2)
+    )
+    mix = [np.asarray((1 - q) * first + q * last, np.float32) for q in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert is_dissolve(mix)
+    assert not is_dissolve([*mix[:4], first + 1])  # the ends hardly differ
+    dimmed = [np.asarray(first * gain, np.float32) for gain in (1.0, 0.8, 0.6, 0.4, 0.2)]
+    assert not is_dissolve(dimmed)  # a fade out: the ends are one picture lit differently
+    shifted = [np.asarray(np.roll(first, 6 * k, axis=1), np.float32) for k in range(5)]
+    assert not is_dissolve(shifted)  # a pan: what is between is not a mix of the ends
+    cut = [first, first, last, last, last]
+    assert not is_dissolve(cut)  # a cut inside the stretch: the second picture's share jumps
+    flat = np.full((36, 64), 128, np.float32)
+    assert not is_dissolve([np.asarray((1 - q) * flat + q * last, np.float32) for q in (0.0, 0.25, 0.5, 0.75, 1.0)])
+
+
+def test_a_live_source_whose_frames_are_not_all_looked_at_still_has_its_dissolve_found() -> None:
+    """A camera's frames that PyAV did not decode are not looked at: the stretches over them are
+    not tested, the others are."""
+    woman = decoded(require_shared(VIDEOS / "fer_woman2.mp4"))
+    stage = decoded(require_shared(VIDEOS / "short_hamilton_clip.mp4"))
+    frames = dissolved(woman[:150], stage[100:200], 15)
+    cuts, starts = CameraCuts(29.97), []
+    for number, (_, frame) in enumerate(frames):
+        starts += cuts.observe(number, None if number % 10 == 3 else frame, number)
+        cuts.sent(number, number)
+    (start,) = starts
+    assert 135 <= start < 150
