@@ -142,6 +142,10 @@ CUT_FADE_MIN_DARK_FRAMES: Final = 2  # one dark frame is a glitch, not a fade
 # share of the ends' change: 0.02 to 0.06 in bench/shots.py's dissolve, 0.74 and more elsewhere),
 # and the ends are not one picture lit differently (their correlation under this: a fade's is near 1;
 # the dissolve's ends 0.08 to 0.49).
+# Not across a frame of nearly one colour (its pixels' standard deviation under CUT_FLAT_STD, 0-255):
+# a fade through black or white, whose darkest or palest frames and those about them are mixes too
+# (the test videos' own frames: 26 to 56).
+CUT_FLAT_STD: Final = 12.0
 DISSOLVE_LENGTHS_S: Final = (0.25, 0.5, 1.0, 2.0)
 DISSOLVE_MAX_UNEXPLAINED: Final = 0.35
 DISSOLVE_MAX_CORRELATION: Final = 0.5

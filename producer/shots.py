@@ -30,13 +30,15 @@ A fade through black changes consecutive frames too little for that score. PySce
 unchecked (nothing before them can be compared). Not where a video opens from black: there is no shot
 before.
 
-A dissolve changes consecutive frames too little too, and PySceneDetect has no detector for it. Its
-frames are mixes of the shot before and the shot after, so it is looked for as such (``is_dissolve``)
-over the last ``DISSOLVE_LENGTHS_S`` of frames, ending at each new one: the two ends differ as a
-cut's do; the frames at a quarter, half and three quarters of the way are mixes of the ends, by
-least squares, with the share of the second rising and about half in the middle, and little of them
-left unexplained (a pan's or a zoom's middle is not a mix of its ends); and the ends are not one
-picture lit differently (a fade in or out is a mix too). The cut goes at the middle of the stretch,
+A dissolve changes consecutive frames too little too, and PySceneDetect has no detector for it.
+Its frames are mixes of the shot before and the shot after, so it is looked for as such
+(``is_dissolve``) over stretches of each of ``DISSOLVE_LENGTHS_S``, one ending every quarter of that
+length: the two ends differ as a cut's do; the frames at a quarter, half and three quarters of the
+way are mixes of the ends, by least squares, with the share of the second rising and about half in
+the middle, and little of them left unexplained (a pan's or a zoom's middle is not a mix of its
+ends); the ends are not one picture lit differently (a fade in or out is a mix too); and no frame
+of the stretch is of nearly one colour (``faded``: across a fade through black or white, each frame
+mixes what is left of one shot with that colour). The cut goes at the middle of the stretch,
 unchecked. Light that changes from one look of a scene to an unrelated one (a stage's) mixes
 pictures as a dissolve does, so it would be taken for one (no test clip has such light).
 """
@@ -99,6 +101,7 @@ class CutFinder:
         self._shrink = VideoReformatter()
         self._recent: dict[int, tuple[int, Image]] = {}  # frame index -> (t_ms, thumbnail)
         self._grey: dict[int, Grey] = {}  # frame index -> its thumbnail in grey, for dissolves
+        self._last_faded = -1  # the last frame of nearly one colour (a fade's): no dissolve spans it
         self._candidates: list[int] = []  # cuts the detector named, waiting to be seen to stay
         self._gradual: set[int] = set()  # candidates in a fade through black or a dissolve: taken unchecked
         self._dissolve_lengths = sorted({round(s * self._fps) for s in keys.DISSOLVE_LENGTHS_S} - set(range(4)))
@@ -120,6 +123,8 @@ class CutFinder:
             return
         self._recent[frame_index] = (round(t_ms), small)
         self._grey[frame_index] = grey(small)
+        if faded(self._grey[frame_index]):
+            self._last_faded = frame_index
         self._newest = frame_index
         self._lit = self._lit or float(self._grey[frame_index].mean()) >= keys.CUT_FADE_DARK
         self._candidates.extend(cut.frame_num for cut in found)  # maybe an earlier frame
@@ -162,8 +167,9 @@ class CutFinder:
         found = []
         for length in self._dissolve_lengths:
             # Every quarter of its length (so windows' middles fall within a dissolve they span, and
-            # a frame costs a test or so).
-            if newest % max(1, length // 4):
+            # a frame costs a test or so); not across a fade through black or another colour, which
+            # mixes pictures too (a fade to white: each with white; across it, what is left of each).
+            if newest % max(1, length // 4) or self._last_faded >= newest - length:
                 continue
             spaced = [self._grey.get(newest - length + round(length * q)) for q in (0.0, 0.25, 0.5, 0.75, 1.0)]
             pictures = [picture for picture in spaced if picture is not None]
@@ -206,12 +212,18 @@ def grey(picture: Image) -> Grey:
     return np.asarray(cv2.transform(picture.astype(np.float32), THIRDS), dtype=np.float32)
 
 
+def faded(picture: Grey) -> bool:
+    """Of nearly one colour all over, black, white or another: a fade's darkest or palest frames."""
+    _, deviation = cv2.meanStdDev(picture)
+    return float(deviation[0, 0]) < keys.CUT_FLAT_STD
+
+
 def is_dissolve(pictures: Sequence[Grey]) -> bool:
     """Whether five grey pictures evenly spaced over a stretch of video (its first, at a quarter, half
     and three quarters of the way, and its last) are a dissolve from the first to the last (the
-    module's docstring): a pan, a zoom, someone passing, a flash or a fade is not. Cheapest tests
-    first (OpenCV's norms: a tenth of numpy's time on thumbnails), as most stretches fail the first
-    or second."""
+    module's docstring): a pan, a zoom, someone passing, a flash or a fade is not. None of them may be
+    ``faded`` (the finder tests no stretch with such a frame). Cheapest tests first (OpenCV's norms: a
+    tenth of numpy's time on thumbnails), as most stretches fail the first or second."""
     first, quarter, middle, three_quarters, last = pictures
     change = cv2.norm(last, first, cv2.NORM_L1) / first.size  # the mean change of a pixel
     if change < keys.CUT_MIN_PICTURE_CHANGE:
@@ -228,10 +240,6 @@ def is_dissolve(pictures: Sequence[Grey]) -> bool:
     middle_share, quarter_share, three_quarters_share = shares
     if not (quarter_share < middle_share < three_quarters_share and 0.25 <= middle_share <= 0.75):
         return False
-    if min(float(p.mean()) for p in pictures) < keys.CUT_FADE_DARK:
-        return False  # a fade through black, found as one
-    if float(first.var()) == 0.0 or float(last.var()) == 0.0:  # a flat picture (a title card's ground)
-        return False  # has no correlation: nothing to say it is not the other one lit differently
     return float(np.corrcoef(first.ravel(), last.ravel())[0, 1]) < keys.DISSOLVE_MAX_CORRELATION
 
 

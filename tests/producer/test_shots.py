@@ -6,9 +6,10 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import numpy.typing as npt
 import pytest
 
-from producer.shots import CameraCuts, Cut, CutFinder, grey, is_dissolve
+from producer.shots import CameraCuts, Cut, CutFinder, faded, grey, is_dissolve
 from tests.conftest import VIDEOS, require_shared, write_anamorphic_video
 
 STAGE_CUTS = [20, 82, 211]  # labelled by eye: the wide stage, the crowd, the performer, the crowd
@@ -52,6 +53,20 @@ def through_black(
     """``first`` fading out to black over ``steps`` frames, then ``second`` fading in over as many."""
     fading = [1 - (i + 1) / steps for i in range(steps)]
     return first[:-steps] + dimmed(first[-steps:], fading) + dimmed(second[:steps], fading[::-1]) + second[steps:]
+
+
+def whitened(frames: list[tuple[float, av.VideoFrame]], gains: list[float]) -> list[tuple[float, av.VideoFrame]]:
+    """The frames mixed with white by ``gains`` (1: white), one gain a frame."""
+    out = []
+    for (t_ms, frame), gain in zip(frames, gains, strict=True):
+        picture = frame.to_ndarray(format="bgr24") * (1 - gain) + 255 * gain
+        out.append(
+            (
+                t_ms,
+                av.VideoFrame.from_ndarray(picture.round().astype(np.uint8), format="bgr24").reformat(format="yuv420p"),
+            )
+        )
+    return out
 
 
 def dissolved(
@@ -203,6 +218,18 @@ def test_a_dissolve_is_one_cut_within_it(steps: int) -> None:
     assert cut.t_ms == round(frames[cut.frame_index][0])
 
 
+def test_a_fade_through_white_is_one_cut_though_its_frames_are_mixes_too() -> None:
+    """Each frame of a fade to white is its picture mixed with white, and across the white what is
+    left of the shot before and of the shot after: no stretch that spans its palest frames is a
+    dissolve, or the fade would be cut twice, around a shot of white."""
+    woman = decoded(require_shared(VIDEOS / "fer_woman2.mp4"))
+    stage = decoded(require_shared(VIDEOS / "short_hamilton_clip.mp4"))
+    rising = [(i + 1) / 15 for i in range(15)]
+    frames = woman[:75] + whitened(woman[75:90], rising) + whitened(stage[100:115], rising[::-1]) + stage[115:190]
+    (cut,) = cuts_in(frames)
+    assert 75 <= cut.frame_index <= 105
+
+
 def test_a_pan_or_a_zoom_changes_the_picture_as_much_but_is_not_a_dissolve() -> None:
     woman = decoded(require_shared(VIDEOS / "fer_woman2.mp4"))[:90]
     panned, zoomed = moving_camera(woman, pan=0.5, zoom=1.0), moving_camera(woman, pan=0.0, zoom=2.0)
@@ -212,22 +239,34 @@ def test_a_pan_or_a_zoom_changes_the_picture_as_much_but_is_not_a_dissolve() -> 
         assert cuts_in(frames) == []
 
 
+def textured(rng: np.random.Generator) -> npt.NDArray[np.float32]:
+    """A grey thumbnail with a picture's contrast: a coarse random pattern, enlarged smoothly."""
+    coarse = rng.uniform(0, 255, (9, 16)).astype(np.float32)
+    return np.asarray(np.clip(cv2.resize(coarse, (64, 36), interpolation=cv2.INTER_CUBIC), 0, 255), np.float32)
+
+
 def test_is_dissolve_tells_a_mix_of_two_pictures_from_what_else_changes_a_picture_gradually() -> None:
     rng = np.random.default_rng(0)
-    first, last = (
-        np.asarray(cv2.GaussianBlur(rng.uniform(30, 220, (36, 64)), (5, 5), 0), np.float32) for _ in range(2)
-    )
+    first, last = textured(rng), textured(rng)
     mix = [np.asarray((1 - q) * first + q * last, np.float32) for q in (0.0, 0.25, 0.5, 0.75, 1.0)]
     assert is_dissolve(mix)
     assert not is_dissolve([*mix[:4], first + 1])  # the ends hardly differ
-    dimmed = [np.asarray(first * gain, np.float32) for gain in (1.0, 0.8, 0.6, 0.4, 0.2)]
+    dimmed = [np.asarray(first * gain, np.float32) for gain in (1.0, 0.85, 0.7, 0.55, 0.4)]
     assert not is_dissolve(dimmed)  # a fade out: the ends are one picture lit differently
     shifted = [np.asarray(np.roll(first, 6 * k, axis=1), np.float32) for k in range(5)]
     assert not is_dissolve(shifted)  # a pan: what is between is not a mix of the ends
     cut = [first, first, last, last, last]
     assert not is_dissolve(cut)  # a cut inside the stretch: the second picture's share jumps
-    flat = np.full((36, 64), 128, np.float32)
-    assert not is_dissolve([np.asarray((1 - q) * flat + q * last, np.float32) for q in (0.0, 0.25, 0.5, 0.75, 1.0)])
+
+
+def test_a_fades_black_and_pale_frames_are_faded_a_pictures_are_not() -> None:
+    picture = textured(np.random.default_rng(1))
+    assert not faded(picture)
+    assert faded(np.zeros((36, 64), np.float32))  # black
+    assert faded(np.asarray(picture * 0.04, np.float32))  # nearly black
+    assert faded(np.full((36, 64), 250, np.float32))  # white
+    assert faded(np.asarray(picture * 0.1 + 255 * 0.9, np.float32))  # nearly white
+    assert not faded(np.asarray(picture * 0.5 + 255 * 0.5, np.float32))  # half: still a picture
 
 
 def test_a_live_source_whose_frames_are_not_all_looked_at_still_has_its_dissolve_found() -> None:
