@@ -104,6 +104,7 @@ class CutFinder:
         self._last_faded = -1  # the last frame of nearly one colour (a fade's): no dissolve spans it
         self._candidates: list[int] = []  # cuts the detector named, waiting to be seen to stay
         self._gradual: set[int] = set()  # candidates in a fade through black or a dissolve: taken unchecked
+        # In frames; under 4, five evenly spaced pictures would repeat one (short lengths at a low rate)
         self._dissolve_lengths = sorted({round(s * self._fps) for s in keys.DISSOLVE_LENGTHS_S} - set(range(4)))
         self._newest = -1
         self.cuts: list[Cut] = []
@@ -221,9 +222,10 @@ def faded(picture: Grey) -> bool:
 def is_dissolve(pictures: Sequence[Grey]) -> bool:
     """Whether five grey pictures evenly spaced over a stretch of video (its first, at a quarter, half
     and three quarters of the way, and its last) are a dissolve from the first to the last (the
-    module's docstring): a pan, a zoom, someone passing, a flash or a fade is not. None of them may be
-    ``faded`` (the finder tests no stretch with such a frame). Cheapest tests first (OpenCV's norms: a
-    tenth of numpy's time on thumbnails), as most stretches fail the first or second."""
+    module's docstring): a pan, a zoom, someone passing or a flash is not, nor a fade in or out. A fade
+    through a colour is the finder's to leave out: it tests no stretch with a ``faded`` frame. Cheapest
+    tests first (OpenCV's norms: a tenth of numpy's time on thumbnails), as most stretches fail the
+    first or second."""
     first, quarter, middle, three_quarters, last = pictures
     change = cv2.norm(last, first, cv2.NORM_L1) / first.size  # the mean change of a pixel
     if change < keys.CUT_MIN_PICTURE_CHANGE:
