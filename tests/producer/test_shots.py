@@ -91,7 +91,7 @@ def dissolved(
 def moving_camera(
     frames: list[tuple[float, av.VideoFrame]], pan: float, zoom: float
 ) -> list[tuple[float, av.VideoFrame]]:
-    """The frames seen by a camera panning across ``pan`` of the width, or zooming in to ``zoom``
+    """The frames seen by a camera panning across ``pan`` of the width and zooming in to ``zoom``
     times, evenly over them: the picture changes as much as at a cut, gradually."""
     out = []
     for i, (t_ms, frame) in enumerate(frames):
@@ -99,22 +99,10 @@ def moving_camera(
         picture = frame.to_ndarray(format="bgr24")
         height, width = picture.shape[:2]
         scale = 1 + (zoom - 1) * progress
-        view = cv2.getRectSubPix(
-            picture,
-            (round(width / zoom), round(height / zoom)),
-            (width / 2 + pan * width * (progress - 0.5), height / 2),
-        )
-        seen = (
-            cv2.resize(view, (width, height))
-            if zoom == 1
-            else cv2.resize(
-                cv2.getRectSubPix(picture, (round(width / scale), round(height / scale)), (width / 2, height / 2)),
-                (width, height),
-            )
-        )
-        out.append(
-            (t_ms, av.VideoFrame.from_ndarray(np.asarray(seen, np.uint8), format="bgr24").reformat(format="yuv420p"))
-        )
+        centre = (width / 2 + pan * width * (progress - 0.5), height / 2)
+        view = cv2.getRectSubPix(picture, (round(width / scale), round(height / scale)), centre)
+        seen = np.asarray(cv2.resize(view, (width, height)), np.uint8)
+        out.append((t_ms, av.VideoFrame.from_ndarray(seen, format="bgr24").reformat(format="yuv420p")))
     return out
 
 
