@@ -137,7 +137,8 @@ CUT_THUMB_WIDTH_PX: Final = 64  # frames are compared this small: a cut changes 
 # this (0-255, its default) for CUT_FADE_MIN_DARK_FRAMES or more, after a brighter one, and rises again.
 CUT_FADE_DARK: Final = 12.0
 CUT_FADE_MIN_DARK_FRAMES: Final = 2  # one dark frame is a glitch, not a fade
-# A dissolve is a cut too (producer.shots.is_dissolve): looked for over stretches of these lengths,
+# A dissolve is a cut too (producer.shots.is_dissolve): looked for over stretches of these lengths
+# (without 4 s, dissolves of 3 and 4 s were missed in the tests),
 # where the frames between the two ends are mixes of them (what is left unexplained at most this
 # share of the ends' change: 0.02 to 0.06 in bench/shots.py's dissolve, 0.74 and more elsewhere),
 # and the ends are not one picture lit differently (their correlation under this: a fade's is near 1;
@@ -146,7 +147,7 @@ CUT_FADE_MIN_DARK_FRAMES: Final = 2  # one dark frame is a glitch, not a fade
 # a fade through black or white, whose darkest or palest frames and those about them are mixes too
 # (the test videos' own frames: 26 to 56).
 CUT_FLAT_STD: Final = 12.0
-DISSOLVE_LENGTHS_S: Final = (0.25, 0.5, 1.0, 2.0)
+DISSOLVE_LENGTHS_S: Final = (0.25, 0.5, 1.0, 2.0, 4.0)
 DISSOLVE_MAX_UNEXPLAINED: Final = 0.35
 DISSOLVE_MAX_CORRELATION: Final = 0.5
 SMOOTH_SWITCH_PER_S: Final = 2.0  # HMM: prior rate of emotion changes; higher lags less, lower flickers less

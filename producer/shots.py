@@ -39,8 +39,10 @@ the middle, and little of them left unexplained (a pan's or a zoom's middle is n
 ends); the ends are not one picture lit differently (a fade in or out is a mix too); and no frame
 of the stretch is of nearly one colour (``faded``: across a fade through black or white, each frame
 mixes what is left of one shot with that colour). The cut goes at the middle of the stretch,
-unchecked. Light that changes from one look of a scene to an unrelated one (a stage's) mixes
-pictures as a dissolve does, so it would be taken for one (no test clip has such light).
+unchecked; stretches found later that overlap it are the same dissolve (a long one holds several
+shorter ones, 0.5 s and more apart, which would cut it twice). Light that changes from one look of
+a scene to an unrelated one (a stage's) mixes pictures as a dissolve does, so it would be taken for
+one (no test clip has such light).
 """
 
 import logging
@@ -65,7 +67,9 @@ log = logging.getLogger(__name__)
 Image = npt.NDArray[np.uint8]
 Grey = npt.NDArray[np.float32]  # a thumbnail's mean of its three channels
 THIRDS: Final = np.full((1, 3), 1 / 3, np.float32)
-RECENT_FRAMES_KEPT: Final = 256  # the detector names a cut up to 0.5 s late, and it settles 0.5 s later
+# The detector names a cut up to 0.5 s late, and it settles 0.5 s later; dissolves are looked for over
+# up to 4 s (at over 64 fps, the longest stretch is not tested).
+RECENT_FRAMES_KEPT: Final = 256
 # A cut stays when the picture after it still differs from the one before by half as much as at the
 # cut: 0.5 s on, a flash's picture differed by 0.31 of its change (24 against 78, with camera shake),
 # the benchmark's cuts by 0.87 to 1.07 of theirs.
@@ -102,6 +106,7 @@ class CutFinder:
         self._recent: dict[int, tuple[int, Image]] = {}  # frame index -> (t_ms, thumbnail)
         self._grey: dict[int, Grey] = {}  # frame index -> its thumbnail in grey, for dissolves
         self._last_faded = -1  # the last frame of nearly one colour (a fade's): no dissolve spans it
+        self._dissolving_until = -1  # the end of the last stretch found to be a dissolve
         self._candidates: list[int] = []  # cuts the detector named, waiting to be seen to stay
         self._gradual: set[int] = set()  # candidates in a fade through black or a dissolve: taken unchecked
         # In frames; under 4, five evenly spaced pictures would repeat one (short lengths at a low rate)
@@ -164,7 +169,8 @@ class CutFinder:
         return real and picture_change(before[1], after[1]) >= change * KEPT_SHARE_OF_CHANGE
 
     def _dissolves_ending(self, newest: int) -> list[int]:
-        """The middles of the stretches of each length ending at ``newest`` that are dissolves."""
+        """The middles of the stretches of each length ending at ``newest`` that are dissolves, but of
+        those that overlap the last one found: a long dissolve holds several short ones."""
         found = []
         for length in self._dissolve_lengths:
             # Every quarter of its length (so windows' middles fall within a dissolve they span, and
@@ -175,7 +181,9 @@ class CutFinder:
             spaced = [self._grey.get(newest - length + round(length * q)) for q in (0.0, 0.25, 0.5, 0.75, 1.0)]
             pictures = [picture for picture in spaced if picture is not None]
             if len(pictures) == len(spaced) and is_dissolve(pictures):  # not at the start, nor over frames not seen
-                found.append(newest - length + length // 2)
+                if newest - length > self._dissolving_until:  # a new dissolve, not the last one going on
+                    found.append(newest - length + length // 2)
+                self._dissolving_until = newest
         return found
 
     def _next_shot_from(self) -> int:
