@@ -116,14 +116,21 @@ def edited_clip(folder: Path, woman: list[Image], stage: list[Image], detector: 
     return Clip("edited (5 shots)", path, tuple(cuts))
 
 
+def dissolving(first: Sequence[Image], second: Sequence[Image]) -> list[Image]:
+    """The frames of a dissolve from ``first`` to ``second`` (as many of each): mixes of the two,
+    the second's share rising evenly."""
+    steps = len(first)
+    return [
+        np.asarray(cv2.addWeighted(a, 1 - (i + 1) / (steps + 1), b, (i + 1) / (steps + 1), 0), dtype=np.uint8)
+        for i, (a, b) in enumerate(zip(first, second, strict=True))
+    ]
+
+
 def transitions_clip(folder: Path, woman: list[Image], stage: list[Image]) -> Clip:
     """Her, a dissolve to the crowd over 0.5 s, the crowd, a fade through black over 1 s back to her:
     each counted found if a cut is placed within the transition."""
     her, crowd = woman[:90], stage[228:273]  # the crowd's shot starts at 211
-    mix = [
-        np.asarray(cv2.addWeighted(woman[90 + i], 1 - (i + 1) / 16, stage[213 + i], (i + 1) / 16, 0), dtype=np.uint8)
-        for i in range(15)
-    ]
+    mix = dissolving(woman[90:105], stage[213:228])
     fade = [np.asarray(crowd[-1] * (1 - (i + 1) / 15), dtype=np.uint8) for i in range(15)]
     fade += [np.asarray(woman[120 + i] * ((i + 1) / 15), dtype=np.uint8) for i in range(15)]
     frames = her + mix + crowd + fade + woman[135:225]
@@ -139,10 +146,7 @@ def dissolve_clip(folder: Path, woman: list[Image], stage: list[Image], detector
     performer = stage[84:159]
     dx, dy = np.subtract(face_centre(her[-1], detector), face_centre(performer[0], detector))
     him = moved(performer, dx, dy)
-    mix = [
-        np.asarray(cv2.addWeighted(her[75 + i], 1 - (i + 1) / 16, him[i], (i + 1) / 16, 0), dtype=np.uint8)
-        for i in range(15)
-    ]
+    mix = dissolving(her[75:90], him[:15])
     frames = her[:75] + mix + him[15:]
     path = write_video(folder / "dissolve.mp4", frames, RATE, "libx264", {"crf": "20", "preset": "veryfast"})
     return Clip("a dissolve (0.5 s) from her to him where her face was", path, (75,), slack=15, transitions=((75, 90),))
