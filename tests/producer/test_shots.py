@@ -28,13 +28,18 @@ def cuts_in(frames: list[tuple[float, av.VideoFrame]], checked: bool = True, fps
     return finder.cuts
 
 
+def decoder_frame(picture: npt.NDArray[np.uint8]) -> av.VideoFrame:
+    """A BGR picture as a decoder gives a frame: yuv420p."""
+    return av.VideoFrame.from_ndarray(picture, format="bgr24").reformat(format="yuv420p")
+
+
 def flashed(frames: list[tuple[float, av.VideoFrame]], at: int) -> list[tuple[float, av.VideoFrame]]:
     """A photo flash: two frames far brighter than those around them."""
     out = list(frames)
     for index in (at, at + 1):
         t_ms, frame = frames[index]
         bright = np.clip(frame.to_ndarray(format="bgr24").astype(np.int16) * 2 + 40, 0, 255).astype(np.uint8)
-        out[index] = (t_ms, av.VideoFrame.from_ndarray(bright, format="bgr24").reformat(format="yuv420p"))
+        out[index] = (t_ms, decoder_frame(bright))
     return out
 
 
@@ -43,7 +48,7 @@ def dimmed(frames: list[tuple[float, av.VideoFrame]], gains: list[float]) -> lis
     out = []
     for (t_ms, frame), gain in zip(frames, gains, strict=True):
         picture = (frame.to_ndarray(format="bgr24") * gain).astype(np.uint8)
-        out.append((t_ms, av.VideoFrame.from_ndarray(picture, format="bgr24").reformat(format="yuv420p")))
+        out.append((t_ms, decoder_frame(picture)))
     return out
 
 
@@ -60,12 +65,7 @@ def whitened(frames: list[tuple[float, av.VideoFrame]], gains: list[float]) -> l
     out = []
     for (t_ms, frame), gain in zip(frames, gains, strict=True):
         picture = frame.to_ndarray(format="bgr24") * (1 - gain) + 255 * gain
-        out.append(
-            (
-                t_ms,
-                av.VideoFrame.from_ndarray(picture.round().astype(np.uint8), format="bgr24").reformat(format="yuv420p"),
-            )
-        )
+        out.append((t_ms, decoder_frame(picture.round().astype(np.uint8))))
     return out
 
 
@@ -83,8 +83,7 @@ def dissolved(
             b.to_ndarray(format="bgr24"), (before.shape[1], before.shape[0]), interpolation=cv2.INTER_AREA
         )
         picture = (1 - share) * before + share * after
-        frame = av.VideoFrame.from_ndarray(picture.round().astype(np.uint8), format="bgr24").reformat(format="yuv420p")
-        mixed.append((t_ms, frame))
+        mixed.append((t_ms, decoder_frame(picture.round().astype(np.uint8))))
     return first[:-steps] + mixed + second[steps:]
 
 
@@ -102,7 +101,7 @@ def moving_camera(
         centre = (width / 2 + pan * width * (progress - 0.5), height / 2)
         view = cv2.getRectSubPix(picture, (round(width / scale), round(height / scale)), centre)
         seen = np.asarray(cv2.resize(view, (width, height)), np.uint8)
-        out.append((t_ms, av.VideoFrame.from_ndarray(seen, format="bgr24").reformat(format="yuv420p")))
+        out.append((t_ms, decoder_frame(seen)))
     return out
 
 
