@@ -13,9 +13,10 @@ in the video's ``error`` meanwhile; the results wait in Redis, and the service s
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import redis
 
@@ -30,6 +31,7 @@ from aggregator.pulse import Pulse, no_pulse
 from aggregator.report import report_html
 from aggregator.retention import expire_video, prune_camera_windows, prune_outputs
 from aggregator.smoothing import SmoothingConfig
+from aggregator.stored import ResultsChangedError, StoredResults
 from aggregator.tracking import TrackingConfig
 from aggregator.writers import write_atomic, write_atomic_bytes, write_csv, write_json, write_json_streamed
 from emostream import keys, registry
@@ -41,6 +43,10 @@ from emostream.schema import Fields, Result, decode_result
 from emostream.settings import AggregatorSettings
 
 log = logging.getLogger(__name__)
+
+# A video's outputs are made in passes over its stored results, which must not change between them
+# (``aggregator.stored``): a frame stored again meanwhile starts them over, this many times at most.
+FINALISE_ATTEMPTS = 3
 
 
 @dataclass
@@ -248,6 +254,9 @@ class Aggregator:
             except OSError as exc:
                 self._write_failed(record, exc)
                 continue
+            except ResultsChangedError as exc:  # stored again all along: its outputs wait for a steadier moment
+                log.warning("%s; finalising it again later", exc)
+                continue
             finally:
                 release_lease(self.client, keys.video_finalising_key(video_id), self.name)
             self._write_retries.pop(video_id, None)
@@ -294,13 +303,8 @@ class Aggregator:
         """Timeline files for the results stored so far; ``missing`` set: the video is finalised as partial.
         ``pulse`` is called all along (``aggregator.keepalive``): a crowded hour takes a minute."""
         started = time.perf_counter()
-        results = self.load_results(record.video_id, pulse)
-        cuts = [index for index, _ in record.shot_cuts or ()]
-        tracking, smoothing = self.tracking_config(), self.smoothing_config()
-        people = analyse_people(results, record.sample_fps, tracking, smoothing, cuts, pulse=pulse)
         folder = self.settings.out_dir / record.video_id
-        summary = timeline.summary(record, results, people, missing)
-        write_outputs(folder, record, results, people, summary, pulse=pulse)
+        counts, summary = self._write_files_from_one_reading(folder, record, missing, pulse)
         m.STAGE_SECONDS.labels("finalise").observe(time.perf_counter() - started)
         if record.error:  # an earlier attempt's write error: written now
             self.client.hdel(keys.video_key(record.video_id), "error")
@@ -317,7 +321,7 @@ class Aggregator:
         m.VIDEOS.labels("completed" if summary["status"] == "complete" else "partial").inc()
         log.info(
             "%s: %s, %d frames, %d failed, %d missing -> %s",
-            record.video_id, summary["status"], len(results), summary["frames_failed"], len(missing or ()), folder,
+            record.video_id, summary["status"], counts.frames, summary["frames_failed"], len(missing or ()), folder,
         )  # fmt: skip
         return folder
 
@@ -327,13 +331,32 @@ class Aggregator:
     def smoothing_config(self) -> SmoothingConfig:
         return SmoothingConfig(method=self.settings.smoothing, uncertain_below=self.settings.uncertain_below)
 
-    def load_results(self, video_id: str, pulse: Pulse = no_pulse) -> list[Result]:
-        stored = self.client.hgetall(keys.video_results_key(video_id))
-        results = []
-        for raw in stored.values():
-            results.append(Result.model_validate_json(raw))
-            pulse()
-        return results
+    def _write_files_from_one_reading(
+        self, folder: Path, record: registry.VideoRecord, missing: list[int] | None, pulse: Pulse
+    ) -> tuple[timeline.Tally, dict[str, Any]]:
+        """The files, from results that did not change while they were written (``aggregator.stored``)."""
+        for attempt in range(1, FINALISE_ATTEMPTS):
+            try:
+                return self._write_files(folder, record, StoredResults(self.client, record.video_id, pulse), missing)
+            except ResultsChangedError as exc:  # a frame stored again meanwhile: every file from one reading
+                log.warning("%s; writing its outputs again (%d of %d)", exc, attempt + 1, FINALISE_ATTEMPTS)
+        return self._write_files(folder, record, StoredResults(self.client, record.video_id, pulse), missing)
+
+    def _write_files(
+        self,
+        folder: Path,
+        record: registry.VideoRecord,
+        results: StoredResults,
+        missing: list[int] | None,
+    ) -> tuple[timeline.Tally, dict[str, Any]]:
+        pulse = results.pulse
+        cuts = [index for index, _ in record.shot_cuts or ()]
+        tracking, smoothing = self.tracking_config(), self.smoothing_config()
+        people = analyse_people(results, record.sample_fps, tracking, smoothing, cuts, pulse=pulse)
+        counts = timeline.tally(results)
+        summary = timeline.summary(record, counts, people, missing)
+        write_outputs(folder, record, results, people, counts=counts, summary=summary, pulse=pulse)
+        return counts, summary
 
     def _update_gauges(self) -> None:
         """Backlog, pending and open videos, at most once a second (the aggregator is the one reporter)."""
@@ -366,14 +389,16 @@ class Aggregator:
 def write_outputs(
     folder: Path,
     record: registry.VideoRecord,
-    results: list[Result],
+    results: Iterable[Result],
     people: People,
-    summary: dict[str, object],
     *,
+    counts: timeline.Tally,
+    summary: dict[str, object],
     pulse: Pulse = no_pulse,
 ) -> None:
-    """Every file of a finished video, each written atomically; the same inputs give the same bytes."""
-    head, frames = timeline.timeline(record, results, people, pulse)
+    """Every file of a finished video, each written atomically; the same inputs give the same bytes.
+    ``results`` in frame order are read twice (the timeline, then its CSV)."""
+    head, frames = timeline.timeline(record, results, people, counts, pulse)
     write_json_streamed(folder / "timeline.json", head, "frames", frames)
     write_csv(folder / "timeline.csv", timeline.CSV_COLUMNS, timeline.csv_rows(record, results, people, pulse))
     segments = timeline.segment_rows(record, people)
@@ -382,7 +407,7 @@ def write_outputs(
     )
     write_json(folder / "segments.json", segments)
     png = timeline_png(
-        people.segments, timeline.duration_ms(record, results), record.video_id, timeline.cuts_ms(record) or []
+        people.segments, timeline.duration_ms(record, counts), record.video_id, timeline.cuts_ms(record) or []
     )
     write_atomic_bytes(folder / "timeline.png", png)
     has_video = _current_render(folder / "annotated.mp4", record.created_at)

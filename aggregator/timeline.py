@@ -5,25 +5,61 @@ its ``track`` (None: phantom), ``smoothed`` probabilities and ``label`` (an emot
 """
 
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import asdict
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from aggregator.people import People
+from aggregator.people import People, in_frame_order
 from aggregator.pulse import Pulse, no_pulse
 from emostream import smallfaces
 from emostream.labels import EMOTIONS
 from emostream.registry import VideoRecord
-from emostream.schema import Face, Result
+from emostream.schema import Result
 from emostream.smallfaces import is_small
 
 
+@dataclass
+class Tally:
+    """What a video's summary and its timeline's head count over all its results, in one pass."""
+
+    frames: int = 0
+    frames_with_faces: int = 0
+    frames_failed: int = 0
+    emotions: Counter[str] = field(default_factory=Counter)  # the worker's emotion of each face
+    small_faces: int = 0
+    last_t_ms: int | None = None
+    detectors: set[str] = field(default_factory=set)  # of every result
+    models: set[str] = field(default_factory=set)
+    ok_detectors: set[str] = field(default_factory=set)  # of the frames analysed
+    ok_models: set[str] = field(default_factory=set)
+
+    @property
+    def faces(self) -> int:
+        return self.emotions.total()
+
+
+def tally(results: Iterable[Result]) -> Tally:
+    counts = Tally()
+    for result in results:
+        counts.frames += 1
+        counts.frames_with_faces += bool(result.faces)
+        counts.frames_failed += result.status == "failed"
+        counts.emotions.update(face.emotion for face in result.faces)
+        counts.small_faces += sum(1 for face in result.faces if is_small(face.box[2]))
+        counts.last_t_ms = max(result.t_ms, counts.last_t_ms if counts.last_t_ms is not None else result.t_ms)
+        counts.detectors.add(result.detector)
+        counts.models.add(result.model_version)
+        if result.status == "ok":
+            counts.ok_detectors.add(result.detector)
+            counts.ok_models.add(result.model_version)
+    return counts
+
+
 def timeline(
-    record: VideoRecord, results: list[Result], people: People, pulse: Pulse = no_pulse
+    record: VideoRecord, results: Iterable[Result], people: People, counts: Tally, pulse: Pulse = no_pulse
 ) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     """``timeline.json``: its fields, then its ``frames``, one at a time (an hour of a crowd is hundreds
     of megabytes of them, which need never be in memory all at once); ``pulse`` after each."""
-    ordered = sorted(results, key=lambda r: r.frame_index)
     head = {
         "video_id": record.video_id,
         "source": record.source,
@@ -35,13 +71,13 @@ def timeline(
         "box_scale": box_scale(record),
         "cuts_ms": cuts_ms(record),
         "labels": list(EMOTIONS),
-        "model_version": _common(r.model_version for r in ordered),
-        "detector": _common(r.detector for r in ordered),
+        "model_version": _common(counts.models),
+        "detector": _common(counts.detectors),
     }
-    return head, _frames(ordered, people, pulse)
+    return head, _frames(in_frame_order(results), people, pulse)
 
 
-def _frames(ordered: list[Result], people: People, pulse: Pulse) -> Iterator[dict[str, Any]]:
+def _frames(ordered: Iterable[Result], people: People, pulse: Pulse) -> Iterator[dict[str, Any]]:
     for result in ordered:
         yield _frame(result, people)
         pulse()
@@ -52,8 +88,7 @@ def _frame(result: Result, people: People) -> dict[str, Any]:
     if result.error is not None:
         frame["error"] = result.error
     frame["faces"] = []
-    for number, face in enumerate(result.faces):
-        view = people.view(result.frame_index, number)
+    for face, view in zip(result.faces, people.frame_views(result.frame_index, len(result.faces)), strict=True):
         frame["faces"].append(
             {
                 "box": list(face.box),
@@ -68,33 +103,30 @@ def _frame(result: Result, people: People) -> dict[str, Any]:
     return frame
 
 
-def summary(
-    record: VideoRecord, results: list[Result], people: People, missing: list[int] | None = None
-) -> dict[str, Any]:
+def summary(record: VideoRecord, counts: Tally, people: People, missing: list[int] | None = None) -> dict[str, Any]:
     """``missing`` is given when the video is finalised as partial: the sent frames without a result."""
-    faces = [face for result in results for face in result.faces]
-    counts = Counter(face.emotion for face in faces)
-    shares = {emotion: round(counts[emotion] / len(faces), 4) if faces else 0.0 for emotion in EMOTIONS}
+    faces = counts.faces
+    shares = {emotion: round(counts.emotions[emotion] / faces, 4) if faces else 0.0 for emotion in EMOTIONS}
     return {
         "video_id": record.video_id,
         "source": record.source,
         "status": "partial" if missing is not None else "complete",
         "fps": record.sample_fps,
-        "detector": _common(r.detector for r in results if r.status == "ok"),
-        "model_version": _common(r.model_version for r in results if r.status == "ok"),
-        "frames_total": len(results),
+        "detector": _common(counts.ok_detectors),
+        "model_version": _common(counts.ok_models),
+        "frames_total": counts.frames,
         "frames_expected": record.frames_expected,
-        "frames_with_faces": sum(1 for result in results if result.faces),
-        "frames_failed": sum(1 for result in results if result.status == "failed"),
-        "faces_total": len(faces),
+        "frames_with_faces": counts.frames_with_faces,
+        "frames_failed": counts.frames_failed,
+        "faces_total": faces,
         "emotion_share": shares,
-        "dominant_emotion": counts.most_common(1)[0][0] if faces else None,
+        "dominant_emotion": counts.emotions.most_common(1)[0][0] if faces else None,
         "people": people.people,
         "phantom_faces": people.phantom_faces,
         "shots": None if (cuts := record.shot_cuts) is None else len(cuts) + 1,
         **({"missing_frames": missing} if missing is not None else {}),
         "decoding": None if record.decode_report is None else asdict(record.decode_report),
-        "warnings": [*record.warnings, *filter(None, [small_faces_advice(record, faces)])],
+        "warnings": [*record.warnings, *filter(None, [small_faces_advice(record, counts.small_faces, faces)])],
     }
 
 
@@ -112,16 +144,16 @@ CSV_COLUMNS = (
 
 
 def csv_rows(
-    record: VideoRecord, results: list[Result], people: People, pulse: Pulse = no_pulse
+    record: VideoRecord, results: Iterable[Result], people: People, pulse: Pulse = no_pulse
 ) -> Iterator[tuple[object, ...]]:
     """One row per frame and face, one at a time (as ``timeline``'s frames); a frame without faces is one
     row with empty face columns; ``pulse`` after each frame."""
-    for result in sorted(results, key=lambda r: r.frame_index):
+    for result in in_frame_order(results):
         head = (record.video_id, result.frame_index, result.t_ms, result.status)
         if not result.faces:
             yield (*head, *([""] * (len(CSV_COLUMNS) - len(head))))
-        for number, face in enumerate(result.faces):
-            view = people.view(result.frame_index, number)
+        views = people.frame_views(result.frame_index, len(result.faces))
+        for number, (face, view) in enumerate(zip(result.faces, views, strict=True)):
             track = "" if view.track is None else view.track
             yield (*head, number, *face.box, face.score, face.emotion, *face.probs, track, view.label, *view.smoothed)
         pulse()
@@ -134,10 +166,10 @@ def segment_rows(record: VideoRecord, people: People) -> list[dict[str, Any]]:
     return [segment.row(record.video_id) for segment in people.segments]
 
 
-def duration_ms(record: VideoRecord, results: list[Result]) -> int:
+def duration_ms(record: VideoRecord, counts: Tally) -> int:
     """From the start to the end of the last sampled frame."""
     interval = round(1000 / record.sample_fps) if record.sample_fps > 0 else 0
-    return max((r.t_ms for r in results), default=0) + interval
+    return (counts.last_t_ms or 0) + interval
 
 
 def box_scale(record: VideoRecord) -> float:
@@ -148,12 +180,12 @@ def box_scale(record: VideoRecord) -> float:
     return round(longest / record.frame_side_px, 6)
 
 
-def small_faces_advice(record: VideoRecord, faces: list[Face]) -> str | None:
-    """Where frames were downscaled and many faces found were near the smallest found, how to find smaller ones."""
-    small = sum(1 for face in faces if is_small(face.box[2]))
+def small_faces_advice(record: VideoRecord, small: int, faces: int) -> str | None:
+    """Where frames were downscaled and many of the faces found (``small`` of ``faces``) were near the
+    smallest found, how to find smaller ones."""
     how = "--max-frame-side {side} (EMO_PRODUCER_MAX_FRAME_SIDE_PX)"
     picture = (record.width, record.height)
-    return smallfaces.small_faces_advice(picture, record.frame_side_px, small, len(faces), how=how)
+    return smallfaces.small_faces_advice(picture, record.frame_side_px, small, faces, how=how)
 
 
 def _common(values: Any) -> str | None:

@@ -18,11 +18,12 @@ Its faces keep ``track = None`` and are counted apart. A video with fewer sample
 in every one of them: a face in the whole of such a video is not glimpsed.
 """
 
-from collections import Counter
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import supervision as sv
 from trackers import SORTTracker
 
@@ -84,6 +85,51 @@ class ShotTracker:
         return [None if track is None else (shot, track) for track in self._tracker.update(boxes)]
 
 
+class VideoTracks:
+    """Track numbers for every face of a video, given a frame at a time in frame order, then ``numbers()``.
+
+    What it keeps is a few numbers a face (an hour of a crowd has hundreds of thousands): its raw id
+    and the position of its frame."""
+
+    def __init__(self, fps: float, config: TrackingConfig = DEFAULT_TRACKING) -> None:
+        self._config = config
+        self._tracker = ShotTracker(fps, config)
+        self._raw = array("q")  # a face's raw id as one number (``_encoded``); -1: not tracked
+        self._position = array("q")  # the position of its frame among the frames
+        self._frames = 0
+
+    def add(self, boxes: Sequence[Box], shot: int = 0) -> None:
+        """The next frame's boxes, and the shot it belongs to (``producer.shots``)."""
+        for track in self._tracker.update(boxes, shot):
+            self._raw.append(-1 if track is None else _encoded(track))
+            self._position.append(self._frames)
+        self._frames += 1
+
+    def numbers(self) -> npt.NDArray[np.int64]:
+        """Each face's track, in the order added: 0, 1, ... by first appearance; -1: phantom."""
+        raw, position = np.frombuffer(self._raw, dtype=np.int64), np.frombuffer(self._position, dtype=np.int64)
+        tracked = np.flatnonzero(raw >= 0)
+        ids, which, seen = np.unique(raw[tracked], return_inverse=True, return_counts=True)
+        first, last = np.full(len(ids), self._frames), np.full(len(ids), -1)
+        np.minimum.at(first, which, position[tracked])
+        np.maximum.at(last, which, position[tracked])
+        needed = min(self._config.min_track_frames, self._frames)
+        real = (seen >= needed) & (seen >= self._config.min_presence * (last - first + 1))
+        first_face = np.full(len(ids), len(raw))
+        np.minimum.at(first_face, which, tracked)
+        number_of = np.full(len(ids), -1)
+        by_appearance = np.flatnonzero(real)[np.argsort(first_face[real], kind="stable")]
+        number_of[by_appearance] = np.arange(len(by_appearance))
+        numbers = np.full(len(raw), -1)
+        numbers[tracked] = number_of[which]
+        return numbers
+
+
+def _encoded(track: RawId) -> int:
+    shot, tracker_id = track
+    return shot << 32 | tracker_id
+
+
 def assign_tracks(
     frames: Sequence[Sequence[Box]],
     fps: float,
@@ -95,39 +141,13 @@ def assign_tracks(
     """Track ids for every face of every frame (frames in order): 0, 1, ... by first appearance; None: phantom.
 
     ``shots`` numbers each frame's shot (``producer.shots``): no track runs from one shot into the next.
-    ``pulse`` is called after each frame (a long video's finalisation: ``aggregator.keepalive``)."""
-    tracker = ShotTracker(fps, config)
-    shot_of = shots if shots is not None else [0] * len(frames)
-    raw = []
-    for boxes, shot in zip(frames, shot_of, strict=True):
-        raw.append(tracker.update(boxes, shot))
+    ``pulse`` is called after each frame."""
+    tracks = VideoTracks(fps, config)
+    for boxes, shot in zip(frames, shots if shots is not None else [0] * len(frames), strict=True):
+        tracks.add(boxes, shot)
         pulse()
-    real = _real_tracks(raw, config)
-    numbering: dict[RawId, int] = {}
-    for ids in raw:
-        for track in ids:
-            if track in real and track not in numbering:
-                numbering[track] = len(numbering)
-    return [[numbering.get(track) if track is not None else None for track in ids] for ids in raw]
-
-
-def _real_tracks(raw: list[list[RawId | None]], config: TrackingConfig) -> set[RawId]:
-    """Tracks seen often enough, overall and within their own span of frames."""
-    needed = min(config.min_track_frames, len(raw))
-    seen: Counter[RawId] = Counter()
-    first: dict[RawId, int] = {}
-    last: dict[RawId, int] = {}
-    for position, ids in enumerate(raw):
-        for track in ids:
-            if track is not None:
-                seen[track] += 1
-                first.setdefault(track, position)
-                last[track] = position
-    return {
-        track
-        for track, count in seen.items()
-        if count >= needed and count >= config.min_presence * (last[track] - first[track] + 1)
-    }
+    numbers = iter(tracks.numbers().tolist())
+    return [[None if (n := next(numbers)) < 0 else n for _ in boxes] for boxes in frames]
 
 
 def _tracker_ids(detections: sv.Detections) -> list[int]:

@@ -1,7 +1,8 @@
 """Finalising a long, crowded video: the aggregator's time and peak memory as it writes the outputs.
 
-A video's results are all in the aggregator's memory while it tracks, smooths and writes them, so
-this is what bounds the length of a crowded video one aggregator can finish. Synthetic results
+The aggregator reads a video's results back from Redis in passes (``aggregator.stored``) and keeps a
+few numbers a face between them, so its peak memory grows with the video's faces by what this
+prints a face: what bounds the length of a crowded video one aggregator can finish. Synthetic results
 (``--faces`` faces a frame, drifting slowly, random emotions) are stored in a real server (the
 embedded one), then the aggregator finishes the video as its loop does (``finish_ready_videos``:
 it takes the video's finalising lease and writes the outputs), timed in this process, alone.

@@ -141,9 +141,10 @@ def main() -> None:
         minutes = sum((t[-1] - t[0]) / 60000 for t, _ in track_series(timeline).values() if len(t) > 1)
         raw = sum(switches([EMOTIONS[int(p.argmax())] for p in probs]) for _, probs in track_series(timeline).values())
         served = analyse_people(results, float(timeline["fps"]), cuts=first_frames_of_shots(timeline))
+        views = [view for _, view in served.views()]  # in frame order
         smoothed = sum(
-            switches([v.label for k, v in sorted(served.views.items()) if v.track == track])
-            for track in {v.track for v in served.views.values() if v.track is not None}
+            switches([v.label for v in views if v.track == track])
+            for track in {v.track for v in views if v.track is not None}
         )
         rates = f"raw {raw / minutes:.1f}, smoothed {smoothed / minutes:.1f}"
         print(f"{name}: {minutes * 60:.1f} person-seconds tracked; label switches per minute {rates}")

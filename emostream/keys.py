@@ -98,6 +98,9 @@ AOF_SCRUB_S: Final = 60.0
 # Above a loop step (block 1 s plus a batch); a dead holder's camera windows pause this long.
 CAMERA_LEASE_MS: Final = 10_000
 FINALISE_LEASE_S: Final = 120  # far above the time to write a video's files; lapses if its holder dies
+# A finished video's results are read back this many frames a round trip, in each pass over them
+# (aggregator/stored.py): a crowd of 20 is about 2 MB.
+FINALISE_READ_FRAMES: Final = 500
 STALL_TIMEOUT_S: Final = 600.0  # a video without progress this long is finalised as partial
 HEALTH_TTL_S: Final = 30  # a process that has not reported for this long is unhealthy
 MAX_FRAME_SIDE_PX: Final = 1280  # larger frames are downscaled before encoding

@@ -1,6 +1,7 @@
 """Bookkeeping of the aggregator on fakeredis (pure unit tests: no blocking reads needed)."""
 
 import csv
+import itertools
 import json
 import time
 from collections.abc import Callable
@@ -216,6 +217,58 @@ def test_finalising_a_video_beats_for_each_frame_in_each_of_its_passes(client: "
     aggregator.run(burst=True)
     assert aggregator.stats.videos_completed == 1
     assert len(beats) >= 4 * frames
+
+
+def test_a_result_stored_again_changed_while_finalising_leaves_every_file_from_one_reading(
+    client: "redis.Redis", tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another aggregator stores frame 0 again, now sad, while ours writes the files: they are written
+    again from the results as they are now, so the timeline, its CSV and the summary agree."""
+    frames = 10
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    registry.update(client, "v", status="produced", frames_expected=frames)
+    publish(client, *(result(i) for i in range(frames)))
+    beats: list[int] = []
+
+    def store_frame_0_again_once() -> None:
+        beats.append(1)
+        if len(beats) == 3 * frames:  # past the first pass: the files are being written
+            client.hset(keys.video_results_key("v"), "0", result(0, emotion="sad").model_dump_json())
+
+    aggregator = finishing(client, tmp_path, store_frame_0_again_once)
+    aggregator.run(burst=True)
+    assert aggregator.stats.videos_completed == 1
+    assert "frame 0 was stored again, changed; writing its outputs again (2 of 3)" in caplog.text
+    timeline = json.loads((tmp_path / "v" / "timeline.json").read_text())
+    with (tmp_path / "v" / "timeline.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    summary = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert timeline["frames"][0]["faces"][0]["emotion"] == rows[0]["emotion"] == "sad"
+    assert summary["emotion_share"]["sad"] == 0.1
+
+
+def test_results_that_keep_changing_while_finalising_wait_for_a_later_step(
+    client: "redis.Redis", tmp_path: Path
+) -> None:
+    """Frame 0 stored again, changed, at every beat: the aggregator gives up for now, without failing,
+    and finalises the video once its results hold still."""
+    registry.register(client, "v", source="v.mp4", sample_fps=10.0)
+    registry.update(client, "v", status="produced", frames_expected=5)
+    publish(client, *(result(i) for i in range(5)))
+    changing, emotions = [True], itertools.cycle(["sad", "happy"])
+
+    def store_frame_0_again() -> None:
+        if changing[0]:
+            client.hset(keys.video_results_key("v"), "0", result(0, emotion=next(emotions)).model_dump_json())
+
+    aggregator = finishing(client, tmp_path, store_frame_0_again)
+    aggregator.run(burst=True)
+    assert aggregator.stats.videos_completed == 0
+    assert not (tmp_path / "v" / "summary.json").exists()
+    assert not client.exists(keys.video_finalising_key("v"))  # its lease given back for the next try
+    changing[0] = False
+    aggregator.run(burst=True)
+    assert aggregator.stats.videos_completed == 1
 
 
 def test_a_lease_taken_over_while_finalising_is_left_to_its_new_holder(client: "redis.Redis", tmp_path: Path) -> None:

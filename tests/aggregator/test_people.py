@@ -83,3 +83,13 @@ def test_a_shot_cut_starts_new_people_and_no_emotion_is_smoothed_across_it() -> 
     ]
     assert {people.view(n * 3, 0).label for n in range(21)} == {"happy"}
     assert {people.view(n * 3, 0).track for n in range(21, 40)} == {1}
+
+
+def test_every_face_has_a_view_in_frame_order() -> None:
+    results = two_people()
+    people = analyse_people(results, fps=10.0)
+    every = list(people.views())
+    expected = sorted((r.frame_index, n) for r in results for n in range(len(r.faces)))
+    assert [key for key, _ in every] == expected
+    assert all(view == people.view(*key) for key, view in every)
+    assert sum(view.track is None for _, view in every) == people.phantom_faces == 1
