@@ -8,7 +8,7 @@ ByteTrack gives a new track no id on its first frame (that face would count as a
 second, low-score association stage never applies, because workers have already dropped
 low-score faces; ``norfair`` needs numpy < 2, and ``trackers`` >= 2.2 pulls in ``opencv-python``
 beside our headless OpenCV. Detector scores are not comparable across detectors (Haar's level
-weight, YuNet's probability), so every face enters the tracker with confidence 1.
+weight, YuNet's probability), so faces enter the tracker without one: every face may start a track.
 
 A track seen in fewer than ``min_track_frames`` sampled frames, or in under ``min_presence`` of
 the sampled frames it spans, is a phantom: a face glimpsed once, or a false detection that a
@@ -59,14 +59,13 @@ class OnlineTracker:
     def update(self, boxes: Sequence[Box]) -> list[int | None]:
         """One raw track id per box (None: not tracked), in the order of ``boxes``."""
         xyxy = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], dtype=np.float32).reshape(-1, 4)
-        detections = sv.Detections(
-            xyxy=xyxy, confidence=np.ones(len(boxes), dtype=np.float32), data={"face": np.arange(len(boxes))}
-        )
-        tracked = self._sort.update(detections)
-        ids: list[int | None] = [None] * len(boxes)
-        for face, track in zip(tracked.data.get("face", []), _tracker_ids(tracked), strict=True):
-            ids[int(face)] = int(track) if track >= 0 else None
-        return ids
+        # SORT gives back a copy of the detections in their order, with ids (it deep-copies them, so
+        # nothing more rides along); without confidences, every face starts a track.
+        tracked = self._sort.update(sv.Detections(xyxy=xyxy))
+        ids = _tracker_ids(tracked)
+        if len(ids) != len(boxes):
+            raise RuntimeError(f"the tracker gave {len(ids)} ids for {len(boxes)} faces")
+        return [track if track >= 0 else None for track in ids]
 
 
 class ShotTracker:
