@@ -10,13 +10,15 @@ and seek it; each frame at its source time, and the same size (odd sizes gain on
 or column, which yuv420p needs). ``blur_faces`` blurs every face and keeps its label: the render
 then shows no face. A file that is not the one analysed (another length or frame size than the
 analysis recorded, such as another ``VID_0001.mp4``) is refused rather than drawn with the wrong
-faces.
+faces. ``timeline.json`` is read a frame at a time beside the source (``aggregator.streamedjson``):
+loaded whole, an hour of a crowd took 1.4 GB.
 """
 
 import bisect
 import json
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 from av.video.reformatter import VideoReformatter
 
+from aggregator import streamedjson
 from aggregator.report import report_html
 from aggregator.segments import Segment
 from aggregator.writers import write_atomic
@@ -58,14 +61,16 @@ class RenderStats:
 
 def render_video(source: Path, folder: Path, blur_faces: bool = False) -> RenderStats:
     """Write ``folder/annotated.mp4`` from ``source`` and ``folder/timeline.json``; refresh report.html."""
-    timeline = _read_json(folder / "timeline.json")
+    timeline = folder / "timeline.json"
+    head, times = _head_and_times(timeline)
     stated = announced_length(source)  # also the exact frame rate, so the render keeps its timing
     _refuse_another_video(source, folder, _length_differs(stated, _read_json(folder / "summary.json")))
     capture = open_upright(str(source))
     if not capture.isOpened():
         raise SourceError(f"cannot open {source} to render it")
-    fps = stated.rate or Fraction(capture.get(cv2.CAP_PROP_FPS) or timeline.get("source_fps") or 25)
-    sampled, reader = _SampledFaces(timeline, 1000 / float(fps)), FrameReader(source, capture, float(fps))
+    fps = stated.rate or Fraction(capture.get(cv2.CAP_PROP_FPS) or head.get("source_fps") or 25)
+    sampled = SampledFaces(timeline, times, 1000 / float(fps), float(head.get("box_scale", 1.0)))
+    reader = FrameReader(source, capture, float(fps))
     target = folder / "annotated.mp4"
     partial = folder / ".annotated.mp4.tmp"
     started, pts = time.perf_counter(), -1
@@ -75,7 +80,7 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
             stream: Any = None
             for t_ms, image in reader:
                 if stream is None:
-                    _refuse_another_video(source, folder, _size_differs(image, timeline))
+                    _refuse_another_video(source, folder, _size_differs(image, head))
                     stream = _video_stream(container, image, fps)
                 annotate(image, sampled.faces_at(t_ms), sampled.scale, blur_faces)
                 pts = max(pts + 1, round(t_ms * TIME_BASE.denominator / 1000))  # increasing, as muxers need
@@ -94,17 +99,36 @@ def render_video(source: Path, folder: Path, blur_faces: bool = False) -> Render
     return stats
 
 
-class _SampledFaces:
-    """Faces of the sampled frames, looked up for any source frame by its time."""
+def _head_and_times(timeline: Path) -> tuple[dict[str, Any], list[float]]:
+    """The timeline's fields but its frames, and the times of its analysed frames (a first pass over it)."""
+    head: dict[str, Any] = {}
+    times: list[float] = []
+    for name, value in _timeline_fields(timeline):
+        if name != "frames":
+            head[name] = value
+        elif value["status"] == "ok":
+            times.append(float(value["t_ms"]))
+    return head, times
 
-    def __init__(self, timeline: dict[str, Any], frame_ms: float) -> None:
-        frames = [f for f in timeline["frames"] if f["status"] == "ok"]
-        self.times = [float(f["t_ms"]) for f in frames]
-        self.faces = [list(f["faces"]) for f in frames]
+
+def _timeline_fields(timeline: Path) -> Iterator[tuple[str, Any]]:
+    try:
+        yield from streamedjson.fields(timeline, "frames")
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"cannot read {timeline} (analyse the video first): {exc}") from exc
+
+
+class SampledFaces:
+    """Faces of the sampled frames, looked up for the source frames in time order. The timeline is read
+    again alongside, a frame at a time: an hour of a crowd is 290 MB of them."""
+
+    def __init__(self, timeline: Path, times: list[float], frame_ms: float, scale: float) -> None:
+        self.timeline, self.times, self.scale = timeline, times, scale
         # Carry a sample's faces up to one sampling interval (a frame's, with a single sample);
         # in time, since where the frame rate varies an interval spans more frames or fewer.
         self.reach_ms = float(np.median(np.diff(self.times))) if len(self.times) > 1 else frame_ms
-        self.scale = float(timeline.get("box_scale", 1.0))
+        self._read = self._analysed_faces()
+        self._held: tuple[int, list[dict[str, Any]]] = (-1, [])  # the last read: its position, its faces
 
     def faces_at(self, t_ms: float) -> list[dict[str, Any]]:
         if not self.times:
@@ -112,7 +136,22 @@ class _SampledFaces:
         position = bisect.bisect_left(self.times, t_ms)
         nearby = [p for p in (position - 1, position) if 0 <= p < len(self.times)]
         nearest = min(nearby, key=lambda p: abs(self.times[p] - t_ms))
-        return self.faces[nearest] if abs(self.times[nearest] - t_ms) <= self.reach_ms + TIME_SLACK_MS else []
+        return self._faces(nearest) if abs(self.times[nearest] - t_ms) <= self.reach_ms + TIME_SLACK_MS else []
+
+    def _faces(self, position: int) -> list[dict[str, Any]]:
+        if position < self._held[0]:  # a source whose times go back: read the timeline again
+            self._read, self._held = self._analysed_faces(), (-1, [])
+        while self._held[0] < position:
+            faces = next(self._read, None)
+            if faces is None:
+                raise SourceError(f"{self.timeline} changed while the video was rendered: render it again")
+            self._held = (self._held[0] + 1, faces)
+        return self._held[1]
+
+    def _analysed_faces(self) -> Iterator[list[dict[str, Any]]]:
+        for name, frame in _timeline_fields(self.timeline):
+            if name == "frames" and frame["status"] == "ok":
+                yield list(frame["faces"])
 
 
 def annotate(image: Image, faces: list[dict[str, Any]], scale: float, blur_faces: bool) -> None:
@@ -173,9 +212,9 @@ def _length_differs(now: Announced, summary: dict[str, Any]) -> str | None:
     return None
 
 
-def _size_differs(image: Image, timeline: dict[str, Any]) -> str | None:
+def _size_differs(image: Image, head: dict[str, Any]) -> str | None:
     height, width = image.shape[:2]
-    was = (timeline.get("width"), timeline.get("height"))
+    was = (head.get("width"), head.get("height"))
     return f"{width}x{height}, not {was[0]}x{was[1]}" if None not in was and was != (width, height) else None
 
 

@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from aggregator.render import annotate, render_video
+from aggregator.render import SampledFaces, annotate, render_video
 from emostream.errors import SourceError
 from emostream.labels import EMOTIONS
 from tests.conftest import write_damaged_video, write_variable_rate_video, write_video
@@ -164,3 +164,41 @@ def test_a_variable_frame_rate_keeps_its_times_and_every_frame_its_faces(tmp_pat
     for t, image in shown:  # the box's top edge, drawn in the happy colour (F0E442 as BGR), on every frame
         top_edge = image[y, x + 10 : x + 50].astype(int)
         assert np.abs(top_edge.mean(axis=0) - [0x42, 0xE4, 0xF0]).max() < 40, t
+
+
+def test_each_frame_shows_the_faces_of_the_sample_nearest_in_time(tmp_path: Path) -> None:
+    """Samples every third frame, each with its face somewhere else: the timeline is read alongside
+    the source, and frames between samples take the nearer one's (frame 1 sample 0's, frame 2 sample 3's)."""
+    source, folder = write_video(tmp_path / "v.mp4", frames=30, fps=10.0, size=(320, 120)), tmp_path / "out" / "v"
+    analysed(folder)
+    timeline = json.loads((folder / "timeline.json").read_text())
+    for n, frame in enumerate(timeline["frames"]):
+        frame["faces"] = [{**face(), "box": [10 + 25 * n, 30, 40, 40]}]
+    (folder / "timeline.json").write_text(json.dumps(timeline, indent=1))  # as an older or edited file may be
+    _, _, _, _, images = decoded(render_video(source, folder).path)
+    for index, image in enumerate(images):
+        sample = round(index / 3)  # the nearest sample in time: 0, 0, 1, 1, 1, 2, ...
+        x = 10 + 25 * min(sample, 9)
+        drawn = [x0 for x0 in range(0, 300, 25) if is_happy_edge(image, x0 + 10)]
+        assert drawn == [x - 10], (index, drawn)
+
+
+def is_happy_edge(image: np.ndarray, x: int) -> bool:
+    """Whether the box's top edge at row 30, from ``x``, is drawn in the happy colour (F0E442 as BGR)."""
+    return bool(np.abs(image[30, x + 5 : x + 30].astype(int).mean(axis=0) - [0x42, 0xE4, 0xF0]).max() < 40)
+
+
+def test_faces_are_found_for_times_that_go_back(tmp_path: Path) -> None:
+    """The timeline is read alongside the source, forward; a time before the last one read reads it again."""
+    folder = tmp_path / "out" / "v"
+    analysed(folder)
+    timeline = json.loads((folder / "timeline.json").read_text())
+    for n, frame in enumerate(timeline["frames"]):
+        frame["faces"] = [{**face(), "box": [n, 0, 10, 10]}]
+    (folder / "timeline.json").write_text(json.dumps(timeline))
+    times = [float(frame["t_ms"]) for frame in timeline["frames"]]
+    sampled = SampledFaces(folder / "timeline.json", times, frame_ms=100.0, scale=1.0)
+    asked = [0, 100, 900, 300, 2700, 2800, 600, 3000]
+    assert [sampled.faces_at(t)[0]["box"][0] if sampled.faces_at(t) else None for t in asked] == [
+        0, 0, 3, 1, 9, 9, 2, 9,
+    ]  # fmt: skip
