@@ -10,17 +10,18 @@ import pytest
 from aggregator import streamedjson
 from aggregator.writers import write_json_streamed
 
-TIMELINE = {
+FRAMES = [
+    {"index": i, "t_ms": i * 100, "ok": i % 2 == 0, "faces": [{"box": [i, 2, 3, 4], "p": -1.25e-3 * i}]}
+    for i in range(12)
+]
+TIMELINE: dict[str, Any] = {
     "video_id": "会议",
     "fps": 29.97,
     "box_scale": 1.5,
     "cuts_ms": [667, 2736],
     "detector": None,
     "empty": {},
-    "frames": [
-        {"index": i, "t_ms": i * 100, "ok": i % 2 == 0, "faces": [{"box": [i, 2, 3, 4], "p": -1.25e-3 * i}]}
-        for i in range(12)
-    ],
+    "frames": FRAMES,
 }
 
 
@@ -52,7 +53,7 @@ def test_it_reads_the_timeline_as_the_aggregator_writes_it(tmp_path: Path, monke
     monkeypatch.setattr(streamedjson, "CHUNK_CHARS", 7)
     path = tmp_path / "timeline.json"
     head = {k: v for k, v in TIMELINE.items() if k != "frames"}
-    write_json_streamed(path, head, "frames", iter(TIMELINE["frames"]))
+    write_json_streamed(path, head, "frames", iter(FRAMES))
     assert read(path) == (head, TIMELINE["frames"])
 
 
