@@ -2,9 +2,9 @@
 
 The aggregator makes a video's outputs in passes over its results (its people, its counts, then
 each file). Loaded all at once they took 961 bytes a face, and 1.7 KB with what was made of them:
-an hour at 10 fps of a crowd of 20 (720,000 faces) needed 1.4 GB, and a longer recording more than
-an aggregator's host may have, so it was killed and took the video up again, over and over. Now
-each pass reads them again, ``keys.FINALISE_READ_FRAMES`` frames a round trip, and what outlives a
+an hour at 10 fps of a crowd of 20 (720,000 faces) needed 1.4 GB, and a longer recording could need
+more than an aggregator's host has: killed for it, an aggregator would take the video up again, over
+and over. Now each pass reads them again, ``keys.FINALISE_READ_FRAMES`` frames a round trip, and what outlives a
 pass is a few numbers a face (``aggregator.people``).
 
 Another aggregator may store a frame's result again meanwhile (a frame delivered twice), and every

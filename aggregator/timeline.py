@@ -40,13 +40,13 @@ class Tally:
 
 def tally(results: Iterable[Result]) -> Tally:
     counts = Tally()
-    for result in results:
+    for result in in_frame_order(results):  # the dominant emotion of a tie: the first seen
         counts.frames += 1
         counts.frames_with_faces += bool(result.faces)
         counts.frames_failed += result.status == "failed"
         counts.emotions.update(face.emotion for face in result.faces)
         counts.small_faces += sum(1 for face in result.faces if is_small(face.box[2]))
-        counts.last_t_ms = max(result.t_ms, counts.last_t_ms if counts.last_t_ms is not None else result.t_ms)
+        counts.last_t_ms = result.t_ms if counts.last_t_ms is None else max(counts.last_t_ms, result.t_ms)
         counts.detectors.add(result.detector)
         counts.models.add(result.model_version)
         if result.status == "ok":
