@@ -1,5 +1,6 @@
 """A video as the API shows it: its registry entry, progress, and the aggregator's files."""
 
+import contextlib
 import re
 import shutil
 from pathlib import Path
@@ -9,7 +10,7 @@ import redis
 from fastapi import HTTPException
 
 from emostream import keys, registry
-from emostream.outputs import video_warnings
+from emostream.outputs import video_warnings, written_summary
 
 if TYPE_CHECKING:
     from api.ingest import Ingest
@@ -41,6 +42,8 @@ class VideoStore:
         if record is None:
             if video_id in self.ingest.queued:
                 return {"video_id": video_id, "status": "queued"}
+            if (written := self._expired_status(video_id)) is not None:
+                return written
             raise HTTPException(404, "no such video")
         done = registry.results_count(self.client, video_id)
         finished = record.status in FINISHED
@@ -57,10 +60,39 @@ class VideoStore:
             "created_at": record.created_at,
             "updated_at": record.updated_at,
             "elapsed_s": round(max(record.updated_at, record.last_result_at) - record.created_at, 3),
-            "outputs": sorted(p.name for p in self._folder(video_id).glob("*") if not p.name.startswith("."))
-            if finished
-            else [],
+            "outputs": self._outputs(video_id) if finished else [],
+            "expired": False,
         }
+
+    def _expired_status(self, video_id: str) -> dict[str, Any] | None:
+        """A finished video whose Redis state has expired (``EMO_RESULTS_TTL_S``) but whose files are
+        still here: what they say of it. Its times and frames sent went with its Redis state."""
+        folder = self._folder(video_id)
+        summary = written_summary(folder)
+        if summary is None:
+            return None
+        written_at: float | None = None
+        with contextlib.suppress(OSError):
+            written_at = (folder / "summary.json").stat().st_mtime
+        return {
+            "video_id": video_id,
+            "status": summary.get("status"),
+            "source": summary.get("source"),
+            "error": None,
+            "frames_sent": None,
+            "frames_expected": summary.get("frames_expected"),
+            "frames_processed": summary.get("frames_total"),
+            "frames_failed": summary.get("frames_failed"),
+            "warnings": [str(warning) for warning in summary.get("warnings", [])],
+            "created_at": None,
+            "updated_at": written_at,
+            "elapsed_s": None,
+            "outputs": self._outputs(video_id),
+            "expired": True,
+        }
+
+    def _outputs(self, video_id: str) -> list[str]:
+        return sorted(p.name for p in self._folder(video_id).glob("*") if not p.name.startswith("."))
 
     def recent(self, limit: int, offset: int) -> dict[str, Any]:
         """Newest first, a page of them, with how many there are."""

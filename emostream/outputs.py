@@ -3,15 +3,22 @@
 import contextlib
 import json
 from pathlib import Path
+from typing import Any
+
+
+def written_summary(folder: Path) -> dict[str, Any] | None:
+    """The video's ``summary.json`` (written last of its files: there, they all are); None where it cannot be read."""
+    with contextlib.suppress(OSError, ValueError):
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+        return summary if isinstance(summary, dict) else None
+    return None
 
 
 def summary_warnings(folder: Path) -> list[str] | None:
     """The warnings of the video's ``summary.json``: its reading's (a damaged or truncated file), and
     what its results suggest (frames downscaled past small faces); None where none can be read."""
-    with contextlib.suppress(OSError, ValueError):
-        warnings = json.loads((folder / "summary.json").read_text(encoding="utf-8")).get("warnings", [])
-        return [str(warning) for warning in warnings]
-    return None
+    summary = written_summary(folder)
+    return None if summary is None else [str(warning) for warning in summary.get("warnings", [])]
 
 
 def video_warnings(folder: Path, finished: bool, reading: list[str]) -> list[str]:

@@ -4,6 +4,8 @@ import json
 from pathlib import Path
 
 import fakeredis
+import pytest
+from fastapi import HTTPException
 
 from api.videos import VideoStore
 from emostream import keys, registry
@@ -50,3 +52,38 @@ def test_a_finished_videos_warnings_are_its_summarys_which_add_advice_from_its_r
     assert store.status("v")["warnings"] == [advice]
     (tmp_path / "v" / "summary.json").unlink()
     assert store.status("v")["warnings"] == []  # the registry's: a damaged or truncated source's
+
+
+def test_a_finished_video_whose_redis_state_expired_is_described_by_its_files(tmp_path: Path) -> None:
+    """Its files are still served (EMO_RESULTS_TTL_S removes only its Redis state), so its status is
+    theirs, marked expired, rather than "no such video"."""
+    server = fakeredis.FakeRedis()
+    store = VideoStore(server, tmp_path.resolve(), NoUploads())  # type: ignore[arg-type]
+    registry.register(server, "v", source="v.mp4", created_at=1.0)
+    registry.update(server, "v", status="complete", frames_expected=40)
+    (tmp_path / "v").mkdir()
+    summary = {"source": "v.mp4", "status": "partial", "frames_expected": 40, "frames_total": 38, "frames_failed": 1}
+    (tmp_path / "v" / "summary.json").write_text(json.dumps({**summary, "warnings": ["2 frames missing"]}))
+    (tmp_path / "v" / "timeline.json").write_text("{}")
+    assert store.status("v")["expired"] is False
+    server.delete(keys.video_key("v"))
+    status = store.status("v")
+    assert status["expired"] is True
+    assert (status["status"], status["source"], status["frames_processed"], status["frames_failed"]) == (
+        "partial", "v.mp4", 38, 1,
+    )  # fmt: skip
+    assert status["warnings"] == ["2 frames missing"]
+    assert status["outputs"] == ["summary.json", "timeline.json"]
+    assert status["updated_at"] == (tmp_path / "v" / "summary.json").stat().st_mtime
+
+
+def test_a_video_neither_in_redis_nor_written_is_not_found(tmp_path: Path) -> None:
+    store = VideoStore(fakeredis.FakeRedis(), tmp_path.resolve(), NoUploads())  # type: ignore[arg-type]
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "timeline.json").write_text("{}")  # a write cut short: no summary.json, so not finished
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "summary.json").write_text("{not json")
+    for video_id in ("gone", "half", "bad"):
+        with pytest.raises(HTTPException) as raised:
+            store.status(video_id)
+        assert raised.value.status_code == 404
