@@ -48,6 +48,10 @@ log = logging.getLogger(__name__)
 WINDOWS: dict[str, int] = {"10s": 10, "1m": 60}
 GRACE_S = 5.0
 TRACK_DELAY_S = 2.0  # results wait this long for stragglers before tracking; below GRACE_S
+# A person unseen this long (plus the tracker's lost time) is in no open window: the longest
+# closes GRACE_S after its end, and results reach the tracker TRACK_DELAY_S late. 10 s to spare.
+FORGET_AFTER_S = max(WINDOWS.values()) + GRACE_S + TRACK_DELAY_S + 10.0
+FORGET_EVERY_S = 10.0
 
 
 @dataclass
@@ -113,7 +117,11 @@ def _shares(counts: Counter[str]) -> dict[str, float]:
 
 
 class CameraPeople:
-    """One camera's online tracker and per-track smoothers, fed in frame order after a short delay."""
+    """One camera's online tracker and per-track smoothers, fed in frame order after a short delay.
+
+    A camera has no end: a person not seen for ``FORGET_AFTER_S`` of capture time is forgotten (their
+    tracker, SORT's, went after ``TrackingConfig.lost_s``, and every window that could hold them has
+    closed), or a lobby camera held 1,260 more people an hour (``bench/camera_people.py``)."""
 
     def __init__(self, fps: float, tracking: TrackingConfig, smoothing: SmoothingConfig) -> None:
         self.tracker = ShotTracker(fps, tracking)
@@ -121,17 +129,36 @@ class CameraPeople:
         self.shot_starts: list[int] = []  # frame indices of the camera's latest shot cuts (producer.shots)
         self.smoothing = smoothing
         self.min_track_frames = tracking.min_track_frames
+        self.forget_after_s = FORGET_AFTER_S + tracking.lost_s
         self.waiting: list[Result] = []
         self.last_index = -1
         self.numbering: dict[RawId, int] = {}  # (shot, raw tracker id) -> person number, from 0
+        self.next_person = 0  # numbers are never given twice, though the people they named are forgotten
         self.frames: Counter[int] = Counter()  # person -> frames tracked so far
         self.smoothers: dict[int, CausalSmoother] = {}
+        self.last_seen: dict[RawId, float] = {}  # capture time of each person's latest face, by raw id
+        self._forget_at = float("-inf")
 
     def release(self, due: float) -> list[tuple[Result, list[tuple[int, str]]]]:
         """Results captured before ``due``, in frame order, each with its faces' (person, label)."""
         ready = sorted((r for r in self.waiting if r.captured_at <= due), key=lambda r: r.frame_index)
         self.waiting = [r for r in self.waiting if r.captured_at > due]
-        return [(result, self._track(result)) for result in ready]
+        released = [(result, self._track(result)) for result in ready]
+        if ready:
+            self._forget_gone(ready[-1].captured_at)
+        return released
+
+    def _forget_gone(self, now: float) -> None:
+        """Forget those not seen for ``forget_after_s`` (looked at once every ``FORGET_EVERY_S``)."""
+        if now < self._forget_at:
+            return
+        self._forget_at = now + FORGET_EVERY_S
+        gone = [raw for raw, seen in self.last_seen.items() if seen < now - self.forget_after_s]
+        for raw in gone:
+            person = self.numbering.pop(raw)
+            del self.last_seen[raw]
+            self.frames.pop(person, None)
+            self.smoothers.pop(person, None)
 
     def _track(self, result: Result) -> list[tuple[int, str]]:
         if result.frame_index <= self.last_index:  # a straggler: the tracker has moved past it
@@ -143,7 +170,10 @@ class CameraPeople:
         for face, raw in zip(result.faces, self.tracker.update([f.box for f in result.faces], self.shot), strict=True):
             if raw is None:
                 continue
-            person = self.numbering.setdefault(raw, len(self.numbering))
+            if raw not in self.numbering:
+                self.numbering[raw], self.next_person = self.next_person, self.next_person + 1
+            person = self.numbering[raw]
+            self.last_seen[raw] = result.captured_at
             self.frames[person] += 1
             smoother = self.smoothers.setdefault(person, CausalSmoother(self.smoothing))
             smoothed = smoother.update(round(result.captured_at * 1000), face.probs)
@@ -200,6 +230,11 @@ class CameraTimelines:
                 m.CAMERA_EMOTIONS.labels(camera, face.emotion).inc()
             self._camera_people(camera).waiting.append(result)
         return new
+
+    def people_held(self, camera: str) -> int:
+        """How many people the camera's tracker state holds (the ones still possibly in view)."""
+        people = self._people.get(camera)
+        return 0 if people is None else len(people.numbering)
 
     def _camera_people(self, camera: str) -> CameraPeople:
         if camera not in self._people:

@@ -118,6 +118,34 @@ def test_a_shot_cut_the_cameras_producer_recorded_starts_new_people(tmp_path: Pa
     assert cut_at_20["1"]["sad"] >= 0.9
 
 
+def test_people_gone_from_view_are_forgotten_and_their_numbers_never_given_again(tmp_path: Path) -> None:
+    """Someone new crosses the lobby every 4 s for 10 minutes, each in view for 8 s. What the camera
+    holds stays that of the last minute or so; every window still counts its people, numbered on."""
+    client = fakeredis.FakeRedis()
+    client.hset(keys.camera_key("lobby"), "fps", 5)
+    timelines = CameraTimelines(tmp_path, client, grace_s=5)
+    held, records = [], []
+    for n in range(5 * 600):
+        t = n * 0.2
+        walking = [(t - 4 * p) / 8 for p in range(int(t // 4) + 1) if t - 4 * p < 8]
+        faces = [
+            Face(box=(round(40 + 900 * x), 50, 60, 60), score=1.0, probs=_probs("happy"), emotion="happy")
+            for x in walking
+        ]
+        r = at_5_fps("lobby", n, *faces)
+        timelines.add(r, now=r.captured_at + 0.3)
+        records += timelines.flush(now=r.captured_at + 0.3)
+        held.append(timelines.people_held("lobby"))
+    assert max(held[-5 * 300 :]) <= 30  # 2 in view, 15 a minute, 82 s remembered
+    minutes = [r for r in records if r["window"] == "1m"]
+    assert len(minutes) == 9  # the tenth closes after the grace period
+    # 15 come into view each minute, and one who came the minute before is still there as it begins
+    assert [m["people"] for m in minutes] == [15] + [16] * 8
+    numbers = [int(person) for m in minutes for person in m["people_emotion_share"]]
+    assert numbers == sorted(numbers)  # numbered on: none given again to someone else
+    assert set(numbers) == set(range(135))  # 15 a minute for 9 minutes
+
+
 def _probs(emotion: str) -> tuple[float, ...]:
     return tuple(0.9 if e == emotion else 0.1 / 6 for e in EMOTIONS)
 

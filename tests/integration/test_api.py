@@ -121,6 +121,9 @@ def test_an_upload_is_analysed_rendered_and_every_route_serves_it(
         assert ranged.headers["content-range"].startswith("bytes 0-99/")
         listed = client.get("/v1/videos", params={"limit": 500}).json()
         assert video_id in [v["video_id"] for v in listed["videos"]]
+        redis.Redis.from_url(redis_server.url).delete(keys.video_key(video_id))  # as when its week is over
+        expired = client.get(f"/v1/videos/{video_id}").json()
+        assert (expired["expired"], expired["status"], expired["frames_processed"]) == (True, "complete", 20)
         assert client.delete(f"/v1/videos/{video_id}").status_code == 204
         assert client.get(f"/v1/videos/{video_id}").status_code == 404
     assert not (api.out / video_id).exists()
