@@ -1,6 +1,5 @@
 """A video as the API shows it: its registry entry, progress, and the aggregator's files."""
 
-import contextlib
 import re
 import shutil
 from pathlib import Path
@@ -10,7 +9,7 @@ import redis
 from fastapi import HTTPException
 
 from emostream import keys, registry
-from emostream.outputs import video_warnings, written_summary
+from emostream.outputs import expired_status, video_warnings
 
 if TYPE_CHECKING:
     from api.ingest import Ingest
@@ -42,7 +41,7 @@ class VideoStore:
         if record is None:
             if video_id in self.ingest.queued:
                 return {"video_id": video_id, "status": "queued"}
-            if (written := self._expired_status(video_id)) is not None:
+            if (written := expired_status(self._folder(video_id), video_id)) is not None:
                 return written
             raise HTTPException(404, "no such video")
         done = registry.results_count(self.client, video_id)
@@ -62,33 +61,6 @@ class VideoStore:
             "elapsed_s": round(max(record.updated_at, record.last_result_at) - record.created_at, 3),
             "outputs": self._outputs(video_id) if finished else [],
             "expired": False,
-        }
-
-    def _expired_status(self, video_id: str) -> dict[str, Any] | None:
-        """A finished video whose Redis state has expired (``EMO_RESULTS_TTL_S``) but whose files are
-        still here: what they say of it. Its times and frames sent went with its Redis state."""
-        folder = self._folder(video_id)
-        summary = written_summary(folder)
-        if summary is None:
-            return None
-        written_at: float | None = None
-        with contextlib.suppress(OSError):
-            written_at = (folder / "summary.json").stat().st_mtime
-        return {
-            "video_id": video_id,
-            "status": summary.get("status"),
-            "source": summary.get("source"),
-            "error": None,
-            "frames_sent": None,
-            "frames_expected": summary.get("frames_expected"),
-            "frames_processed": summary.get("frames_total"),
-            "frames_failed": summary.get("frames_failed"),
-            "warnings": [str(warning) for warning in summary.get("warnings", [])],
-            "created_at": None,
-            "updated_at": written_at,
-            "elapsed_s": None,
-            "outputs": self._outputs(video_id),
-            "expired": True,
         }
 
     def _outputs(self, video_id: str) -> list[str]:

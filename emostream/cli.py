@@ -232,6 +232,10 @@ def _add_status(commands: Any) -> None:
     p = commands.add_parser("status", help="print a video's or a camera's state as JSON")
     p.add_argument("video_id", nargs="?", help="omit to list every video")
     p.add_argument("--camera", metavar="ID", help="a camera's state, counters and latest windows")
+    p.add_argument(
+        "--out", dest="out_dir", type=Path,
+        help="the aggregator's output folder: a finished video whose Redis state has expired is read from it",
+    )  # fmt: skip
     _redis_flag(p)
     p.set_defaults(handler=_status)
 
@@ -430,9 +434,10 @@ def _camera(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from emostream import registry
+    from emostream.outputs import expired_status
     from emostream.settings import AggregatorSettings
 
-    settings = AggregatorSettings(**settings_kwargs(args, ["redis_url"]))
+    settings = AggregatorSettings(**settings_kwargs(args, ["redis_url", "out_dir"]))
     with _connect(settings.redis_url) as client:  # closed however the service ends
         if args.camera:
             from emostream.camerastatus import camera_status
@@ -448,7 +453,10 @@ def _status(args: argparse.Namespace) -> int:
         for video_id, record in registry.read_many(client, ids).items():
             if record is None and not args.video_id:  # expired (EMO_RESULTS_TTL_S) since it was listed
                 continue
-            if record is None:
+            if record is None:  # its Redis state may have expired while its files are kept
+                if (written := expired_status(settings.out_dir / video_id, video_id)) is not None:
+                    states.append(written)
+                    continue
                 print(f"emostream: no video with id {video_id!r}", file=sys.stderr)
                 return EXIT_FAILED
             done = registry.results_count(client, video_id)

@@ -26,3 +26,31 @@ def video_warnings(folder: Path, finished: bool, reading: list[str]) -> list[str
     results suggest), else ``reading``'s, those of the source's reading."""
     written = summary_warnings(folder) if finished else None
     return reading if written is None else written
+
+
+def expired_status(folder: Path, video_id: str) -> dict[str, Any] | None:
+    """A finished video whose Redis state has expired (``EMO_RESULTS_TTL_S``) while its files are kept,
+    as they describe it (``expired``: true); its times and frames sent went with its Redis state.
+    None where it has no ``summary.json`` to read (not finished, deleted, or another id)."""
+    summary = written_summary(folder)
+    if summary is None:
+        return None
+    written_at: float | None = None
+    with contextlib.suppress(OSError):
+        written_at = (folder / "summary.json").stat().st_mtime
+    return {
+        "video_id": video_id,
+        "status": summary.get("status"),
+        "source": summary.get("source"),
+        "error": None,
+        "frames_sent": None,
+        "frames_expected": summary.get("frames_expected"),
+        "frames_processed": summary.get("frames_total"),
+        "frames_failed": summary.get("frames_failed"),
+        "warnings": [str(warning) for warning in summary.get("warnings", [])],
+        "created_at": None,
+        "updated_at": written_at,
+        "elapsed_s": None,
+        "outputs": sorted(p.name for p in folder.glob("*") if not p.name.startswith(".")),
+        "expired": True,
+    }

@@ -100,6 +100,16 @@ def test_status_prints_the_video_state_as_json(redis_url: str, real_redis: "redi
     missing = run("status", "nope", "--redis-url", redis_url)
     assert missing.returncode == 1
     assert "no video with id 'nope'" in missing.stderr
+    (tmp_path / "expired").mkdir()  # its files outlive its Redis state
+    summary = {"source": "old.mp4", "status": "complete", "frames_total": 7, "frames_failed": 0, "warnings": []}
+    (tmp_path / "expired" / "summary.json").write_text(json.dumps(summary))
+    written = run("status", "expired", "--redis-url", redis_url, "--out", str(tmp_path))
+    assert written.returncode == 0, written.stderr
+    state = json.loads(written.stdout)
+    assert (state["expired"], state["status"], state["source"], state["frames_processed"]) == (
+        True, "complete", "old.mp4", 7,
+    )  # fmt: skip
+    assert run("status", "expired", "--redis-url", redis_url).returncode == 1  # not in the default folder
 
 
 def test_unreachable_redis_is_a_clear_error_and_a_non_zero_exit(tmp_path: Path) -> None:
