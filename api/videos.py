@@ -9,7 +9,7 @@ import redis
 from fastapi import HTTPException
 
 from emostream import keys, registry
-from emostream.outputs import expired_status, video_warnings
+from emostream.outputs import expired_status, output_names, video_warnings
 
 if TYPE_CHECKING:
     from api.ingest import Ingest
@@ -59,12 +59,9 @@ class VideoStore:
             "created_at": record.created_at,
             "updated_at": record.updated_at,
             "elapsed_s": round(max(record.updated_at, record.last_result_at) - record.created_at, 3),
-            "outputs": self._outputs(video_id) if finished else [],
+            "outputs": output_names(self._folder(video_id)) if finished else [],
             "expired": False,
         }
-
-    def _outputs(self, video_id: str) -> list[str]:
-        return sorted(p.name for p in self._folder(video_id).glob("*") if not p.name.startswith("."))
 
     def recent(self, limit: int, offset: int) -> dict[str, Any]:
         """Newest first, a page of them, with how many there are."""

@@ -51,6 +51,11 @@ def expired_status(folder: Path, video_id: str) -> dict[str, Any] | None:
         "created_at": None,
         "updated_at": written_at,
         "elapsed_s": None,
-        "outputs": sorted(p.name for p in folder.glob("*") if not p.name.startswith(".")),
+        "outputs": output_names(folder),
         "expired": True,
     }
+
+
+def output_names(folder: Path) -> list[str]:
+    """The files of a video's output folder, but those being written (``.name.tmp``)."""
+    return sorted(p.name for p in folder.glob("*") if not p.name.startswith("."))
