@@ -1,12 +1,15 @@
 """The API's videos: the list newest first, paged, and expired entries dropped from the index; a video's status."""
 
 import json
+import os
+import shutil
 from pathlib import Path
 
 import fakeredis
 import pytest
 from fastapi import HTTPException
 
+from api import videos
 from api.videos import VideoStore
 from emostream import keys, registry
 
@@ -26,8 +29,34 @@ def test_the_list_is_newest_first_paged_and_forgets_expired_entries(tmp_path: Pa
     first = store.recent(2, 0)
     assert (first["total"], [v["video_id"] for v in first["videos"]]) == (3, ["v0", "v2"])
     assert [v["video_id"] for v in store.recent(2, 2)["videos"]] == ["v1"]
-    assert first["videos"][0] == {"video_id": "v0", "status": "producing", "source": "v0.mp4", "created_at": 300.0}
+    assert first["videos"][0] == {
+        "video_id": "v0", "status": "producing", "source": "v0.mp4", "created_at": 300.0, "expired": False,
+    }  # fmt: skip
     assert not server.sismember(keys.VIDEOS_INDEX, "v3")
+
+
+def test_a_finished_video_whose_redis_state_expired_stays_listed_while_its_files_are_kept(tmp_path: Path) -> None:
+    """By when its summary was written; folders that are not a finished video's are not videos."""
+    server = fakeredis.FakeRedis()
+    for n, created in enumerate([100.0, 300.0]):
+        registry.register(server, f"v{n}", source=f"v{n}.mp4", created_at=created)
+    for name, written in (("old", 200.0), ("v1", 50.0)):  # v1's files are there too: listed once, by Redis
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "summary.json").write_text(json.dumps({"source": f"{name}.mp4", "status": "complete"}))
+        os.utime(tmp_path / name / "summary.json", (written, written))
+    (tmp_path / "cameras").mkdir()  # window files, no summary
+    (tmp_path / "half").mkdir()  # a video whose files are still being written
+    (tmp_path / ".uploads").mkdir()
+    store = VideoStore(server, tmp_path.resolve(), NoUploads())  # type: ignore[arg-type]
+    listed = store.recent(10, 0)
+    assert listed["total"] == 3
+    assert [(v["video_id"], v["expired"]) for v in listed["videos"]] == [("v1", False), ("old", True), ("v0", False)]
+    assert listed["videos"][1] == {
+        "video_id": "old", "status": "complete", "source": "old.mp4", "created_at": None, "expired": True,
+    }  # fmt: skip
+    assert store.newest(1, 1) == (["old"], 3)
+    shutil.rmtree(tmp_path / "old")  # removed (EMO_OUTPUT_RETENTION_DAYS, or deleted): no longer listed
+    assert [v["video_id"] for v in store.recent(10, 0)["videos"]] == ["v1", "v0"]
 
 
 def test_many_videos_are_read_in_pipelined_chunks_as_one_by_one() -> None:
@@ -87,3 +116,18 @@ def test_a_video_neither_in_redis_nor_written_is_not_found(tmp_path: Path) -> No
         with pytest.raises(HTTPException) as raised:
             store.status(video_id)
         assert raised.value.status_code == 404
+
+
+def test_the_folder_scan_is_kept_until_a_folder_comes_or_goes_or_for_half_a_minute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = VideoStore(fakeredis.FakeRedis(), tmp_path.resolve(), NoUploads())  # type: ignore[arg-type]
+    (tmp_path / "a").mkdir()
+    assert store.recent(10, 0)["total"] == 0  # no summary yet: scanned, and the scan kept
+    (tmp_path / "a" / "summary.json").write_text(json.dumps({"status": "complete", "source": "a.mp4"}))
+    assert store.recent(10, 0)["total"] == 0  # the folder itself did not change
+    (tmp_path / "b").mkdir()
+    assert store.recent(10, 0)["total"] == 1  # a folder came: scanned again
+    (tmp_path / "b" / "summary.json").write_text(json.dumps({"status": "complete", "source": "b.mp4"}))
+    monkeypatch.setattr(videos, "DISK_SCAN_KEPT_S", 0.0)
+    assert store.recent(10, 0)["total"] == 2
