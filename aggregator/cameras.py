@@ -48,10 +48,10 @@ log = logging.getLogger(__name__)
 WINDOWS: dict[str, int] = {"10s": 10, "1m": 60}
 GRACE_S = 5.0
 TRACK_DELAY_S = 2.0  # results wait this long for stragglers before tracking; below GRACE_S
-# A person unseen this long (plus the tracker's lost time) is in no open window: the longest
-# closes GRACE_S after its end, and results reach the tracker TRACK_DELAY_S late. 10 s to spare.
-FORGET_AFTER_S = max(WINDOWS.values()) + GRACE_S + TRACK_DELAY_S + 10.0
-FORGET_EVERY_S = 10.0
+# A person is forgotten once every window that could hold them is written, and their tracker (SORT
+# drops one unseen for TrackingConfig.lost_s of frames) is this long past: 10 s to spare.
+FORGET_MARGIN_S = 10.0
+FORGET_EVERY_S = 10.0  # looked for at most this often (wall time)
 
 
 @dataclass
@@ -119,9 +119,9 @@ def _shares(counts: Counter[str]) -> dict[str, float]:
 class CameraPeople:
     """One camera's online tracker and per-track smoothers, fed in frame order after a short delay.
 
-    A camera has no end: a person not seen for ``FORGET_AFTER_S`` of capture time is forgotten (their
-    tracker, SORT's, went after ``TrackingConfig.lost_s``, and every window that could hold them has
-    closed), or a lobby camera held 1,260 more people an hour (``bench/camera_people.py``)."""
+    A camera has no end: a person last seen before the camera's oldest open window, and longer ago
+    than their tracker lasts, is forgotten (``forget``), or a lobby camera held 1,260 more people an
+    hour, for ever (``bench/camera_people.py``)."""
 
     def __init__(self, fps: float, tracking: TrackingConfig, smoothing: SmoothingConfig) -> None:
         self.tracker = ShotTracker(fps, tracking)
@@ -129,7 +129,7 @@ class CameraPeople:
         self.shot_starts: list[int] = []  # frame indices of the camera's latest shot cuts (producer.shots)
         self.smoothing = smoothing
         self.min_track_frames = tracking.min_track_frames
-        self.forget_after_s = FORGET_AFTER_S + tracking.lost_s
+        self.tracker_lasts_s = tracking.lost_s + FORGET_MARGIN_S
         self.waiting: list[Result] = []
         self.last_index = -1
         self.numbering: dict[RawId, int] = {}  # (shot, raw tracker id) -> person number, from 0
@@ -137,24 +137,19 @@ class CameraPeople:
         self.frames: Counter[int] = Counter()  # person -> frames tracked so far
         self.smoothers: dict[int, CausalSmoother] = {}
         self.last_seen: dict[RawId, float] = {}  # capture time of each person's latest face, by raw id
-        self._forget_at = float("-inf")
+        self.latest_capture = float("-inf")  # of the results tracked
 
     def release(self, due: float) -> list[tuple[Result, list[tuple[int, str]]]]:
         """Results captured before ``due``, in frame order, each with its faces' (person, label)."""
         ready = sorted((r for r in self.waiting if r.captured_at <= due), key=lambda r: r.frame_index)
         self.waiting = [r for r in self.waiting if r.captured_at > due]
-        released = [(result, self._track(result)) for result in ready]
-        if ready:
-            self._forget_gone(ready[-1].captured_at)
-        return released
+        return [(result, self._track(result)) for result in ready]
 
-    def _forget_gone(self, now: float) -> None:
-        """Forget those not seen for ``forget_after_s`` (looked at once every ``FORGET_EVERY_S``)."""
-        if now < self._forget_at:
-            return
-        self._forget_at = now + FORGET_EVERY_S
-        gone = [raw for raw, seen in self.last_seen.items() if seen < now - self.forget_after_s]
-        for raw in gone:
+    def forget(self, oldest_open_window: float) -> None:
+        """Forget the people last seen before ``oldest_open_window`` (the start of the camera's oldest
+        window not yet written), whose trackers have gone too: none can be counted again."""
+        before = min(oldest_open_window, self.latest_capture - self.tracker_lasts_s)
+        for raw in [raw for raw, seen in self.last_seen.items() if seen < before]:
             person = self.numbering.pop(raw)
             del self.last_seen[raw]
             self.frames.pop(person, None)
@@ -174,6 +169,7 @@ class CameraPeople:
                 self.numbering[raw], self.next_person = self.next_person, self.next_person + 1
             person = self.numbering[raw]
             self.last_seen[raw] = result.captured_at
+            self.latest_capture = max(self.latest_capture, result.captured_at)
             self.frames[person] += 1
             smoother = self.smoothers.setdefault(person, CausalSmoother(self.smoothing))
             smoothed = smoother.update(round(result.captured_at * 1000), face.probs)
@@ -204,6 +200,7 @@ class CameraTimelines:
         self._written_until: dict[tuple[str, str], float] = {}
         self._dropped_seen: dict[tuple[str, str], int] = {}
         self._people: dict[str, CameraPeople] = {}
+        self._forget_at = float("-inf")  # wall time
 
     def add(self, result: Result, now: float) -> bool:
         """Fold a live result into its windows; False if it was a redelivery."""
@@ -268,7 +265,18 @@ class CameraTimelines:
         for key in sorted(due, key=lambda k: k[2]):
             window = self._open.pop(key)
             records.append(self._write(window, closed_early=force and window.end + self.grace_s > now))
+        if now >= self._forget_at:
+            self._forget_at = now + FORGET_EVERY_S
+            self._forget_people()
         return records
+
+    def _forget_people(self) -> None:
+        """Each camera's people that no open window can count (``CameraPeople.forget``)."""
+        oldest: dict[str, float] = {}
+        for (camera, _, start), _window in self._open.items():
+            oldest[camera] = min(start, oldest.get(camera, start))
+        for camera, people in self._people.items():
+            people.forget(oldest.get(camera, float("inf")))
 
     def drop_open(self) -> int:
         """Forget every open window and tracker unwritten (the camera lease went to another aggregator)."""

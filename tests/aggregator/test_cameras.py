@@ -6,6 +6,7 @@ from pathlib import Path
 import fakeredis
 
 from aggregator.cameras import CameraTimelines
+from aggregator.tracking import TrackingConfig
 from emostream import keys
 from emostream.camerastatus import camera_status
 from emostream.labels import EMOTIONS
@@ -125,14 +126,7 @@ def test_people_gone_from_view_are_forgotten_and_their_numbers_never_given_again
     client.hset(keys.camera_key("lobby"), "fps", 5)
     timelines = CameraTimelines(tmp_path, client, grace_s=5)
     held, records = [], []
-    for n in range(5 * 600):
-        t = n * 0.2
-        walking = [(t - 4 * p) / 8 for p in range(int(t // 4) + 1) if t - 4 * p < 8]
-        faces = [
-            Face(box=(round(40 + 900 * x), 50, 60, 60), score=1.0, probs=_probs("happy"), emotion="happy")
-            for x in walking
-        ]
-        r = at_5_fps("lobby", n, *faces)
+    for r in lobby(10):
         timelines.add(r, now=r.captured_at + 0.3)
         records += timelines.flush(now=r.captured_at + 0.3)
         held.append(timelines.people_held("lobby"))
@@ -144,6 +138,60 @@ def test_people_gone_from_view_are_forgotten_and_their_numbers_never_given_again
     numbers = [int(person) for m in minutes for person in m["people_emotion_share"]]
     assert numbers == sorted(numbers)  # numbered on: none given again to someone else
     assert set(numbers) == set(range(135))  # 15 a minute for 9 minutes
+
+
+def lobby(minutes: int) -> list[Result]:
+    """Someone new crosses the lobby every 4 s, each in view for 8 s, at 5 fps."""
+    results = []
+    for n in range(5 * 60 * minutes):
+        t = n * 0.2
+        walking = [(t - 4 * p) / 8 for p in range(int(t // 4) + 1) if t - 4 * p < 8]
+        faces = [
+            Face(box=(round(40 + 900 * x), 50, 60, 60), score=1.0, probs=_probs("happy"), emotion="happy")
+            for x in walking
+        ]
+        results.append(at_5_fps("lobby", n, *faces))
+    return results
+
+
+def test_windows_closed_late_still_count_everyone_in_them(tmp_path: Path) -> None:
+    """An aggregator busy for three minutes (finalising a long video) closes the lobby's windows late:
+    they count the people that an aggregator flushing all along counted, none forgotten yet."""
+    results = lobby(4)
+    written = []
+    for busy_from in (len(results), 5 * 60):
+        client = fakeredis.FakeRedis()
+        client.hset(keys.camera_key("lobby"), "fps", 5)
+        timelines = CameraTimelines(tmp_path / str(busy_from), client, grace_s=5)
+        records = []
+        for n, r in enumerate(results):
+            timelines.add(r, now=r.captured_at + 0.3)
+            if n < busy_from:
+                records += timelines.flush(now=r.captured_at + 0.3)
+        records += timelines.flush(now=results[-1].captured_at + 0.3)
+        written.append({(m["window"], m["start"]): (m["people"], m["people_emotion_share"]) for m in records})
+    all_along, late = written
+    assert len(late) == len(all_along) == 3 + 23  # the 1 min and 10 s windows closed by the last flush
+    assert late == all_along
+    assert {people for people, _ in late.values()} >= {15, 16}
+
+
+def test_someone_hidden_for_less_than_the_trackers_lost_time_keeps_their_number(tmp_path: Path) -> None:
+    """With a tracker that waits 30 s for a lost face, someone hidden from 58 to 75 s (behind a pillar,
+    across the end of a minute window) is the same person when they step out, not someone new."""
+    client = fakeredis.FakeRedis()
+    client.hset(keys.camera_key("lobby"), "fps", 5)
+    timelines = CameraTimelines(tmp_path, client, grace_s=5, tracking=TrackingConfig(lost_s=30.0))
+    seen = [n for n in range(5 * 90) if 5 * 50 <= n < 5 * 58 or 5 * 75 <= n < 5 * 85]
+    records = []
+    for n in range(5 * 90):
+        faces = [Face(box=(300, 50, 60, 60), score=1.0, probs=_probs("sad"), emotion="sad")] if n in seen else []
+        r = at_5_fps("lobby", n, *faces)
+        timelines.add(r, now=r.captured_at + 0.3)
+        records += timelines.flush(now=r.captured_at + 0.3)
+    records += timelines.flush(now=T0 + 200, force=True)
+    people = {person for m in records if m["window"] == "10s" for person in m["people_emotion_share"]}
+    assert people == {"0"}
 
 
 def _probs(emotion: str) -> tuple[float, ...]:
