@@ -137,7 +137,7 @@ class CameraPeople:
         self.frames: Counter[int] = Counter()  # person -> frames tracked so far
         self.smoothers: dict[int, CausalSmoother] = {}
         self.last_seen: dict[RawId, float] = {}  # capture time of each person's latest face, by raw id
-        self.latest_capture = float("-inf")  # of the results tracked
+        self.latest_capture = float("-inf")  # of the frames tracked
 
     def release(self, due: float) -> list[tuple[Result, list[tuple[int, str]]]]:
         """Results captured before ``due``, in frame order, each with its faces' (person, label)."""
@@ -161,6 +161,7 @@ class CameraPeople:
         if any(self.last_index < start <= result.frame_index for start in self.shot_starts):
             self.shot += 1
         self.last_index = result.frame_index
+        self.latest_capture = max(self.latest_capture, result.captured_at)  # faces or none, the tracker ages
         people = []
         for face, raw in zip(result.faces, self.tracker.update([f.box for f in result.faces], self.shot), strict=True):
             if raw is None:
@@ -169,7 +170,6 @@ class CameraPeople:
                 self.numbering[raw], self.next_person = self.next_person, self.next_person + 1
             person = self.numbering[raw]
             self.last_seen[raw] = result.captured_at
-            self.latest_capture = max(self.latest_capture, result.captured_at)
             self.frames[person] += 1
             smoother = self.smoothers.setdefault(person, CausalSmoother(self.smoothing))
             smoothed = smoother.update(round(result.captured_at * 1000), face.probs)
@@ -273,7 +273,7 @@ class CameraTimelines:
     def _forget_people(self) -> None:
         """Each camera's people that no open window can count (``CameraPeople.forget``)."""
         oldest: dict[str, float] = {}
-        for (camera, _, start), _window in self._open.items():
+        for camera, _, start in self._open:
             oldest[camera] = min(start, oldest.get(camera, start))
         for camera, people in self._people.items():
             people.forget(oldest.get(camera, float("inf")))

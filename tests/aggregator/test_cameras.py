@@ -194,6 +194,18 @@ def test_someone_hidden_for_less_than_the_trackers_lost_time_keeps_their_number(
     assert people == {"0"}
 
 
+def test_once_the_lobby_is_empty_everyone_is_forgotten(tmp_path: Path) -> None:
+    client = fakeredis.FakeRedis()
+    client.hset(keys.camera_key("lobby"), "fps", 5)
+    timelines = CameraTimelines(tmp_path, client, grace_s=5)
+    busy = lobby(1)
+    empty = [at_5_fps("lobby", len(busy) + n) for n in range(5 * 120)]  # two minutes of no one
+    for r in [*busy, *empty]:
+        timelines.add(r, now=r.captured_at + 0.3)
+        timelines.flush(now=r.captured_at + 0.3)
+    assert timelines.people_held("lobby") == 0
+
+
 def _probs(emotion: str) -> tuple[float, ...]:
     return tuple(0.9 if e == emotion else 0.1 / 6 for e in EMOTIONS)
 
