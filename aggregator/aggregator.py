@@ -352,8 +352,8 @@ class Aggregator:
         pulse = results.pulse
         cuts = [index for index, _ in record.shot_cuts or ()]
         tracking, smoothing = self.tracking_config(), self.smoothing_config()
-        people = analyse_people(results, record.sample_fps, tracking, smoothing, cuts, pulse=pulse)
-        counts = timeline.tally(results)
+        counts = timeline.Tally()  # in the people's pass, in frame order
+        people = analyse_people(counts.counting(results), record.sample_fps, tracking, smoothing, cuts, pulse=pulse)
         summary = timeline.summary(record, counts, people, missing)
         write_outputs(folder, record, results, people, counts=counts, summary=summary, pulse=pulse)
         return counts, summary

@@ -1,6 +1,6 @@
 """A finished video's stored results, read back from Redis in frame order a chunk at a time.
 
-The aggregator makes a video's outputs in passes over its results (its people, its counts, then
+The aggregator makes a video's outputs in passes over its results (its people and counts, then
 each file). Loaded all at once they took 961 bytes a face, and 1.7 KB with what was made of them:
 an hour at 10 fps of a crowd of 20 (720,000 faces) needed 1.4 GB, and a longer recording could need
 more than an aggregator's host has: killed for it, an aggregator would take the video up again, over

@@ -37,21 +37,30 @@ class Tally:
     def faces(self) -> int:
         return self.emotions.total()
 
+    def add(self, result: Result) -> None:
+        self.frames += 1
+        self.frames_with_faces += bool(result.faces)
+        self.frames_failed += result.status == "failed"
+        self.emotions.update(face.emotion for face in result.faces)
+        self.small_faces += sum(1 for face in result.faces if is_small(face.box[2]))
+        self.last_t_ms = result.t_ms if self.last_t_ms is None else max(self.last_t_ms, result.t_ms)
+        self.detectors.add(result.detector)
+        self.models.add(result.model_version)
+        if result.status == "ok":
+            self.ok_detectors.add(result.detector)
+            self.ok_models.add(result.model_version)
+
+    def counting(self, results: Iterable[Result]) -> Iterator[Result]:
+        """``results`` as they come, each counted on the way (another pass's: no read of its own)."""
+        for result in results:
+            self.add(result)
+            yield result
+
 
 def tally(results: Iterable[Result]) -> Tally:
     counts = Tally()
     for result in in_frame_order(results):  # the dominant emotion of a tie: the first seen
-        counts.frames += 1
-        counts.frames_with_faces += bool(result.faces)
-        counts.frames_failed += result.status == "failed"
-        counts.emotions.update(face.emotion for face in result.faces)
-        counts.small_faces += sum(1 for face in result.faces if is_small(face.box[2]))
-        counts.last_t_ms = result.t_ms if counts.last_t_ms is None else max(counts.last_t_ms, result.t_ms)
-        counts.detectors.add(result.detector)
-        counts.models.add(result.model_version)
-        if result.status == "ok":
-            counts.ok_detectors.add(result.detector)
-            counts.ok_models.add(result.model_version)
+        counts.add(result)
     return counts
 
 

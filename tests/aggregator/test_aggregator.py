@@ -255,11 +255,12 @@ def test_results_that_keep_changing_while_finalising_wait_for_a_later_step(
     registry.register(client, "v", source="v.mp4", sample_fps=10.0)
     registry.update(client, "v", status="produced", frames_expected=5)
     publish(client, *(result(i) for i in range(5)))
-    changing, emotions = [True], itertools.cycle(["sad", "happy"])
+    changing, stored_again = [True], itertools.count(2)  # a new capture time each time: never the same bytes
 
     def store_frame_0_again() -> None:
         if changing[0]:
-            client.hset(keys.video_results_key("v"), "0", result(0, emotion=next(emotions)).model_dump_json())
+            again = result(0, emotion="sad").model_copy(update={"captured_at": float(next(stored_again))})
+            client.hset(keys.video_results_key("v"), "0", again.model_dump_json())
 
     aggregator = finishing(client, tmp_path, store_frame_0_again)
     aggregator.run(burst=True)
